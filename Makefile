@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make book` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/lock.txt
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
+# Sphinx warnings are errors; --keep-going reports all of them before failing.
+JB_FLAGS ?= -W --keep-going
+
+.PHONY: help setup book test test-fast validate lint clean lock
+
+help:
+	@echo "make book   set up .venv (first run), execute every chapter, build the site into _build/html"
+	@echo "make test   set up .venv (first run) and run the whole test suite"
+	@echo "make validate   check data/ and references.bib"
+
+setup: $(STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml
+	@echo "==> [1/2] creating $(VENV) with $$($(PYTHON) --version)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> [2/2] installing the pinned dependencies from $(LOCK) and the analysis package"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -r $(LOCK)
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+book: setup
+	@echo "==> executing chapters and building the website (only chapters whose inputs changed re-run)"
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo ""
+	@echo "Website built in _build/html"
+	@echo "Open it with:  $(BIN)/python -m http.server -d _build/html  then visit http://localhost:8000"
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not build and not browser and not slow"
+
+lint: setup
+	$(BIN)/ruff check analysis tests tools
+
+clean:
+	rm -rf _build
+
+# Regenerate the lock after changing dependencies in pyproject.toml (needs network).
+lock:
+	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
+	/tmp/lock-venv/bin/pip install -e ".[book,test]" jupytext ruff
+	/tmp/lock-venv/bin/pip check
+	( echo "# Pinned, pip-check-clean set for reproducible builds (Python 3.11). Regenerate: make lock"; \
+	  /tmp/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e'; echo "setuptools==65.5.0" ) > $(LOCK)

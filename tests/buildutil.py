@@ -1,0 +1,42 @@
+"""Helpers for end-to-end tests that build a Jupyter Book in a temporary copy of the project."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+
+#: What a temporary copy of the project needs in order to build (not .venv, _build or caches).
+PROJECT_ITEMS = ("_config.yml", "_toc.yml", "references.bib", "VERSION", "book", "data", "results")
+
+
+def copy_project(dest: Path, items: tuple[str, ...] = PROJECT_ITEMS) -> Path:
+    """Copy the buildable parts of the project into ``dest`` (private data excluded)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in items:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("private", "__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def build(project: Path, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``jupyter-book build`` on ``project`` with the flags ``make book`` uses."""
+    return subprocess.run(
+        [str(JUPYTER_BOOK), "build", str(project), "-W", "--keep-going", *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def html(project: Path, page: str) -> str:
+    """Text of a built page, e.g. ``html(p, "book/index")``."""
+    return (project / "_build" / "html" / f"{page}.html").read_text(encoding="utf-8")
