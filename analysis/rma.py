@@ -179,7 +179,8 @@ def rma_uni(
     With k = 1 the "fit" is the study itself: tau2 = 0, Q = 0 (df 0, p = 1), I^2 = 0,
     H^2 = 1; ``ci`` falls back to "z" (HKSJ has 0 df; metafor does the same) and the
     prediction interval is defined to equal the confidence interval. Both are recorded in
-    ``notes``. With k >= 2 and ``pi="t"`` the PI uses k - 1 df even for "EE".
+    ``notes``. For "EE" (tau2 = 0 by assumption) the prediction interval also equals the
+    confidence interval, as in metafor's ``predict``, whatever ``pi`` says (``pi_df`` is None).
     """
     _check_options(method, ci, pi, level)
     y, v = _check_data(yi, vi)
@@ -197,11 +198,12 @@ def rma_uni(
     mu = float(np.sum(w * y) / np.sum(w))
     se = _hksj_se(y, w, mu) if ci == "hksj" else float(1 / np.sqrt(np.sum(w)))
     ci_df = k - 1 if ci == "hksj" else None
-    pi_df = k - 1 if (pi == "t" and k > 1) else None
+    no_pi = k == 1 or method == "EE"
+    pi_df = k - 1 if (pi == "t" and not no_pi) else None
     crit = _quantile(level, ci_df)
     stat = mu / se if se > 0 else np.copysign(np.inf, mu) if mu != 0 else 0.0
     pval = float(2 * (stats.norm.sf(abs(stat)) if ci_df is None else stats.t.sf(abs(stat), ci_df)))
-    half_pi = crit * se if k == 1 else _quantile(level, pi_df) * np.sqrt(se**2 + est.tau2)
+    half_pi = crit * se if no_pi else _quantile(level, pi_df) * np.sqrt(se**2 + est.tau2)
     het = heterogeneity(y, v, est.tau2, method, level)
     weights = 100 * w / np.sum(w)
     weights.setflags(write=False)
