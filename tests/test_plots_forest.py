@@ -1,17 +1,16 @@
 """Tests of analysis.plots.forest (and save_figure): properties of the drawn figures.
 
-All inputs are SYNTHETIC. The study counts are metafor's ``dat.pritz1997`` example data; the
-pooled numbers of the stand-in result are arbitrary values chosen only to be distinguishable, so
-the tests check that the figure draws exactly what it is given (diamond vertices, prediction
-interval ends, row counts, texts), not that they are right.
+All inputs are SYNTHETIC: metafor's ``dat.pritz1997`` counts (an unrelated example data set) and
+small made-up counts, pooled by the engine (:func:`analysis.metaprop`). The tests check that a
+figure draws exactly what the result holds (diamond vertices, prediction interval ends, row
+counts, texts); the engine's numbers are checked against metafor in the engine's own tests.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import types
 import warnings
-from dataclasses import dataclass
 
 import matplotlib
 
@@ -22,8 +21,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
-from scipy import stats
 
+from analysis import metaprop
 from analysis.plots import (
     cumulative_plot,
     cumulative_plot_alt_text,
@@ -35,83 +34,32 @@ from analysis.plots import (
     leave_one_out_plot_alt_text,
     save_figure,
 )
+from analysis.plots.forest import RESULT_ATTRIBUTES
 
 # metafor dat.pritz1997 (SYNTHETIC for this review: an unrelated example data set)
 PRITZ_EVENTS = [16, 10, 4, 43, 10, 25, 13, 12, 22, 4, 5, 18, 58, 6]
 PRITZ_N = [17, 12, 8, 58, 10, 42, 14, 12, 41, 5, 6, 23, 68, 10]
 
 
-@dataclass(frozen=True)
-class SyntheticResult:
-    """SYNTHETIC stand-in with the attribute names of the engine's MetaPropResult."""
-
-    k: int
-    estimate: float
-    ci_lower: float
-    ci_upper: float
-    pi_lower: float
-    pi_upper: float
-    tau2: float
-    i2: float
-    q: float
-    q_df: int
-    q_pvalue: float
-    method: str
-    ci: str
-    measure: str
-    level: float
-    total_events: int
-    total_n: int
-    studies: pd.DataFrame
+def synthetic_result(events, n, labels=None, **options):
+    """Run the engine on SYNTHETIC counts (labels default to "Synthetic i")."""
+    labels = labels or [f"Synthetic {i + 1}" for i in range(len(n))]
+    return metaprop(events, n, labels=labels, **options)
 
 
-def synthetic_result(events, n, labels=None, pooled=(0.81, 0.74, 0.87), pi=(0.46, 0.95)):
-    """Build a SYNTHETIC result: exact (Clopper-Pearson) study CIs, weights proportional to n."""
-    events, n = np.asarray(events), np.asarray(n)
-    lower = np.where(events == 0, 0.0, stats.beta.ppf(0.025, np.maximum(events, 1), n - events + 1))
-    upper = np.where(events == n, 1.0, stats.beta.ppf(0.975, events + 1, np.maximum(n - events, 1)))
-    studies = pd.DataFrame(
-        {
-            "label": labels or [f"Synthetic {i + 1}" for i in range(len(n))],
-            "events": events,
-            "n": n,
-            "proportion": events / n,
-            "ci_lower": lower,
-            "ci_upper": upper,
-            "yi": 0.0,
-            "vi": 1.0,
-            "weight": 100 * n / n.sum(),
-        }
-    )
-    k = len(n)
-    if k == 1:
-        pooled = (events[0] / n[0], lower[0], upper[0])
-        pi = (lower[0], upper[0])
-    return SyntheticResult(
-        k=k,
-        estimate=pooled[0],
-        ci_lower=pooled[1],
-        ci_upper=pooled[2],
-        pi_lower=pi[0],
-        pi_upper=pi[1],
-        tau2=0.4213,
-        i2=71.64,
-        q=45.87,
-        q_df=k - 1,
-        q_pvalue=0.0123,
-        method="REML",
-        ci="z",
-        measure="PLO",
-        level=0.95,
-        total_events=int(events.sum()),
-        total_n=int(n.sum()),
-        studies=studies,
-    )
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pritz():
     return synthetic_result(PRITZ_EVENTS, PRITZ_N)
+
+
+def with_studies(res, studies):
+    """A copy of ``res`` (as a plain namespace) whose study table is replaced."""
+    fields = {name: getattr(res, name) for name in RESULT_ATTRIBUTES}
+    return types.SimpleNamespace(**{**fields, "studies": studies})
+
+
+def est_ci(x, lo, hi):
+    return f"{x:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def by_gid(fig: Figure, gid: str) -> list:
@@ -161,15 +109,16 @@ def test_prediction_interval_line_spans_pi_bounds_below_the_diamond(pritz):
 
 def test_table_shows_counts_ci_weights_and_heterogeneity(pritz):
     text = all_text(forest_plot(pritz))
-    for e, n in zip(PRITZ_EVENTS, PRITZ_N, strict=True):
-        assert f"{e}/{n}" in text
-    assert "0.50 [0.16, 0.84]" in text  # 4/8 with its exact CI
-    assert "17.8%" in text  # weight of 58/326 with weights proportional to n
-    assert "0.81 [0.74, 0.87]" in text
-    assert "[0.46, 0.95]" in text
-    assert "I² = 72%" in text and "τ² = 0.421" in text
-    assert "Q = 45.87 (df = 13), p = 0.012" in text
-    assert "logit" in text
+    for row in pritz.studies.itertuples():
+        assert f"{row.events}/{row.n}" in text
+        assert est_ci(row.proportion, row.ci_lower, row.ci_upper) in text
+        assert f"{row.weight:.1f}%" in text
+    assert "0.50 [0.16, 0.84]" in text  # 4/8 with its exact (Clopper-Pearson) CI
+    assert est_ci(pritz.estimate, pritz.ci_lower, pritz.ci_upper) in text
+    assert f"[{pritz.pi_lower:.2f}, {pritz.pi_upper:.2f}]" in text
+    assert f"I² = {pritz.i2:.0f}%" in text and f"τ² = {pritz.tau2:.3f}" in text
+    assert f"Q = {pritz.q:.2f} (df = 13), p = {pritz.q_pvalue:.3f}" in text
+    assert "246/326" in text and "logit" in text
 
 
 def test_without_weights_no_weight_column(pritz):
@@ -197,7 +146,7 @@ def test_single_study_drawn_alone_without_pooling():
 
 
 def test_proportions_zero_and_one_with_ci_touching_the_ends():
-    res = synthetic_result([0, 5, 12], [7, 9, 12], pooled=(0.5, 0.1, 0.9), pi=(0.01, 0.99))
+    res = synthetic_result([0, 5, 12], [7, 9, 12])
     fig = forest_plot(res)
     xs = sorted(marker_offsets(fig)[:, 0])
     assert xs[0] == 0.0 and xs[-1] == 1.0
@@ -215,16 +164,20 @@ def test_long_labels_are_shortened_with_an_ellipsis_but_kept_in_alt_text():
 
 
 def test_duplicate_labels_get_their_own_rows():
-    res = synthetic_result([3, 3], [4, 4], labels=["Same 2020", "Same 2020"])
-    offsets = marker_offsets(forest_plot(res))
+    res = synthetic_result([3, 3], [4, 4])
+    studies = res.studies.assign(label=["Same 2020", "Same 2020"])  # the engine forbids this
+    offsets = marker_offsets(forest_plot(with_studies(res, studies)))
     assert len(set(offsets[:, 1])) == 2
 
 
 def test_alt_text_mentions_k_and_pooled_estimate(pritz):
     alt = forest_plot_alt_text(pritz, outcome="neutrophil recovery")
     assert "k = 14" in alt
-    assert "Pooled proportion 0.81 (95% CI 0.74 to 0.87)" in alt
-    assert "prediction interval 0.46 to 0.95" in alt
+    assert (
+        f"Pooled proportion {pritz.estimate:.2f} "
+        f"(95% CI {pritz.ci_lower:.2f} to {pritz.ci_upper:.2f})"
+    ) in alt
+    assert f"prediction interval {pritz.pi_lower:.2f} to {pritz.pi_upper:.2f}" in alt
     assert "326 patients" in alt
     single = forest_plot_alt_text(synthetic_result([3], [4]))
     assert "k = 1" in single and "no pooled estimate" in single
@@ -232,9 +185,8 @@ def test_alt_text_mentions_k_and_pooled_estimate(pritz):
 
 def test_missing_attribute_is_named():
     res = synthetic_result([3, 5], [4, 9])
-    bare = dataclasses.asdict(res)
-    del bare["pi_lower"], bare["tau2"]
-    stub = type("Partial", (), bare)()
+    names = [n for n in RESULT_ATTRIBUTES if n not in ("pi_lower", "tau2")]
+    stub = types.SimpleNamespace(**{n: getattr(res, n) for n in names})
     with pytest.raises(TypeError, match=r"pi_lower, tau2"):
         forest_plot(stub)
 
@@ -243,14 +195,14 @@ def test_value_outside_unit_interval_names_the_study():
     res = synthetic_result([3, 5], [4, 9], labels=["Alpha 2021", "Beta 2022"])
     studies = res.studies.copy()
     studies.loc[1, "proportion"] = 1.2
-    bad = dataclasses.replace(res, studies=studies)
+    bad = with_studies(res, studies)
     with pytest.raises(ValueError, match=r"Beta 2022.*1\.2"):
         forest_plot(bad)
 
 
 def test_missing_study_column_is_named():
     res = synthetic_result([3, 5], [4, 9])
-    bad = dataclasses.replace(res, studies=res.studies.drop(columns=["weight"]))
+    bad = with_studies(res, res.studies.drop(columns=["weight"]))
     with pytest.raises(ValueError, match="weight"):
         forest_plot(bad)
 
@@ -269,22 +221,26 @@ def test_plotting_leaves_global_state_alone(pritz):
 
 def test_subgroups_one_diamond_per_pooled_group_and_overall(pritz):
     groups = {
-        "Autologous": synthetic_result([16, 10, 4], [17, 12, 8], pooled=(0.8, 0.6, 0.9)),
-        "Allogeneic": synthetic_result([43, 10], [58, 10], pooled=(0.77, 0.64, 0.86)),
-        "Unknown source": synthetic_result([25], [42]),
+        "Autologous": synthetic_result([16, 10, 4], [17, 12, 8]),
+        "Allogeneic": synthetic_result([43, 10], [58, 10], labels=["Synthetic 4", "Synthetic 5"]),
+        "Unknown source": synthetic_result([25], [42], labels=["Synthetic 6"]),
     }
     between = "Test for subgroup differences: Q = 0.42, df = 1, p = 0.517"
     fig = forest_plot_subgroups(groups, between_text=between, overall=pritz)
     diamonds = by_gid(fig, "pooled-diamond")
     assert len(diamonds) == 3  # two groups with k >= 2, plus overall
-    assert sorted(round(d.get_xy()[:, 0].max(), 6) for d in diamonds) == [0.86, 0.87, 0.9]
+    expected = [groups["Autologous"], groups["Allogeneic"], pritz]
+    drawn = sorted((d.get_xy()[:, 0].min(), d.get_xy()[:, 0].max()) for d in diamonds)
+    np.testing.assert_allclose(drawn, sorted((r.ci_lower, r.ci_upper) for r in expected))
     assert len(marker_offsets(fig)) == 6
     text = all_text(fig)
     assert between in text
     assert "Unknown source: a single study, not pooled" in text
     assert "Subtotal (k = 3)" in text
     alt = forest_plot_subgroups_alt_text(groups, between_text=between)
-    assert "Autologous: k = 3, pooled proportion 0.80" in alt and "k = 1" in alt
+    auto = groups["Autologous"]
+    assert f"Autologous: k = 3, pooled proportion {auto.estimate:.2f}" in alt
+    assert "Unknown source: k = 1, single study Synthetic 6 25/42" in alt
 
 
 def test_subgroups_need_a_group():
