@@ -24,7 +24,7 @@ from analysis.effects import (
     escalc,
     harmonic_mean,
 )
-from analysis.heterogeneity import cochran_q, h2_from_tau2, i2_from_q, i2_from_tau2
+from analysis.heterogeneity import h2_from_tau2, i2_from_q, i2_from_tau2
 from analysis.intervals import STUDY_CI_METHODS, study_ci
 from analysis.results import MetaPropResult, StudyRow
 from analysis.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
@@ -286,27 +286,15 @@ def metaprop(
     return _result(fit, x, nn, labs, yi, vi, method=method, **opts)
 
 
-def _wald_q_glmm(x: IntArray, n: IntArray) -> tuple[float, int, float]:
-    """metafor's Wald-type Q of ``rma.glmm``: Cochran's Q of the uncorrected logits.
-
-    metafor tests the study intercepts of the saturated logistic model; a study with 0 or n
-    events has an infinite intercept with infinite variance and contributes nothing, so the
-    statistic equals Cochran's Q over the other studies, referred to chi-square with k - 1 df.
-    """
-    from scipy import stats
-
-    keep = (x > 0) & (x < n)
-    q = 0.0
-    if keep.sum() >= 2:
-        yi, vi = escalc(x[keep], n[keep], "PLO", 0.0)
-        q = cochran_q(yi, vi)[0]
-    df = len(x) - 1
-    return q, df, float(stats.chi2.sf(q, df)) if df > 0 else 1.0
-
-
 def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
                  pi: str, level: float) -> UniFit:
-    """A measure-scale fit from the GLMM's mu, se, tau2 (Wald z CI, PI with ``pi``)."""
+    """A measure-scale fit from the GLMM's mu, se, tau2 (Wald z CI, PI with ``pi``).
+
+    Heterogeneity as metafor's ``rma.glmm``: Q is the Wald-type test of the saturated logistic
+    model (``GLMMFit.q_wald``); I^2 and H^2 come from the GLMM tau2 and the typical within-study
+    variance of the continuity-corrected logits (``vi``); ``i2_q`` is meta's Q-based I^2 of that
+    Wald Q (which can be 0 % while tau2 is large, a known artefact).
+    """
     from scipy import stats
 
     k = len(x)
@@ -314,7 +302,7 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
     pi_df = k - 1 if pi == "t" else None
     pc = float(stats.t.ppf(1 - (1 - level) / 2, pi_df)) if pi_df else zc
     half_pi = pc * math.sqrt(g.se**2 + g.tau2)
-    q, df, qp = _wald_q_glmm(x, n)
+    q, df, qp = float(g.q_wald), int(g.q_wald_df), float(g.q_wald_pvalue)
     w = 1.0 / (np.asarray(vi) + g.tau2)
     weights = 100 * w / w.sum()
     weights.setflags(write=False)

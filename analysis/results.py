@@ -239,8 +239,8 @@ def _interval_sentences(r: MetaPropResult) -> list[str]:
 
 
 def _het_sentence(r: MetaPropResult) -> str:
-    q = "metafor's Wald-type Q from the logit inverse-variance effects" if r.lrt is not None \
-        else "Cochran's Q (inverse-variance weights)"
+    q = ("the Wald-type Q of the saturated logistic model and the likelihood-ratio test (as "
+         "metafor's rma.glmm)") if r.lrt is not None else "Cochran's Q (inverse-variance weights)"
     i2 = ("I^2 is derived from Q" if r.tau2_estimator == "EE"
           else "I^2 is derived from tau^2 and the typical within-study variance (as metafor)")
     return (f"Heterogeneity: {q}; {i2}; the Q-based I^2 (as meta) is also reported; the "
