@@ -1,0 +1,444 @@
+"""Build the versioned website: every release tag, plus the working tree as "dev".
+
+Usage (what ``make site`` runs)::
+
+    python -m tools.site [--repo .] [--out _build/site] [--baseurl /] [--no-dev]
+
+Layout of the result::
+
+    _build/site/
+        index.html          redirects to the latest release (to dev/ while there is none)
+        switcher.json       pydata-sphinx-theme version switcher; the latest release is "preferred"
+        .nojekyll           GitHub Pages must serve _static/ and friends as they are
+        26.0.0/             one complete Jupyter Book per release tag (YY.MINOR.PATCH) ...
+        26.1.0/
+        dev/                ... and the current working tree
+
+How each version is built: the tag's tree is exported with ``git archive`` (the working tree's
+files, tracked and untracked-but-not-ignored, for dev) into a temporary folder; that copy's
+``_config.yml`` gets the version switcher, the version banner and the version text in the footer;
+``jupyter-book build`` runs with the copy's own ``analysis`` package first on ``PYTHONPATH``, so
+an old release is computed by the code it was released with. Private data (``data/private``) is
+ignored by git and never reaches a published build.
+
+Immutable archive: a release folder records the commit it was built from
+(``<version>/.version-build.json``). When it matches the tag, the folder is reused untouched, so
+publishing 26.1.0 never changes a byte of 26.0.0. If a tag was moved to another commit, the
+build stops and says so: a published version is not silently replaced. The "old version" banner
+is shown by the theme's JavaScript, which compares the page's version with the ``preferred``
+entry of ``switcher.json``; a release therefore becomes "old" without being rebuilt.
+
+Sub-paths: ``--baseurl`` (``SITE_BASEURL`` in the Makefile) is the path the site is served
+under: ``/`` at the root of a host, ``/scb-living-review/`` for a GitHub Pages project site. Only
+the switcher needs it; every other link in a Sphinx build is relative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from analysis.snapshot import DEV, is_release_version, parse_version
+
+#: File in each published version folder recording what it was built from.
+STAMP = ".version-build.json"
+JB_FLAGS = ("-W", "--keep-going")
+
+
+class SiteError(RuntimeError):
+    """A problem that stops the site build; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of the site: a release tag or the working tree."""
+
+    name: str
+    commit: str  # the tag's commit; for dev, HEAD's commit ("" in a repository without commits)
+    date: str  # ISO date of the tag's commit (dev: the build date)
+
+    @property
+    def is_release(self) -> bool:
+        return self.name != DEV
+
+
+@dataclass
+class SiteReport:
+    """What :func:`build_site` did."""
+
+    built: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    latest: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# git
+
+
+def git(repo: Path, *args: str) -> str:
+    """Output of a git command run in ``repo``; a failure becomes a :class:`SiteError`."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SiteError(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def release_tags(repo: Path) -> list[Version]:
+    """Release tags (names ``YY.MINOR.PATCH``), oldest first, with their commit and date."""
+    lines = git(
+        repo,
+        "for-each-ref",
+        "refs/tags",
+        "--format=%(refname:short)\t%(*objectname)\t%(objectname)",
+    ).splitlines()
+    versions = []
+    for line in lines:
+        name, peeled, direct = line.split("\t")
+        if not is_release_version(name):
+            continue
+        commit = peeled or direct  # annotated tags peel to their commit
+        date = git(repo, "log", "-1", "--format=%cs", commit).strip()
+        versions.append(Version(name, commit, date))
+    return sorted(versions, key=lambda v: parse_version(v.name))
+
+
+def dev_version(repo: Path) -> Version:
+    """The working tree, labelled ``dev``."""
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return Version(DEV, head, dt.date.today().isoformat())
+
+
+def export_tag(repo: Path, version: Version, dest: Path) -> None:
+    """Extract the tree of ``version``'s commit into ``dest`` with ``git archive``."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", version.commit],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SiteError(f"git archive {version.name} failed: {done.stderr.decode().strip()}")
+    archive = dest.parent / f"{dest.name}.tar"
+    archive.write_bytes(done.stdout)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    archive.unlink()
+
+
+def export_worktree(repo: Path, dest: Path) -> None:
+    """Copy the working tree's tracked and untracked-but-not-ignored files into ``dest``."""
+    listing = git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listing.split("\0")):
+        src = repo / name
+        if not src.is_file():  # deleted in the working tree but still in the index
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+# --------------------------------------------------------------------------------------------
+# configuration of one version's build
+
+
+def join_url(baseurl: str, *parts: str) -> str:
+    """``baseurl`` (normalised to start and end with ``/``) followed by ``parts``."""
+    base = "/" + baseurl.strip("/") + "/" if baseurl.strip("/") else "/"
+    return base + "/".join(p.strip("/") for p in parts if p)
+
+
+def footer_text(version: Version, previous: str | None) -> str:
+    """The version line shown at the foot of every page."""
+    if version.is_release:
+        return f"Version {version.name}, released {version.date}."
+    after = f" (changes after {previous})" if previous else ""
+    return f"Development version{after}, built {version.date}; not a release."
+
+
+def configure(project: Path, version: Version, baseurl: str, previous: str | None) -> None:
+    """Add the version switcher, version banner and version footer to a copy's ``_config.yml``."""
+    path = project / "_config.yml"
+    if not path.is_file():
+        raise SiteError(f"{version.name}: no _config.yml in its tree; it cannot be built")
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    sphinx = config.setdefault("sphinx", {})
+    sphinx["recursive_update"] = True
+    cfg = sphinx.setdefault("config", {}) or {}
+    sphinx["config"] = cfg
+    cfg["version"] = version.name
+    cfg["release"] = version.name
+    theme = cfg.setdefault("html_theme_options", {}) or {}
+    cfg["html_theme_options"] = theme
+    theme["switcher"] = {
+        "json_url": join_url(baseurl, "switcher.json"),
+        "version_match": version.name,
+    }
+    theme["check_switcher"] = False
+    theme["show_version_warning_banner"] = True
+    navbar_end = list(theme.get("navbar_end") or [])
+    theme["navbar_end"] = ["version-switcher", *[n for n in navbar_end if n != "version-switcher"]]
+    html_section = config.setdefault("html", {}) or {}
+    config["html"] = html_section
+    existing = html_section.get("extra_footer") or ""
+    line = f'<p class="review-version">{html.escape(footer_text(version, previous))}</p>'
+    html_section["extra_footer"] = line + existing
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def jupyter_book() -> str:
+    """The ``jupyter-book`` executable next to the running Python (the project's .venv)."""
+    beside = Path(sys.executable).with_name("jupyter-book")
+    return str(beside) if beside.exists() else "jupyter-book"
+
+
+def build_book(project: Path, name: str, jb_flags: Sequence[str]) -> Path:
+    """Build the Jupyter Book in ``project`` with its own ``analysis`` package; return _build/html."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project), env.get("PYTHONPATH")]))
+    print(f"==> building {name}", flush=True)
+    done = subprocess.run(
+        [jupyter_book(), "build", str(project), *jb_flags],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+        raise SiteError(f"building version {name} failed:\n{tail}")
+    return project / "_build" / "html"
+
+
+# --------------------------------------------------------------------------------------------
+# the published folders
+
+
+def read_stamp(folder: Path) -> dict[str, Any] | None:
+    """The build record of a published version folder (``None`` when absent)."""
+    path = folder / STAMP
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def reusable(folder: Path, version: Version) -> bool:
+    """Whether a published release folder was built from ``version``'s commit.
+
+    Raises
+    ------
+    SiteError
+        When the folder exists but was built from another commit, or carries no build record:
+        released versions are immutable, so this needs a deliberate decision.
+    """
+    if not folder.exists():
+        return False
+    stamp = read_stamp(folder)
+    if stamp is None:
+        raise SiteError(
+            f"{folder} exists but has no {STAMP}; cannot tell what it was built from. "
+            "Remove it to rebuild that version deliberately."
+        )
+    if stamp.get("commit") != version.commit:
+        raise SiteError(
+            f"release {version.name} was published from commit {stamp.get('commit')} but the tag "
+            f"now points at {version.commit}. Released versions are immutable: make a new "
+            f"release instead, or remove {folder} to republish deliberately."
+        )
+    return True
+
+
+def publish(html_dir: Path, folder: Path, version: Version, snapshot: Path | None) -> None:
+    """Replace ``folder`` with the built HTML, its results snapshot and its build record."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(html_dir, folder)
+    if snapshot is not None and snapshot.is_file():
+        shutil.copy2(snapshot, folder / "results.json")
+    stamp = {"version": version.name, "commit": version.commit, "date": version.date}
+    (folder / STAMP).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
+
+
+def switcher_entries(releases: Sequence[str], baseurl: str, dev: bool) -> list[dict[str, Any]]:
+    """pydata-sphinx-theme switcher entries: dev first, then releases newest first.
+
+    The newest release is marked ``preferred`` and named "<version> (latest)".
+    """
+    entries: list[dict[str, Any]] = []
+    if dev:
+        entries.append({"name": "dev", "version": DEV, "url": join_url(baseurl, DEV) + "/"})
+    ordered = sorted(releases, key=parse_version, reverse=True)
+    for i, name in enumerate(ordered):
+        entry: dict[str, Any] = {"version": name, "url": join_url(baseurl, name) + "/"}
+        entry["name"] = f"{name} (latest)" if i == 0 else name
+        if i == 0:
+            entry["preferred"] = True
+        entries.append(entry)
+    return entries
+
+
+REDIRECT = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Redirecting to version {target}</title>
+<meta http-equiv="refresh" content="0; url={target}/">
+<link rel="canonical" href="{target}/">
+</head>
+<body>
+<p>The latest version of this living review is <a href="{target}/">{target}</a>.
+All versions: <a href="switcher.json">switcher.json</a>.</p>
+</body>
+</html>
+"""
+
+
+def write_root(out: Path, entries: list[dict[str, Any]], latest: str) -> None:
+    """Write ``switcher.json``, the redirecting ``index.html`` and ``.nojekyll``."""
+    (out / "switcher.json").write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
+    (out / "index.html").write_text(REDIRECT.format(target=html.escape(latest)), encoding="utf-8")
+    (out / ".nojekyll").write_text("", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# orchestration
+
+
+def dev_snapshot(project: Path, dest: Path) -> Path | None:
+    """Write the dev results snapshot of ``project`` with ``tools.release snapshot``.
+
+    Returns ``None`` (after saying so) when the project has no payload function yet.
+    """
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project), here, env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.release",
+            "snapshot",
+            "--root",
+            str(project),
+            "--out",
+            str(dest),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 0:
+        return dest
+    print(f"    no dev results snapshot: {done.stderr.strip().splitlines()[-1:]}", flush=True)
+    return None
+
+
+def build_version(
+    repo: Path, version: Version, out: Path, baseurl: str, previous: str | None, jb_flags
+) -> None:
+    """Export, configure, build and publish one version into ``out/<version>``."""
+    with tempfile.TemporaryDirectory(prefix=f"site-{version.name}-") as tmp:
+        project = Path(tmp) / "project"
+        project.mkdir()
+        if version.is_release:
+            export_tag(repo, version, project)
+            snapshot = project / "results" / f"{version.name}.json"
+        else:
+            export_worktree(repo, project)
+            snapshot = dev_snapshot(project, repo / "_build" / "results" / "dev.json")
+        configure(project, version, baseurl, previous)
+        html_dir = build_book(project, version.name, jb_flags)
+        publish(html_dir, out / version.name, version, snapshot)
+
+
+def build_site(
+    repo: Path,
+    out: Path,
+    baseurl: str = "/",
+    include_dev: bool = True,
+    jb_flags: Sequence[str] = JB_FLAGS,
+) -> SiteReport:
+    """Build every release tag (reusing unchanged ones) and dev into ``out``; see module doc."""
+    repo, out = repo.resolve(), out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    releases = release_tags(repo)
+    report = SiteReport(latest=releases[-1].name if releases else None)
+    previous: str | None = None
+    for version in releases:
+        if reusable(out / version.name, version):
+            print(f"==> {version.name}: already published from {version.commit[:10]}, kept as is")
+            report.reused.append(version.name)
+        else:
+            build_version(repo, version, out, baseurl, previous, jb_flags)
+            report.built.append(version.name)
+        previous = version.name
+    if include_dev:
+        build_version(repo, dev_version(repo), out, baseurl, previous, jb_flags)
+        report.built.append(DEV)
+    names = [v.name for v in releases]
+    entries = switcher_entries(names, baseurl, include_dev)
+    if not entries:
+        raise SiteError("nothing to publish: no release tag and --no-dev given")
+    write_root(out, entries, report.latest or DEV)
+    stale = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.is_dir() and is_release_version(p.name) and p.name not in names
+    )
+    if stale:
+        print(f"    note: {', '.join(stale)} published earlier but no longer tagged; not listed")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.site", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--repo", type=Path, default=Path.cwd(), help="git repository (default .)")
+    parser.add_argument("--out", type=Path, default=Path("_build/site"), help="output folder")
+    parser.add_argument("--baseurl", default="/", help="path the site is served under")
+    parser.add_argument("--no-dev", action="store_true", help="publish releases only")
+    parser.add_argument(
+        "--jb-flags", default=" ".join(JB_FLAGS), help="flags for jupyter-book build"
+    )
+    args = parser.parse_args(argv)
+    try:
+        report = build_site(
+            args.repo, args.out, args.baseurl, not args.no_dev, tuple(args.jb_flags.split())
+        )
+    except SiteError as exc:
+        print(f"make site: {exc}", file=sys.stderr)
+        return 1
+    out = args.out.resolve()
+    print(
+        f"\nVersioned site in {out} (built: {', '.join(report.built) or 'none'}; "
+        f"kept: {', '.join(report.reused) or 'none'}; latest release: {report.latest or 'none'})"
+    )
+    print(f"Serve it with:  {sys.executable} -m http.server -d {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
