@@ -54,3 +54,18 @@ lock:
 	/tmp/lock-venv/bin/pip check
 	( echo "# Pinned, pip-check-clean set for reproducible builds (Python 3.11). Regenerate: make lock"; \
 	  /tmp/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e'; echo "setuptools==65.5.0" ) > $(LOCK)
+
+# ---- versions (issue 6): see RELEASING.md -------------------------------------------------------
+# Sub-path the site is served under: "/" at the root of a host, "/<repository>/" for a GitHub
+# Pages project site.
+SITE_BASEURL ?= /
+
+.PHONY: site release
+
+site: setup
+	@echo "==> building every release tag and the working tree (dev) into _build/site"
+	$(BIN)/python -m tools.site --out _build/site --baseurl "$(SITE_BASEURL)" --jb-flags "$(JB_FLAGS)"
+
+release: setup
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=YY.MINOR.PATCH TRIGGER=\"why\"" >&2; exit 2; }
+	$(BIN)/python -m tools.release release "$(VERSION)" --trigger "$(TRIGGER)"
