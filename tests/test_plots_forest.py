@@ -179,8 +179,11 @@ def test_alt_text_mentions_k_and_pooled_estimate(pritz):
     ) in alt
     assert f"prediction interval {pritz.pi_lower:.2f} to {pritz.pi_upper:.2f}" in alt
     assert "326 patients" in alt
-    single = forest_plot_alt_text(synthetic_result([3], [4]))
+    one = synthetic_result([3], [4])
+    single = forest_plot_alt_text(one)
     assert "k = 1" in single and "no pooled estimate" in single
+    row = one.studies.iloc[0]  # the interval drawn in the figure is the study's own
+    assert f"95% CI {row['ci_lower']:.2f} to {row['ci_upper']:.2f}" in single
 
 
 def test_missing_attribute_is_named():

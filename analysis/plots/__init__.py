@@ -23,6 +23,7 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from analysis.plots.flow import prisma_flow, prisma_flow_alt_text
 from analysis.plots.forest import (
     cumulative_plot,
     cumulative_plot_alt_text,
@@ -43,6 +44,8 @@ __all__ = [
     "forest_plot_subgroups_alt_text",
     "leave_one_out_plot",
     "leave_one_out_plot_alt_text",
+    "prisma_flow",
+    "prisma_flow_alt_text",
     "save_figure",
 ]
 

@@ -613,9 +613,10 @@ def forest_plot_alt_text(
         for s in studies.itertuples(index=False)
     )
     if k == 1:
+        s = studies.iloc[0]  # the figure shows the study row, with the study's own interval
         return (
             f"{head}Forest plot{what} with k = 1 study ({int(result.total_n)} patients): "
-            f"{labels}, {lvl} CI {st.fmt_num(result.ci_lower)} to {st.fmt_num(result.ci_upper)}. "
+            f"{labels}, {lvl} CI {st.fmt_num(s['ci_lower'])} to {st.fmt_num(s['ci_upper'])}. "
             "A single study is shown alone; no pooled estimate."
         )
     return (
