@@ -51,13 +51,16 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special, stats
 
-from analysis.quadrature import gauss_hermite
+from analysis.quadrature import gauss_hermite, gauss_legendre
 
 __all__ = ["GLMMFit", "fit_binomial_normal", "marginal_loglik"]
 
 #: Node counts tried in turn; the fit uses the first whose log-likelihood at the estimate
 #: differs from the next one's by less than ``LOGLIK_TOL``.
-NODE_SEQUENCE = (11, 15, 21, 31, 45, 65, 95, 150)
+NODE_SEQUENCE = (11, 15, 21, 31, 45, 65, 95, 150, -20, -30)
+#: Drops of the log integrand below its maximum that delimit the panels of the fallback rule
+#: (entries -20 and -30 of ``NODE_SEQUENCE``: Gauss-Legendre nodes per panel).
+PANEL_LEVELS = np.array([0.25, 1.0, 2.5, 5.0, 10.0, 17.0, 26.0, 38.0, 52.0])
 #: Largest change in the log-likelihood accepted between two successive node counts.
 LOGLIK_TOL = 1e-8
 #: A fit whose tau exceeds this (logit scale) is reported as diverging.
@@ -105,7 +108,11 @@ class GLMMFit:
     message : str
         Why ``converged`` is False, or notes on a boundary estimate; empty otherwise.
     n_nodes : int
-        Gauss-Hermite nodes per study used for the reported numbers.
+        Quadrature nodes per study used for the reported numbers.
+    quadrature : str
+        ``"adaptive Gauss-Hermite"``, or ``"level-set Gauss-Legendre panels"`` when Gauss-Hermite
+        with 150 nodes does not reach the accuracy (extreme tau), or ``"none"`` when no
+        likelihood maximisation was needed.
     iterations : int
         Newton iterations used.
     k : int
@@ -134,6 +141,7 @@ class GLMMFit:
     se_fixed: float
     loglik_saturated: float
     iterations: int
+    quadrature: str
 
     @property
     def tau(self) -> float:
@@ -192,7 +200,9 @@ def _validate(events: Any, n: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]
 
 
 def _log_choose(x: np.ndarray, n: np.ndarray) -> float:
-    return float(np.sum(special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)))
+    return float(
+        np.sum(special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1))
+    )
 
 
 def _modes(x: np.ndarray, n: np.ndarray, mu: float, tau: float) -> np.ndarray:
@@ -223,22 +233,79 @@ def _modes(x: np.ndarray, n: np.ndarray, mu: float, tau: float) -> np.ndarray:
     return z
 
 
-def _agq(
-    x: np.ndarray, n: np.ndarray, mu: float, tau: float, n_nodes: int, derivs: bool
-) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-    """Log-likelihood without binomial coefficients; with gradient and Hessian if asked."""
+def _g(x: np.ndarray, n: np.ndarray, mu: float, tau: float, z: np.ndarray) -> np.ndarray:
+    """Log integrand without constants: ell(mu + tau z) - z^2 / 2 (x, n broadcast to z)."""
+    eta = mu + tau * z
+    return x * eta - n * np.logaddexp(0.0, eta) - 0.5 * z * z
+
+
+def _agq_nodes(
+    x: np.ndarray, n: np.ndarray, mu: float, tau: float, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive Gauss-Hermite nodes z (k, Q) and log weights (constants included)."""
     t, logw = gauss_hermite(n_nodes)
     zhat = _modes(x, n, mu, tau)
     ph = special.expit(mu + tau * zhat)
     s = 1.0 / np.sqrt(1.0 + tau * tau * n * ph * (1.0 - ph))
     z = zhat[:, None] + (_SQRT2 * s)[:, None] * t[None, :]
+    return z, logw[None, :] + (np.log(s) - _HALF_LOG_PI)[:, None]
+
+
+def _panel_nodes(
+    x: np.ndarray, n: np.ndarray, mu: float, tau: float, per_panel: int
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Composite Gauss-Legendre nodes on level-set panels (fallback for extreme tau).
+
+    :math:`g_i` is strictly concave, so on each side of the mode the points where it has
+    dropped by ``PANEL_LEVELS`` below its maximum are unique (found by bisection). Panels
+    between them are short where the integrand changes fast, and Gauss-Legendre on each panel
+    converges for any :math:`\tau`, where Gauss-Hermite may not.
+    """
+    xc, nc = x[:, None], n[:, None]
+    zhat = _modes(x, n, mu, tau)[:, None]
+    target = _g(xc, nc, mu, tau, zhat) - PANEL_LEVELS[None, :]
+    edges = []
+    for side in (-1.0, 1.0):
+        lo = np.zeros_like(target)
+        hi = np.ones_like(target)
+        for _ in range(80):
+            above = _g(xc, nc, mu, tau, zhat + side * hi) > target
+            if not above.any():
+                break
+            hi = np.where(above, 2.0 * hi, hi)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            above = _g(xc, nc, mu, tau, zhat + side * mid) > target
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        edges.append(zhat + side * 0.5 * (lo + hi))
+    bounds = np.concatenate([edges[0][:, ::-1], zhat, edges[1]], axis=1)
+    left, right = bounds[:, :-1], bounds[:, 1:]
+    u, w = gauss_legendre(per_panel)
+    half = 0.5 * (right - left)
+    z = (0.5 * (left + right))[:, :, None] + half[:, :, None] * u[None, None, :]
+    logw = np.log(half)[:, :, None] + np.log(w)[None, None, :] - 0.5 * math.log(2.0 * math.pi)
+    k = x.size
+    return z.reshape(k, -1), logw.reshape(k, -1)
+
+
+def _agq(
+    x: np.ndarray, n: np.ndarray, mu: float, tau: float, n_nodes: int, derivs: bool
+) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """Log-likelihood without binomial coefficients; with gradient and Hessian if asked.
+
+    ``n_nodes`` > 0 selects adaptive Gauss-Hermite with that many nodes; ``n_nodes`` < 0 the
+    level-set panel rule with ``-n_nodes`` Gauss-Legendre nodes per panel.
+    """
+    if n_nodes > 0:
+        z, logw = _agq_nodes(x, n, mu, tau, n_nodes)
+    else:
+        z, logw = _panel_nodes(x, n, mu, tau, -n_nodes)
     eta = mu + tau * z
-    ell = x[:, None] * eta - n[:, None] * np.logaddexp(0.0, eta)
-    a = logw[None, :] + ell - 0.5 * z * z
+    a = logw + x[:, None] * eta - n[:, None] * np.logaddexp(0.0, eta) - 0.5 * z * z
     amax = a.max(axis=1, keepdims=True)
     e = np.exp(a - amax)
     total = e.sum(axis=1)
-    loglik = float(np.sum(np.log(s) - _HALF_LOG_PI + amax[:, 0] + np.log(total)))
+    loglik = float(np.sum(amax[:, 0] + np.log(total)))
     if not derivs:
         return loglik, None, None
     w_post = e / total[:, None]
@@ -398,8 +465,9 @@ def _extreme_supremum(x: np.ndarray, n: np.ndarray, const: float) -> float:
     def neg(a: float) -> float:
         return -(m0 * special.log_ndtr(-a) + m1 * special.log_ndtr(a))
 
-    res = optimize.minimize_scalar(neg, bounds=(-20.0, 20.0), method="bounded",
-                                   options={"xatol": 1e-12})
+    res = optimize.minimize_scalar(
+        neg, bounds=(-20.0, 20.0), method="bounded", options={"xatol": 1e-12}
+    )
     return const - float(res.fun)
 
 
@@ -454,10 +522,17 @@ def fit_binomial_normal(events: Any, n: Any, labels: Any = None) -> GLMMFit:
     ref = _fixed_and_saturated(x, m, const)
     lrt = max(0.0, 2.0 * (ref["ll_sat"] - ref["ll_fixed"]))
     common = {
-        "loglik_fixed": ref["ll_fixed"], "loglik_saturated": ref["ll_sat"], "k": k,
-        "lrt": lrt, "lrt_df": k - 1, "lrt_pvalue": _chi2_sf(lrt, k - 1),
-        "q_wald": ref["q"], "q_wald_df": k - 1, "q_wald_pvalue": _chi2_sf(ref["q"], k - 1),
-        "mu_fixed": ref["mu_fixed"], "se_fixed": ref["se_fixed"],
+        "loglik_fixed": ref["ll_fixed"],
+        "loglik_saturated": ref["ll_sat"],
+        "k": k,
+        "lrt": lrt,
+        "lrt_df": k - 1,
+        "lrt_pvalue": _chi2_sf(lrt, k - 1),
+        "q_wald": ref["q"],
+        "q_wald_df": k - 1,
+        "q_wald_pvalue": _chi2_sf(ref["q"], k - 1),
+        "mu_fixed": ref["mu_fixed"],
+        "se_fixed": ref["se_fixed"],
     }
     mid = (x > 0) & (x < m)
     if not mid.any():
@@ -471,19 +546,47 @@ def _no_finite_estimate(
     if np.all(x == 0) or np.all(x == m):
         side = "0 events" if np.all(x == 0) else "all events (x = n)"
         sign = -1.0 if np.all(x == 0) else 1.0
-        msg = (f"every study has {side}: the ML estimate of the logit is {'-' if sign < 0 else '+'}"
-               "infinity and tau^2 is not identifiable (tau^2 reported as 0)")
-        return GLMMFit(mu=sign * math.inf, se=math.inf, tau2=0.0, loglik=ref["ll_fixed"],
-                       converged=False, message=msg, n_nodes=0, se_tau2=math.nan,
-                       lrt_tau=0.0, lrt_tau_pvalue=1.0, iterations=0, **common)
+        msg = (
+            f"every study has {side}: the ML estimate of the logit is {'-' if sign < 0 else '+'}"
+            "infinity and tau^2 is not identifiable (tau^2 reported as 0)"
+        )
+        return GLMMFit(
+            mu=sign * math.inf,
+            se=math.inf,
+            tau2=0.0,
+            loglik=ref["ll_fixed"],
+            converged=False,
+            message=msg,
+            n_nodes=0,
+            se_tau2=math.nan,
+            lrt_tau=0.0,
+            lrt_tau_pvalue=1.0,
+            iterations=0,
+            quadrature="none",
+            **common,
+        )
     sup = _extreme_supremum(x, m, const)
     lrt_tau = max(0.0, 2.0 * (sup - ref["ll_fixed"]))
-    msg = ("every study has 0 or n events (both occur): the likelihood increases without bound "
-           "as tau -> infinity, so no finite ML estimate exists (mu and se NaN, tau^2 infinite; "
-           "loglik is the supremum)")
-    return GLMMFit(mu=math.nan, se=math.nan, tau2=math.inf, loglik=sup, converged=False,
-                   message=msg, n_nodes=0, se_tau2=math.nan, lrt_tau=lrt_tau,
-                   lrt_tau_pvalue=_chi2_sf(lrt_tau, 1), iterations=0, **common)
+    msg = (
+        "every study has 0 or n events (both occur): the likelihood increases without bound "
+        "as tau -> infinity, so no finite ML estimate exists (mu and se NaN, tau^2 infinite; "
+        "loglik is the supremum)"
+    )
+    return GLMMFit(
+        mu=math.nan,
+        se=math.nan,
+        tau2=math.inf,
+        loglik=sup,
+        converged=False,
+        message=msg,
+        n_nodes=0,
+        se_tau2=math.nan,
+        lrt_tau=lrt_tau,
+        lrt_tau_pvalue=_chi2_sf(lrt_tau, 1),
+        iterations=0,
+        quadrature="none",
+        **common,
+    )
 
 
 def _fit_finite(
@@ -494,46 +597,77 @@ def _fit_finite(
     iterations = 0
     notes: list[str] = []
     while True:
-        theta, ll, g, h, ok, it, why = _maximise(x, m, theta, NODE_SEQUENCE[q_idx])
+        theta, ll, _, h, ok, it, why = _maximise(x, m, theta, NODE_SEQUENCE[q_idx])
         iterations += it
         if not ok:
-            retry = _maximise(x, m, np.array([theta[0] if np.isfinite(theta[0]) else 0.0, 1.0]),
-                              NODE_SEQUENCE[q_idx])
+            retry = _maximise(
+                x,
+                m,
+                np.array([theta[0] if np.isfinite(theta[0]) else 0.0, 1.0]),
+                NODE_SEQUENCE[q_idx],
+            )
             if retry[4]:
-                theta, ll, g, h, ok, it, why = retry
+                theta, ll, _, h, ok, it, why = retry
                 iterations += it
         if ok and abs(theta[1]) < 1e-4 and h[1, 1] > 0:
             # stationary at tau = 0 but not a maximum in tau: restart away from the boundary
             retry = _maximise(x, m, np.array([theta[0], 1.0]), NODE_SEQUENCE[q_idx])
             iterations += retry[5]
             if retry[4] and retry[1] > ll:
-                theta, ll, g, h, ok, it, why = retry
+                theta, ll, _, h, ok, it, why = retry
         if not ok:
             break
-        ll_conv, j = _converged_loglik(x, m, theta[0], theta[1], q_idx)
+        _, j = _converged_loglik(x, m, theta[0], theta[1], q_idx)
         if j is None:
-            ok, why = False, "adaptive quadrature did not converge with 150 nodes"
+            ok, why = (
+                False,
+                (
+                    "quadrature did not converge (150 Gauss-Hermite nodes, "
+                    "30 Gauss-Legendre nodes per panel)"
+                ),
+            )
             break
         if j == q_idx:
             break
         q_idx = j
-    n_nodes = NODE_SEQUENCE[q_idx]
+    rule = NODE_SEQUENCE[q_idx]
+    n_nodes = rule if rule > 0 else -rule * PANEL_LEVELS.size * 2
+    quadrature = "adaptive Gauss-Hermite" if rule > 0 else "level-set Gauss-Legendre panels"
+    if rule < 0:
+        notes.append(
+            "adaptive Gauss-Hermite did not reach 1e-8 with 150 nodes (extreme "
+            "heterogeneity for these counts); composite Gauss-Legendre on level-set "
+            "panels used instead"
+        )
     mu, tau = float(theta[0]), abs(float(theta[1]))
     if not ok:
-        return GLMMFit(mu=mu, se=math.nan, tau2=tau * tau, loglik=ll + const, converged=False,
-                       message=f"GLMM did not converge: {why}", n_nodes=n_nodes,
-                       se_tau2=math.nan, lrt_tau=math.nan, lrt_tau_pvalue=math.nan,
-                       iterations=iterations, **common)
+        return GLMMFit(
+            mu=mu,
+            se=math.nan,
+            tau2=tau * tau,
+            loglik=ll + const,
+            converged=False,
+            message=f"GLMM did not converge: {why}",
+            n_nodes=n_nodes,
+            se_tau2=math.nan,
+            lrt_tau=math.nan,
+            lrt_tau_pvalue=math.nan,
+            iterations=iterations,
+            quadrature=quadrature,
+            **common,
+        )
     loglik = ll + const
     if ref["ll_fixed"] >= loglik - 1e-10 and np.isfinite(ref["mu_fixed"]):
         mu, tau, loglik = ref["mu_fixed"], 0.0, ref["ll_fixed"]
-        _, g, h = _agq(x, m, mu, 0.0, n_nodes, True)
+        h = _agq(x, m, mu, 0.0, rule, True)[2]
     if tau < 1e-6:
         tau = 0.0
         se = 1.0 / math.sqrt(-h[0, 0])
         se_tau2 = math.nan
-        notes.append("tau^2 estimated at the boundary 0 (the fixed-effect logistic model); "
-                     "no standard error for tau^2")
+        notes.append(
+            "tau^2 estimated at the boundary 0 (the fixed-effect logistic model); "
+            "no standard error for tau^2"
+        )
     else:
         cov = np.linalg.inv(-h)
         se = math.sqrt(cov[0, 0])
@@ -541,7 +675,18 @@ def _fit_finite(
     if common["k"] == 1:
         notes.append("k = 1: heterogeneity cannot be estimated")
     lrt_tau = max(0.0, 2.0 * (loglik - ref["ll_fixed"]))
-    return GLMMFit(mu=mu, se=se, tau2=tau * tau, loglik=loglik, converged=True,
-                   message="; ".join(notes), n_nodes=n_nodes, se_tau2=se_tau2,
-                   lrt_tau=lrt_tau, lrt_tau_pvalue=_chi2_sf(lrt_tau, 1),
-                   iterations=iterations, **common)
+    return GLMMFit(
+        mu=mu,
+        se=se,
+        tau2=tau * tau,
+        loglik=loglik,
+        converged=True,
+        message="; ".join(notes),
+        n_nodes=n_nodes,
+        se_tau2=se_tau2,
+        lrt_tau=lrt_tau,
+        lrt_tau_pvalue=_chi2_sf(lrt_tau, 1),
+        iterations=iterations,
+        quadrature=quadrature,
+        **common,
+    )
