@@ -181,6 +181,9 @@ def rma_uni(
     prediction interval is defined to equal the confidence interval. Both are recorded in
     ``notes``. For "EE" (tau2 = 0 by assumption) the prediction interval also equals the
     confidence interval, as in metafor's ``predict``, whatever ``pi`` says (``pi_df`` is None).
+    ``ci="hksj"`` with ``pi="z"`` mixes a t-based CI with a normal PI, which can then be the
+    narrower of the two (when tau2 is near 0); a note says so. metafor avoids the combination
+    (its ``predict`` uses t after ``test="knha"``).
     """
     _check_options(method, ci, pi, level)
     y, v = _check_data(yi, vi)
@@ -204,6 +207,9 @@ def rma_uni(
     stat = mu / se if se > 0 else np.copysign(np.inf, mu) if mu != 0 else 0.0
     pval = float(2 * (stats.norm.sf(abs(stat)) if ci_df is None else stats.t.sf(abs(stat), ci_df)))
     half_pi = crit * se if no_pi else _quantile(level, pi_df) * np.sqrt(se**2 + est.tau2)
+    if half_pi < crit * se:
+        notes.append(f"the prediction interval (pi = {pi!r}) is narrower than the {ci!r} "
+                     "confidence interval; pi = 't' keeps it at least as wide")
     het = heterogeneity(y, v, est.tau2, method, level)
     weights = 100 * w / np.sum(w)
     weights.setflags(write=False)

@@ -1,0 +1,83 @@
+"""Property-based tests (hypothesis) of metaprop on synthetic, randomly generated counts."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis import metaprop
+
+METHODS = ["EE", "DL", "REML", "ML", "PM", "SJ", "HE"]
+MEASURES = ["PLO", "PAS", "PFT", "PR"]
+#: (ci, pi) pairs for which CI-inside-PI must hold; ("hksj", "z") can legitimately be narrower.
+NESTED = [("z", "z"), ("z", "t"), ("hksj", "t")]
+
+
+@st.composite
+def studies(draw: st.DrawFn, min_k: int = 1, max_k: int = 12) -> tuple[list[int], list[int]]:
+    """Synthetic studies: n in 1..200, events in 0..n."""
+    k = draw(st.integers(min_k, max_k))
+    n = draw(st.lists(st.integers(1, 200), min_size=k, max_size=k))
+    x = [draw(st.integers(0, ni)) for ni in n]
+    return x, n
+
+
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _values(res) -> list[float]:  # type: ignore[no-untyped-def]
+    return [res.estimate, res.ci_lower, res.ci_upper, res.pi_lower, res.pi_upper, res.mu,
+            res.se, res.tau2, res.q, res.i2, res.i2_q, res.h2, *res.tau2_ci]
+
+
+@PROPS
+@given(data=studies(min_k=2), method=st.sampled_from(METHODS),
+       measure=st.sampled_from(MEASURES), seed=st.integers(0, 2**32 - 1))
+def test_study_order_does_not_matter(data, method, measure, seed) -> None:  # type: ignore[no-untyped-def]
+    x, n = data
+    perm = np.random.default_rng(seed).permutation(len(x))
+    a = metaprop(x, n, measure, method, labels=[f"s{i}" for i in range(len(x))])
+    b = metaprop([x[i] for i in perm], [n[i] for i in perm], measure, method,
+                 labels=[f"s{i}" for i in perm])
+    np.testing.assert_allclose(_values(a), _values(b), rtol=1e-7, atol=1e-10)
+    wa = dict(zip(a.studies["label"], a.studies["weight"], strict=True))
+    wb = dict(zip(b.studies["label"], b.studies["weight"], strict=True))
+    np.testing.assert_allclose([wa[k] for k in sorted(wa)], [wb[k] for k in sorted(wb)],
+                               rtol=1e-7, atol=1e-10)
+
+
+@PROPS
+@given(data=studies(), method=st.sampled_from(METHODS), measure=st.sampled_from(MEASURES),
+       ci_pi=st.sampled_from(NESTED))
+def test_estimate_inside_ci_inside_pi(data, method, measure, ci_pi) -> None:  # type: ignore[no-untyped-def]
+    x, n = data
+    res = metaprop(x, n, measure, method, *ci_pi)
+    eps = 1e-12
+    assert res.ci_lower - eps <= res.estimate <= res.ci_upper + eps
+    assert res.pi_lower - eps <= res.ci_lower and res.ci_upper <= res.pi_upper + eps
+    assert res.mu_pi_lower - eps <= res.mu_ci_lower <= res.mu <= res.mu_ci_upper + eps
+
+
+@PROPS
+@given(data=studies(), method=st.sampled_from(METHODS), measure=st.sampled_from(MEASURES),
+       ci=st.sampled_from(["z", "hksj"]), pi=st.sampled_from(["z", "t"]))
+def test_results_finite_in_range_and_tau2_nonnegative(data, method, measure, ci, pi) -> None:  # type: ignore[no-untyped-def]
+    x, n = data
+    res = metaprop(x, n, measure, method, ci, pi)
+    assert np.all(np.isfinite(_values(res)))
+    assert res.tau2 >= 0 and res.tau2_ci[0] >= 0 and res.tau2_ci[1] >= res.tau2_ci[0]
+    shown = [res.estimate, res.ci_lower, res.ci_upper, res.pi_lower, res.pi_upper]
+    assert all(0.0 <= v <= 1.0 for v in shown)
+    assert 0 <= res.i2 <= 100 and 0 <= res.i2_q <= 100
+    assert abs(res.studies["weight"].sum() - 100) < 1e-9
+
+
+@PROPS
+@given(x=st.integers(0, 50), extra=st.integers(0, 50), k=st.integers(2, 10),
+       method=st.sampled_from(METHODS[1:]), measure=st.sampled_from(MEASURES))
+def test_identical_studies_give_tau2_zero(x, extra, k, method, measure) -> None:  # type: ignore[no-untyped-def]
+    n = max(1, x + extra)
+    res = metaprop([x] * k, [n] * k, measure, method)
+    assert res.tau2 == 0.0 or res.tau2 < 1e-14
+    assert res.q < 1e-12 and res.i2 < 1e-9
