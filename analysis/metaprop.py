@@ -48,7 +48,8 @@ def _column(values: Any, data: pd.DataFrame | None, role: str) -> tuple[list[Any
     if values is None:
         raise ValueError(f"{role} is missing")
     if isinstance(values, str | bytes):
-        raise ValueError(f"{role} must be a sequence of counts or, with data=, a column name")
+        # ValueError, not TypeError: the contract reports every bad user input as ValueError
+        raise ValueError(f"{role} must be a sequence of counts or, with data=, a column name")  # noqa: TRY004
     return list(np.asarray(values, dtype=object).ravel()), role
 
 
@@ -169,15 +170,15 @@ def _cc_note(mask: Any, labels: tuple[str, ...], cc: float) -> list[str]:
     if not mask.any() or cc == 0:
         return []
     names = ", ".join(lab for lab, m in zip(labels, mask, strict=True) if m)
-    return [f"continuity correction {cc:g} added to {int(mask.sum())} studies with 0 or n "
-            f"events ({names})"]
+    return [(f"continuity correction {cc:g} added to {int(mask.sum())} studies with 0 or n "
+             f"events ({names})")]
 
 
 def _pft_note(nh: float | None) -> list[str]:
     if nh is None:
         return []
-    return [f"PFT back-transformed with the harmonic mean n = {nh:.4g} (Miller 1978); a "
-            "sensitivity analysis only, not for primary results"]
+    return [(f"PFT back-transformed with the harmonic mean n = {nh:.4g} (Miller 1978); a "
+             "sensitivity analysis only, not for primary results")]
 
 
 def _version() -> str:
@@ -333,8 +334,8 @@ def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str
         why = (f"GLMM did not converge ({g.message}); fell back to logit inverse-variance REML "
                f"with ci = {ci!r}")
         return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
-    notes = ["study weights shown for the GLMM are the approximate inverse-variance weights "
-             "1/(vi + tau2) of the corrected logits",
+    notes = [("study weights shown for the GLMM are the approximate inverse-variance weights "
+              "1/(vi + tau2) of the corrected logits"),
              "tau2 CI is the Q-profile interval of the inverse-variance logit model"]
     if ci != "z":
         notes.insert(0, f"ci = {ci!r} is not defined for the GLMM; the Wald (z) interval is used")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["METAFOR_NAMES", "MEASURE_LABELS", "MetaPropResult", "StudyRow"]
+__all__ = ["MEASURE_LABELS", "METAFOR_NAMES", "MetaPropResult", "StudyRow"]
 
 #: metafor field (``rma.uni``/``predict``/``confint``) -> our attribute.
 METAFOR_NAMES: dict[str, str] = {
@@ -233,8 +233,8 @@ def _interval_sentences(r: MetaPropResult) -> list[str]:
     pi = f"a t distribution with {r.pi_df} df" if r.pi_df is not None else "a normal quantile"
     out = [f"The {_pct(r.level)} confidence interval of the pooled estimate is {ci}."]
     if r.k == 1 or r.tau2_estimator == "EE":
-        return [*out, "The prediction interval equals the confidence interval (no between-study "
-                      "variance is modelled)."]
+        return [*out, ("The prediction interval equals the confidence interval (no "
+                       "between-study variance is modelled).")]
     return [*out, f"The {_pct(r.level)} prediction interval uses {pi} and sqrt(SE^2 + tau^2)."]
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.effects import back_transform, continuity_mask, display_domain, escalc, harmonic_mean, pft
+from analysis.effects import (
+    back_transform,
+    continuity_mask,
+    display_domain,
+    escalc,
+    harmonic_mean,
+    pft,
+)
 
 PRITZ_X = [16, 10, 4, 43, 10, 25, 13, 12, 22, 4, 5, 18, 58, 6]
 PRITZ_N = [17, 12, 8, 58, 10, 42, 14, 12, 41, 5, 6, 23, 68, 10]

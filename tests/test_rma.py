@@ -121,7 +121,7 @@ def test_option_errors(kwargs: dict[str, object], message: str) -> None:
 def test_data_errors_name_the_study() -> None:
     with pytest.raises(ValueError, match="k = 0"):
         rma_uni([], [])
-    with pytest.raises(ValueError, match="study 2: vi = 0.0"):
+    with pytest.raises(ValueError, match=r"study 2: vi = 0\.0"):
         rma_uni([1.0, 2.0], [0.1, 0.0])
     with pytest.raises(ValueError, match="study 1: yi = inf"):
         rma_uni([np.inf, 2.0], [0.1, 0.1])
