@@ -3,7 +3,8 @@
 # meta-regression, subgroups) used by tests/test_{sensitivity,influence,bias,metareg,subgroups}.py.
 #
 # Run from the repository root:
-#   Rscript tests/reference/diagnostics_reference.R
+#   Rscript tests/reference/diagnostics_reference.R [output.json]
+# (default output: tests/reference/diagnostics_reference.json)
 # Needs R with metafor (Debian r-cran-metafor 3.8-1) and metadat (r-cran-metadat) and jsonlite.
 # Every number is written with sprintf("%.17g"), so a rerun with the same versions leaves
 # `git diff --exit-code tests/reference/diagnostics_reference.json` clean.
@@ -13,6 +14,9 @@
 # score `scq`, and real study-level factors `ethnicity` and `patients`).
 # The study index used as a moderator for dat.pritz1997 and the split of dat.pritz1997 into
 # studies 1-7 / 8-14 are SYNTHETIC (labelled so in the JSON).
+
+args <- commandArgs(trailingOnly = TRUE)
+out_path <- if (length(args) >= 1) args[1] else "tests/reference/diagnostics_reference.json"
 
 suppressPackageStartupMessages({
   library(metafor)
@@ -69,8 +73,14 @@ deb$label <- paste(deb$author, deb$year)
 datasets <- list(pritz1997 = pritz, debruin2009 = deb)
 es <- lapply(datasets, function(d) escalc(measure = "PLO", xi = xi, ni = ni, data = d))
 
+# Two expected metafor warnings are muffled (and only these): test = "knha" with an EE model,
+# and test = "knha" falling back to "z" for a single study (first cumulative step).
+expected <- "Knapp & Hartung method is not meant|Setting argument test=\"z\" since k=1"
+quiet <- function(expr) withCallingHandlers(expr, warning = function(w) {
+  if (grepl(expected, conditionMessage(w))) invokeRestart("muffleWarning")
+})
 fit <- function(d, method, test, ...) {
-  rma(yi, vi, data = d, method = method, test = test, control = ctrl, ...)
+  quiet(rma(yi, vi, data = d, method = method, test = test, control = ctrl, ...))
 }
 pis <- function(res) {
   # prediction interval with t(k - 1) (our default, metafor pi.type = "t") and with z
@@ -103,7 +113,7 @@ for (dn in names(es)) for (m in methods) for (t in tests) {
   key <- paste(dn, m, t, sep = "|")
   loo <- subset_fits(d, m, t, lapply(seq_len(k), function(i) setdiff(seq_len(k), i)))
   # cross-check the hand-rolled subsets against metafor's own leave1out()/cumul()
-  l1 <- leave1out(fit(d, m, t))
+  l1 <- quiet(leave1out(fit(d, m, t)))
   stopifnot(isTRUE(all.equal(as.numeric(unclass(loo$estimate)), as.numeric(l1$estimate), tolerance = 1e-12)))
   leave1out_ref[[key]] <- loo
   # cumulative in a given order: data order, and reversed year order for debruin2009
@@ -111,7 +121,7 @@ for (dn in names(es)) for (m in methods) for (t in tests) {
   key_vals <- if (dn == "debruin2009") -d$year else seq_len(k)
   ord <- order(key_vals)
   cu <- subset_fits(d, m, t, lapply(seq_len(k), function(i) ord[seq_len(i)]))
-  c1 <- cumul(fit(d, m, t), order = key_vals)
+  c1 <- quiet(cumul(fit(d, m, t), order = key_vals))
   stopifnot(isTRUE(all.equal(as.numeric(unclass(cu$estimate)), as.numeric(c1$estimate), tolerance = 1e-12)))
   cu$order_key <- arr(key_vals)
   cu$order <- arr(ord)
@@ -121,7 +131,7 @@ for (dn in names(es)) for (m in methods) for (t in tests) {
 # ---- influence ------------------------------------------------------------------------------
 influence_ref <- list()
 for (dn in names(es)) for (m in methods) for (t in tests) {
-  inf <- influence(fit(es[[dn]], m, t))
+  inf <- quiet(influence(fit(es[[dn]], m, t)))
   x <- inf$inf
   influence_ref[[paste(dn, m, t, sep = "|")]] <- list(
     rstudent = arr(x$rstudent), dffits = arr(x$dffits), cook_d = arr(x$cook.d),
@@ -133,7 +143,7 @@ for (dn in names(es)) for (m in methods) for (t in tests) {
 # ---- Egger-type regression test (regtest, model "rma", predictor "sei") ----------------------
 regtest_ref <- list()
 for (dn in names(es)) for (m in methods) for (t in tests) {
-  rt <- regtest(fit(es[[dn]], m, t))
+  rt <- quiet(regtest(fit(es[[dn]], m, t)))
   regtest_ref[[paste(dn, m, t, sep = "|")]] <- list(
     zval = rt$zval, pval = rt$pval, dfs = if (t == "z") NA else rt$ddf,
     est = rt$est, ci_lb = rt$ci.lb, ci_ub = rt$ci.ub,
@@ -154,6 +164,20 @@ for (dn in names(es)) for (m in methods) for (t in tests) {
     QM = r$QM, QMp = r$QMp, QMdf = arr(r$QMdf), QE = r$QE, QEp = r$QEp, QEdf = r$k - r$p,
     tau2 = r$tau2, I2 = r$I2, H2 = r$H2, R2 = if (is.null(r$R2)) NA else r$R2,
     k = r$k)
+}
+# predictions at new moderator values (CI, PI with t(k - p) and with z)
+metareg_predict_ref <- list()
+newx <- list(pritz1997 = c(0, 7.5, 20), debruin2009 = c(5, 15, 25))
+for (dn in names(es)) for (m in c("DL", "REML")) for (t in tests) {
+  d <- es[[dn]]
+  d$x <- d[[moderators[[dn]]]]
+  r <- fit(d, m, t, mods = ~ x)
+  pt <- predict(r, newmods = newx[[dn]], pi.type = "t")
+  pz <- predict(r, newmods = newx[[dn]])
+  metareg_predict_ref[[paste(dn, m, t, sep = "|")]] <- list(
+    x = arr(newx[[dn]]), pred = arr(pt$pred), se = arr(pt$se), ci_lb = arr(pt$ci.lb),
+    ci_ub = arr(pt$ci.ub), pi_lb = arr(pt$pi.lb), pi_ub = arr(pt$pi.ub),
+    pi_lb_z = arr(pz$pi.lb), pi_ub_z = arr(pz$pi.ub))
 }
 
 # ---- subgroups: separate tau2 per subgroup (meta's default test) and the mixed-effects
@@ -214,10 +238,12 @@ out <- list(
       influence = "influence(rma(yi, vi, method, test))",
       regtest = "regtest(rma(yi, vi, method, test)) (model = 'rma', predictor = 'sei')",
       metareg = "rma(yi, vi, mods = ~ x, method, test); x = index (pritz1997, SYNTHETIC) or scq (debruin2009)",
+      metareg_predict = "predict(rma(yi, vi, mods = ~ x, method, test), newmods, pi.type = 't') and predict(..., newmods)",
       subgroups = "per-level rma(yi, vi, method, test); Qb = rma(mu_g, sei = se_g, method = 'EE')$QE; QM = rma(yi, vi, mods = ~ factor(g), method, test)$QM; GLMM: rma.glmm(measure = 'PLO') per level"),
     grid = list(methods = arr(methods), tests = arr(tests), datasets = arr(names(es)),
                 subgroup_methods = arr(c("EE", "DL", "REML", "ML", "PM")))),
   data = data_out,
   leave1out = leave1out_ref, cumul = cumul_ref, influence = influence_ref,
-  regtest = regtest_ref, metareg = metareg_ref, subgroups = subgroup_ref)
-writeLines(to_json(out), "tests/reference/diagnostics_reference.json")
+  regtest = regtest_ref, metareg = metareg_ref, metareg_predict = metareg_predict_ref,
+  subgroups = subgroup_ref)
+writeLines(to_json(out), out_path)
