@@ -34,6 +34,12 @@ from analysis.plots.forest import (
     leave_one_out_plot,
     leave_one_out_plot_alt_text,
 )
+from analysis.plots.rob import (
+    summary_bars,
+    summary_bars_alt_text,
+    traffic_light,
+    traffic_light_alt_text,
+)
 
 __all__ = [
     "cumulative_plot",
@@ -47,6 +53,10 @@ __all__ = [
     "prisma_flow",
     "prisma_flow_alt_text",
     "save_figure",
+    "summary_bars",
+    "summary_bars_alt_text",
+    "traffic_light",
+    "traffic_light_alt_text",
 ]
 
 _FORMATS = ("svg", "png")
