@@ -215,3 +215,13 @@ def test_glmm_needs_logit() -> None:
 def test_glmm_k1_falls_back() -> None:
     res = metaprop([3], [10], method="GLMM")
     assert res.tau2_estimator == "REML" and any("k >= 2" in n for n in res.notes)
+
+
+def test_pr_corrects_estimate_and_variance_as_metafor_not_meta() -> None:
+    """Definitional variant pinned: metafor PR (0/n studies corrected in yi and vi) gives REML
+    0.796752 [0.713772, 0.879732] on pritz1997; meta's PRAW (correction in the SE only) gives
+    0.802306 (methods anchors O3). We follow metafor."""
+    res = metaprop(PRITZ_X, PRITZ_N, measure="PR")
+    np.testing.assert_allclose([res.estimate, res.ci_lower, res.ci_upper],
+                               [0.796752, 0.713772, 0.879732], atol=1.5e-6)
+    assert abs(res.estimate - 0.802306) > 1e-3
