@@ -347,7 +347,13 @@ def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str
 def _fit_bayes(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, pi: str,
                level: float, cc: float, study_ci_method: str, tau_prior_scale: float,
                mu_prior_sd: float) -> MetaPropResult:
-    """method="BAYES": normal-normal model with a half-normal prior on tau."""
+    """method="BAYES": normal-normal model, half-normal prior on tau, normal prior on mu.
+
+    mu is the posterior median with its posterior SD as ``se``, the CI is the equal-tailed
+    credible interval, the PI the posterior predictive interval (``pi`` does not apply), tau2
+    the posterior median of tau^2 and ``tau2_ci`` the squared credible interval of tau.
+    Q and ``i2_q`` are the inverse-variance ones; ``i2`` uses the posterior median tau2.
+    """
     from analysis.bayes import normal_normal
 
     yi, vi = _escalc_checked(x, n, labels, measure, cc)
@@ -358,24 +364,16 @@ def _fit_bayes(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: st
     weights = 100 * w / w.sum()
     weights.setflags(write=False)
     fit = replace(
-        iv, mu=float(b.mu_median), se=_posterior_sd(b, level), ci_lower=float(b.mu_lower),
+        iv, mu=float(b.mu_median), se=float(b.mu_post_sd), ci_lower=float(b.mu_lower),
         ci_upper=float(b.mu_upper), pi_lower=float(b.pred_lower), pi_upper=float(b.pred_upper),
         ci_df=None, pi_df=None, tau2=tau2, weights=weights,
         tau2_ci=(float(b.tau_lower) ** 2, float(b.tau_upper) ** 2), method="BAYES",
         ci="credible", pi="posterior predictive", i2=i2_from_tau2(tau2, vi),
         h2=h2_from_tau2(tau2, vi), notes=())
-    notes = [f"Bayesian normal-normal model: half-normal prior on tau with scale "
-             f"{tau_prior_scale:g}, normal prior on mu with SD {mu_prior_sd:g}; mu and tau2 "
-             "are posterior medians, intervals are equal-tailed posterior intervals",
-             "se is the posterior SD of mu" if hasattr(b, "mu_sd_post") else
-             "se is the credible-interval half-width divided by the normal quantile"]
+    notes = [(f"Bayesian normal-normal model: half-normal prior on tau with scale "
+              f"{tau_prior_scale:g}, normal prior on mu with SD {mu_prior_sd:g}; mu and tau2 are "
+              "posterior medians, se is the posterior SD of mu, intervals are equal-tailed "
+              "posterior intervals"),
+             "study weights shown are the inverse-variance weights 1/(vi + posterior median tau2)"]
     return _result(fit, x, n, labels, yi, vi, measure=measure, method="BAYES", cc=cc,
                    study_ci_method=study_ci_method, extra_notes=notes, tau2_estimator="BAYES")
-
-
-def _posterior_sd(b: Any, level: float) -> float:
-    from scipy import stats
-
-    if hasattr(b, "mu_sd_post"):
-        return float(b.mu_sd_post)
-    return float((b.mu_upper - b.mu_lower) / (2 * stats.norm.ppf(1 - (1 - level) / 2)))

@@ -243,8 +243,12 @@ def _het_sentence(r: MetaPropResult) -> str:
          "metafor's rma.glmm)") if r.lrt is not None else "Cochran's Q (inverse-variance weights)"
     i2 = ("I^2 is derived from Q" if r.tau2_estimator == "EE"
           else "I^2 is derived from tau^2 and the typical within-study variance (as metafor)")
-    return (f"Heterogeneity: {q}; {i2}; the Q-based I^2 (as meta) is also reported; the "
-            "confidence interval of tau^2 is the Q-profile interval.")
+    if r.tau2_estimator == "BAYES":
+        i2 = "I^2 is derived from the posterior median of tau^2 and the typical within-study variance"
+    tau_ci = ("the interval of tau^2 is the squared credible interval of tau"
+              if r.tau2_estimator == "BAYES" else
+              "the confidence interval of tau^2 is the Q-profile interval")
+    return f"Heterogeneity: {q}; {i2}; the Q-based I^2 (as meta) is also reported; {tau_ci}."
 
 
 def _methods_sentences(r: MetaPropResult) -> list[str]:

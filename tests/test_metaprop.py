@@ -225,3 +225,31 @@ def test_pr_corrects_estimate_and_variance_as_metafor_not_meta() -> None:
     np.testing.assert_allclose([res.estimate, res.ci_lower, res.ci_upper],
                                [0.796752, 0.713772, 0.879732], atol=1.5e-6)
     assert abs(res.estimate - 0.802306) > 1e-3
+
+
+# ------------------------------------------------------------------ BAYES wiring
+
+
+@pytest.mark.parametrize(("measure", "scale"), [("PLO", 0.5), ("PLO", 1.0), ("PAS", 0.1)])
+def test_bayes_uses_normal_normal_on_the_measure_scale(measure: str, scale: float) -> None:
+    from analysis.bayes import normal_normal
+
+    yi, vi = escalc(PRITZ_X, PRITZ_N, measure)
+    b = normal_normal(yi, vi, tau_scale=scale, mu_sd=10.0, level=0.95)
+    res = metaprop(PRITZ_X, PRITZ_N, measure=measure, method="BAYES", tau_prior_scale=scale)
+    assert (res.mu, res.se, res.tau2) == (b.mu_median, b.mu_post_sd, b.tau2_median)
+    assert (res.mu_ci_lower, res.mu_ci_upper) == (b.mu_lower, b.mu_upper)
+    assert (res.mu_pi_lower, res.mu_pi_upper) == (b.pred_lower, b.pred_upper)
+    assert res.tau2_ci == (b.tau_lower**2, b.tau_upper**2)
+    assert res.pvalue is None and res.tau2_estimator == "BAYES"
+    assert any(f"scale {scale:g}" in n for n in res.notes)
+    assert "credible interval" in res.methods_text() and "Q-profile" not in res.methods_text()
+
+
+def test_bayes_prior_scale_matters_and_k1_works() -> None:
+    a = metaprop(PRITZ_X, PRITZ_N, method="BAYES", tau_prior_scale=0.5)
+    b = metaprop(PRITZ_X, PRITZ_N, method="BAYES", tau_prior_scale=2.0)
+    assert b.tau2 > a.tau2
+    one = metaprop([3], [10], method="BAYES")
+    assert one.ci_lower < one.estimate < one.ci_upper
+    assert one.pi_lower <= one.ci_lower and one.ci_upper <= one.pi_upper
