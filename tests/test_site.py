@@ -111,10 +111,8 @@ def _new_entry(repo: Path, value: str, note: str) -> None:
     _commit_all(repo, note)
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A synthetic review in a fresh git repository, one commit, no release yet."""
-    root = tmp_path / "repo"
+def synthetic_repo(root: Path) -> Path:
+    """Create a synthetic review in a fresh git repository at ``root``: one commit, no release."""
     (root / "book").mkdir(parents=True)
     (root / "data").mkdir()
     (root / "results").mkdir()
@@ -137,6 +135,19 @@ def repo(tmp_path: Path) -> Path:
     _git(root, "config", "user.name", "Synthetic Tester")
     _commit_all(root, "synthetic review")
     return root
+
+
+def release_synthetic(repo: Path, version: str, value: str | None = None) -> None:
+    """Release ``version`` of a synthetic repository, after changing its value when given."""
+    if value is not None:
+        _new_entry(repo, value, f"synthetic value {value}")
+    _release(repo, version, f"synthetic release {version}")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A synthetic review in a fresh git repository, one commit, no release yet."""
+    return synthetic_repo(tmp_path / "repo")
 
 
 # ---- make release -------------------------------------------------------------------------
