@@ -40,6 +40,7 @@ from analysis.plots.rob import (
     traffic_light,
     traffic_light_alt_text,
 )
+from analysis.plots.survival import km_plot, km_plot_alt_text
 
 __all__ = [
     "cumulative_plot",
@@ -48,6 +49,8 @@ __all__ = [
     "forest_plot_alt_text",
     "forest_plot_subgroups",
     "forest_plot_subgroups_alt_text",
+    "km_plot",
+    "km_plot_alt_text",
     "leave_one_out_plot",
     "leave_one_out_plot_alt_text",
     "prisma_flow",
