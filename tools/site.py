@@ -40,6 +40,7 @@ import datetime as dt
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -225,9 +226,20 @@ def build_book(project: Path, name: str, jb_flags: Sequence[str]) -> Path:
         check=False,
     )
     if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
-        raise SiteError(f"building version {name} failed:\n{tail}")
+        raise SiteError(
+            f"building version {name} failed:\n{build_failure(done.stdout + done.stderr)}"
+        )
     return project / "_build" / "html"
+
+
+def build_failure(log: str) -> str:
+    """The useful part of a failed build's log: the failing cell and its error, else the tail."""
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", log).splitlines()
+    for i, line in enumerate(lines):
+        if "An error occurred while executing the following cell" in line:
+            return "\n".join(lines[i : i + 30])
+    warnings = [line for line in lines if "WARNING" in line or "ERROR" in line]
+    return "\n".join(warnings[:20] or lines[-40:])
 
 
 # --------------------------------------------------------------------------------------------
