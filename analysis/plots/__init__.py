@@ -41,10 +41,13 @@ from analysis.plots.rob import (
     traffic_light_alt_text,
 )
 from analysis.plots.survival import km_plot, km_plot_alt_text
+from analysis.plots.trend import estimate_over_versions, estimate_over_versions_alt_text
 
 __all__ = [
     "cumulative_plot",
     "cumulative_plot_alt_text",
+    "estimate_over_versions",
+    "estimate_over_versions_alt_text",
     "forest_plot",
     "forest_plot_alt_text",
     "forest_plot_subgroups",
