@@ -128,7 +128,9 @@ def read_bibtex_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Prob
         return None, list(bib.problems)
     rows, columns = [], ["key", "entry_type"]
     for entry in bib.entries:
-        rows.append(Row(entry.line, {"key": entry.key, "entry_type": entry.entry_type, **entry.fields}))
+        rows.append(
+            Row(entry.line, {"key": entry.key, "entry_type": entry.entry_type, **entry.fields})
+        )
         columns += [name for name in entry.fields if name not in columns]
     return RawTable(shown, tuple(columns), rows), list(bib.problems)
 
@@ -164,5 +166,7 @@ def _failed(block: Any, shown: str) -> tuple[Problem, BibEntry | None]:
         return Problem(shown, line, names, f"entry {entry.key!r} gives this field twice"), entry
     head = _ENTRY_HEAD.match(str(block.raw).lstrip())
     label = f"entry {head.group(2)!r}" if head and head.group(2) else "block"
-    reason = (getattr(block.error, "abort_reason", "") or str(block.error) or "syntax error").strip()
+    reason = (
+        getattr(block.error, "abort_reason", "") or str(block.error) or "syntax error"
+    ).strip()
     return Problem(shown, line, "-", f"malformed {label}: {reason}"), None

@@ -48,7 +48,9 @@ class Command:
 _REGISTRY: dict[str, Command] = {}
 
 
-def command(name: str, *, help: str, arguments: Arguments | None = None) -> Callable[[Handler], Handler]:
+def command(
+    name: str, *, help: str, arguments: Arguments | None = None
+) -> Callable[[Handler], Handler]:
     """Register ``handler(args) -> exit status`` as subcommand ``name``.
 
     Parameters
@@ -101,8 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data_dir", nargs="?", default="data", help="evidence directory (default: data)")
-    parser.add_argument("--bib", default=None, help="BibTeX file (default: as the data package says)")
+    parser.add_argument(
+        "data_dir", nargs="?", default="data", help="evidence directory (default: data)"
+    )
+    parser.add_argument(
+        "--bib", default=None, help="BibTeX file (default: as the data package says)"
+    )
 
 
 @command(

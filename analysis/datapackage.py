@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -314,7 +314,9 @@ def _schema(data: Any, owner: Any, out: _Collector) -> Schema:
         out.add(data, "fieldsMatch", f"fieldsMatch must be one of {', '.join(FIELDS_MATCH)}")
     required_if = []
     for item in data.get("x-required-if") or []:
-        when = out.expression(item, "when") if isinstance(item, Mapping) and "when" in item else None
+        when = (
+            out.expression(item, "when") if isinstance(item, Mapping) and "when" in item else None
+        )
         if when is None or "field" not in item:
             out.add(item, "x-required-if", "each entry needs a field and a when condition")
             continue
@@ -401,7 +403,7 @@ def _rule(item: Any, out: _Collector) -> Rule | None:
         check=check,
         when=when,
         join=tuple((str(a), str(b)) for a, b in pairs),
-        column=str(item.get("column") or (check.names + ("-",))[0]),
+        column=str(item.get("column") or (*check.names, "-")[0]),
         message=str(item.get("message", "")),
         severity=severity,
     )
@@ -524,20 +526,25 @@ _CASTERS = {
 }
 
 
-def constraint_errors(spec: Field, value: Any) -> Iterator[str]:
-    """Messages for the constraints (enum, minimum, maximum, pattern) a typed value breaks."""
+def constraint_errors(
+    spec: Field, value: Any, show: Callable[[Any], str] | None = None
+) -> Iterator[str]:
+    """Messages for the constraints (enum, minimum, maximum, pattern) a typed value breaks.
+
+    ``show`` renders the offending value in the message (default: its repr for text).
+    """
+    show = show or _shown
     items = value.split(spec.separator) if spec.separator and isinstance(value, str) else [value]
     for item in items:
         if spec.enum is not None and item not in spec.enum:
-            yield f"{_shown(item)} is not one of: {', '.join(str(v) for v in spec.enum)}"
+            yield f"{show(item)} is not one of: {', '.join(str(v) for v in spec.enum)}"
     if spec.minimum is not None and isinstance(value, int | float) and value < spec.minimum:
-        yield f"{value} is below the minimum {spec.minimum}"
+        yield f"{show(value)} is below the minimum {spec.minimum}"
     if spec.maximum is not None and isinstance(value, int | float) and value > spec.maximum:
-        yield f"{value} is above the maximum {spec.maximum}"
-    if spec.pattern is not None and isinstance(value, str):
-        if not re.fullmatch(spec.pattern, value):
-            hint = spec.properties.get("x-pattern-hint") or f"pattern {spec.pattern}"
-            yield f"{_shown(value)} does not match {hint}"
+        yield f"{show(value)} is above the maximum {spec.maximum}"
+    if isinstance(value, str) and spec.pattern and not re.fullmatch(spec.pattern, value):
+        hint = spec.properties.get("x-pattern-hint") or f"pattern {spec.pattern}"
+        yield f"{show(value)} does not match {hint}"
 
 
 def _shown(value: Any) -> str:
@@ -623,7 +630,9 @@ def check_rows(table: CheckedTable, problems: list[Problem]) -> None:
     present = set(table.raw.columns)
     for row in table.rows:
         for spec in schema.fields:
-            _check_cell(row, spec, schema, report, spec.name in present or table.resource.format != "csv")
+            _check_cell(
+                row, spec, schema, report, spec.name in present or table.resource.format != "csv"
+            )
         _check_required_if(row, schema, report)
 
 
@@ -640,16 +649,12 @@ def _check_cell(row: Row, spec: Field, schema: Schema, report: _Reporter, presen
         elif spec.recommended:
             report.add(line, spec.name, "value is missing (recommended)", "warning")
     elif value is not None:
-        for message in constraint_errors(spec, value):
+        for message in constraint_errors(spec, value, report.value):
             row.invalid.add(spec.name)
-            report.add(line, spec.name, message if not report.private else _hide(message))
+            report.add(line, spec.name, message)
         if spec.items is not None:
             _check_items(row, spec, value, report)
     row.values[spec.name] = None if spec.name in row.invalid else value
-
-
-def _hide(message: str) -> str:
-    return re.sub(r"'[^']*'", "this value", message, count=1)
 
 
 def _check_items(row: Row, spec: Field, items: list[Any], report: _Reporter) -> None:
@@ -722,7 +727,9 @@ def check_keys(table: CheckedTable, problems: list[Problem]) -> None:
             if key in seen:
                 shown = ", ".join(report.value(v) for v in key)
                 label = " + ".join(names)
-                report.add(row.line, names[0], f"duplicate {label} ({shown}); first on line {seen[key]}")
+                report.add(
+                    row.line, names[0], f"duplicate {label} ({shown}); first on line {seen[key]}"
+                )
             else:
                 seen[key] = row.line
 
@@ -891,7 +898,11 @@ def _yaml_records(
     rows, columns = [], []
     for item in records:
         if not isinstance(item, Mapping):
-            problems.append(Problem(display, line, key or "-", "each record must be a block of key: value pairs"))
+            problems.append(
+                Problem(
+                    display, line, key or "-", "each record must be a block of key: value pairs"
+                )
+            )
             continue
         row = Row(getattr(item, "line", line), dict(item))
         row.field_lines = dict(getattr(item, "key_lines", {}))
@@ -900,7 +911,9 @@ def _yaml_records(
     return RawTable(display, tuple(columns), rows, header_line=line)
 
 
-def _lookup(result: PackageCheck, resource: str, fields: tuple[str, ...]) -> dict[tuple[Any, ...], Row]:
+def _lookup(
+    result: PackageCheck, resource: str, fields: tuple[str, ...]
+) -> dict[tuple[Any, ...], Row]:
     table = result.table(resource)
     index: dict[tuple[Any, ...], Row] = {}
     for row in table.rows if table else []:
@@ -913,8 +926,7 @@ def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
         if result.table(fk.resource) is None:
             continue  # the missing file is reported already
         index = _lookup(result, fk.resource, fk.reference_fields)
-        target = result.package.resource(fk.resource)
-        where = target.path or target.pattern or fk.resource
+        where = result.tables[fk.resource][0].path
         for table in result.tables[resource.name]:
             report = _Reporter(table, result.problems)
             for row in table.rows:
@@ -924,7 +936,11 @@ def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
                 shown = ", ".join(report.value(v) for v in key)
                 column = " + ".join(fk.fields)
                 refs = " + ".join(fk.reference_fields)
-                report.add(row.line_of(fk.fields[0]), column, f"{shown} is not a {refs} in {Path(where).name}")
+                report.add(
+                    row.line_of(fk.fields[0]),
+                    column,
+                    f"{shown} is not found in {Path(where).name} ({refs})",
+                )
 
 
 def _check_pattern_reference(result: PackageCheck, resource: Resource) -> None:

@@ -155,7 +155,11 @@ def load_evidence(
 
 
 def load_ipd(
-    data_dir: str | Path, key: str, *, resource: str | None = None, descriptor: str | Path | None = None
+    data_dir: str | Path,
+    key: str,
+    *,
+    resource: str | None = None,
+    descriptor: str | Path | None = None,
 ) -> pd.DataFrame:
     """Load one IPD file (patient-level rows) after validating it.
 

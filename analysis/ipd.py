@@ -148,7 +148,7 @@ def aggregate_binary(patients: pd.DataFrame, outcomes: Sequence[BinaryOutcome]) 
         recorded = patients[spec.column].dropna()
         if len(recorded):
             events = int((recorded == spec.event_value).sum())
-            rows.append({"outcome": spec.outcome, "events": events, "total": int(len(recorded))})
+            rows.append({"outcome": spec.outcome, "events": events, "total": len(recorded)})
     return pd.DataFrame(rows, columns=["outcome", "events", "total"]).astype(
         {"outcome": "string", "events": "Int64", "total": "Int64"}
     )

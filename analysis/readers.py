@@ -231,7 +231,9 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, list[Problem]]:
     finally:
         loader.dispose()
     duplicates = getattr(loader, "duplicates", [])
-    problems += [Problem(shown, ln, str(k), "key appears twice in the same block") for k, ln in duplicates]
+    problems += [
+        Problem(shown, ln, str(k), "key appears twice in the same block") for k, ln in duplicates
+    ]
     return data, problems
 
 

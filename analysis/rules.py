@@ -28,18 +28,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Expression", "ExpressionError", "UNKNOWN", "parse_expression"]
+__all__ = ["UNKNOWN", "Expression", "ExpressionError", "parse_expression"]
 
 
 class _Unknown:
-    """Singleton for the third truth value (a comparison involving a missing value)."""
-
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    """The third truth value (a comparison involving a missing value); one instance."""
 
     def __repr__(self) -> str:
         return "UNKNOWN"
@@ -157,9 +150,13 @@ def parse_expression(text: str) -> Expression:
             if pair not in references:
                 references.append(pair)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not _is_reference_base(tree, node):
-            if node.id not in names and not _is_function_name(tree, node):
-                names.append(node.id)
+        if (
+            isinstance(node, ast.Name)
+            and node.id not in names
+            and not _is_reference_base(tree, node)
+            and not _is_function_name(tree, node)
+        ):
+            names.append(node.id)
     return Expression(str(text), tree, tuple(names), tuple(references))
 
 

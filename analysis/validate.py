@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 from analysis.datapackage import (
     DescriptorError,
-    Package,
     PackageCheck,
     Problem,
     check_package,
