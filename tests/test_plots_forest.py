@@ -330,3 +330,21 @@ def test_save_figure_rejects_a_suffix_and_unknown_formats(pritz, tmp_path):
 def test_no_nan_reaches_the_figure(pritz):
     text = all_text(forest_plot(pritz))
     assert "nan" not in text.lower() and not math.isnan(pritz.estimate)
+
+
+def test_common_effect_model_has_no_prediction_interval():
+    res = synthetic_result(PRITZ_EVENTS, PRITZ_N, method="EE")
+    fig = forest_plot(res)
+    assert by_gid(fig, "prediction-interval") == []
+    (diamond,) = by_gid(fig, "pooled-diamond")
+    assert diamond.get_xy()[:, 0].min() == pytest.approx(res.ci_lower)
+    assert "Common-effect model" in all_text(fig)
+
+
+def test_bayesian_result_is_labelled_with_credible_intervals():
+    res = synthetic_result(PRITZ_EVENTS[:5], PRITZ_N[:5], method="BAYES")
+    fig = forest_plot(res)
+    (line,) = by_gid(fig, "prediction-interval")
+    np.testing.assert_allclose(sorted(line.get_xdata()), [res.pi_lower, res.pi_upper])
+    text = all_text(fig)
+    assert "Bayesian random-effects model" in text and "credible interval" in text

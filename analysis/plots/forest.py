@@ -205,10 +205,14 @@ def _model_text(result: Any) -> str:
         "GLMM": "binomial-normal GLMM",
         "BAYES": "Bayesian normal-normal",
     }
+    if method == "BAYES":
+        interval = f"{lvl} credible interval: equal-tailed posterior interval"
+    else:
+        interval = f"{lvl} CI: {_CI_METHODS.get(str(result.ci).lower(), str(result.ci))}"
     parts = [
         f"Model: {model.get(method, f'random effects, {method} estimator of τ²')}",
         _MEASURES.get(str(result.measure).upper(), f"measure {result.measure}"),
-        f"{lvl} CI: {_CI_METHODS.get(str(result.ci).lower(), str(result.ci))}",
+        interval,
     ]
     return "; ".join(parts)
 
@@ -567,7 +571,8 @@ def forest_plot(
     pooled_line = None
     if int(result.k) >= 2:
         label = _model_label(result) if subgroup is None else f"{_model_label(result)}: {subgroup}"
-        rows += _pooled_rows(result, label, with_pi=True)
+        # a common-effect model has no between-study variance, so no prediction interval
+        rows += _pooled_rows(result, label, with_pi=str(result.method).upper() != "EE")
         footer = [f"Heterogeneity: {_heterogeneity_text(result)}", _model_text(result)]
         pooled_line = float(result.estimate)
     else:
