@@ -143,6 +143,7 @@ def test_single_study_drawn_alone_without_pooling():
     text = all_text(fig)
     assert "Random-effects" not in text and "Heterogeneity" not in text
     assert "nothing is pooled" in text
+    assert "Weight" not in text and "100.0%" not in text  # a lone study is not weighted
 
 
 def test_proportions_zero_and_one_with_ci_touching_the_ends():

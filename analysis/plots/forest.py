@@ -218,7 +218,9 @@ def _model_text(result: Any) -> str:
 
 
 def _study_rows(studies: pd.DataFrame, max_label_chars: int | None, indent: str = "") -> list[_Row]:
-    areas = _marker_areas(studies["weight"].tolist())
+    """Table rows of the studies; a lone study gets no weight (it is not pooled)."""
+    single = len(studies) == 1
+    areas = [_MAX_MARKER_AREA / 2] if single else _marker_areas(studies["weight"].tolist())
     rows = []
     for area, s in zip(areas, studies.itertuples(index=False), strict=True):
         rows.append(
@@ -228,7 +230,7 @@ def _study_rows(studies: pd.DataFrame, max_label_chars: int | None, indent: str 
                 cells={
                     "events": f"{int(s.events)}/{int(s.n)}",
                     "est": st.fmt_est_ci(s.proportion, s.ci_lower, s.ci_upper),
-                    "weight": f"{float(s.weight):.1f}%",
+                    "weight": "" if single else f"{float(s.weight):.1f}%",
                 },
                 estimate=float(s.proportion),
                 lower=float(s.ci_lower),
@@ -544,7 +546,7 @@ def forest_plot(
     xlabel : str, default "Proportion"
         Label of the x axis, which always runs from 0 to 1.
     show_weights : bool, default True
-        Show the weight column.
+        Show the weight column (never shown for a single study, which has no weight).
     subgroup : str, optional
         Name of the subgroup this result belongs to; shown in the pooled row's label.
     max_label_chars : int or None, default 40
@@ -581,7 +583,7 @@ def forest_plot(
         _Column("events", "Events/N", "left"),
         _Column("est", f"Proportion [{lvl} CI]", "right"),
     ]
-    if show_weights:
+    if show_weights and int(result.k) >= 2:
         columns.append(_Column("weight", "Weight", "right"))
     return _draw(
         rows,
