@@ -108,12 +108,12 @@ class SubgroupResult:
     def methods_text(self) -> str:
         """Plain-language description of the subgroup analysis, both tests and exclusions."""
         out = [
-            f"Each of the {len(self.groups)} subgroups was meta-analysed separately with its own "
-            "between-study variance, using the same model as the main analysis.",
-            "Subgroup differences were tested with the between-subgroup Q statistic "
-            "(inverse-variance weighted dispersion of the subgroup estimates on the "
-            f"{self.measure} scale, chi-square with G - 1 df; meta's default test with separate "
-            "tau^2).",
+            (f"Each of the {len(self.groups)} subgroups was meta-analysed separately with its "
+             "own between-study variance, using the same model as the main analysis."),
+            ("Subgroup differences were tested with the between-subgroup Q statistic "
+             "(inverse-variance weighted dispersion of the subgroup estimates on the "
+             f"{self.measure} scale, chi-square with G - 1 df; meta's default test with "
+             "separate tau^2)."),
         ]
         if self.q_between is not None:
             out.append(f"Q_b = {self.q_between:.4f}, df = {self.q_between_df}, "

@@ -124,5 +124,5 @@ def test_bad_input() -> None:
         influence([0.1, 0.2])
     with pytest.raises(ValueError, match="labels has 1 values but there are 2"):
         influence([0.1, 0.2], [0.1, 0.1], labels=["A"])
-    with pytest.raises(ValueError, match="vi = 0.0 must be finite and > 0"):
+    with pytest.raises(ValueError, match=r"vi = 0\.0 must be finite and > 0"):
         influence([0.1, 0.2, 0.3], [0.1, 0.0, 0.1])
