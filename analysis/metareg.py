@@ -56,7 +56,7 @@ from scipy import optimize, stats
 from analysis.effects import MEASURES, back_transform, escalc, harmonic_mean
 from analysis.rma import CI_METHODS, PI_METHODS
 
-__all__ = ["METAREG_METHODS", "MetaRegResult", "ModFit", "metareg", "rma_mods"]
+__all__ = ["METAREG_METHODS", "MetaRegResult", "ModFit", "metareg", "r2_metafor", "rma_mods"]
 
 #: tau2 estimators accepted by :func:`rma_mods` and :func:`metareg` (metafor names).
 METAREG_METHODS: tuple[str, ...] = ("EE", "DL", "HE", "SJ", "PM", "ML", "REML")
@@ -403,7 +403,7 @@ class MetaRegResult:
     r2 : float
         Percentage of tau2 accounted for by the moderator (:func:`r2_metafor`).
     tau2_intercept_only : float
-        tau2 of the model without the moderator (same estimator; NaN-free, 0 for "EE").
+        tau2 of the model without the moderator (same estimator; 0 for "EE").
     vb : tuple of tuple of float
         2 x 2 covariance matrix of (intercept, slope).
     measure, method, ci, level, cc

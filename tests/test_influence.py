@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.effects import escalc
 from analysis.influence import INFLUENCE_COLUMNS, influence
@@ -126,3 +128,18 @@ def test_bad_input() -> None:
         influence([0.1, 0.2], [0.1, 0.1], labels=["A"])
     with pytest.raises(ValueError, match=r"vi = 0\.0 must be finite and > 0"):
         influence([0.1, 0.2, 0.3], [0.1, 0.0, 0.1])
+
+
+@given(
+    st.lists(st.tuples(st.floats(-4, 4), st.floats(0.01, 3)), min_size=3, max_size=8),
+    st.sampled_from(["DL", "REML", "PM"]),
+)
+@settings(max_examples=40, deadline=None)
+def test_diagnostics_are_finite_for_any_valid_input(studies: list, method: str) -> None:
+    """Property: every diagnostic is a finite number, weights sum to 100 (synthetic input)."""
+    yi, vi = (np.array(c) for c in zip(*studies, strict=True))
+    table = influence(yi, vi, method=method)
+    numeric = table.drop(columns=["label", "influential", "criteria"]).to_numpy(float)
+    assert np.all(np.isfinite(numeric))
+    assert table["weight"].sum() == pytest.approx(100.0)
+    assert np.all(table["tau2_del"] >= 0) and np.all(table["cov_r"] > 0)

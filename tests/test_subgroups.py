@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.metaprop import metaprop
 from analysis.subgroups import SubgroupResult, subgroup_analysis
@@ -199,3 +201,19 @@ def test_bad_input_names_the_study() -> None:
         subgroup_analysis([1, 2, 3], [5, 5, 5], ["x", "y"])
     with pytest.raises(ValueError, match="min_k"):
         subgroup_analysis([1, 2, 3], [5, 5, 5], ["x", "y", "y"], min_k=0)
+
+
+@given(st.lists(st.integers(1, 30).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+                min_size=4, max_size=10))
+@settings(max_examples=30, deadline=None)
+def test_tests_are_valid_for_any_counts(studies: list) -> None:
+    """Property (synthetic counts): Q_b, QM >= 0, p-values in [0, 1], the first half vs the
+    second half of the studies."""
+    events, n = (list(c) for c in zip(*studies, strict=True))
+    half = len(events) // 2
+    groups = ["first"] * half + ["second"] * (len(events) - half)
+    res = subgroup_analysis(events, n, groups)
+    assert res.q_between is not None and res.q_between >= 0
+    assert res.qm is not None and res.qm >= 0
+    assert 0 <= res.q_between_pvalue <= 1 and 0 <= res.qm_pvalue <= 1
+    assert all(0 <= r.estimate <= 1 for r in res.results)
