@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,3 +82,26 @@ def test_identical_studies_give_tau2_zero(x, extra, k, method, measure) -> None:
     res = metaprop([x] * k, [n] * k, measure, method)
     assert res.tau2 == 0.0 or res.tau2 < 1e-14
     assert res.q < 1e-12 and res.i2 < 1e-9
+
+
+SLOW_PROPS = settings(max_examples=15, deadline=None,
+                      suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.slow
+@SLOW_PROPS
+@given(data=studies(max_k=6), method=st.sampled_from(["GLMM", "BAYES"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_glmm_and_bayes_finite_nested_and_order_free(data, method, seed) -> None:  # type: ignore[no-untyped-def]
+    """GLMM (or its REML fallback) and BAYES: finite, in [0, 1], CI inside PI, order-free."""
+    x, n = data
+    res = metaprop(x, n, method=method)
+    vals = [res.estimate, res.ci_lower, res.ci_upper, res.pi_lower, res.pi_upper, res.tau2]
+    assert np.all(np.isfinite(vals)) and res.tau2 >= 0
+    assert all(0 <= v <= 1 for v in vals[:5])
+    eps = 1e-9
+    assert res.ci_lower - eps <= res.estimate <= res.ci_upper + eps
+    assert res.pi_lower - eps <= res.ci_lower and res.ci_upper <= res.pi_upper + eps
+    perm = np.random.default_rng(seed).permutation(len(x))
+    other = metaprop([x[i] for i in perm], [n[i] for i in perm], method=method)
+    np.testing.assert_allclose([other.mu, other.tau2], [res.mu, res.tau2], rtol=1e-5, atol=1e-7)
