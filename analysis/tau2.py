@@ -122,7 +122,7 @@ def tau2_he(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
 
 
 def tau2_sj(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
-    """Sidik-Jonkman estimator :footcite:`sidik2002`, one step from the unweighted start.
+    """Sidik-Jonkman estimator :footcite:`sidik2005`, one step from the unweighted start.
 
     .. math:: \\hat\\tau^2_0 = \\tfrac1k\\sum (y_i-\\bar y)^2, \\qquad
               \\hat\\tau^2 = \\hat\\tau^2_0 \\, \\frac{\\sum w_i r_i^2}{k-1},
