@@ -616,11 +616,21 @@ def check_columns(table: CheckedTable, problems: list[Problem]) -> None:
                 report.add(line, name, "required column is missing")
     if mode in ("exact", "equal", "superset"):
         for name in extra:
-            report.add(line, name, "column is not in the data package schema")
+            report.add(
+                _first_line(table, name, line), name, "column is not in the data package schema"
+            )
     if mode == "partial" and not set(found) & set(expected):
         report.add(line, "-", "none of the schema's columns is present")
     if mode == "exact" and not missing and not extra and tuple(found) != expected:
         report.add(line, "-", f"columns are not in the schema order: {', '.join(expected)}")
+
+
+def _first_line(table: CheckedTable, name: str, default: int) -> int:
+    """Line where column ``name`` first appears (YAML keys sit on their own lines)."""
+    for row in table.rows:
+        if name in row.field_lines:
+            return row.field_lines[name]
+    return default
 
 
 def check_rows(table: CheckedTable, problems: list[Problem]) -> None:
