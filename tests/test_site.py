@@ -331,7 +331,7 @@ def test_versioned_site_two_releases_and_dev(repo: Path) -> None:
     _release(repo, "26.1.0", "second synthetic version")
     (repo / "data" / "value.txt").write_text("333\n")  # uncommitted: only dev has it
 
-    first = site.build_site(repo, out, baseurl="/review/")
+    first = site.build_site(repo, out, baseurl="/review/", payload=PAYLOAD)
     assert first.built == ["26.0.0", "26.1.0", "dev"] and first.latest == "26.1.0"
 
     # the switcher lists all three; the latest release is preferred
@@ -360,10 +360,23 @@ def test_versioned_site_two_releases_and_dev(repo: Path) -> None:
     # root redirects to the latest release
     assert 'url=26.1.0/"' in (out / "index.html").read_text()
     assert (out / ".nojekyll").exists()
-    # each release folder carries its snapshot
-    assert (
-        read_snapshot(out / "26.0.0" / "results.json").results["outcomes"][0]["estimate"] == 0.111
-    )
+    # each version folder carries its snapshot; dev's is computed from the working tree
+    old = read_snapshot(out / "26.0.0" / "results.json")
+    assert old.results["outcomes"][0]["estimate"] == 0.111
+    dev = read_snapshot(repo / "_build" / "results" / "dev.json")
+    assert dev.version == "dev" and dev.results["outcomes"][0]["estimate"] == 0.333
+    dev_copy = (out / "dev" / "results.json").read_bytes()
+    assert dev_copy == (repo / "_build" / "results" / "dev.json").read_bytes()
+    # the version is shown on every page of every version (footer and switcher)
+    for version in ("26.0.0", "26.1.0", "dev"):
+        pages = [p for p in (out / version).rglob("*.html") if "_static" not in p.parts]
+        assert len(pages) >= 3
+        for page in pages:
+            text = page.read_text(encoding="utf-8")
+            if text.startswith('<meta http-equiv="Refresh"'):
+                continue  # Jupyter Book's one-line redirect from <version>/ to the root chapter
+            assert 'class="review-version"' in text, page
+            assert f"theme_switcher_version_match = '{version}'" in text, page
 
 
 @pytest.mark.build

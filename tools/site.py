@@ -57,6 +57,8 @@ from analysis.snapshot import DEV, is_release_version, parse_version
 
 #: File in each published version folder recording what it was built from.
 STAMP = ".version-build.json"
+#: Function computing the results payload of a tree (see tools/release.py).
+DEFAULT_PAYLOAD = "analysis.pipeline:snapshot_payload"
 JB_FLAGS = ("-W", "--keep-going")
 
 
@@ -336,7 +338,7 @@ def write_root(out: Path, entries: list[dict[str, Any]], latest: str) -> None:
 # orchestration
 
 
-def dev_snapshot(project: Path, dest: Path) -> Path | None:
+def dev_snapshot(project: Path, dest: Path, payload: str = DEFAULT_PAYLOAD) -> Path | None:
     """Write the dev results snapshot of ``project`` with ``tools.release snapshot``.
 
     Returns ``None`` (after saying so) when the project has no payload function yet.
@@ -354,6 +356,8 @@ def dev_snapshot(project: Path, dest: Path) -> Path | None:
             str(project),
             "--out",
             str(dest),
+            "--payload",
+            payload,
         ],
         cwd=project,
         env=env,
@@ -368,7 +372,13 @@ def dev_snapshot(project: Path, dest: Path) -> Path | None:
 
 
 def build_version(
-    repo: Path, version: Version, out: Path, baseurl: str, previous: str | None, jb_flags
+    repo: Path,
+    version: Version,
+    out: Path,
+    baseurl: str,
+    previous: str | None,
+    jb_flags: Sequence[str],
+    payload: str = DEFAULT_PAYLOAD,
 ) -> None:
     """Export, configure, build and publish one version into ``out/<version>``."""
     with tempfile.TemporaryDirectory(prefix=f"site-{version.name}-") as tmp:
@@ -379,7 +389,7 @@ def build_version(
             snapshot = project / "results" / f"{version.name}.json"
         else:
             export_worktree(repo, project)
-            snapshot = dev_snapshot(project, repo / "_build" / "results" / "dev.json")
+            snapshot = dev_snapshot(project, repo / "_build" / "results" / "dev.json", payload)
         configure(project, version, baseurl, previous)
         html_dir = build_book(project, version.name, jb_flags)
         publish(html_dir, out / version.name, version, snapshot)
@@ -391,6 +401,7 @@ def build_site(
     baseurl: str = "/",
     include_dev: bool = True,
     jb_flags: Sequence[str] = JB_FLAGS,
+    payload: str = DEFAULT_PAYLOAD,
 ) -> SiteReport:
     """Build every release tag (reusing unchanged ones) and dev into ``out``; see module doc."""
     repo, out = repo.resolve(), out.resolve()
@@ -407,7 +418,7 @@ def build_site(
             report.built.append(version.name)
         previous = version.name
     if include_dev:
-        build_version(repo, dev_version(repo), out, baseurl, previous, jb_flags)
+        build_version(repo, dev_version(repo), out, baseurl, previous, jb_flags, payload)
         report.built.append(DEV)
     names = [v.name for v in releases]
     entries = switcher_entries(names, baseurl, include_dev)
@@ -435,11 +446,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--jb-flags", default=" ".join(JB_FLAGS), help="flags for jupyter-book build"
     )
+    parser.add_argument(
+        "--payload", default=DEFAULT_PAYLOAD, help="module:function(root) for the dev snapshot"
+    )
     args = parser.parse_args(argv)
+    flags = tuple(args.jb_flags.split())
     try:
-        report = build_site(
-            args.repo, args.out, args.baseurl, not args.no_dev, tuple(args.jb_flags.split())
-        )
+        report = build_site(args.repo, args.out, args.baseurl, not args.no_dev, flags, args.payload)
     except SiteError as exc:
         print(f"make site: {exc}", file=sys.stderr)
         return 1
