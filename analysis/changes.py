@@ -371,7 +371,7 @@ def estimate_changes(
 
 
 def history(
-    versions: Sequence[tuple[str, str, Mapping[str, Any]]],
+    versions: Sequence[Any],
     path: str,
     key: str | Sequence[str],
     fields: Fields,
@@ -380,8 +380,9 @@ def history(
 
     Parameters
     ----------
-    versions : sequence of ``(version, date, payload)``
-        Oldest first, e.g. ``[(s.version, s.date.isoformat(), s.results) for s in snapshots]``.
+    versions : sequence of snapshots, or of ``(version, date, payload)`` tuples
+        Oldest first; a snapshot is anything with ``version``, ``date`` and ``results``
+        attributes (e.g. :func:`analysis.snapshot.load_series`); dates are shown as ISO text.
     path : str
         Dotted path of the record list inside each payload, e.g. ``"outcomes"``.
     key : str or sequence of str
@@ -397,7 +398,11 @@ def history(
     keys = _keys(key)
     wanted = _fields(fields)
     rows = []
-    for version, date, payload in versions:
+    for item in versions:
+        version, date, payload = (
+            (item.version, item.date, item.results) if hasattr(item, "results") else item
+        )
+        date = date.isoformat() if hasattr(date, "isoformat") else date
         for ident, record in _index(records_at(payload, path), keys, version).items():
             row = {"version": version, "date": date, **_key_columns(keys, ident)}
             row.update({name: _get(record, p) for name, p in wanted.items()})

@@ -48,9 +48,11 @@ __all__ = [
     "data_digests",
     "is_release_version",
     "list_snapshots",
+    "load_series",
     "make_snapshot",
     "parse_version",
     "previous_release",
+    "previous_snapshot",
     "private_data_present",
     "read_snapshot",
     "snapshot_json",
@@ -351,6 +353,40 @@ def list_snapshots(folder: Path | str) -> dict[str, Path]:
         return {}
     found = {p.stem: p for p in base.glob("*.json") if is_release_version(p.stem)}
     return {v: found[v] for v in sorted(found, key=parse_version)}
+
+
+def load_series(
+    folder: Path | str, current: Snapshot | None = None, upto: str | None = None
+) -> list[Snapshot]:
+    """Released snapshots of ``folder``, oldest first, then ``current`` (when given).
+
+    Parameters
+    ----------
+    folder : path
+        Folder of released snapshots (``results/``).
+    current : Snapshot, optional
+        The snapshot of the version being built (e.g. ``dev``), appended last. A released file
+        of the same version is left out, so a release build does not list itself twice.
+    upto : str, optional
+        Keep only releases up to and including this version (default: all).
+    """
+    series = []
+    for version, path in list_snapshots(folder).items():
+        if upto is not None and parse_version(version) > parse_version(upto):
+            continue
+        if current is not None and version == current.version:
+            continue
+        series.append(read_snapshot(path))
+    if current is not None:
+        series.append(current)
+    return series
+
+
+def previous_snapshot(folder: Path | str, version: str) -> Snapshot | None:
+    """The released snapshot just before ``version`` (``"dev"``: the latest release), if any."""
+    files = list_snapshots(folder)
+    previous = previous_release(files, version)
+    return read_snapshot(files[previous]) if previous else None
 
 
 # --------------------------------------------------------------------------------------------

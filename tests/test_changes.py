@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
@@ -187,3 +189,26 @@ def test_records_at_errors_and_mappings() -> None:
         records_at(payload, "m")
     with pytest.raises(ValueError, match="expected a list of records"):
         records_at(payload, "s")
+
+
+def test_history_accepts_snapshot_objects() -> None:
+    from analysis.snapshot import make_snapshot
+
+    snaps = [
+        make_snapshot(
+            {"outcomes": records},
+            version=version,
+            date=date,
+            trigger="synthetic",
+            package_version="0",
+            data_files={},
+            private_data_used=False,
+        )
+        for version, date, records in (
+            ("26.0.0", dt.date(2026, 1, 10), OLD_RESULTS),
+            ("26.1.0", dt.date(2026, 6, 1), NEW_RESULTS),
+        )
+    ]
+    table = history(snaps, "outcomes", ("outcome", "subgroup"), {"k": "k"})
+    a = table[table["outcome"] == "synthetic_a"]
+    assert list(a["date"]) == ["2026-01-10", "2026-06-01"] and list(a["k"]) == [3, 4]

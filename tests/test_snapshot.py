@@ -19,9 +19,11 @@ from analysis.snapshot import (
     data_digests,
     is_release_version,
     list_snapshots,
+    load_series,
     make_snapshot,
     parse_version,
     previous_release,
+    previous_snapshot,
     private_data_present,
     read_snapshot,
     snapshot_json,
@@ -239,3 +241,19 @@ def test_compare_identical_results_for_a_patch_release() -> None:
     diff = compare_snapshots(_snapshot("26.1.0"), _snapshot("26.1.1", trigger="typo fixed"))
     assert diff.results_identical and diff.data_identical
     assert diff.package_changed is None and diff.private_data_changed is None
+
+
+def test_load_series_and_previous_snapshot(tmp_path: Path) -> None:
+    for version, value in (("26.0.0", 0.5), ("26.1.0", 0.6), ("26.10.0", 0.7)):
+        payload = {"outcomes": [{"outcome": "synthetic_a", "estimate": value}]}
+        write_snapshot(tmp_path / f"{version}.json", _snapshot(version, payload=payload))
+    current = _snapshot(DEV, payload={"outcomes": []}, trigger="")
+    series = load_series(tmp_path, current)
+    assert [s.version for s in series] == ["26.0.0", "26.1.0", "26.10.0", "dev"]
+    assert [s.version for s in load_series(tmp_path, upto="26.1.0")] == ["26.0.0", "26.1.0"]
+    # a release build's own snapshot is not listed twice
+    own = read_snapshot(tmp_path / "26.1.0.json")
+    assert [s.version for s in load_series(tmp_path, own, upto="26.1.0")] == ["26.0.0", "26.1.0"]
+    assert previous_snapshot(tmp_path, "26.10.0").version == "26.1.0"
+    assert previous_snapshot(tmp_path, DEV).results["outcomes"][0]["estimate"] == 0.7
+    assert previous_snapshot(tmp_path, "26.0.0") is None
