@@ -657,7 +657,9 @@ def _check_cell(row: Row, spec: Field, schema: Schema, report: _Reporter, presen
         if spec.required:
             report.add(line, spec.name, "required value is missing")
         elif spec.recommended:
-            report.add(line, spec.name, "value is missing (recommended)", "warning")
+            keys = [report.value(row.raw.get(k)) for k in schema.primary_key if row.raw.get(k)]
+            where = f" for {', '.join(keys)}" if keys else ""
+            report.add(line, spec.name, f"no {spec.name}{where} (recommended)", "warning")
     elif value is not None:
         for message in constraint_errors(spec, value, report.value):
             row.invalid.add(spec.name)
@@ -764,6 +766,9 @@ class PackageCheck:
     package: Package
     tables: dict[str, list[CheckedTable]]
     problems: list[Problem]
+    indexes: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], Row]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def errors(self) -> list[Problem]:
@@ -924,10 +929,14 @@ def _yaml_records(
 def _lookup(
     result: PackageCheck, resource: str, fields: tuple[str, ...]
 ) -> dict[tuple[Any, ...], Row]:
+    cached = result.indexes.get((resource, fields))
+    if cached is not None:
+        return cached
     table = result.table(resource)
     index: dict[tuple[Any, ...], Row] = {}
     for row in table.rows if table else []:
         index.setdefault(tuple(row.values.get(f) for f in fields), row)
+    result.indexes[(resource, fields)] = index
     return index
 
 

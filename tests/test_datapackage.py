@@ -93,7 +93,7 @@ def problems(base: Path) -> list[str]:
 
 def test_valid_toy_package_has_one_warning_only(base: Path) -> None:
     # box z has no note (recommended) -> warning; nothing else
-    assert problems(base) == ["boxes.csv:4: note: warning: value is missing (recommended)"]
+    assert problems(base) == ["boxes.csv:4: note: warning: no note for 'B2', 'z' (recommended)"]
 
 
 @pytest.mark.parametrize(

@@ -249,7 +249,7 @@ def test_missing_doi_is_a_warning_only(data: Path) -> None:
     status, lines, err = run(data)
     assert status == 0
     assert lines == ["data OK: 3 studies, 5 outcome rows, 1 awaiting data, bibliography 3 entries"]
-    assert f"{bib}:18: doi: warning: value is missing (recommended)" in err.splitlines()
+    assert f"{bib}:18: doi: warning: no doi for 'synthef2022' (recommended)" in err.splitlines()
 
 
 def test_bib_option_replaces_the_bibliography(data: Path, tmp_path: Path) -> None:
