@@ -446,3 +446,21 @@ def test_configure_keeps_existing_theme_options(tmp_path: Path) -> None:
         if key != "extra_footer":
             assert config["html"][key] == value
     assert config["title"] == original["title"]
+
+
+def test_site_command_with_nothing_to_publish_fails_clearly(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert site.main(["--repo", str(repo), "--out", str(repo.parent / "s"), "--no-dev"]) == 1
+    assert "nothing to publish" in capsys.readouterr().err
+
+
+def test_dependency_note_names_the_release(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    for folder, pins in (("repo", "numpy==2.0\n"), ("tag", "numpy==1.26\n")):
+        (tmp_path / folder / "requirements").mkdir(parents=True)
+        (tmp_path / folder / "requirements" / "lock.txt").write_text(pins)
+    site.note_dependencies(tmp_path / "repo", tmp_path / "tag", "26.0.0")
+    assert "26.0.0 pinned other dependencies" in capsys.readouterr().out
+    (tmp_path / "tag" / "requirements" / "lock.txt").write_text("numpy==2.0\n")
+    site.note_dependencies(tmp_path / "repo", tmp_path / "tag", "26.0.0")
+    assert capsys.readouterr().out == ""

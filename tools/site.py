@@ -60,6 +60,8 @@ STAMP = ".version-build.json"
 #: Function computing the results payload of a tree (see tools/release.py).
 DEFAULT_PAYLOAD = "analysis.pipeline:snapshot_payload"
 JB_FLAGS = ("-W", "--keep-going")
+#: The pinned dependency set (compared between a release and the building environment).
+LOCK = "requirements/lock.txt"
 
 
 class SiteError(RuntimeError):
@@ -371,6 +373,16 @@ def dev_snapshot(project: Path, dest: Path, payload: str = DEFAULT_PAYLOAD) -> P
     return None
 
 
+def note_dependencies(repo: Path, project: Path, name: str, lock: str = LOCK) -> None:
+    """Say so when a release pinned other dependencies than the environment building it."""
+    old, new = project / lock, repo / lock
+    if old.is_file() and new.is_file() and old.read_bytes() != new.read_bytes():
+        print(
+            f"    note: {name} pinned other dependencies ({lock}) than the environment "
+            "building it; its own analysis package is used, the installed libraries are current"
+        )
+
+
 def build_version(
     repo: Path,
     version: Version,
@@ -387,6 +399,7 @@ def build_version(
         if version.is_release:
             export_tag(repo, version, project)
             snapshot = project / "results" / f"{version.name}.json"
+            note_dependencies(repo, project, version.name)
         else:
             export_worktree(repo, project)
             snapshot = dev_snapshot(project, repo / "_build" / "results" / "dev.json", payload)
