@@ -17,6 +17,21 @@ Three kinds of table, each a tidy :class:`pandas.DataFrame`:
 plus :func:`history` (one row per version and record, for "estimate over versions" plots) and
 :func:`records_at` (fetch a record list from a payload by a dotted path).
 
+Typical use in a "What changed" chapter (field names are the review's, passed in)::
+
+    from analysis.snapshot import load_series, previous_snapshot
+
+    old = previous_snapshot("results", "dev")          # latest release, or None
+    studies = record_changes(old.results["studies"], payload["studies"], "study_id")
+    moved = estimate_changes(
+        old.results["outcomes"], payload["outcomes"], ("outcome", "subgroup"),
+        numeric={"estimate": "result.estimate", "ci_lower": "result.ci_lower",
+                 "ci_upper": "result.ci_upper", "k": "k", "n": "n"},
+        categorical={"certainty": "certainty"}, only_changed=True,
+    )
+    trend = history(load_series("results", current), "outcomes", ("outcome", "subgroup"),
+                    {"estimate": "result.estimate"})
+
 Numeric values that differ by no more than ``tolerance`` (default ``1e-9``, absolute) count as
 unchanged: two runs of the same code on the same data give identical numbers, and a difference at
 the ninth decimal is numerical noise from a new library version, not a changed result.
