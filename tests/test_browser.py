@@ -168,7 +168,7 @@ def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The real review, released at its VERSION and built with dev, served under SUBPATH."""
     _chromium()
     tmp = tmp_path_factory.mktemp("real")
-    project = copy_project(tmp / "project", (*_items(), ".gitignore"))
+    project = copy_project(tmp / "project", _items())
     version = (ROOT / "VERSION").read_text().strip()
     _git_init(project)
     subprocess.run(
@@ -182,9 +182,41 @@ def real_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def _items() -> tuple[str, ...]:
-    from tests.buildutil import PROJECT_ITEMS
+    """Top-level files and folders of the working tree that git would publish (not ignored)."""
+    listing = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split("\n")  # fmt: skip
+    tops = {name.split("/", 1)[0] for name in listing if name}
+    return tuple(sorted(t for t in tops if (ROOT / t).exists()))
 
-    return tuple(PROJECT_ITEMS)
+
+FIGURE_CHAPTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Synthetic figure
+
+```{code-cell} ipython3
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(3, 2))
+ax.plot([0, 1, 2], [0.2, 0.5, 0.4])
+plt.show()
+```
+"""
+
+
+def _git_commit_all(repo: Path, message: str) -> None:
+    for args in (("add", "-A"), ("commit", "-q", "-m", message)):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
 def _git_init(project: Path) -> None:
@@ -204,6 +236,11 @@ def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     _chromium()
     tmp = tmp_path_factory.mktemp("synthetic")
     repo = synthetic_repo(tmp / "repo")
+    (repo / "book" / "figure.md").write_text(FIGURE_CHAPTER)
+    (repo / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n  - file: book/figure\n"
+    )
+    _git_commit_all(repo, "synthetic figure chapter")
     release_synthetic(repo, "26.0.0")
     release_synthetic(repo, "26.1.0", value="222")
     out = tmp / "site"
@@ -332,6 +369,12 @@ def test_latest_release_has_no_banner(synthetic_site: Served, tmp_path: Path) ->
 def test_dev_is_marked_as_development_version(synthetic_site: Served, tmp_path: Path) -> None:
     dev = dump_dom(synthetic_site.base + "dev/book/index.html", tmp_path)
     assert "an unstable development version" in _inner_text(dev, "bd-header-version-warning")
+
+
+def test_figures_are_served_as_images(synthetic_site: Served, tmp_path: Path) -> None:
+    url = synthetic_site.base + "26.1.0/book/figure.html"
+    page = parse(dump_dom(url, tmp_path))
+    _check_images(synthetic_site, url, page, required=True)
 
 
 def test_synthetic_site_has_no_broken_link(synthetic_site: Served) -> None:
