@@ -199,7 +199,7 @@ def traffic_light(
             spine.set_visible(False)
         for row in range(n_s):
             ax.axhline(row, color=st.LIGHT, linewidth=0.8, zorder=1)
-        _legend(fig, ax, -0.04, list(JUDGEMENTS))
+        _legend(ax, -0.04, list(JUDGEMENTS))
         fig.text(
             0.02,
             (key_h - 0.45) / height,
