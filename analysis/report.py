@@ -70,10 +70,12 @@ def headline(synth: Any, digits: int = 0) -> str:
     if res is None:
         return "No study has reported this outcome yet."
     if not synth.pooled:
-        row = synth.rows.iloc[0]
+        study = res.studies.iloc[0]
+        level = round(100 * float(getattr(res, "level", 0.95)))
         return (
-            f"One study reports it: {events_of(row['events'], row['total'])} patients "
-            f"({estimate_with_ci(res, digits)}); not pooled."
+            f"One study reports it: {events_of(study['events'], study['n'])} patients "
+            f"({percent(study['proportion'], digits)}; exact {level}% CI "
+            f"{interval(study['ci_lower'], study['ci_upper'], digits)}); not pooled."
         )
     return (
         f"Pooled proportion {estimate_with_ci(res, digits)}, {prediction_interval(res, digits)}, "

@@ -1,0 +1,753 @@
+"""What the chapters of a living-review Jupyter Book call: load, compute once, show.
+
+Chapters stay thin (``rv = review(); rv.show_outcome("x")``); this module gathers the evidence
+(:mod:`analysis.evidence`), the analysis plan (:mod:`analysis.pipeline`), the engine, the plots and
+the text formatting (:mod:`analysis.report`) into page-sized pieces. It holds no statistics of its
+own and knows no clinical topic: outcome ids, subgroups, table columns and wording come from the
+data package, the outcome vocabulary and the analysis plan.
+
+Numbers reach the prose through ``myst_nb.glue``; tables and figures are displayed as cell outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import report
+from analysis.pipeline import (
+    OutcomeSynthesis,
+    Plan,
+    fit_rows,
+    select_studies,
+    sensitivity_methods,
+    sensitivity_subsets,
+    synthesise,
+)
+
+__all__ = ["Review", "find_root", "review"]
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project root: the nearest folder at or above ``start`` holding ``_config.yml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").exists():
+            return folder
+    raise FileNotFoundError(f"no _config.yml at or above {here}")
+
+
+@functools.cache
+def review(root: str | None = None) -> Review:
+    """The review of the project containing the working directory (loaded once per kernel)."""
+    return Review(find_root(Path(root)) if root else find_root())
+
+
+def _display(*objs: Any) -> None:
+    from IPython.display import display
+
+    display(*objs)
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def _html_table(frame: pd.DataFrame) -> Any:
+    """A DataFrame as a compact, scrollable HTML table without the index."""
+    from IPython.display import HTML
+
+    html = frame.to_html(index=False, escape=True, na_rep="", classes="review-table", border=0)
+    return HTML(f'<div class="table-scroll">{html}</div>')
+
+
+def _glue(name: str, value: Any) -> None:
+    from myst_nb import glue
+
+    glue(name, value, display=False)
+
+
+def _show_figure(fig: Any) -> None:
+    """Display a figure once (pyplot does not hold the plots' figures open)."""
+    _display(fig)
+
+
+class Review:
+    """One living review: its evidence, plan, syntheses and the pieces its pages show."""
+
+    def __init__(self, root: Path) -> None:
+        from analysis.evidence import load_evidence
+
+        self.root = root
+        self.data_dir = root / "data"
+        self.evidence = load_evidence(self.data_dir)
+        self.plan_raw = _read_yaml(self.data_dir / "analysis_plan.yaml")
+        self.plan = Plan.from_dict(self.plan_raw)
+        self.studies = self.evidence["studies"]
+        self.outcomes = self.evidence["outcomes"]
+        self.vocabulary = _vocabulary(self.evidence["outcome_definitions"])
+        self.labels = _study_labels(root / "references.bib", self.studies)
+        self.outcomes = self.outcomes.assign(label=self.outcomes["study_id"].map(self.labels))
+
+    # ----------------------------------------------------------------- basic facts
+    @functools.cached_property
+    def version(self) -> str:
+        """The review version (file ``VERSION``)."""
+        from analysis.living import read_version
+
+        return read_version(self.root)
+
+    @functools.cached_property
+    def flow_versions(self) -> list[dict[str, Any]]:
+        """The PRISMA search-flow records, oldest first."""
+        return self.evidence.records("search_flow")
+
+    @property
+    def data_date(self) -> str:
+        """Date of the latest search (ISO)."""
+        from analysis.living import data_date
+
+        return data_date({"versions": self.flow_versions}).isoformat()
+
+    def synthesis(self, evidence_set: str = "review") -> dict[str, OutcomeSynthesis]:
+        """Primary analysis of every outcome for an evidence set (cached)."""
+        return self._synthesis(evidence_set)
+
+    @functools.cache  # noqa: B019 - one Review per kernel, cached for its lifetime
+    def _synthesis(self, evidence_set: str) -> dict[str, OutcomeSynthesis]:
+        return synthesise(self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set)
+
+    @property
+    def primary_outcome(self) -> str:
+        """Id of the primary outcome (the first with role ``primary``)."""
+        return next(k for k, v in self.vocabulary.items() if v.get("role") == "primary")
+
+    def focus_outcomes(self) -> list[str]:
+        """The primary outcome and every other outcome with enough studies to pool."""
+        synth = self.synthesis()
+        pooled = [k for k, s in synth.items() if s.pooled and k != self.primary_outcome]
+        return [self.primary_outcome, *pooled]
+
+    def set_studies(self, evidence_set: str = "review") -> pd.DataFrame:
+        """Studies of an evidence set (any status)."""
+        where = dict(self.plan.evidence_sets[evidence_set].get("where", {}))
+        where.pop("status", None)
+        return select_studies(self.studies, where)
+
+    # ----------------------------------------------------------------- home page
+    def glue_key_findings(self) -> None:
+        """Glue the numbers of the home page: version, date, headline, counts, certainty."""
+        studies = self.set_studies()
+        included = studies.loc[studies["status"] == "included"]
+        size = self.plan_raw.get("presentation", {}).get("size_column", "n")
+        primary = self.synthesis()[self.primary_outcome]
+        _glue("version", self.version)
+        _glue("data_date", self.data_date)
+        _glue("primary_headline", report.headline(primary))
+        _glue("n_included", str(len(included)))
+        _glue("n_patients", str(int(included[size].fillna(0).sum())))
+        _glue("n_awaiting", str(int((studies["status"] == "awaiting_data").sum())))
+        _glue("primary_certainty", self.certainty().loc[self.primary_outcome, "certainty"])
+        _glue("citation", self.citation())
+
+    def citation(self) -> str:
+        """How to cite this version (from CITATION.cff)."""
+        cff = _read_yaml(self.root / "CITATION.cff")
+        authors = ", ".join(a.get("name") or a.get("family-names", "") for a in cff["authors"])
+        return (
+            f"{authors}. {cff['title']}. Living systematic review, version {self.version} "
+            f"(data searched up to {self.data_date})."
+            + (f" doi:{cff['doi']}" if cff.get("doi") else "")
+        )
+
+    # ----------------------------------------------------------------- methods
+    def glue_methods(self) -> None:
+        """Glue the engine's own methods text of the primary analysis."""
+        synth = self.synthesis()
+        fitted = [s.result for s in synth.values() if s.pooled and s.result is not None]
+        text = fitted[0].methods_text() if fitted else _methods_without_data(self.plan)
+        _glue("primary_methods", text)
+        _glue("min_pool", str(self.plan.min_studies_to_pool))
+
+    def search_log(self) -> Any:
+        """Sources searched, with the number of queries and of records returned."""
+        log = self.evidence["searches"]
+        table = (
+            log.groupby(["search_date", "source"], dropna=False)
+            .agg(queries=("query", "size"), records=("records", "sum"))
+            .reset_index()
+        )
+        table.columns = ["Search date", "Source", "Queries", "Records returned"]
+        return _html_table(table)
+
+    def outcome_vocabulary(self) -> Any:
+        """The outcome vocabulary as a table."""
+        rows = [
+            {
+                "Outcome": v.get("label", k),
+                "Role": v.get("role", ""),
+                "Definition": " ".join(str(v.get("definition", "")).split()),
+                "Paper wording mapped to it": "; ".join(v.get("paper_wording") or []),
+            }
+            for k, v in self.vocabulary.items()
+        ]
+        return _html_table(pd.DataFrame(rows))
+
+    # ----------------------------------------------------------------- flow
+    def flow_figure(self) -> Any:
+        """The PRISMA 2020 flow diagram of this version, with the previous version's arm."""
+        from analysis.plots import prisma_flow
+
+        versions = self.flow_versions
+        previous = versions[-2] if len(versions) > 1 else None
+        return prisma_flow(versions[-1], previous)
+
+    # ----------------------------------------------------------------- study tables
+    def _study_table(self, status: str, key: str) -> Any:
+        columns = self.plan_raw.get("presentation", {}).get("tables", {}).get(key, ["study_id"])
+        rows = self.studies.loc[self.studies["status"] == status].copy()
+        if rows.empty:
+            return _markdown(f"No study is {status.replace('_', ' ')} in this version.")
+        rows["study_id"] = rows["study_id"].map(self.labels)
+        fields = self.fields("studies")
+        fields["study_id"] = {**fields.get("study_id", {}), "title": "Study"}
+        return _html_table(report.labelled_columns(rows, fields, columns))
+
+    def included_table(self) -> Any:
+        """Characteristics of the included studies."""
+        return self._study_table("included", "included")
+
+    def awaiting_table(self) -> Any:
+        """Studies awaiting data, with what is known."""
+        return self._study_table("awaiting_data", "awaiting")
+
+    def excluded_table(self) -> Any:
+        """Excluded studies with reasons."""
+        return self._study_table("excluded", "excluded")
+
+    def fields(self, table: str) -> dict[str, dict[str, Any]]:
+        """Table Schema fields of a table, by name."""
+        resource = self.evidence.package.resource(table)
+        return {f.name: {"title": f.title or f.name, "description": f.description} for f in resource.schema.fields}
+
+    # ----------------------------------------------------------------- results
+    def show_outcome(self, outcome: str, evidence_set: str = "review") -> None:
+        """Headline, forest plot, heterogeneity and details of methods of one outcome."""
+        from analysis.plots import forest_plot
+
+        synth = self.synthesis(evidence_set)[outcome]
+        _display(_markdown(report.headline(synth)))
+        if synth.result is None:
+            return
+        _show_figure(forest_plot(synth.result, xlabel=f"Proportion with {synth.label.lower()}"))
+        lines = [_provenance(synth.rows)]
+        if synth.pooled:
+            lines.insert(0, "Heterogeneity: " + report.heterogeneity(synth.result) + ".")
+        lines.append("**Details of methods.** " + synth.result.methods_text())
+        _display(_markdown("\n\n".join(lines)))
+
+    # ----------------------------------------------------------------- subgroups
+    def show_subgroups(self) -> None:
+        """Pre-specified subgroup analyses of every outcome with enough studies."""
+        from analysis.plots import forest_plot_subgroups
+        from analysis.subgroups import subgroup_analysis
+
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            _display(_markdown(f"### {synth.label}"))
+            if not synth.pooled:
+                _display(_markdown(_too_few(synth, self.plan)))
+                continue
+            for spec in self.plan.subgroups:
+                rows = synth.rows.loc[synth.rows[spec["column"]].isin(spec.get("levels", []))]
+                counts = rows[spec["column"]].value_counts()
+                enough = counts[counts >= self.plan.min_studies_to_pool]
+                title = f"**{spec['label']}**: "
+                if len(enough) < 2:
+                    _display(_markdown(title + _subgroup_shortfall(counts, self.plan)))
+                    continue
+                res = subgroup_analysis(
+                    rows["events"].to_numpy(int),
+                    rows["total"].to_numpy(int),
+                    rows[spec["column"]].astype(str).to_list(),
+                    labels=rows["label"].to_list(),
+                    min_k=self.plan.min_studies_to_pool,
+                    **_engine(self.plan.primary),
+                )
+                _display(_markdown(title + res.methods_text()))
+                _show_figure(forest_plot_subgroups(res))
+
+    # ----------------------------------------------------------------- sensitivity
+    def sensitivity_methods_table(self) -> None:
+        """Each focus outcome under every method of the plan."""
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            _display(_markdown(f"### {synth.label}"))
+            if synth.result is None:
+                _display(_markdown("No study has reported this outcome yet."))
+                continue
+            if not synth.pooled:
+                _display(_markdown(_too_few(synth, self.plan)))
+            _display(_html_table(_interval_table(sensitivity_methods(synth.rows, self.plan))))
+
+    def sensitivity_subsets_table(self) -> None:
+        """Each focus outcome without secondary/derived data and without case reports."""
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            _display(_markdown(f"### {synth.label}"))
+            if synth.result is None:
+                _display(_markdown("No study has reported this outcome yet."))
+                continue
+            _display(_html_table(_interval_table(sensitivity_subsets(synth.rows, self.plan))))
+
+    def show_leave_one_out(self) -> None:
+        """Leave-one-out plots of the focus outcomes with at least three studies."""
+        from analysis.plots import leave_one_out_plot
+        from analysis.sensitivity import leave_one_out
+
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            if synth.k < 3:
+                _display(_markdown(f"**{synth.label}:** {synth.k} studies; leaving one out needs at least three."))
+                continue
+            df = leave_one_out(
+                synth.rows["events"].to_numpy(int),
+                synth.rows["total"].to_numpy(int),
+                labels=synth.rows["label"].to_list(),
+                **_engine(self.plan.primary),
+            )
+            _display(_markdown(f"**{synth.label}**"))
+            _show_figure(leave_one_out_plot(df.rename(columns={"omitted": "label"})))
+
+    def show_cumulative(self) -> None:
+        """Cumulative meta-analysis of the focus outcomes in the plan's order."""
+        from analysis.plots import cumulative_plot
+        from analysis.sensitivity import cumulative
+
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            if synth.k < 2:
+                _display(_markdown(f"**{synth.label}:** {_too_few(synth, self.plan)}"))
+                continue
+            rows = synth.rows
+            order = rows[self.plan.cumulative_order].fillna("9999").to_list()
+            df = cumulative(
+                rows["events"].to_numpy(int),
+                rows["total"].to_numpy(int),
+                order,
+                labels=rows["label"].to_list(),
+                **_engine(self.plan.primary),
+            )
+            undated = rows.loc[rows[self.plan.cumulative_order].isna(), "label"].to_list()
+            note = f" Without a publication date, placed last: {', '.join(undated)}." if undated else ""
+            _display(_markdown(f"**{synth.label}.**{note}"))
+            _show_figure(cumulative_plot(df.rename(columns={"added": "label"})))
+
+    # ----------------------------------------------------------------- indirect evidence
+    def show_indirect(self) -> None:
+        """Context evidence pooled separately, beside the review estimate and the published anchor."""
+        direct, context = self.synthesis("review"), self.synthesis("context")
+        anchor = self._published_pooled()
+        rows = []
+        for outcome, meta in self.vocabulary.items():
+            for name, synth in (("After CAR-T (this review)", direct[outcome]), ("Poor graft function", context[outcome])):
+                if synth.result is not None:
+                    rows.append(_comparison_row(meta.get("label", outcome), name, synth))
+            for _, ref in anchor.loc[anchor["outcome"] == outcome].iterrows():
+                rows.append(_anchor_row(meta.get("label", outcome), ref, self.labels))
+        _display(_html_table(pd.DataFrame(rows)))
+        for outcome in self.vocabulary:
+            if context[outcome].pooled:
+                self.show_outcome(outcome, "context")
+
+    def _published_pooled(self) -> pd.DataFrame:
+        try:
+            return self.evidence["published_pooled"]
+        except KeyError:
+            return pd.DataFrame(columns=["bibkey", "outcome"])
+
+    # ----------------------------------------------------------------- risk of bias
+    def _rob(self) -> tuple[pd.DataFrame, dict[str, str]]:
+        rob = self.evidence["risk_of_bias"]
+        included = self.studies.loc[self.studies["status"] == "included", "study_id"]
+        items = dict(self.plan_raw.get("risk_of_bias", {}).get("items", {}))
+        return rob.loc[rob["study_id"].isin(included)], items
+
+    def rob_items(self) -> Any:
+        """The checklist items."""
+        _, items = self._rob()
+        return _html_table(pd.DataFrame({"Item": list(items), "Question": list(items.values())}))
+
+    def rob_traffic_light(self) -> Any:
+        """Traffic-light plot of the included studies."""
+        from analysis.plots import traffic_light
+
+        rob, items = self._rob()
+        return traffic_light(rob, items, study_labels=self.labels)
+
+    def rob_summary(self) -> Any:
+        """Summary bars of the included studies."""
+        from analysis.plots import summary_bars
+
+        rob, items = self._rob()
+        return summary_bars(rob, items)
+
+    # ----------------------------------------------------------------- certainty
+    def certainty(self) -> pd.DataFrame:
+        """GRADE certainty per outcome from the judgements in ``grade.csv`` (indexed by outcome)."""
+        from analysis.grade import certainty_table
+
+        spec = self.plan_raw.get("certainty", {})
+        try:
+            judgements = self.evidence["grade"]
+        except KeyError:
+            judgements = pd.DataFrame(columns=["outcome", "domain", "rating", "reason"])
+        k = {o: s.k for o, s in self.synthesis().items()}
+        return certainty_table(judgements, k, start=spec.get("start", "low"), levels=spec.get("levels"))
+
+    def summary_of_findings(self) -> Any:
+        """Summary-of-findings table: studies, patients, result and certainty per outcome."""
+        cert = self.certainty()
+        rows = []
+        for outcome, synth in self.synthesis().items():
+            rows.append(
+                {
+                    "Outcome": synth.label + (" (primary)" if synth.role == "primary" else ""),
+                    "Studies": synth.k,
+                    "Patients": synth.total_n,
+                    "Result": report.headline(synth),
+                    "Certainty (GRADE)": cert.loc[outcome, "certainty"],
+                    "Reasons for rating down": cert.loc[outcome, "reasons"],
+                }
+            )
+        return _html_table(pd.DataFrame(rows))
+
+    # ----------------------------------------------------------------- one study / IPD
+    def study_card(self, study_id: str) -> None:
+        """What is known of one study: its characteristics and its outcome rows with quotes."""
+        study = self.studies.loc[self.studies["study_id"] == study_id]
+        if study.empty:
+            raise ValueError(f"study {study_id!r} is not in studies.csv")
+        fields = self.fields("studies")
+        facts = [
+            {"Item": fields.get(c, {}).get("title", c), "Value": v}
+            for c, v in study.iloc[0].items()
+            if pd.notna(v) and str(v) != ""
+        ]
+        _display(_html_table(pd.DataFrame(facts)))
+        rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
+        if rows.empty:
+            _display(_markdown("No outcome count could be read from the published letter yet."))
+        else:
+            _display(_html_table(rows[["outcome", "events", "total", "confidence", "quote", "source"]]))
+
+    def show_ipd(self, study_id: str) -> None:
+        """Aggregates and Kaplan-Meier curve from private patient data, when present."""
+        if study_id not in self.evidence.ipd_studies:
+            _display(_markdown(
+                "The patient-level file is not present in this build, so the published aggregate (if any) is used."
+            ))
+            return
+        from analysis.evidence import ipd_time_to_event, load_ipd
+        from analysis.ipd import time_to_event
+        from analysis.plots import km_plot
+        from analysis.survival import kaplan_meier
+
+        rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
+        _display(_markdown("Counts aggregated from the patient-level data (they replace the published ones):"))
+        _display(_html_table(rows[["outcome", "events", "total"]]))
+        patients = load_ipd(self.data_dir, study_id)
+        for spec in ipd_time_to_event(self.evidence.package):
+            time, event = time_to_event(patients, spec)
+            km = kaplan_meier(time, event)
+            incidence = 1 - km.survival
+            _show_figure(km_plot(
+                km.time, incidence, 1 - km.ci_upper, 1 - km.ci_lower,
+                ylabel=f"Cumulative incidence of {self.vocabulary.get(spec.outcome, {}).get('label', spec.outcome).lower()}",
+                xlabel="Days after the boost",
+            ))
+            median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
+            _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}."))
+
+    # ----------------------------------------------------------------- versions
+    def snapshot_payload(self) -> dict[str, Any]:
+        """JSON-safe results of this tree: studies, and per outcome (and subgroup) the pooled numbers."""
+        cert = self.certainty()
+        outcomes = []
+        for evidence_set in self.plan.evidence_sets:
+            for outcome, synth in self.synthesis(evidence_set).items():
+                record = synth.to_dict()
+                record.update(evidence_set=evidence_set, subgroup="all")
+                if evidence_set == "review":
+                    record["certainty"] = str(cert.loc[outcome, "certainty"])
+                outcomes.append(_json_safe(record))
+                outcomes.extend(self._subgroup_records(synth, evidence_set))
+        studies = [_json_safe(r) for r in self.studies.to_dict(orient="records")]
+        return {"studies": studies, "outcomes": outcomes}
+
+    def _subgroup_records(self, synth: OutcomeSynthesis, evidence_set: str) -> list[dict[str, Any]]:
+        records = []
+        if not synth.pooled:
+            return records
+        for spec in self.plan.subgroups:
+            for level in spec.get("levels", []):
+                rows = synth.rows.loc[synth.rows[spec["column"]] == level]
+                if rows.empty:
+                    continue
+                res = fit_rows(rows, self.plan.primary)
+                record = {"outcome": synth.outcome, "evidence_set": evidence_set,
+                          "subgroup": f"{spec['id']}={level}", "k": len(rows),
+                          "n": int(rows["total"].sum()), "pooled": len(rows) >= self.plan.min_studies_to_pool,
+                          "result": res.to_dict() if res is not None else None}
+                records.append(_json_safe(record))
+        return records
+
+    def current_snapshot(self) -> Any:
+        """This tree's results wrapped as a snapshot (version from VERSION, or dev)."""
+        import datetime as dt
+
+        from analysis import __version__
+        from analysis.snapshot import data_digests, make_snapshot, private_data_present
+
+        latest = self.flow_versions[-1]
+        return make_snapshot(
+            self.snapshot_payload(), version=self.version, date=dt.date.fromisoformat(self.data_date),
+            trigger=str(latest.get("trigger", "")), package_version=__version__,
+            data_files=data_digests(self.data_dir), private_data_used=private_data_present(self.data_dir),
+        )
+
+    def previous_snapshot(self) -> Any:
+        """The latest released snapshot older than this version (None for the first version)."""
+        from analysis.snapshot import previous_snapshot
+
+        return previous_snapshot(self.root / "results", self.version)
+
+    def glue_changes(self) -> None:
+        """Glue the version, the previous one and the trigger of this version."""
+        previous = self.previous_snapshot()
+        _glue("changes_version", self.version)
+        _glue("changes_previous", previous.version if previous else "none (this is the first version)")
+        _glue("changes_trigger", str(self.flow_versions[-1].get("trigger", "not recorded")))
+
+    def show_changes(self) -> None:
+        """Studies added, removed or updated and estimates that moved since the previous version."""
+        from analysis.changes import estimate_changes, record_changes
+
+        previous = self.previous_snapshot()
+        if previous is None:
+            _display(_markdown("This is the first version of the review: every study and result is new."))
+            return
+        payload = self.snapshot_payload()
+        studies = record_changes(previous.results["studies"], payload["studies"], "study_id")
+        _display(_markdown("### Studies"))
+        _display(_html_table(studies) if not studies.empty else _markdown("No study was added, removed or updated."))
+        moved = estimate_changes(
+            previous.results["outcomes"], payload["outcomes"], ("evidence_set", "outcome", "subgroup"),
+            numeric={"estimate": "result.estimate", "ci_lower": "result.ci_lower",
+                     "ci_upper": "result.ci_upper", "k": "k", "n": "n"},
+            categorical={"certainty": "certainty"}, only_changed=True,
+        )
+        _display(_markdown("### Results that moved"))
+        _display(_html_table(moved) if not moved.empty else _markdown("No pooled result changed."))
+
+    def show_history(self) -> None:
+        """Estimate of each focus outcome over the released versions and this one."""
+        from analysis.changes import history
+        from analysis.plots import estimate_over_versions
+        from analysis.snapshot import load_series
+
+        series = load_series(self.root / "results", self.current_snapshot(), upto=None)
+        trend = history(series, "outcomes", ("evidence_set", "outcome", "subgroup"),
+                        {"estimate": "result.estimate", "ci_lower": "result.ci_lower",
+                         "ci_upper": "result.ci_upper", "k": "k"})
+        keep = trend["outcome"].isin(self.focus_outcomes()) & (trend["subgroup"] == "all") & (
+            trend["evidence_set"] == "review") & trend["estimate"].notna()
+        labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
+        _show_figure(estimate_over_versions(trend.loc[keep], outcome_labels=labels))
+
+    # ----------------------------------------------------------------- data page
+    def data_dictionary(self) -> None:
+        """One table per resource of the data package: field, title, type, rules, meaning."""
+        for resource in self.evidence.package.resources:
+            if resource.private or not resource.schema.fields:
+                continue
+            where = resource.path or resource.pattern
+            _display(_markdown(f"### {resource.title or resource.name} (`{where}`)\n\n{' '.join(resource.description.split())}"))
+            _display(_html_table(pd.DataFrame([_field_row(f) for f in resource.schema.fields])))
+
+    def downloads(self) -> None:
+        """Write CSV copies of the data tables and result tables, and list the links."""
+        out = self.root / "book" / "_generated"
+        out.mkdir(exist_ok=True)
+        links = []
+        for name in ("studies", "outcomes", "risk_of_bias", "searches"):
+            path = out / f"{name}.csv"
+            self.evidence[name].to_csv(path, index=False)
+            links.append(f"- [{name}.csv (data)](_generated/{name}.csv)")
+        results = pd.DataFrame([_result_row(s) for s in self.synthesis().values()])
+        results.to_csv(out / "results.csv", index=False)
+        links.append("- [results.csv (pooled results per outcome)](_generated/results.csv)")
+        _display(_markdown("\n".join(links)))
+
+
+# --------------------------------------------------------------------- helpers
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _vocabulary(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {str(r["id"]): {k: r[k] for k in frame.columns} for _, r in frame.iterrows()}
+
+
+def _study_labels(bib: Path, studies: pd.DataFrame) -> dict[str, str]:
+    """study_id -> "Surname year" from the first author in the BibTeX entry."""
+    from analysis.bibliography import parse_bibliography
+
+    entries = {e.key: e.fields for e in parse_bibliography(bib).entries}
+    labels = {}
+    for _, row in studies.iterrows():
+        fields = entries.get(str(row["bibkey"]), {})
+        labels[str(row["study_id"])] = _author_year(fields) or str(row["study_id"])
+    return labels
+
+
+def _author_year(fields: Mapping[str, str]) -> str | None:
+    author, year = fields.get("author", ""), fields.get("year", "")
+    if re.search(r"not (verified|read)", author, re.IGNORECASE):
+        return None
+    if not author or not year or not re.match(r"^[{\\]*[A-Za-z\u00c0-\u024f]", author):
+        return None  # no usable author (e.g. "[author list not read]")
+    first = author.split(" and ")[0].strip()
+    surname = first.split(",")[0] if "," in first else first.split()[-1]
+    surname = re.sub(r"[{}\\]", "", surname).strip()
+    if not surname or " " in surname and surname.lower().startswith("authors"):
+        return None
+    return f"{surname} {year}"
+
+
+def _engine(options: Mapping[str, Any]) -> dict[str, Any]:
+    from analysis.pipeline import engine_options
+
+    return engine_options(options)
+
+
+def _provenance(rows: pd.DataFrame) -> str:
+    counts = rows["confidence"].value_counts()
+    parts = [f"{n} {c.replace('_', ' ')}" for c, n in counts.items()]
+    return "Source of the counts: " + ", ".join(parts) + " (see the data tables for each quotation)."
+
+
+def _too_few(synth: OutcomeSynthesis, plan: Plan) -> str:
+    return (
+        f"{synth.k} {'study reports' if synth.k == 1 else 'studies report'} this outcome; "
+        f"at least {plan.min_studies_to_pool} are needed to pool, so no pooled analysis is shown."
+    )
+
+
+def _subgroup_shortfall(counts: pd.Series, plan: Plan) -> str:
+    have = ", ".join(f"{level}: {n}" for level, n in counts.items()) or "no study has a recorded level"
+    return (
+        f"too little data for a comparison (studies per subgroup: {have}; each compared subgroup needs "
+        f"at least {plan.min_studies_to_pool})."
+    )
+
+
+def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"Analysis": frame["analysis"], "Studies": frame["k"]})
+    if "estimate" in frame:
+        out["Estimate [95% CI]"] = [
+            "" if pd.isna(e) else f"{report.percent(e)} [{report.interval(lo, hi)}]"
+            for e, lo, hi in zip(frame["estimate"], frame["ci_lower"], frame["ci_upper"], strict=True)
+        ]
+        out["Prediction interval"] = [
+            "" if pd.isna(lo) or k < 3 else report.interval(lo, hi)
+            for lo, hi, k in zip(frame["pi_lower"], frame["pi_upper"], frame["k"], strict=True)
+        ]
+        out["tau²"] = [f"{t:.2f}" if pd.notna(t) else "" for t in frame["tau2"]]
+    out["Notes"] = frame.get("notes", "")
+    return out
+
+
+def _comparison_row(outcome: str, name: str, synth: OutcomeSynthesis) -> dict[str, Any]:
+    res = synth.result
+    return {
+        "Outcome": outcome,
+        "Evidence": name,
+        "Studies": synth.k,
+        "Patients": synth.total_n,
+        "Proportion [95% CI]": f"{report.percent(res.estimate)} [{report.interval(res.ci_lower, res.ci_upper)}]",
+        "Pooled": "yes" if synth.pooled else "no (single study)",
+    }
+
+
+def _anchor_row(outcome: str, ref: pd.Series, labels: Mapping[str, str]) -> dict[str, Any]:
+    ci = "" if pd.isna(ref.get("ci_lower")) else f" [{report.interval(ref['ci_lower'], ref['ci_upper'])}]"
+    return {
+        "Outcome": outcome,
+        "Evidence": f"Published meta-analysis ({ref['bibkey']}; {str(ref['confidence']).replace('_', ' ')} source)",
+        "Studies": ref.get("k_studies"),
+        "Patients": ref.get("n_patients"),
+        "Proportion [95% CI]": report.percent(ref["estimate"]) + (ci or " [CI not reported in the source read]"),
+        "Pooled": "reference",
+    }
+
+
+def _field_row(field: Any) -> dict[str, str]:
+    """One data-dictionary row from a Table Schema field."""
+    rules = ["required"] if field.required else []
+    if field.enum:
+        rules.append("one of: " + ", ".join(str(v) for v in field.enum))
+    for value, word in ((field.minimum, "at least"), (field.maximum, "at most")):
+        if value is not None:
+            rules.append(f"{word} {value:g}")
+    return {
+        "Column": field.name,
+        "Title": field.title,
+        "Type": field.type,
+        "Rules": "; ".join(rules),
+        "Meaning": " ".join(field.description.split()),
+    }
+
+
+def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
+    row: dict[str, Any] = {"outcome": synth.outcome, "label": synth.label, "k": synth.k, "n": synth.total_n,
+                           "pooled": synth.pooled}
+    if synth.result is not None:
+        res = synth.result
+        row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
+                   pi_lower=res.pi_lower, pi_upper=res.pi_upper, tau2=res.tau2, i2=res.i2,
+                   method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+    return row
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON types: missing values become None, numpy/pandas scalars become Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _methods_without_data(plan: Plan) -> str:
+    p = plan.primary
+    return (
+        f"Pre-specified: measure {p.get('measure')}, tau² estimator {p.get('method')}, confidence interval "
+        f"{p.get('ci')}, prediction interval {p.get('pi')}; no outcome has enough studies to pool yet."
+    )
+
+
