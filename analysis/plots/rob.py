@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -76,7 +77,7 @@ def _grid(
     return studies, items, cells
 
 
-def _legend(fig: Figure, ax, y: float, used: list[str]) -> None:
+def _legend(ax: Axes, y: float, used: list[str]) -> None:
     handles = [
         Line2D(
             [],

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.plots import _style as st
@@ -203,7 +204,7 @@ def km_plot(
     return st.release(fig)
 
 
-def _at_risk_row(fig: Figure, ax, at_risk: Mapping[float, int]) -> None:
+def _at_risk_row(fig: Figure, ax: Axes, at_risk: Mapping[float, int]) -> None:
     for time, count in at_risk.items():
         if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
             msg = f"km_plot: number at risk at time {time!r} must be a non-negative integer (got {count!r})"

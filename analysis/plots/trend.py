@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.plots import _style as st
@@ -102,7 +103,7 @@ def estimate_over_versions(
     return st.release(fig)
 
 
-def _panel(ax, outcome: str, label: str, versions: list[str], cells: dict) -> None:
+def _panel(ax: Axes, outcome: str, label: str, versions: list[str], cells: dict) -> None:
     present = [(i, cells[(v, outcome)]) for i, v in enumerate(versions) if (v, outcome) in cells]
     x = np.array([i for i, _ in present], dtype=float)
     est = np.array([c["estimate"] for _, c in present], dtype=float)
