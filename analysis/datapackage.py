@@ -248,7 +248,14 @@ def read_descriptor(path: str | Path) -> Package:
     data, problems = read_yaml(path, shown)
     if problems or data is None:
         raise DescriptorError(problems or [Problem(shown, 0, "-", "the descriptor is empty")])
-    return parse_descriptor(data, shown)
+    try:
+        return parse_descriptor(data, shown)
+    except (AttributeError, TypeError, ValueError) as exc:
+        if isinstance(exc, DescriptorError):
+            raise
+        # a block where a list or a key: value block was expected, deep in the descriptor
+        message = f"the descriptor's structure is malformed ({exc})"
+        raise DescriptorError([Problem(shown, 0, "-", message)]) from None
 
 
 def parse_descriptor(data: Mapping[str, Any], shown: str = "datapackage") -> Package:
@@ -426,6 +433,46 @@ def _check_references(package: Package, data: Mapping[str, Any], out: _Collector
     for rule in package.rules:
         if rule.table not in names:
             out.add(data, "x-rules", f"rule {rule.check.text!r}: unknown table {rule.table!r}")
+            continue
+        for problem in _rule_reference_problems(rule, names):
+            out.add(data, "x-rules", f"rule {rule.check.text!r}: {problem}")
+    for resource in package.resources:
+        _check_aggregate(resource, names, data, out)
+
+
+def _rule_reference_problems(rule: Rule, names: Mapping[str, Resource]) -> list[str]:
+    schema = names[rule.table].schema
+    own = {f.name: f for f in schema.fields}
+    found = []
+    expressions = [rule.check] + ([rule.when] if rule.when is not None else [])
+    for expression in expressions:
+        found += [f"{n!r} is not a field of {rule.table}" for n in expression.names if n not in own]
+        for base, attr in expression.references:
+            if base in own and own[base].items is not None:
+                if attr not in own[base].items.names:
+                    found.append(f"{base}.{attr}: {attr!r} is not a field of the items of {base}")
+            elif base not in names or attr not in names[base].schema.names:
+                found.append(f"{base}.{attr} is neither a table column nor a list field")
+            elif not rule.join:
+                found.append(f"{base}.{attr} needs a join")
+    return found
+
+
+def _check_aggregate(
+    resource: Resource, names: Mapping[str, Resource], data: Any, out: _Collector
+) -> None:
+    plan = resource.properties.get("x-aggregate")
+    if plan is None:
+        return
+    target = names.get(str(plan.get("into"))) if isinstance(plan, Mapping) else None
+    if target is None:
+        out.add(data, "resources", f"{resource.name}: x-aggregate needs 'into' naming a resource")
+        return
+    needed = ["key", "outcome", "events", "total"]
+    columns = [str(plan.get(k)) for k in needed] + [str(k) for k in plan.get("set") or {}]
+    for column in columns:
+        if column not in target.schema.names:
+            out.add(data, "resources", f"{resource.name}: x-aggregate names unknown {column!r}")
 
 
 # ------------------------------------------------------------------------- casting

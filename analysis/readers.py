@@ -220,21 +220,29 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, list[Problem]]:
         return None, problems
     import yaml  # optional dependency: only the I/O modules need it
 
-    loader = _line_loader(yaml)(text)
+    loader = None
     try:
+        loader = _line_loader(yaml)(text)
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        reason = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else _reader_line(exc, text)
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, [*problems, Problem(shown, line, "-", f"invalid YAML: {reason}")]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     duplicates = getattr(loader, "duplicates", [])
     problems += [
         Problem(shown, ln, str(k), "key appears twice in the same block") for k, ln in duplicates
     ]
     return data, problems
+
+
+def _reader_line(exc: Any, text: str) -> int:
+    """Line of a YAML reader error (bad character), which carries a position, not a mark."""
+    position = getattr(exc, "position", None)
+    return text[:position].count("\n") + 1 if isinstance(position, int) else 0
 
 
 def _line_loader(yaml: Any) -> type:

@@ -22,10 +22,21 @@ def evidence_copy(tmp_path: Path, *, with_ipd: bool = False) -> Path:
     data = tmp_path / "data"
     for name in ("datapackage.yaml", "outcomes.yaml"):
         shutil.copy(ROOT / "data" / name, data / name)
+    _add_empty_tables(data)
     if with_ipd:
         (data / "private").mkdir()
         shutil.copy(SYNTHETIC_IPD, data / "private" / SYNTHETIC_IPD.name)
     return data
+
+
+def _add_empty_tables(data: Path) -> None:
+    """Header-only files for CSV resources the fixture does not have yet (tables added later)."""
+    from analysis.datapackage import read_descriptor
+
+    for resource in read_descriptor(data / "datapackage.yaml").resources:
+        path = data / str(resource.path)
+        if resource.format == "csv" and resource.path and not path.exists():
+            path.write_text(",".join(resource.schema.names) + "\n", encoding="utf-8")
 
 
 def set_cell(path: Path, line: int, column: str, value: str) -> None:

@@ -332,3 +332,30 @@ def test_validate_is_registered_and_others_can_register() -> None:
             cli.command("toy-command", help="again")(lambda a: 0)
     finally:
         cli._REGISTRY.pop("toy-command")
+
+
+def test_rules_must_name_existing_fields(tmp_path: Path) -> None:
+    broken = DESCRIPTOR.replace('check: "filled <= size"', 'check: "filed <= size"').replace(
+        "join: shelf, severity", "severity"
+    )
+    write(tmp_path, "datapackage.yaml", broken)
+    with pytest.raises(DescriptorError) as info:
+        read_descriptor(tmp_path / "datapackage.yaml")
+    text = str(info.value)
+    assert "rule 'filed <= size': 'filed' is not a field of boxes" in text
+    assert "rule 'size <= shelves.capacity': shelves.capacity needs a join" in text
+
+
+def test_malformed_descriptor_structure_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "datapackage.yaml",
+        "resources:\n  - name: a\n    path: a.csv\n    schema: {fields: [{name: b, constraints: 5}]}\n",
+    )
+    with pytest.raises(DescriptorError, match="structure is malformed"):
+        read_descriptor(tmp_path / "datapackage.yaml")
+
+
+def test_yaml_with_a_control_character_gives_its_line(base: Path) -> None:
+    write(base, "moves.yaml", "moves:\n  - id: m1\n  - id: \x00\n")
+    assert any(p.startswith("moves.yaml:3: -: invalid YAML:") for p in problems(base))
