@@ -4,10 +4,10 @@ Pure functions on arrays; no I/O. Used for time to recovery after a stem cell bo
 individual patient data are available (the "event" is then recovery, and the
 cumulative proportion recovered is ``1 - survival``).
 
-The estimator and its variance follow Kaplan & Meier (1958) :footcite:`kaplan1958` and
-Greenwood's formula :footcite:`greenwood1926`; the confidence interval types and the
-median rule follow R's ``survival::survfit`` :footcite:`therneau2000`, against which the
-tests check every number.
+The estimator and its variance follow Kaplan & Meier (1958, J Am Stat Assoc 53:457-481)
+and Greenwood's formula (1926); the confidence interval types and the median rule follow
+R's ``survival::survfit`` (Therneau & Grambsch 2000), against which the tests check every
+number.
 """
 
 from __future__ import annotations
@@ -120,10 +120,6 @@ def kaplan_meier(
     ValueError
         Empty input, lengths that differ, negative or non-finite times, events other
         than 0/1, a level outside (0, 1), an unknown ``conf_type``.
-
-    References
-    ----------
-    .. footbibliography::
     """
     t, d = _check_inputs(time, event, level, conf_type)
     times, inverse = np.unique(t, return_inverse=True)
