@@ -94,4 +94,5 @@ def labelled_columns(
     """
     present = [c for c in columns if c in frame.columns]
     titles = {c: str(fields.get(c, {}).get("title", c)) for c in present}
-    return frame[present].rename(columns=titles).fillna("")
+    shown = frame[present].astype(object)
+    return shown.where(shown.notna(), "").rename(columns=titles)
