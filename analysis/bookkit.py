@@ -74,9 +74,26 @@ def _glue(name: str, value: Any) -> None:
     glue(name, value, display=False)
 
 
-def _show_figure(fig: Any) -> None:
-    """Display a figure once (pyplot does not hold the plots' figures open)."""
-    _display(fig)
+#: Folder (under the book) where pages write their figures and download files at build time.
+GENERATED = "_generated"
+
+
+def _figure(root: Path, fig: Any, stem: str, caption: str, alt: str) -> None:
+    """Save ``fig`` as SVG and PNG and show it as a captioned MyST figure with alt text.
+
+    The PNG is what the page shows; both files are offered for download, so a reader on a
+    phone can open the SVG and zoom.
+    """
+    from analysis.plots import save_figure
+
+    folder = root / "book" / GENERATED
+    folder.mkdir(exist_ok=True)
+    save_figure(fig, folder / stem, alt=alt)
+    alt_line = " ".join(alt.split())
+    _display(_markdown(
+        f":::{{figure}} {GENERATED}/{stem}.png\n:alt: {alt_line}\n\n{caption} Download: "
+        f"{{download}}`SVG <{GENERATED}/{stem}.svg>` · {{download}}`PNG <{GENERATED}/{stem}.png>`\n:::"
+    ))
 
 
 class Review:
@@ -201,13 +218,15 @@ class Review:
         return _html_table(pd.DataFrame(rows))
 
     # ----------------------------------------------------------------- flow
-    def flow_figure(self) -> Any:
+    def flow_figure(self) -> None:
         """The PRISMA 2020 flow diagram of this version, with the previous version's arm."""
-        from analysis.plots import prisma_flow
+        from analysis.plots import prisma_flow, prisma_flow_alt_text
 
         versions = self.flow_versions
         previous = versions[-2] if len(versions) > 1 else None
-        return prisma_flow(versions[-1], previous)
+        _figure(self.root, prisma_flow(versions[-1], previous), "prisma-flow",
+                f"PRISMA 2020 flow diagram of version {versions[-1].get('version')}.",
+                prisma_flow_alt_text(versions[-1], previous))
 
     # ----------------------------------------------------------------- study tables
     def _study_table(self, status: str, key: str) -> Any:
@@ -240,23 +259,31 @@ class Review:
     # ----------------------------------------------------------------- results
     def show_outcome(self, outcome: str, evidence_set: str = "review") -> None:
         """Headline, forest plot, heterogeneity and details of methods of one outcome."""
-        from analysis.plots import forest_plot
+        from analysis.plots import forest_plot, forest_plot_alt_text
 
         synth = self.synthesis(evidence_set)[outcome]
         _display(_markdown(report.headline(synth)))
         if synth.result is None:
             return
-        _show_figure(forest_plot(synth.result, xlabel=f"Proportion with {synth.label.lower()}"))
+        fig = forest_plot(synth.result, xlabel=f"Proportion with {synth.label.lower()}")
+        caption = (
+            f"Forest plot: {synth.label.lower()}. Each row is a study (events/patients, proportion with "
+            "exact 95% CI" + (", weight); the diamond is the pooled estimate with its 95% CI and the bar "
+            "beneath it the 95% prediction interval." if synth.pooled else ")."))
+        _figure(self.root, fig, f"forest-{evidence_set}-{outcome}", caption,
+                forest_plot_alt_text(synth.result, outcome=synth.label))
         lines = [_provenance(synth.rows)]
         if synth.pooled:
             lines.insert(0, "Heterogeneity: " + report.heterogeneity(synth.result) + ".")
-        lines.append("**Details of methods.** " + synth.result.methods_text())
+            lines.append("**Details of methods.** " + synth.result.methods_text())
+        else:
+            lines.append(_too_few(synth, self.plan))
         _display(_markdown("\n\n".join(lines)))
 
     # ----------------------------------------------------------------- subgroups
     def show_subgroups(self) -> None:
         """Pre-specified subgroup analyses of every outcome with enough studies."""
-        from analysis.plots import forest_plot_subgroups
+        from analysis.plots import forest_plot_subgroups, forest_plot_subgroups_alt_text
         from analysis.subgroups import subgroup_analysis
 
         for outcome in self.focus_outcomes():
@@ -282,7 +309,9 @@ class Review:
                     **_engine(self.plan.primary),
                 )
                 _display(_markdown(title + res.methods_text()))
-                _show_figure(forest_plot_subgroups(res))
+                _figure(self.root, forest_plot_subgroups(res), f"subgroups-{outcome}-{spec['id']}",
+                        f"Subgroup forest plot: {synth.label.lower()} by {spec['label'].lower()}.",
+                        forest_plot_subgroups_alt_text(res))
 
     # ----------------------------------------------------------------- sensitivity
     def sensitivity_methods_table(self) -> None:
@@ -309,7 +338,7 @@ class Review:
 
     def show_leave_one_out(self) -> None:
         """Leave-one-out plots of the focus outcomes with at least three studies."""
-        from analysis.plots import leave_one_out_plot
+        from analysis.plots import leave_one_out_plot, leave_one_out_plot_alt_text
         from analysis.sensitivity import leave_one_out
 
         for outcome in self.focus_outcomes():
@@ -323,12 +352,14 @@ class Review:
                 labels=synth.rows["label"].to_list(),
                 **_engine(self.plan.primary),
             )
-            _display(_markdown(f"**{synth.label}**"))
-            _show_figure(leave_one_out_plot(df.rename(columns={"omitted": "label"})))
+            df = df.rename(columns={"omitted": "label"})
+            _figure(self.root, leave_one_out_plot(df), f"leave-one-out-{outcome}",
+                    f"Leave-one-out analysis: {synth.label.lower()}, pooled again with each study omitted in turn.",
+                    leave_one_out_plot_alt_text(df))
 
     def show_cumulative(self) -> None:
         """Cumulative meta-analysis of the focus outcomes in the plan's order."""
-        from analysis.plots import cumulative_plot
+        from analysis.plots import cumulative_plot, cumulative_plot_alt_text
         from analysis.sensitivity import cumulative
 
         for outcome in self.focus_outcomes():
@@ -347,8 +378,10 @@ class Review:
             )
             undated = rows.loc[rows[self.plan.cumulative_order].isna(), "label"].to_list()
             note = f" Without a publication date, placed last: {', '.join(undated)}." if undated else ""
-            _display(_markdown(f"**{synth.label}.**{note}"))
-            _show_figure(cumulative_plot(df.rename(columns={"added": "label"})))
+            df = df.rename(columns={"added": "label"})
+            _figure(self.root, cumulative_plot(df), f"cumulative-{outcome}",
+                    f"Cumulative meta-analysis: {synth.label.lower()}, by publication date; each row adds one study.{note}",
+                    cumulative_plot_alt_text(df))
 
     # ----------------------------------------------------------------- indirect evidence
     def show_indirect(self) -> None:
@@ -385,19 +418,23 @@ class Review:
         _, items = self._rob()
         return _html_table(pd.DataFrame({"Item": list(items), "Question": list(items.values())}))
 
-    def rob_traffic_light(self) -> Any:
+    def rob_traffic_light(self) -> None:
         """Traffic-light plot of the included studies."""
-        from analysis.plots import traffic_light
+        from analysis.plots import traffic_light, traffic_light_alt_text
 
         rob, items = self._rob()
-        return traffic_light(rob, items, study_labels=self.labels)
+        _figure(self.root, traffic_light(rob, items, study_labels=self.labels), "rob-traffic-light",
+                "Risk of bias (JBI checklist for case series): one row per included study, one column per item.",
+                traffic_light_alt_text(rob, items, study_labels=self.labels))
 
-    def rob_summary(self) -> Any:
+    def rob_summary(self) -> None:
         """Summary bars of the included studies."""
-        from analysis.plots import summary_bars
+        from analysis.plots import summary_bars, summary_bars_alt_text
 
         rob, items = self._rob()
-        return summary_bars(rob, items)
+        _figure(self.root, summary_bars(rob, items), "rob-summary",
+                "Risk-of-bias summary: share of included studies with each judgement, per item.",
+                summary_bars_alt_text(rob, items))
 
     # ----------------------------------------------------------------- certainty
     def certainty(self) -> pd.DataFrame:
@@ -457,7 +494,7 @@ class Review:
             return
         from analysis.evidence import ipd_time_to_event, load_ipd
         from analysis.ipd import time_to_event
-        from analysis.plots import km_plot
+        from analysis.plots import km_plot, km_plot_alt_text
         from analysis.survival import kaplan_meier
 
         rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
@@ -468,11 +505,12 @@ class Review:
             time, event = time_to_event(patients, spec)
             km = kaplan_meier(time, event)
             incidence = 1 - km.survival
-            _show_figure(km_plot(
-                km.time, incidence, 1 - km.ci_upper, 1 - km.ci_lower,
-                ylabel=f"Cumulative incidence of {self.vocabulary.get(spec.outcome, {}).get('label', spec.outcome).lower()}",
-                xlabel="Days after the boost",
-            ))
+            label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
+            args = (km.time, incidence, 1 - km.ci_upper, 1 - km.ci_lower)
+            kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost"}
+            _figure(self.root, km_plot(*args, **kwargs), f"km-{study_id}-{spec.outcome}",
+                    f"Kaplan-Meier estimate of the cumulative incidence of {label} after the boost, with its 95% "
+                    "confidence band (patient-level data).", km_plot_alt_text(*args, **kwargs))
             median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
             _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}."))
 
@@ -560,7 +598,7 @@ class Review:
     def show_history(self) -> None:
         """Estimate of each focus outcome over the released versions and this one."""
         from analysis.changes import history
-        from analysis.plots import estimate_over_versions
+        from analysis.plots import estimate_over_versions, estimate_over_versions_alt_text
         from analysis.snapshot import load_series
 
         series = load_series(self.root / "results", self.current_snapshot(), upto=None)
@@ -570,7 +608,10 @@ class Review:
         keep = trend["outcome"].isin(self.focus_outcomes()) & (trend["subgroup"] == "all") & (
             trend["evidence_set"] == "review") & trend["estimate"].notna()
         labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
-        _show_figure(estimate_over_versions(trend.loc[keep], outcome_labels=labels))
+        shown = trend.loc[keep]
+        _figure(self.root, estimate_over_versions(shown, outcome_labels=labels), "estimate-over-versions",
+                "Pooled estimate (95% CI) of each outcome with enough studies, in every released version and this one.",
+                estimate_over_versions_alt_text(shown, outcome_labels=labels))
 
     # ----------------------------------------------------------------- data page
     def data_dictionary(self) -> None:
