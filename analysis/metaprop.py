@@ -243,7 +243,7 @@ def metaprop(
         common-effect model, "GLMM" for the binomial-normal model (logit; falls back to logit
         REML with a note when it does not converge), "BAYES" for the Bayesian normal-normal
         model on the chosen measure's scale.
-    ci : {"z", "hksj"}, default "z"
+    ci : {"z", "hksj", "hksj_adhoc"}, default "z"
         Wald or Hartung-Knapp-Sidik-Jonkman CI (:func:`analysis.rma.rma_uni`).
     pi : {"t", "z"}, default "t"
         Prediction interval with t(k - 1) or normal quantiles.

@@ -47,6 +47,10 @@ STUDY_COLUMNS: tuple[str, ...] = (
 _CI_TEXT = {
     "z": "Wald-type (normal quantile)",
     "hksj": "Hartung-Knapp-Sidik-Jonkman (t quantile, k - 1 df; metafor test='knha')",
+    "hksj_adhoc": (
+        "Hartung-Knapp-Sidik-Jonkman with the ad hoc correction (standard error never below the "
+        "Wald standard error; t quantile, k - 1 df; metafor test='adhoc')"
+    ),
 }
 _TAU2_TEXT = {
     "EE": "none (common-effect model, tau^2 = 0)",

@@ -16,7 +16,11 @@ Confidence interval (``ci``):
 * ``"hksj"``: Hartung-Knapp-Sidik-Jonkman :footcite:`hartung2001,knapp2003,sidik2002`,
   :math:`\\operatorname{SE}_{HK}^2 = \\frac{\\sum w_i(y_i-\\hat\\mu)^2}{(k-1)\\sum w_i}` and
   :math:`t_{k-1}` quantiles; identical to metafor's ``test="knha"`` (no truncation of the
-  scaling factor at 1; that would be ``test="adhoc"``).
+  scaling factor at 1).
+* ``"hksj_adhoc"``: the same with the ad hoc correction of Knapp and Hartung
+  :footcite:`knapp2003`: :math:`\\operatorname{SE} = \\max(\\operatorname{SE}_{HK},
+  (\\sum w_i)^{-1/2})`, so the interval is never narrower than the Wald SE with a t quantile
+  when the studies agree more than chance predicts; identical to metafor's ``test="adhoc"``.
 
 Prediction interval (``pi``) :footcite:`higgins2009`:
 :math:`\\hat\\mu \\pm c\\sqrt{\\operatorname{SE}^2 + \\hat\\tau^2}`, with the SE of the chosen CI
@@ -38,8 +42,9 @@ from analysis.tau2 import TAU2_METHODS, estimate_tau2
 
 __all__ = ["CI_METHODS", "PI_METHODS", "UniFit", "rma_uni"]
 
-#: ``ci`` options: "z" (Wald) or "hksj" (= metafor ``test="knha"``).
-CI_METHODS: tuple[str, ...] = ("z", "hksj")
+#: ``ci`` options: "z" (Wald), "hksj" (= metafor ``test="knha"``) or "hksj_adhoc"
+#: (= metafor ``test="adhoc"``: the HKSJ SE never below the Wald SE).
+CI_METHODS: tuple[str, ...] = ("z", "hksj", "hksj_adhoc")
 #: ``pi`` options: "t" (t with k - 1 df) or "z" (normal quantile).
 PI_METHODS: tuple[str, ...] = ("t", "z")
 
@@ -149,7 +154,7 @@ def rma_uni(
     yi: npt.ArrayLike,
     vi: npt.ArrayLike,
     method: str = "REML",
-    ci: Literal["z", "hksj"] | str = "z",
+    ci: Literal["z", "hksj", "hksj_adhoc"] | str = "z",
     pi: Literal["t", "z"] | str = "t",
     level: float = 0.95,
 ) -> UniFit:
@@ -163,7 +168,7 @@ def rma_uni(
         Their sampling variances (finite, > 0).
     method : {"EE", "DL", "REML", "ML", "PM", "SJ", "HE"}, default "REML"
         tau2 estimator (:mod:`analysis.tau2`); "EE" is the common-effect model.
-    ci : {"z", "hksj"}, default "z"
+    ci : {"z", "hksj", "hksj_adhoc"}, default "z"
         Confidence interval for :math:`\\mu` (see the module docstring).
     pi : {"t", "z"}, default "t"
         Prediction-interval quantile: t with k - 1 df, or normal.
@@ -199,8 +204,12 @@ def rma_uni(
         notes.append(f"{method} tau2 solver did not converge in {est.iterations} iterations")
     w = 1.0 / (v + est.tau2)
     mu = float(np.sum(w * y) / np.sum(w))
-    se = _hksj_se(y, w, mu) if ci == "hksj" else float(1 / np.sqrt(np.sum(w)))
-    ci_df = k - 1 if ci == "hksj" else None
+    se = float(1 / np.sqrt(np.sum(w)))
+    if ci == "hksj":
+        se = _hksj_se(y, w, mu)
+    elif ci == "hksj_adhoc":
+        se = max(_hksj_se(y, w, mu), se)
+    ci_df = None if ci == "z" else k - 1
     no_pi = k == 1 or method == "EE"
     pi_df = k - 1 if (pi == "t" and not no_pi) else None
     crit = _quantile(level, ci_df)

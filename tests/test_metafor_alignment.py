@@ -55,7 +55,7 @@ ATOL_I2 = 1e-5
 ITERATIVE = {"REML", "ML", "PM"}
 
 #: metafor option value -> ours (``test="knha"`` is our ``ci="hksj"``).
-CI_NAMES = {"z": "z", "knha": "hksj"}
+CI_NAMES = {"z": "z", "knha": "hksj", "adhoc": "hksj_adhoc"}
 #: metafor field -> our UniFit attribute (measure scale).
 FIELDS = {
     "beta": "mu", "se": "se", "ci_lb": "ci_lower", "ci_ub": "ci_upper", "pi_lb": "pi_lower",
@@ -94,7 +94,7 @@ def test_case_matches_metafor(case: dict[str, Any]) -> None:
     for name, a, b, tol in zip(FIELDS, ours, theirs, atol, strict=False):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=tol, err_msg=name)
     np.testing.assert_allclose(fit.weights, case["weights"], rtol=rtol, atol=ATOL)
-    assert fit.ci == ("z" if case["test_used"] == "z" else "hksj")
+    assert fit.ci == CI_NAMES[case["test_used"]]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -112,19 +112,19 @@ def test_reference_covers_every_combination() -> None:
     grid = REF["grid"]
     assert set(grid["methods"]) == {"EE", "DL", "REML", "ML", "PM", "SJ", "HE"}
     assert set(grid["measures"]) == {"PLO", "PAS", "PFT", "PR"}
-    assert set(grid["ci"]) == {"z", "knha"} and set(grid["pi"]) == {"z", "t"}
+    assert set(grid["ci"]) == {"z", "knha", "adhoc"} and set(grid["pi"]) == {"z", "t"}
     required = {"pritz1997", "nielweise2007_treatment", "nielweise2007_control", "miller1978",
                 "pritz1997_k1", "pritz1997_k2", "pritz1997_k3", "toy_all_zero", "toy_all_event"}
     assert required <= set(grid["datasets"])
     expected = {"-".join(c) for c in itertools.product(
         grid["datasets"], grid["measures"], grid["methods"], grid["ci"], grid["pi"])}
     assert {c["id"] for c in CASES} == expected
-    assert len(CASES) == len(expected) == 9 * 4 * 7 * 2 * 2
+    assert len(CASES) == len(expected) == 9 * 4 * 7 * 3 * 2
 
 
 def test_option_name_map_is_complete() -> None:
     assert set(CI_NAMES) == set(REF["grid"]["ci"])
-    assert set(CI_NAMES.values()) == {"z", "hksj"}
+    assert set(CI_NAMES.values()) == {"z", "hksj", "hksj_adhoc"}
 
 
 def test_reference_records_versions_and_calls() -> None:

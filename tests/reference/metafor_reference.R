@@ -52,7 +52,7 @@ datasets <- list(
 )
 measures <- c("PLO", "PAS", "PFT", "PR")
 methods <- c("EE", "DL", "REML", "ML", "PM", "SJ", "HE")
-tests <- c("z", "knha")
+tests <- c("z", "knha", "adhoc")
 pis <- c("z", "t")
 
 backtransform <- function(x, measure, ni) {
