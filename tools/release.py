@@ -13,7 +13,7 @@ the first problem and changing nothing until every check has passed:
    YY must be the two-digit year of the latest search when ``data/search_flow.yaml`` exists;
 2. refuses a dirty working tree (uncommitted or untracked files);
 3. runs the data validator (``python -m analysis validate``);
-4. computes the results payload (``analysis.pipeline.snapshot_payload(root)``) and, for a PATCH
+4. computes the results payload (:func:`review_payload`) and, for a PATCH
    release, refuses when any result differs from the previous release's snapshot;
 5. checks that CHANGELOG.md has a non-empty "Unreleased" section and that CITATION.cff has
    ``version`` and ``date-released`` lines;
@@ -55,7 +55,8 @@ from analysis.snapshot import (
     write_snapshot,
 )
 
-DEFAULT_PAYLOAD = "analysis.pipeline:snapshot_payload"
+#: The function computing a tree's results payload, ``module:function(root) -> dict``.
+DEFAULT_PAYLOAD = "tools.release:review_payload"
 DEFAULT_VALIDATE = "{python} -m analysis validate"
 UNRELEASED = re.compile(r"^## Unreleased\b.*$", re.MULTILINE)
 
@@ -84,6 +85,16 @@ def package_version(root: Path) -> str:
         return "unknown"
     with path.open("rb") as handle:
         return str(tomllib.load(handle).get("project", {}).get("version", "unknown"))
+
+
+def review_payload(root: Path) -> dict[str, Any]:
+    """This review's results payload: studies and pooled results per outcome and subgroup.
+
+    Computed by ``analysis.bookkit.Review.snapshot_payload`` (the same numbers the book shows).
+    """
+    from analysis.bookkit import review
+
+    return review(str(root)).snapshot_payload()
 
 
 def load_payload_function(spec: str, root: Path) -> Callable[[Path], dict[str, Any]]:

@@ -57,8 +57,11 @@ from analysis.snapshot import DEV, is_release_version, parse_version
 
 #: File in each published version folder recording what it was built from.
 STAMP = ".version-build.json"
+#: Environment variable holding the version being built ("dev" or YY.MINOR.PATCH) during a
+#: site build: the file VERSION holds the latest release, which is not what a dev build shows.
+VERSION_ENV = "REVIEW_BUILD_VERSION"
 #: Function computing the results payload of a tree (see tools/release.py).
-DEFAULT_PAYLOAD = "analysis.pipeline:snapshot_payload"
+DEFAULT_PAYLOAD = "tools.release:review_payload"
 JB_FLAGS = ("-W", "--keep-going")
 #: The pinned dependency set (compared between a release and the building environment).
 LOCK = "requirements/lock.txt"
@@ -220,6 +223,7 @@ def build_book(project: Path, name: str, jb_flags: Sequence[str]) -> Path:
     """Build the Jupyter Book in ``project`` with its own ``analysis`` package; return _build/html."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project), env.get("PYTHONPATH")]))
+    env[VERSION_ENV] = name  # chapters can tell a release build from dev (see VERSION_ENV)
     print(f"==> building {name}", flush=True)
     done = subprocess.run(
         [jupyter_book(), "build", str(project), *jb_flags],
