@@ -54,12 +54,18 @@ def front_matter(text: str) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def declared_inputs(source: Path) -> tuple[str, ...]:
-    """Glob patterns a chapter depends on, read from its ``depends_on`` front-matter key."""
+def declared_inputs(source: Path) -> tuple[str, ...] | None:
+    """Glob patterns a chapter depends on, read from its ``depends_on`` front-matter key.
+
+    Returns None for a page that is not an executable notebook (no ``kernelspec``): it runs no
+    code, so its output cannot go stale (Sphinx itself tracks files it includes).
+    """
     try:
         meta = front_matter(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return DEFAULT_DEPENDS_ON
+    if source.suffix == ".md" and "kernelspec" not in meta:
+        return None
     value = meta.get("depends_on")
     if value is None:
         return DEFAULT_DEPENDS_ON
@@ -97,7 +103,8 @@ def _digest_for(app: Any, docname: str) -> str | None:
     source = Path(app.env.doc2path(docname))
     if source.suffix not in {".md", ".ipynb"}:
         return None
-    return inputs_digest(_root(app), declared_inputs(source))
+    patterns = declared_inputs(source)
+    return None if patterns is None else inputs_digest(_root(app), patterns)
 
 
 def _record(app: Any, docname: str, source: list[str]) -> None:
