@@ -229,19 +229,23 @@ class Review:
                 prisma_flow_alt_text(versions[-1], previous))
 
     # ----------------------------------------------------------------- study tables
-    def _study_table(self, status: str, key: str) -> Any:
+    def _study_table(self, status: str, key: str, evidence_set: str | None = None) -> Any:
         columns = self.plan_raw.get("presentation", {}).get("tables", {}).get(key, ["study_id"])
-        rows = self.studies.loc[self.studies["status"] == status].copy()
+        studies = self.set_studies(evidence_set) if evidence_set else self.studies
+        rows = studies.loc[studies["status"] == status].copy()
         if rows.empty:
             return _markdown(f"No study is {status.replace('_', ' ')} in this version.")
         rows["study_id"] = rows["study_id"].map(self.labels)
         fields = self.fields("studies")
+        for name, spec in fields.items():  # coded values read as words: case_series -> case series
+            if spec.get("enum") and name in rows.columns:
+                rows[name] = rows[name].map(lambda v: v.replace("_", " ") if isinstance(v, str) else v)
         fields["study_id"] = {**fields.get("study_id", {}), "title": "Study"}
         return _html_table(report.labelled_columns(rows, fields, columns))
 
-    def included_table(self) -> Any:
-        """Characteristics of the included studies."""
-        return self._study_table("included", "included")
+    def included_table(self, evidence_set: str = "review") -> Any:
+        """Characteristics of the included studies of an evidence set."""
+        return self._study_table("included", "included", evidence_set)
 
     def awaiting_table(self) -> Any:
         """Studies awaiting data, with what is known."""
@@ -254,7 +258,10 @@ class Review:
     def fields(self, table: str) -> dict[str, dict[str, Any]]:
         """Table Schema fields of a table, by name."""
         resource = self.evidence.package.resource(table)
-        return {f.name: {"title": f.title or f.name, "description": f.description} for f in resource.schema.fields}
+        return {
+            f.name: {"title": f.title or f.name, "description": f.description, "enum": f.enum}
+            for f in resource.schema.fields
+        }
 
     # ----------------------------------------------------------------- results
     def show_outcome(self, outcome: str, evidence_set: str = "review") -> None:
