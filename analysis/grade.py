@@ -74,7 +74,7 @@ def certainty_table(
             continue
         concerns = mine.loc[mine["rating"] != "not_serious"]
         reasons = "; ".join(
-            f"{str(d).replace('_', ' ')} ({str(r).replace('_', ' ')}): {why}"
+            f"{str(d).replace('_', ' ')} ({str(r).replace('_', ' ')}): {str(why).rstrip('. ')}"
             for d, r, why in zip(concerns["domain"], concerns["rating"], concerns["reason"], strict=True)
         )
         certainty = rate(start, list(mine["rating"]), levels)
