@@ -409,9 +409,9 @@ def normal_normal(
     vi : array_like of float, shape (k,)
         Their sampling variances, all > 0.
     tau_scale : float, optional
-        Scale of the half-normal prior on tau (0.5 on the logit scale is weakly informative:
-        it puts 95 % prior probability on tau < 0.98, i.e. study odds within about a factor
-        of 7 of the mean odds). Default = 0.5.
+        Scale of the half-normal prior on tau. On the logit scale 0.5 is weakly informative:
+        it puts 95 % prior probability on tau < 0.98, and tau = 0.98 would spread 95 % of the
+        study odds within a factor exp(1.96 x 0.98) = 6.8 of the mean odds. Default = 0.5.
     mu_sd : float, optional
         SD of the normal prior on mu, centred at ``mu_mean``; vague by default.
         Default = 10.0.

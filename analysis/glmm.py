@@ -24,8 +24,11 @@ integrand and scaled by :math:`s_i = (1 + \tau^2 n_i \hat p_i (1 - \hat p_i))^{-
     L_i \approx \binom{n_i}{x_i} \frac{s_i}{\sqrt{\pi}} \sum_j w_j e^{t_j^2}
     \exp\{\ell_i(\mu + \tau z_{ij}) - z_{ij}^2 / 2\}, \qquad z_{ij} = \hat z_i + \sqrt{2}\,s_i t_j.
 
-The number of nodes is raised until the log-likelihood at the estimate changes by less than
-``1e-8``. Working in :math:`z` makes the likelihood smooth and even in :math:`\tau`, so the
+The number of nodes is raised (``NODE_SEQUENCE``) until the log-likelihood at the estimate
+changes by less than ``1e-8``. When even 150 nodes do not get there (tau so large that the
+integrand of a 0- or n-event study is a sharp one-sided step), composite Gauss-Legendre
+quadrature on panels bounded by level sets of the (strictly concave) log integrand is used
+instead; ``GLMMFit.quadrature`` and ``message`` say so. Working in :math:`z` makes the likelihood smooth and even in :math:`\tau`, so the
 boundary :math:`\tau = 0` (the fixed-effect logistic model) needs no special case.
 
 Gradient and Hessian are exact identities evaluated with the same nodes:
@@ -66,7 +69,7 @@ LOGLIK_TOL = 1e-8
 #: A fit whose tau exceeds this (logit scale) is reported as diverging.
 TAU_MAX = 50.0
 #: Iteration cap of the Newton ascent.
-MAX_ITER = 200
+MAX_ITER = 100
 _SQRT2 = math.sqrt(2.0)
 _HALF_LOG_PI = 0.5 * math.log(math.pi)
 
@@ -217,6 +220,7 @@ def _modes(x: np.ndarray, n: np.ndarray, mu: float, tau: float) -> np.ndarray:
     a, b = tau * (x - n), tau * x
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     z = np.clip(0.0, lo, hi)
+    last_step = hi - lo
     for _ in range(200):
         p = special.expit(mu + tau * z)
         grad = tau * (x - n * p) - z
@@ -224,12 +228,18 @@ def _modes(x: np.ndarray, n: np.ndarray, mu: float, tau: float) -> np.ndarray:
         hi = np.where(grad <= 0, z, hi)
         curv = 1.0 + tau * tau * n * p * (1.0 - p)
         step = grad / curv
+        moving = np.abs(step) > 1e-13 * (1.0 + np.abs(z))
+        if not moving.any():
+            return z + step
         z_new = z + step
-        outside = (z_new < lo) | (z_new > hi)
-        z_new = np.where(outside & (hi > lo), 0.5 * (lo + hi), z_new)
-        if np.max(np.abs(z_new - z)) <= 1e-13 * (1.0 + np.max(np.abs(z))):
-            return z_new
-        z = z_new
+        # Newton can cycle on this sigmoid-shaped gradient: bisect (as in "rtsafe") when
+        # it lands on or outside the bracket or its step does not halve, except for
+        # studies that have already converged
+        slow = (z_new <= lo) | (z_new >= hi) | (np.abs(step) > 0.5 * np.abs(last_step))
+        bisect = slow & moving
+        z_next = np.where(bisect, 0.5 * (lo + hi), z_new)
+        last_step = np.where(bisect, 0.5 * (hi - lo), step)
+        z = z_next
     return z
 
 
@@ -386,6 +396,7 @@ def _maximise(
     x: np.ndarray, n: np.ndarray, theta: np.ndarray, n_nodes: int
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, bool, int, str]:
     ll, g, h = _agq(x, n, theta[0], theta[1], n_nodes, True)
+    stalled = 0
     for it in range(1, MAX_ITER + 1):
         d = _ascent_direction(g, h)
         norm = float(np.max(np.abs(d)))
@@ -396,20 +407,32 @@ def _maximise(
         if interior_max and slope < 1e-13 * max(1.0, abs(ll)):
             return theta, ll, g, h, True, it, ""
         step = 1.0
-        for _ in range(60):
+        for _ in range(30):
             cand = theta + step * d
-            ll_c, g_c, h_c = _agq(x, n, cand[0], cand[1], n_nodes, True)
+            ll_c = _agq(x, n, cand[0], cand[1], n_nodes, False)[0]
             if np.isfinite(ll_c) and ll_c >= ll + 1e-4 * step * slope:
                 break
             step *= 0.5
         else:
             ok = interior_max and float(np.max(np.abs(g))) < 1e-6
             return theta, ll, g, h, ok, it, "" if ok else "line search failed"
-        theta, ll, g, h = cand, ll_c, g_c, h_c
+        stalled = stalled + 1 if ll_c - ll < 1e-10 * max(1.0, abs(ll)) else 0
+        theta = cand
+        ll, g, h = _agq(x, n, theta[0], theta[1], n_nodes, True)
         if abs(theta[1]) > TAU_MAX:
             return theta, ll, g, h, False, it, f"tau diverged beyond {TAU_MAX:g}"
         if float(np.max(np.abs(step * d))) < 1e-12 and interior_max:
             return theta, ll, g, h, True, it, ""
+        if stalled >= 8:
+            return (
+                theta,
+                ll,
+                g,
+                h,
+                False,
+                it,
+                "no progress (likelihood flat or quadrature too coarse)",
+            )
     return theta, ll, g, h, False, MAX_ITER, f"no convergence in {MAX_ITER} iterations"
 
 
@@ -615,6 +638,12 @@ def _fit_finite(
             iterations += retry[5]
             if retry[4] and retry[1] > ll:
                 theta, ll, _, h, ok, it, why = retry
+        if not ok and NODE_SEQUENCE[q_idx] > 0:
+            # a rule too coarse for a large tau can derail the ascent: restart with the
+            # level-set panel rule, which is accurate for any tau
+            q_idx = NODE_SEQUENCE.index(-20)
+            theta = _start(x, m)
+            continue
         if not ok:
             break
         _, j = _converged_loglik(x, m, theta[0], theta[1], q_idx)

@@ -153,7 +153,7 @@ def test_agrees_with_brute_force_grid(y, v, tau_scale, mu_sd, prior, mu_lim, tau
         assert post.cdf_mu(value) == pytest.approx(np.interp(value, mu, cdf_mu), abs=1e-5)
 
 
-def test_predictive_interval_by_direct_mixture_sampling_free_check() -> None:
+def test_predictive_bounds_invert_the_mixture_cdf() -> None:
     # The predictive distribution is the posterior mixture of N(M_j, 1/P_j + tau_j^2): check the
     # returned bounds against that mixture's CDF evaluated independently with scipy.
     post = posterior(PRITZ_YI, PRITZ_VI)

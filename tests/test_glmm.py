@@ -362,8 +362,11 @@ def test_property_valid_input_gives_finite_fit_or_a_reason(studies, rnd) -> None
         assert fit.loglik >= fit.loglik_fixed - 1e-9  # the GLMM nests the fixed-effect model
         assert fit.loglik <= fit.loglik_saturated + 1e-9
         shuffled = fit_binomial_normal([x[i] for i in order], [n[i] for i in order])
-        assert shuffled.mu == pytest.approx(fit.mu, rel=1e-6, abs=1e-8)
-        assert shuffled.tau2 == pytest.approx(fit.tau2, rel=1e-5, abs=1e-8)
+        # the same maximum (to a few times the 1e-8 quadrature stopping rule: the order can
+        # change which rule first passes it); the location to optimiser precision
+        assert shuffled.loglik == pytest.approx(fit.loglik, abs=5e-8)
+        assert shuffled.mu == pytest.approx(fit.mu, rel=1e-5, abs=1e-5)
+        assert shuffled.tau2 == pytest.approx(fit.tau2, rel=1e-4, abs=1e-6)
     else:
         assert not fit.converged and fit.message
 
