@@ -29,7 +29,7 @@ from dataclasses import dataclass
 __all__ = ["COMMAND_MODULES", "Command", "build_parser", "command", "main"]
 
 #: Modules whose import registers commands (in the order they are listed in ``--help``).
-COMMAND_MODULES: tuple[str, ...] = ("analysis.cli", "analysis.scaffold")
+COMMAND_MODULES: tuple[str, ...] = ("analysis.cli", "analysis.scaffold", "analysis.diffcmd")
 
 Handler = Callable[[argparse.Namespace], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
