@@ -215,6 +215,7 @@ def evidence_snapshot(root: Path, side: str) -> EvidenceSnapshot:
     except EvidenceError as exc:
         n = len(exc.problems)
         first = str(exc.problems[0]) if exc.problems else "unreadable descriptor"
+        first = first.replace(f"{root}/", "")  # the temporary copy: show project paths
         raise DiffError(f"the evidence base of {side} has {n} problem{'s' if n != 1 else ''} "
                         f"(first: {first}); run python -m analysis validate") from None
     except (ScaffoldError, OSError, ValueError, KeyError, TypeError) as exc:
@@ -275,10 +276,10 @@ def compare(old: EvidenceSnapshot, new: EvidenceSnapshot, base: str = "base",
                                          for c in ("added", "removed", "updated")}})
     tables = pd.DataFrame(counts, columns=["table", "added", "removed", "updated"])
     results = estimate_changes(old.results, new.results, RESULT_KEY, NUMERIC, CATEGORICAL)
-    labels = {(r["evidence_set"], r["outcome"], r["subgroup"]): r.get("label")
-              for r in [*old.results, *new.results]}
-    results["label"] = [labels.get(k) or k[1] for k in zip(
-        results["evidence_set"], results["outcome"], results["subgroup"], strict=True)]
+    labels = {(r["evidence_set"], r["outcome"]): r["label"]
+              for r in [*old.results, *new.results] if r.get("label")}
+    results["label"] = [labels.get(k, k[1]) for k in zip(
+        results["evidence_set"], results["outcome"], strict=True)]
     sets = {**old.set_labels, **new.set_labels}
     return EvidenceDiff(base, head, studies, tables, results, sets, tuple(left_out))
 
@@ -395,9 +396,11 @@ def to_markdown(diff: EvidenceDiff, old: EvidenceSnapshot | None = None,
         lines += [f"| {_cell(r[key])} | {r['change']} | {_cell(r['fields'].replace('; ', ', '))} |"
                   for r in studies.to_dict("records")]
     moved = diff.tables[(diff.tables[["added", "removed", "updated"]].sum(axis=1)) > 0]
-    lines += ["", "**Data rows:** " + ("no other table changed." if moved.empty else "")]
-    if not moved.empty:
-        lines += ["", "| Table | Added | Removed | Updated |", "|---|---|---|---|"]
+    if moved.empty:
+        lines += ["", "**Rows of the other tables:** none changed."]
+    else:
+        lines += ["", "**Rows of the other tables:**", "",
+                  "| Table | Added | Removed | Updated |", "|---|---|---|---|"]
         lines += [f"| {r['table']} | {r['added']} | {r['removed']} | {r['updated']} |"
                   for r in moved.to_dict("records")]
     lines += ["", "**Pooled results** (k studies, N patients, estimate [95% CI]):"]
