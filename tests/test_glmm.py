@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +192,27 @@ def test_reference_grid_is_complete() -> None:
         assert "error" not in case, name
         for field in ("beta", "se", "tau2", "QE_LRT", "QE_Wld", "xi", "ni"):
             assert case[field] is not None, (name, field)
+
+
+@pytest.mark.metafor
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R not installed: regeneration only")
+def test_reference_regenerates_identically(tmp_path: Path) -> None:
+    out = tmp_path / "glmm_reference.json"
+    script = REFERENCE.parent / "glmm_reference.R"
+    subprocess.run(
+        ["Rscript", str(script), str(out)],
+        check=True,
+        capture_output=True,
+        cwd=REFERENCE.parents[2],
+        timeout=300,
+    )
+    with out.open(encoding="utf-8") as fh:
+        fresh = json.load(fh)
+    committed = _reference()
+    if fresh["source"] != committed["source"]:
+        pytest.skip(f"different R/metafor/lme4 versions here: {fresh['source']}")
+    assert fresh == committed
 
 
 @pytest.mark.metafor

@@ -3,7 +3,8 @@
 # (binomial-normal random-intercept logistic model, lme4 backend, metafor's default nAGQ = 7)
 # on the single-arm data sets used by tests/test_glmm.py.
 #
-# Run from the repository root:  Rscript tests/reference/glmm_reference.R
+# Run from the repository root:  Rscript tests/reference/glmm_reference.R [output.json]
+# (default output: tests/reference/glmm_reference.json)
 # Needs R with metafor, metadat, lme4 and jsonlite. Values are written with 17 significant
 # digits so that regenerating with the same versions leaves `git diff` clean.
 suppressPackageStartupMessages({
@@ -75,6 +76,7 @@ ref <- list(
   cases = lapply(cases, fit_case)
 )
 
-out_file <- file.path("tests", "reference", "glmm_reference.json")
+args <- commandArgs(trailingOnly = TRUE)
+out_file <- if (length(args) > 0) args[1] else file.path("tests", "reference", "glmm_reference.json")
 writeLines(toJSON(ref, auto_unbox = TRUE, digits = I(17), pretty = TRUE, null = "null"), out_file)
 cat("wrote", out_file, "\n")
