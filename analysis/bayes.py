@@ -73,11 +73,11 @@ class BayesFit:
     pred_lower, pred_upper : float
         Equal-tailed posterior predictive interval of a new study's true effect
         ``theta_new ~ N(mu, tau^2)``.
-    mu_mean, mu_post_sd : float
+    mu_post_mean, mu_post_sd : float
         Posterior mean and standard deviation of mu.
-    tau_mean : float
+    tau_post_mean : float
         Posterior mean of tau.
-    tau_scale, mu_sd, mu_mean_prior : float
+    tau_scale, mu_sd, mu_mean : float
         Prior settings: scale of the tau prior, SD and mean of the normal prior on mu.
     tau_prior : str
         ``"half-normal"`` or ``"half-cauchy"``.
@@ -100,10 +100,10 @@ class BayesFit:
     pred_upper: float
     tau_scale: float
     mu_sd: float
-    mu_mean: float
+    mu_post_mean: float
     mu_post_sd: float
-    tau_mean: float
-    mu_mean_prior: float
+    tau_post_mean: float
+    mu_mean: float
     tau_prior: str
     level: float
     k: int
@@ -463,10 +463,10 @@ def normal_normal(
         pred_upper=post.quantile_pred(hi_p),
         tau_scale=float(tau_scale),
         mu_sd=float(mu_sd),
-        mu_mean=post.mean_mu(),
+        mu_post_mean=post.mean_mu(),
         mu_post_sd=post.sd_mu(),
-        tau_mean=post.mean_tau(),
-        mu_mean_prior=float(mu_mean),
+        tau_post_mean=post.mean_tau(),
+        mu_mean=float(mu_mean),
         tau_prior=tau_prior,
         level=float(level),
         k=int(y.size),
