@@ -28,8 +28,11 @@ The number of nodes is raised (``NODE_SEQUENCE``) until the log-likelihood at th
 changes by less than ``1e-8``. When even 150 nodes do not get there (tau so large that the
 integrand of a 0- or n-event study is a sharp one-sided step), composite Gauss-Legendre
 quadrature on panels bounded by level sets of the (strictly concave) log integrand is used
-instead; ``GLMMFit.quadrature`` and ``message`` say so. Working in :math:`z` makes the likelihood smooth and even in :math:`\tau`, so the
-boundary :math:`\tau = 0` (the fixed-effect logistic model) needs no special case.
+instead; ``GLMMFit.quadrature`` and ``message`` say so.
+
+Working in :math:`z` makes the likelihood smooth and even in :math:`\tau`, so the boundary
+:math:`\tau = 0` (the fixed-effect logistic model) needs no special case: the optimiser works
+on :math:`(\mu, \tau)` with :math:`\tau` of either sign rather than on :math:`\log\tau`.
 
 Gradient and Hessian are exact identities evaluated with the same nodes:
 :math:`\partial \log L_i = E_i[\partial \ell_i]` and
