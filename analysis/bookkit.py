@@ -116,10 +116,34 @@ class Review:
     # ----------------------------------------------------------------- basic facts
     @functools.cached_property
     def version(self) -> str:
-        """The review version (file ``VERSION``)."""
+        """The version being built: ``YY.MINOR.PATCH`` for a release, ``"dev"`` otherwise.
+
+        A versioned-site build says which in ``REVIEW_BUILD_VERSION``. Otherwise the file
+        ``VERSION`` names the latest release (or the first one, before any release): the tree is
+        that release when no snapshot of it exists yet or when its data are byte-identical to the
+        snapshot's; data that differ from the released snapshot make it a development version.
+        """
+        import os
+
+        from analysis.living import read_version
+        from analysis.snapshot import data_digests, read_snapshot
+
+        if os.environ.get("REVIEW_BUILD_VERSION"):
+            return os.environ["REVIEW_BUILD_VERSION"]
+        released = read_version(self.root)
+        snapshot = self.root / "results" / f"{released}.json"
+        if snapshot.exists() and dict(read_snapshot(snapshot).data_files) != data_digests(self.root):
+            return "dev"
+        return released
+
+    @property
+    def version_text(self) -> str:
+        """The version as shown to readers ("development version after 26.0.0" for dev)."""
+        if self.version != "dev":
+            return self.version
         from analysis.living import read_version
 
-        return read_version(self.root)
+        return f"development version (after release {read_version(self.root)})"
 
     @functools.cached_property
     def flow_versions(self) -> list[dict[str, Any]]:
@@ -165,7 +189,7 @@ class Review:
         included = studies.loc[studies["status"] == "included"]
         size = self.plan_raw.get("presentation", {}).get("size_column", "n")
         primary = self.synthesis()[self.primary_outcome]
-        _glue("version", self.version)
+        _glue("version", self.version_text)
         _glue("data_date", self.data_date)
         _glue("primary_headline", report.headline(primary))
         _glue("n_included", str(len(included)))
@@ -179,7 +203,7 @@ class Review:
         cff = _read_yaml(self.root / "CITATION.cff")
         authors = ", ".join(a.get("name") or a.get("family-names", "") for a in cff["authors"])
         return (
-            f"{authors}. {cff['title']}. Living systematic review, version {self.version} "
+            f"{authors}. {cff['title']}. Living systematic review, version {self.version_text} "
             f"(data searched up to {self.data_date})."
             + (f" doi:{cff['doi']}" if cff.get("doi") else "")
         )
@@ -565,7 +589,7 @@ class Review:
         return make_snapshot(
             self.snapshot_payload(), version=self.version, date=dt.date.fromisoformat(self.data_date),
             trigger=str(latest.get("trigger", "")), package_version=__version__,
-            data_files=data_digests(self.data_dir), private_data_used=private_data_present(self.data_dir),
+            data_files=data_digests(self.root), private_data_used=private_data_present(self.root),
         )
 
     def previous_snapshot(self) -> Any:
@@ -577,7 +601,7 @@ class Review:
     def glue_changes(self) -> None:
         """Glue the version, the previous one and the trigger of this version."""
         previous = self.previous_snapshot()
-        _glue("changes_version", self.version)
+        _glue("changes_version", self.version_text)
         _glue("changes_previous", previous.version if previous else "none (this is the first version)")
         _glue("changes_trigger", str(self.flow_versions[-1].get("trigger", "not recorded")))
 

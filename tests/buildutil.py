@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
 #: What a temporary copy of the project needs in order to build (not .venv, _build or caches).
-PROJECT_ITEMS = ("_config.yml", "_toc.yml", "references.bib", "VERSION", "book", "data", "results")
+PROJECT_ITEMS = (
+    "_config.yml", "_toc.yml", "_static", "references.bib", "VERSION", "CITATION.cff",
+    "CHANGELOG.md", "CONTRIBUTING.md", "RELEASING.md", "book", "data", "results",
+)
 
 
 def copy_project(dest: Path, items: tuple[str, ...] = PROJECT_ITEMS) -> Path:
@@ -20,7 +23,9 @@ def copy_project(dest: Path, items: tuple[str, ...] = PROJECT_ITEMS) -> Path:
     for name in items:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("private", "__pycache__"))
+            shutil.copytree(
+                src, dest / name, ignore=shutil.ignore_patterns("private", "__pycache__", "_generated")
+            )
         elif src.exists():
             shutil.copy2(src, dest / name)
     return dest
