@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,59 @@ def test_citation_with_doi_and_person_authors(tmp_path: Path) -> None:
     text = Review(root).citation()
     assert text.startswith(f"Synthetic, SYNTHETIC Consortium. {cff['title']}. Living systematic review, version 99.1.2 ")
     assert text.endswith(" doi:10.0000/synthetic.1")
+
+
+# ---------------------------------------------------------------- glued values (home and methods pages)
+@pytest.fixture
+def glued(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Capture what the chapters would glue (no kernel, no myst_nb)."""
+    from analysis import bookkit
+
+    values: dict[str, Any] = {}
+    monkeypatch.setattr(bookkit, "_glue", values.__setitem__)
+    return values
+
+
+def test_key_findings_match_the_files(rv: Review, root: Path, glued: dict[str, Any]) -> None:
+    from analysis import report
+
+    rv.glue_key_findings()
+    where = {k: v for k, v in PLAN["evidence_sets"]["review"]["where"].items() if k != "status"}
+    studies = [s for s in _csv(root / "data" / "studies.csv") if all(s[c] == v for c, v in where.items())]
+    included = [s for s in studies if s["status"] == "included"]
+    size = PLAN["presentation"]["size_column"]
+    assert glued["n_included"] == str(len(included))
+    assert glued["n_patients"] == str(sum(int(s[size]) for s in included if s[size]))
+    assert glued["n_awaiting"] == str(sum(s["status"] == "awaiting_data" for s in studies))
+    assert glued["version"] == (root / "VERSION").read_text(encoding="utf-8").strip()
+    assert glued["data_date"] == rv.data_date
+    assert glued["primary_headline"] == report.headline(rv.synthesis()[rv.primary_outcome])
+    assert glued["primary_certainty"] == rv.certainty().loc[rv.primary_outcome, "certainty"]
+    assert glued["citation"] == rv.citation()
+    for name, value in glued.items():
+        assert isinstance(value, str) and value, name
+        assert not re.search(r"\bnan\b|<NA>", value, re.IGNORECASE), (name, value)
+
+
+def test_methods_glue(rv: Review, glued: dict[str, Any]) -> None:
+    rv.glue_methods()
+    assert glued["min_pool"] == str(PLAN["min_studies_to_pool"])
+    pooled = [s for s in rv.synthesis().values() if s.pooled]
+    if pooled:
+        assert glued["primary_methods"] == pooled[0].result.methods_text()
+    else:
+        assert "no outcome has enough studies to pool yet" in glued["primary_methods"]
+
+
+def test_sensitivity_tables_show_no_nan(rv: Review) -> None:
+    from analysis.bookkit import _interval_table
+    from analysis.pipeline import sensitivity_methods, sensitivity_subsets
+
+    for outcome in rv.focus_outcomes():
+        rows = rv.synthesis()[outcome].rows
+        if rows.empty:
+            continue
+        for frame in (sensitivity_methods(rows, rv.plan), sensitivity_subsets(rows, rv.plan)):
+            table = _interval_table(frame)
+            text = table.astype(str).to_string()
+            assert not re.search(r"\bnan\b|<NA>", text, re.IGNORECASE), (outcome, text)
