@@ -69,3 +69,15 @@ site: setup
 release: setup
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=YY.MINOR.PATCH TRIGGER=\"why\"" >&2; exit 2; }
 	$(BIN)/python -m tools.release release "$(VERSION)" --trigger "$(TRIGGER)"
+
+# ---- performance (issue 8): see benchmarks/README.md ---------------------------------------------
+.PHONY: bench simulate
+
+# Build and engine benchmarks (not part of the test suite); needs R with metafor for the engine part.
+bench: setup
+	$(BIN)/python benchmarks/bench_build.py
+	$(BIN)/python benchmarks/bench_engine.py
+
+# Re-run the simulation study and store its results in results/simulation/ (about 5 minutes).
+simulate: setup
+	$(BIN)/python -m tools.simulate --out results/simulation --workers 2

@@ -1,0 +1,132 @@
+"""Run the simulation study of :mod:`analysis.simulation` and store its results.
+
+Usage (what ``make simulate`` runs)::
+
+    python -m tools.simulate [--out results/simulation] [--seed 20261125] [--replicates 1000]
+                             [--workers 2]
+
+Writes into ``--out``:
+
+* ``summary.csv``: one row per scenario and method (performance measures with Monte Carlo SEs);
+* ``run.json``: seed, grid, replicates, methods, package versions, git commit and run time;
+* ``check/summary.csv`` and ``check/run.json``: the same for a tiny grid (one scenario, few
+  replicates) that the test suite re-runs and compares byte for byte, so the stored results are
+  known to come from the committed code and seed.
+
+The CSV files depend only on the seed, the grid, the replicates and the code (never on the
+number of workers or the order in which scenarios finish); ``run.json`` also records when and how
+fast the study ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy
+
+from analysis import __version__
+from analysis.simulation import METHODS, Scenario, run_scenario, scenario_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Seed of the stored study.
+SEED = 20261125
+#: Replicates per scenario of the stored study.
+REPLICATES = 1000
+#: The tiny grid re-run by the tests (one hard scenario: k = 3, rates near 100 %).
+CHECK_GRID: tuple[Scenario, ...] = (Scenario(3, 0.95, 0.5),)
+CHECK_REPLICATES = 40
+#: Significant digits written to the CSV files.
+DIGITS = 10
+
+
+def _one(args: tuple[Scenario, int, int, tuple[str, ...]]) -> list[dict[str, Any]]:
+    scenario, replicates, seed, methods = args
+    return run_scenario(scenario, replicates, seed, methods)
+
+
+def run_grid(grid: Sequence[Scenario], replicates: int, seed: int,
+             methods: Sequence[str] = METHODS, workers: int = 1) -> pd.DataFrame:
+    """All scenarios of ``grid`` (in ``workers`` processes when > 1), one row per method."""
+    jobs = [(s, replicates, seed, tuple(methods)) for s in grid]
+    if workers > 1 and len(jobs) > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(_one, jobs, chunksize=1)
+    else:
+        parts = [_one(j) for j in jobs]
+    return pd.DataFrame([row for part in parts for row in part])
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "analysis"],
+                               capture_output=True, text=True, check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out + (" (analysis/ had uncommitted changes)" if dirty.strip() else "")
+
+
+def write_study(out: Path, grid: Sequence[Scenario], replicates: int, seed: int,
+                methods: Sequence[str] = METHODS, workers: int = 1) -> dict[str, Any]:
+    """Run the study and write ``summary.csv`` and ``run.json`` into ``out``; return the run record."""
+    start = time.perf_counter()
+    table = run_grid(grid, replicates, seed, methods, workers)
+    seconds = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "summary.csv", index=False, float_format=f"%.{DIGITS}g",
+                 lineterminator="\n")
+    record = {
+        "seed": seed,
+        "replicates": replicates,
+        "grid": [asdict(s) for s in grid],
+        "methods": list(methods),
+        "level": 0.95,
+        "estimand": "expit(mu): the median of the logit-normal distribution of true proportions",
+        "analysis_version": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "workers": workers,
+        "cpu_count": mp.cpu_count(),
+        "run_time_seconds": round(seconds, 1),
+        "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    (out / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "simulation")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--replicates", type=int, default=REPLICATES)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    grid = scenario_grid()
+    print(f"==> simulation: {len(grid)} scenarios x {args.replicates} replicates x "
+          f"{len(METHODS)} methods, seed {args.seed}, {args.workers} workers", flush=True)
+    rec = write_study(args.out, grid, args.replicates, args.seed, METHODS, args.workers)
+    print(f"    done in {rec['run_time_seconds']:.1f} s -> {args.out / 'summary.csv'}")
+    check = write_study(args.out / "check", CHECK_GRID, CHECK_REPLICATES, args.seed, METHODS, 1)
+    print(f"    check grid done in {check['run_time_seconds']:.1f} s -> "
+          f"{args.out / 'check' / 'summary.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
