@@ -41,7 +41,11 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def rv(root: Path) -> Review:
-    return Review(root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("REVIEW_BUILD_VERSION", raising=False)  # set by versioned-site builds only
+        review = Review(root)
+        assert review.version  # cached while the variable is unset
+    return review
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -159,6 +163,34 @@ def test_version_and_data_date(rv: Review, root: Path) -> None:
     assert rv.version == (root / "VERSION").read_text(encoding="utf-8").strip()
     flow = _yaml(root / "data" / "search_flow.yaml")
     assert rv.data_date == max(str(v["search_date"]) for v in flow["versions"])
+
+
+def test_version_from_the_build_environment(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEW_BUILD_VERSION", "99.2.1")
+    review = Review(root)
+    assert review.version == review.version_text == "99.2.1"
+
+
+def test_version_release_or_dev_against_the_released_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No snapshot, or a snapshot of identical data: the release in VERSION. Changed data: dev."""
+    from analysis.snapshot import write_snapshot
+
+    monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
+    root = _copy_review(tmp_path)
+    released = (root / "VERSION").read_text(encoding="utf-8").strip()
+    first = Review(root)
+    assert first.version == first.version_text == released
+    (root / "results").mkdir()
+    write_snapshot(root / "results" / f"{released}.json", first.current_snapshot())
+    assert Review(root).version == released
+    with (root / "data" / "outcomes.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("# SYNTHETIC edit after the release\n")
+    dev = Review(root)
+    assert dev.version == "dev"
+    assert dev.version_text == f"development version (after release {released})"
+    assert f"(after release {released})" in dev.citation()
 
 
 def test_primary_outcome_is_the_vocabulary_primary(rv: Review) -> None:
