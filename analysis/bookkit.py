@@ -193,7 +193,9 @@ class Review:
         _glue("data_date", self.data_date)
         _glue("primary_headline", report.headline(primary))
         _glue("n_included", str(len(included)))
-        _glue("n_patients", str(int(included[size].fillna(0).sum())))
+        known = included[size].dropna()
+        at_least = "at least " if len(known) < len(included) else ""
+        _glue("n_patients", f"{at_least}{int(known.sum())}")
         _glue("n_awaiting", str(int((studies["status"] == "awaiting_data").sum())))
         _glue("primary_certainty", self.certainty().loc[self.primary_outcome, "certainty"])
         _glue("citation", self.citation())
@@ -203,8 +205,9 @@ class Review:
         cff = _read_yaml(self.root / "CITATION.cff")
         authors = ", ".join(a.get("name") or a.get("family-names", "") for a in cff["authors"])
         return (
-            f"{authors}. {cff['title']}. Living systematic review, version {self.version_text} "
-            f"(data searched up to {self.data_date})."
+            f"{authors}. {cff['title']}. Living systematic review, "
+            + (f"version {self.version}" if self.version != "dev" else self.version_text)
+            + f"; data searched up to {self.data_date}."
             + (f" doi:{cff['doi']}" if cff.get("doi") else "")
         )
 
@@ -212,8 +215,12 @@ class Review:
     def glue_methods(self) -> None:
         """Glue the engine's own methods text of the primary analysis."""
         synth = self.synthesis()
-        fitted = [s.result for s in synth.values() if s.pooled and s.result is not None]
-        text = fitted[0].methods_text() if fitted else _methods_without_data(self.plan)
+        fitted = [s for s in synth.values() if s.pooled and s.result is not None]
+        if fitted:
+            text = (f"As the engine describes it for the first outcome with enough studies to pool "
+                    f"({fitted[0].label.lower()}): " + fitted[0].result.methods_text())
+        else:
+            text = _methods_without_data(self.plan)
         _glue("primary_methods", text)
         _glue("min_pool", str(self.plan.min_studies_to_pool))
 
@@ -694,17 +701,29 @@ def _study_labels(bib: Path, studies: pd.DataFrame) -> dict[str, str]:
 
 
 def _author_year(fields: Mapping[str, str]) -> str | None:
-    author, year = fields.get("author", ""), fields.get("year", "")
-    if re.search(r"not (verified|read)", author, re.IGNORECASE):
+    """"Surname year" of the first author of a BibTeX entry, LaTeX accents decoded.
+
+    A brace-protected corporate author (``{The ASCO Post}``) is kept whole; placeholders such as
+    "[author list not read]" or "Authors not verified" give None (the study id is shown instead).
+    """
+    author, year = fields.get("author", "").strip(), fields.get("year", "")
+    if not author or not year or re.search(r"not (verified|read)", author, re.IGNORECASE):
         return None
-    if not author or not year or not re.match(r"^[{\\]*[A-Za-z\u00c0-\u024f]", author):
-        return None  # no usable author (e.g. "[author list not read]")
     first = author.split(" and ")[0].strip()
-    surname = first.split(",")[0] if "," in first else first.split()[-1]
-    surname = re.sub(r"[{}\\]", "", surname).strip()
-    if not surname or " " in surname and surname.lower().startswith("authors"):
+    if first.startswith("{") and first.endswith("}") and "," not in first:
+        surname = first[1:-1]
+    else:
+        surname = first.split(",")[0] if "," in first else first.split()[-1]
+    surname = _latex_to_text(surname).strip()
+    if not surname or not surname[0].isalpha():
         return None
     return f"{surname} {year}"
+
+
+def _latex_to_text(text: str) -> str:
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text().latex_to_text(text)
 
 
 def _engine(options: Mapping[str, Any]) -> dict[str, Any]:

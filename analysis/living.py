@@ -31,16 +31,21 @@ def data_date(search_flow: dict) -> dt.date:
         The parsed ``search_flow.yaml`` (a mapping with a ``versions`` list, each with a
         ``search_date``).
     """
-    dates = [_as_date(v.get("search_date")) for v in search_flow.get("versions", [])]
+    dates = [_as_date(v.get("search_date"), v.get("version")) for v in search_flow.get("versions", [])]
     dates = [d for d in dates if d is not None]
     if not dates:
         raise ValueError("search_flow: no version has a search_date")
     return max(dates)
 
 
-def _as_date(value: object) -> dt.date | None:
+def _as_date(value: object, version: object) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str) and value:
-        return dt.date.fromisoformat(value)
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"search_flow: version {version}: search_date {value!r} is not a date (YYYY-MM-DD)"
+            ) from None
     return None

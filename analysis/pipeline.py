@@ -53,13 +53,29 @@ class Plan:
         for key in ("evidence_sets", "primary"):
             if key not in raw:
                 raise ValueError(f"analysis plan: required key '{key}' is missing")
+        minimum = raw.get("min_studies_to_pool", 2)
+        if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
+            raise ValueError(f"analysis plan: min_studies_to_pool must be a whole number >= 1, got {minimum!r}")
+        _check_entry(raw["primary"], "primary")
+        for i, entry in enumerate(raw.get("sensitivity", {}).get("methods", [])):
+            _check_entry(entry, f"sensitivity.methods[{i}]")
         return cls(
             evidence_sets=raw["evidence_sets"],
             primary=raw["primary"],
-            min_studies_to_pool=int(raw.get("min_studies_to_pool", 2)),
+            min_studies_to_pool=minimum,
             subgroups=tuple(raw.get("subgroups", ())),
             sensitivity=raw.get("sensitivity", {}),
             cumulative_order=raw.get("cumulative_order", "publication_date"),
+        )
+
+
+def _check_entry(entry: Mapping[str, Any], where: str) -> None:
+    """A plan entry may hold engine options and a label; anything else is a typo, named here."""
+    unknown = sorted(set(entry) - set(ENGINE_OPTIONS) - {"label"})
+    if unknown:
+        raise ValueError(
+            f"analysis plan: {where}: unknown option(s) {', '.join(unknown)}; "
+            f"allowed: label, {', '.join(ENGINE_OPTIONS)}"
         )
 
 

@@ -13,11 +13,20 @@ from typing import Any
 import pandas as pd
 
 
+def _finite(x: Any, what: str) -> float:
+    """``x`` as a finite float; missing (None, NaN, pd.NA) or infinite values raise ValueError."""
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: got a missing value ({x!r}); the engine should never return one") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what}: got a missing value or infinity ({x!r}); the engine should never return one")
+    return value
+
+
 def percent(x: float, digits: int = 0) -> str:
     """A proportion as a percentage string, e.g. ``percent(0.8456) == "85%"``."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        raise ValueError("percent: got a missing value; the engine should never return one")
-    return f"{100 * x:.{digits}f}%"
+    return f"{100 * _finite(x, 'percent'):.{digits}f}%"
 
 
 def interval(lower: float, upper: float, digits: int = 0) -> str:
@@ -57,6 +66,7 @@ def heterogeneity(res: Any) -> str:
 
 def pvalue(p: float) -> str:
     """p values as journals print them: ``<0.001``, else three decimals."""
+    p = _finite(p, "pvalue")
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 

@@ -33,16 +33,7 @@ ALLOWED: tuple[tuple[str, str], ...] = (
 )
 
 #: Typed numbers found in the chapters now: (file, phrase containing the number, reason).
-KNOWN: tuple[tuple[str, str, str], ...] = (
-    (
-        "reuse.md",
-        "the 14 single-arm studies",
-        (
-            "book/reuse.md:21 types '14' (the number of studies of dat.pritz1997) into the prose; it should be "
-            "computed from the example data (len(n), glued) like every other number"
-        ),
-    ),
-)
+KNOWN: tuple[tuple[str, str, str], ...] = ()
 
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,}|:{3,})\s*(\{([\w:-]+)\})?(.*)$")
@@ -175,16 +166,6 @@ def test_no_number_typed_into_the_prose(chapter: Path) -> None:
     hits = typed_numbers(chapter.read_text(encoding="utf-8"))
     new = [h for h in hits if not _is_known(chapter.name, h)]
     assert not new, "\n".join(f"book/{chapter.name}:{n}: {token!r} in: {line}" for n, token, line in new)
-
-
-@pytest.mark.parametrize(
-    ("chapter", "phrase"),
-    [pytest.param(name, phrase, id=f"{name}:{phrase}", marks=pytest.mark.xfail(strict=True, reason=why))
-     for name, phrase, why in KNOWN],
-)
-def test_known_typed_numbers_are_gone(chapter: str, phrase: str) -> None:
-    hits = typed_numbers((ROOT / "book" / chapter).read_text(encoding="utf-8"))
-    assert not [h for h in hits if _is_known(chapter, h)]
 
 
 def test_every_chapter_is_scanned() -> None:

@@ -127,11 +127,6 @@ def test_plan_defaults() -> None:
     assert plan.cumulative_order == "publication_date"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Plan.from_dict: min_studies_to_pool 'two' raises int()'s \"invalid literal for int() with base 10: "
-    "'two'\" without naming the key min_studies_to_pool or the analysis plan",
-)
 def test_plan_bad_minimum_names_the_key() -> None:
     with pytest.raises(ValueError, match="min_studies_to_pool"):
         Plan.from_dict({"evidence_sets": {}, "primary": PRIMARY, "min_studies_to_pool": "two"})

@@ -190,10 +190,6 @@ def _tracked(chapter: Path) -> set[str]:
 
 
 def _chapter_param(chapter: Path) -> object:
-    if chapter.name == "indirect.md":
-        reason = ("book/indirect.md: depends_on pattern 'data/incoming/*.csv' matches no file, and nothing in "
-                  "analysis/, tools/, data/ or the book reads or writes a data/incoming folder")
-        return pytest.param(chapter, id=chapter.name, marks=pytest.mark.xfail(strict=True, reason=reason))
     return pytest.param(chapter, id=chapter.name)
 
 
@@ -220,40 +216,32 @@ def _needs(chapter: str, file: str, why: str, missing: bool = False) -> object:
     return pytest.param(chapter, file, marks=marks, id=f"{chapter}:{file}")
 
 
-# (chapter, file its output is computed from, how; read from analysis/bookkit.py). The marked rows
-# are chapters that would keep showing old output after that file changes.
+# (chapter, file its output is computed from, how; read from analysis/bookkit.py). A row marked
+# missing=True would be a chapter that keeps showing old output after that file changes.
 DEPENDENCIES = [
     _needs("index.md", "data/studies.csv", "counts and the primary headline (glue_key_findings)"),
     _needs("index.md", "data/grade.csv", "the primary outcome's certainty (glue_key_findings)"),
     _needs("index.md", "VERSION", "the version (glue_key_findings)"),
-    _needs("index.md", "CITATION.cff", "the citation built from CITATION.cff (Review.citation)", missing=True),
+    _needs("index.md", "CITATION.cff", "the citation built from CITATION.cff (Review.citation)"),
     _needs("methods.md", "data/analysis_plan.yaml", "the pre-specified methods (glue_methods)"),
     _needs("methods.md", "data/outcomes.csv",
            "the engine's methods text of the first pooled outcome, which names k, the continuity "
-           "corrections and the df of the PI (glue_methods -> synthesis)", missing=True),
-    _needs("methods.md", "data/studies.csv", "the methods text of the first pooled outcome (glue_methods)",
-           missing=True),
+           "corrections and the df of the PI (glue_methods -> synthesis)"),
+    _needs("methods.md", "data/studies.csv", "the methods text of the first pooled outcome (glue_methods)"),
     _needs("results.md", "data/outcomes.csv", "forest plots (show_outcome)"),
-    _needs("results.md", "references.bib", "study labels 'Surname year' in the forest plots (show_outcome)",
-           missing=True),
-    _needs("subgroups.md", "references.bib", "study labels in the subgroup forest plots (show_subgroups)",
-           missing=True),
-    _needs("sensitivity.md", "references.bib", "study labels in the leave-one-out plot (show_leave_one_out)",
-           missing=True),
-    _needs("cumulative.md", "references.bib", "study labels in the cumulative plot (show_cumulative)",
-           missing=True),
+    _needs("results.md", "references.bib", "study labels 'Surname year' in the forest plots (show_outcome)"),
+    _needs("subgroups.md", "references.bib", "study labels in the subgroup forest plots (show_subgroups)"),
+    _needs("sensitivity.md", "references.bib", "study labels in the leave-one-out plot (show_leave_one_out)"),
+    _needs("cumulative.md", "references.bib", "study labels in the cumulative plot (show_cumulative)"),
     _needs("indirect.md", "data/published_pooled.csv",
-           "the published meta-analysis reference rows (show_indirect -> _published_pooled)", missing=True),
-    _needs("indirect.md", "references.bib", "study labels in the context forest plots (show_indirect)",
-           missing=True),
+           "the published meta-analysis reference rows (show_indirect -> _published_pooled)"),
+    _needs("indirect.md", "references.bib", "study labels in the context forest plots (show_indirect)"),
     _needs("rob.md", "data/risk_of_bias.csv", "the traffic-light plot (rob_traffic_light)"),
-    _needs("rob.md", "data/analysis_plan.yaml", "the checklist questions (rob_items reads risk_of_bias.items)",
-           missing=True),
-    _needs("rob.md", "references.bib", "study labels in the traffic-light plot (rob_traffic_light)", missing=True),
+    _needs("rob.md", "data/analysis_plan.yaml", "the checklist questions (rob_items reads risk_of_bias.items)"),
+    _needs("rob.md", "references.bib", "study labels in the traffic-light plot (rob_traffic_light)"),
     _needs("studies.md", "data/studies.csv", "the study tables"),
     _needs("studies.md", "data/analysis_plan.yaml",
-           "the columns of the study tables (presentation.tables) and the evidence sets (included_table)",
-           missing=True),
+           "the columns of the study tables (presentation.tables) and the evidence sets (included_table)"),
     _needs("sof.md", "data/grade.csv", "the GRADE certainty and reasons (summary_of_findings)"),
     _needs("flow.md", "data/search_flow.yaml", "the PRISMA flow diagram (flow_figure)"),
     _needs("changes.md", "VERSION", "the version (glue_changes)"),
