@@ -12,9 +12,13 @@ JB_FLAGS ?= -W --keep-going
 .PHONY: help setup book test test-fast validate lint clean lock
 
 help:
-	@echo "make book   set up .venv (first run), execute every chapter, build the site into _build/html"
-	@echo "make test   set up .venv (first run) and run the whole test suite"
+	@echo "make book       set up .venv (first run), execute the chapters, build the site into _build/html"
+	@echo "make test       set up .venv (first run) and run the whole test suite"
+	@echo "make test-fast  the tests that do not build books or start a browser"
 	@echo "make validate   check data/ and references.bib"
+	@echo "make site       the versioned website (every release tag and dev) into _build/site"
+	@echo "make release VERSION=YY.MINOR.PATCH TRIGGER='why'   cut a release (see RELEASING.md)"
+	@echo "make bench      build and engine benchmarks;  make simulate   re-run the simulation study"
 
 setup: $(STAMP)
 
@@ -37,6 +41,9 @@ book: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+validate: setup
+	$(BIN)/python -m analysis validate
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not build and not browser and not slow"
