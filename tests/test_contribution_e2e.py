@@ -359,3 +359,26 @@ def test_add_study_refuses_an_existing_key(evidence: Path) -> None:
         (f"add-study: data/studies.csv:{record_lines(evidence / 'data' / 'studies.csv')[-1]}: "
         f"study '{KEY}' already exists; edit that row instead of adding the study again")]
     assert (evidence / "data" / "studies.csv").read_bytes() == before
+
+
+# ---------------------------------------------------------------------------------- CI
+
+
+def test_pull_request_workflow_is_safe_and_complete() -> None:
+    """The CI of a contribution: never write access or secrets for pull-request code; every step."""
+    text = (ROOT / ".github" / "workflows" / "pr.yml").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    assert set(triggers) == {"pull_request"}
+    assert "pull_request_target" not in text and "secrets." not in text
+    assert workflow["permissions"] == {"contents": "read"}
+    steps = workflow["jobs"]["check"]["steps"]
+    assert all(s.get("with", {}).get("persist-credentials") is False
+               for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
+    runs = [str(s.get("run", "")) for s in steps]
+    order = [next(i for i, r in enumerate(runs) if needle in r) for needle in
+             ("-m analysis validate", "-m analysis diff", ".ci/run", "make book")]
+    assert order == sorted(order)
+    assert '"$GITHUB_STEP_SUMMARY"' in runs[order[1]] and "pipefail" in runs[order[1]]
+    upload = next(s for s in steps if s.get("with", {}).get("name") == "site-preview")
+    assert upload["uses"].startswith("actions/upload-artifact") and upload["with"]["path"] == "_build/html"
