@@ -51,18 +51,26 @@ from analysis.effects import back_transform, escalc, harmonic_mean
 from analysis.tau2 import tau2_reml
 
 __all__ = [
+    "ENGINE_SETTINGS",
     "METHODS",
     "METHOD_LABELS",
     "PRIMARY",
+    "SUMMARY_COLUMNS",
     "MethodOutput",
     "Scenario",
     "SimulatedData",
+    "coverage_by_k",
+    "findings_text",
     "fit_methods",
+    "holds_nominal",
     "median_mcse",
+    "method_for",
     "pi_coverage_probability",
+    "pooled_intervals",
     "run_scenario",
     "scenario_grid",
     "scenario_rng",
+    "scorecard",
     "simulate_data",
     "summarise",
 ]
@@ -91,6 +99,16 @@ METHOD_LABELS: dict[str, str] = {
     "GLMM": "Binomial-normal GLMM (ML), Wald CI",
     "PFT-REML": "Freeman-Tukey double arcsine, REML, Wald CI",
     "BAYES-HN0.5": "Bayesian normal-normal, half-normal(0.5) prior on tau",
+}
+#: ``metaprop`` settings that each method of :data:`METHODS` reproduces (with ``pi="t"``).
+ENGINE_SETTINGS: dict[str, dict[str, Any]] = {
+    "DL-z": {"measure": "PLO", "method": "DL", "ci": "z"},
+    "REML-z": {"measure": "PLO", "method": "REML", "ci": "z"},
+    "REML-HKSJ": {"measure": "PLO", "method": "REML", "ci": "hksj"},
+    "REML-HKSJ-adhoc": {"measure": "PLO", "method": "REML", "ci": "hksj_adhoc"},
+    "GLMM": {"measure": "PLO", "method": "GLMM", "ci": "z"},
+    "PFT-REML": {"measure": "PFT", "method": "REML", "ci": "z"},
+    "BAYES-HN0.5": {"measure": "PLO", "method": "BAYES", "ci": "z", "tau_prior_scale": 0.5},
 }
 #: The method of the review's primary analysis (data/analysis_plan.yaml: PLO, REML, hksj_adhoc).
 PRIMARY = "REML-HKSJ-adhoc"
@@ -523,3 +541,162 @@ def run_scenario(
     head = {"k": scenario.k, "proportion": scenario.proportion, "tau": scenario.tau,
             "n_min": scenario.n_min, "n_max": scenario.n_max}
     return [{**head, "method": name, **summarise(out, scenario)} for name, out in fits.items()]
+
+
+# ------------------------------------------------------------------------- reading results
+
+#: Columns of a stored summary table (one row per scenario and method), as written by
+#: ``tools/simulate.py``.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "k", "proportion", "tau", "method", "coverage_ci", "coverage_ci_mcse", "coverage_pi",
+    "coverage_pi_mcse", "bias", "bias_mcse", "width_ci", "width_pi", "failure_rate",
+)
+
+
+def method_for(measure: str, method: str, ci: str, tau_prior_scale: float = 0.5) -> str | None:
+    """Name in :data:`METHODS` of an analysis given by ``metaprop`` settings, or None."""
+    for name, cfg in ENGINE_SETTINGS.items():
+        if (cfg["measure"], cfg["method"]) != (measure, method):
+            continue
+        if method == "BAYES" and cfg["tau_prior_scale"] == tau_prior_scale:
+            return name
+        if method != "BAYES" and (cfg["ci"] == ci or method == "GLMM"):
+            return name
+    return None
+
+
+def _check_summary(summary: Any) -> None:
+    missing = [c for c in SUMMARY_COLUMNS if c not in getattr(summary, "columns", ())]
+    if missing:
+        raise ValueError(f"simulation summary lacks the column(s) {', '.join(missing)}")
+
+
+def holds_nominal(coverage: Any, mcse: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
+    """True where coverage is not detectably below nominal: ``coverage >= level - n_se * mcse``."""
+    return np.asarray(coverage, dtype=float) >= level - n_se * np.asarray(mcse, dtype=float)
+
+
+def scorecard(summary: Any, level: float = 0.95) -> Any:
+    """One row per method: how often and how closely it holds nominal coverage.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Rows of :func:`run_scenario` (columns :data:`SUMMARY_COLUMNS`).
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by method (in :data:`METHODS` order where known) with ``scenarios``;
+        ``ci_holds`` and ``pi_holds`` (scenarios whose coverage is at least ``level`` minus two
+        MCSE, :func:`holds_nominal`); ``ci_min``, ``ci_max``, ``ci_mad`` (mean absolute
+        deviation of CI coverage from ``level``); ``pi_min``, ``pi_mad``; ``width_ci_median``
+        (median over scenarios of the median CI width); ``failure_max``.
+    """
+    import pandas as pd
+
+    _check_summary(summary)
+    df = summary.assign(
+        ci_ok=holds_nominal(summary["coverage_ci"], summary["coverage_ci_mcse"], level),
+        pi_ok=holds_nominal(summary["coverage_pi"], summary["coverage_pi_mcse"], level),
+        ci_dev=(summary["coverage_ci"] - level).abs(),
+        pi_dev=(summary["coverage_pi"] - level).abs(),
+    )
+    g = df.groupby("method", sort=False)
+    card = pd.DataFrame({
+        "scenarios": g.size(),
+        "ci_holds": g["ci_ok"].sum().astype(int),
+        "ci_min": g["coverage_ci"].min(),
+        "ci_max": g["coverage_ci"].max(),
+        "ci_mad": g["ci_dev"].mean(),
+        "pi_holds": g["pi_ok"].sum().astype(int),
+        "pi_min": g["coverage_pi"].min(),
+        "pi_mad": g["pi_dev"].mean(),
+        "width_ci_median": g["width_ci"].median(),
+        "failure_max": g["failure_rate"].max(),
+    })
+    order = [m for m in METHODS if m in card.index] + [m for m in card.index if m not in METHODS]
+    return card.loc[order]
+
+
+def coverage_by_k(summary: Any, column: str = "coverage_ci") -> Any:
+    """Range (min, max) of ``column`` over scenarios, per method and k: a DataFrame with a
+    (method) index and (k, "min"/"max") columns."""
+    _check_summary(summary)
+    table = summary.groupby(["method", "k"], sort=False)[column].agg(["min", "max"]).unstack("k")
+    table = table.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    order = [m for m in METHODS if m in table.index] + [m for m in table.index if m not in METHODS]
+    return table.loc[order]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _scenario_text(row: Any) -> str:
+    return f"k = {int(row['k'])}, pooled proportion {row['proportion']:g}, tau {row['tau']:g}"
+
+
+def findings_text(summary: Any, primary: str = PRIMARY, level: float = 0.95,
+                  labels: dict[str, str] | None = None) -> str:
+    """Plain-language verdict on the ``primary`` method, computed from a summary table.
+
+    Says in how many scenarios each method held nominal CI coverage (:func:`holds_nominal`),
+    whether the primary method did so most often, where it fell short and which method did
+    better there, and how wide its intervals were relative to the narrowest method that held
+    coverage. Every number comes from ``summary``.
+    """
+    _check_summary(summary)
+    names = {**METHOD_LABELS, **(labels or {})}
+    card = scorecard(summary, level)
+    if primary not in card.index:
+        raise ValueError(f"method {primary!r} is not in the simulation summary")
+    n = int(card.loc[primary, "scenarios"])
+    held = int(card.loc[primary, "ci_holds"])
+    rivals = card.drop(index=primary)
+    best_rival = str(rivals["ci_holds"].idxmax())
+    rival_held = int(rivals.loc[best_rival, "ci_holds"])
+    lv = f"{100 * level:g} %"
+    out = [(f"The review's primary method ({names.get(primary, primary)}) kept the coverage of its "
+           f"{lv} confidence interval at the nominal level (not detectably below it: at least "
+           f"{lv} minus two Monte Carlo SEs) in {held} of {n} scenarios")]
+    if held > rival_held:
+        out[-1] += (f", more than any other method (next: {names.get(best_rival, best_rival)}, "
+                    f"{rival_held} of {n}).")
+    elif held == rival_held:
+        out[-1] += f", as many as {names.get(best_rival, best_rival)}."
+    else:
+        out[-1] += (f"; **{names.get(best_rival, best_rival)} did so in more scenarios "
+                    f"({rival_held} of {n})**.")
+    df = summary.assign(ok=holds_nominal(summary["coverage_ci"], summary["coverage_ci_mcse"], level))
+    mine = df[df["method"] == primary]
+    short = mine[~mine["ok"]]
+    if len(short):
+        worst = short.loc[short["coverage_ci"].idxmin()]
+        keys = set(zip(short["k"], short["proportion"], short["tau"], strict=True))
+        in_short = np.array([(a, b, c) in keys for a, b, c in
+                             zip(df["k"], df["proportion"], df["tau"], strict=True)])
+        there = df[in_short & (df["method"] != primary).to_numpy()]
+        means = there.groupby("method")["coverage_ci"].mean()
+        alt = str(means.idxmax())
+        out.append(f"It fell short in {len(short)} scenarios, most of all with "
+                   f"{_scenario_text(worst)} (coverage {_pct(worst['coverage_ci'])}). In those "
+                   f"scenarios {names.get(alt, alt)} came closest to nominal (mean coverage "
+                   f"{_pct(means.max())}, against {_pct(short['coverage_ci'].mean())}).")
+    over = mine[mine["coverage_ci"] > level + 2 * mine["coverage_ci_mcse"]]
+    if len(over):
+        ks = ", ".join(str(int(k)) for k in sorted(over["k"].unique()))
+        out.append(f"It was conservative (coverage above nominal) in {len(over)} scenarios "
+                   f"(k = {ks}), up to {_pct(over['coverage_ci'].max())}.")
+    pi_best = str(card["pi_holds"].idxmax())
+    out.append(f"Its {lv} prediction interval covered a new study's true proportion at the "
+               f"nominal level in {int(card.loc[primary, 'pi_holds'])} of {n} scenarios (the "
+               f"most, {int(card.loc[pi_best, 'pi_holds'])}, for {names.get(pi_best, pi_best)}).")
+    holders = card[card["ci_holds"] > 0]
+    narrow = str(holders["width_ci_median"].idxmin())
+    if narrow != primary:
+        ratio = card.loc[primary, "width_ci_median"] / card.loc[narrow, "width_ci_median"]
+        out.append(f"The price is width: over all scenarios its median CI was {ratio:.1f} times "
+                   f"as wide as that of {names.get(narrow, narrow)}.")
+    return " ".join(out)

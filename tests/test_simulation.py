@@ -24,17 +24,23 @@ from scipy import special, stats
 
 from analysis import metaprop
 from analysis.simulation import (
+    ENGINE_SETTINGS,
     METHODS,
     PRIMARY,
     MethodOutput,
     Scenario,
+    coverage_by_k,
+    findings_text,
     fit_methods,
+    holds_nominal,
     median_mcse,
+    method_for,
     pi_coverage_probability,
     pooled_intervals,
     run_scenario,
     scenario_grid,
     scenario_rng,
+    scorecard,
     simulate_data,
     summarise,
 )
@@ -105,15 +111,6 @@ def _replicates() -> tuple[np.ndarray, np.ndarray]:
     return d.events, d.n
 
 
-ENGINE_SETTINGS = {
-    "DL-z": {"measure": "PLO", "method": "DL", "ci": "z"},
-    "REML-z": {"measure": "PLO", "method": "REML", "ci": "z"},
-    "REML-HKSJ": {"measure": "PLO", "method": "REML", "ci": "hksj"},
-    "REML-HKSJ-adhoc": {"measure": "PLO", "method": "REML", "ci": "hksj_adhoc"},
-    "GLMM": {"measure": "PLO", "method": "GLMM", "ci": "z"},
-    "PFT-REML": {"measure": "PFT", "method": "REML", "ci": "z"},
-    "BAYES-HN0.5": {"measure": "PLO", "method": "BAYES", "ci": "z", "tau_prior_scale": 0.5},
-}
 
 
 def test_every_method_has_engine_settings() -> None:
@@ -241,3 +238,79 @@ def test_stored_study_is_complete() -> None:
     assert got == want and len(table) == len(want)
     assert [tuple(s.values()) for s in run["grid"]] == [
         (s.k, s.proportion, s.tau, s.n_min, s.n_max) for s in scenario_grid()]
+
+
+# --------------------------------------------------------------------------- verdict and figures
+
+
+def _toy_summary() -> pd.DataFrame:
+    """Hand-made summary: 2 scenarios x 3 methods (SYNTHETIC numbers, not simulation output)."""
+    rows = []
+    values = {  # method: (coverage in scenario 1, scenario 2), width
+        "REML-HKSJ-adhoc": ((0.97, 0.90), 0.30),
+        "GLMM": ((0.93, 0.94), 0.20),
+        "DL-z": ((0.85, 0.80), 0.15),
+    }
+    for s, (k, tau) in enumerate([(3, 0.5), (10, 1.0)]):
+        for method, (cov, width) in values.items():
+            rows.append({"k": k, "proportion": 0.95, "tau": tau, "method": method,
+                         "coverage_ci": cov[s], "coverage_ci_mcse": 0.005, "coverage_pi": cov[s],
+                         "coverage_pi_mcse": 0.005, "bias": -0.01, "bias_mcse": 0.001,
+                         "width_ci": width, "width_pi": 2 * width, "failure_rate": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_holds_nominal_threshold() -> None:
+    got = holds_nominal([0.95, 0.941, 0.939, 0.99], [0.005, 0.005, 0.005, 0.0])
+    assert got.tolist() == [True, True, False, True]
+
+
+def test_scorecard_counts_and_ranges() -> None:
+    card = scorecard(_toy_summary())
+    assert card.index.tolist() == ["DL-z", "REML-HKSJ-adhoc", "GLMM"]  # METHODS order
+    assert card.loc["REML-HKSJ-adhoc", "ci_holds"] == 1
+    assert card.loc["GLMM", "ci_holds"] == 1  # 0.93 < 0.94; 0.94 >= 0.94
+    assert card.loc["DL-z", "ci_holds"] == 0
+    assert card.loc["GLMM", "ci_mad"] == pytest.approx((0.02 + 0.01) / 2)
+    assert card.loc["REML-HKSJ-adhoc", "ci_min"] == 0.90
+    by_k = coverage_by_k(_toy_summary())
+    assert by_k.loc["DL-z", (10, "min")] == 0.80
+
+
+def test_findings_text_reports_ties_shortfalls_and_width() -> None:
+    text = findings_text(_toy_summary())
+    assert "in 1 of 2 scenarios, as many as Binomial-normal GLMM" in text
+    assert "k = 10, pooled proportion 0.95, tau 1 (coverage 90.0 %)" in text
+    assert "Binomial-normal GLMM (ML), Wald CI came closest to nominal (mean coverage 94.0 %" in text
+    assert "1.5 times as wide as that of Binomial-normal GLMM" in text
+    worse = _toy_summary()
+    worse.loc[worse.method == "REML-HKSJ-adhoc", "coverage_ci"] = 0.5
+    assert "**Binomial-normal GLMM (ML), Wald CI did so in more scenarios (1 of 2)**" in (
+        findings_text(worse))
+    with pytest.raises(ValueError, match="not in the simulation summary"):
+        findings_text(_toy_summary(), primary="PFT-REML")
+
+
+def test_method_for_maps_plan_settings() -> None:
+    assert method_for("PLO", "REML", "hksj_adhoc") == "REML-HKSJ-adhoc"
+    assert method_for("PLO", "REML", "hksj") == "REML-HKSJ"
+    assert method_for("PLO", "GLMM", "z") == "GLMM"
+    assert method_for("PLO", "BAYES", "z", 0.5) == "BAYES-HN0.5"
+    assert method_for("PLO", "BAYES", "z", 1.0) is None
+    assert method_for("PAS", "REML", "z") is None
+
+
+def test_simulation_plot_draws_every_method_and_describes_it() -> None:
+    from analysis.plots.simulation import simulation_plot, simulation_plot_alt_text
+
+    toy = _toy_summary()
+    fig = simulation_plot(toy, "coverage_ci", highlight="GLMM")
+    gids = {a.get_gid() for ax in fig.axes for a in ax.get_lines()}
+    assert {"sim-REML-HKSJ-adhoc", "sim-GLMM", "sim-DL-z"} <= gids
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2  # rows k = 3, 10 x column tau
+    alt = simulation_plot_alt_text(toy, "coverage_ci", highlight="GLMM")
+    assert "GLMM (the review's method): 0.930 to 0.940" in alt
+    with pytest.raises(ValueError, match="measure must be one of"):
+        simulation_plot(toy, "power")
+    with pytest.raises(ValueError, match="appears twice"):
+        simulation_plot(pd.concat([toy, toy.iloc[:1]]), "coverage_ci")
