@@ -33,8 +33,12 @@ $(STAMP): $(LOCK) pyproject.toml
 	@touch $@
 
 book: setup
+	@echo "==> checking the evidence base (data/ and references.bib)"
+	$(BIN)/python -m analysis validate
 	@echo "==> executing chapters and building the website (only chapters whose inputs changed re-run)"
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "==> writing the results snapshot of this build to _build/results/dev.json"
+	$(BIN)/python -m tools.release snapshot --out _build/results/dev.json
 	@echo ""
 	@echo "Website built in _build/html"
 	@echo "Open it with:  $(BIN)/python -m http.server -d _build/html  then visit http://localhost:8000"
