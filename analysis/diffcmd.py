@@ -44,6 +44,7 @@ from analysis.cli import command
 __all__ = [
     "DiffError",
     "EvidenceDiff",
+    "EvidenceSnapshot",
     "compare",
     "default_base",
     "diff_against",

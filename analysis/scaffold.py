@@ -269,6 +269,8 @@ def _from_bibtex(resource: Resource, fields: Mapping[str, str]) -> tuple[dict[st
     plan = (resource.properties.get("x-scaffold") or {}).get("from_bibtex") or {}
     filled, notes = {}, []
     for column, source in plan.items():
+        if column not in resource.schema.names:
+            raise ScaffoldError(f"x-scaffold of {resource.name}: no column {column!r} in its schema")
         value = (bibtex_date(fields) if source == "date"
                  else fields.get(str(source), "").strip("{} ") or None)
         if value is None:

@@ -241,3 +241,16 @@ def test_broken_descriptor_is_one_line(tmp_path: Path) -> None:
     assert len(done.stderr.splitlines()) == 1
     assert done.stderr.startswith(f"add-study: {tmp_path}/datapackage.yaml:")
     assert "Traceback" not in done.stderr
+
+
+def test_descriptor_naming_an_unknown_column_is_reported(data: Path) -> None:
+    add_entry(data, "synthnew2026")
+    descriptor = data / "datapackage.yaml"
+    text = descriptor.read_text(encoding="utf-8")
+    assert "from_bibtex: {publication_date: date}" in text
+    descriptor.write_text(text.replace("from_bibtex: {publication_date: date}",
+                                       "from_bibtex: {published_on: date}"), encoding="utf-8")
+    before = (data / "studies.csv").read_bytes()
+    with pytest.raises(ScaffoldError, match="x-scaffold of studies: no column 'published_on'"):
+        add_study("synthnew2026", data)
+    assert (data / "studies.csv").read_bytes() == before
