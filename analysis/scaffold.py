@@ -507,8 +507,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                         help="study identifier (default: the BibTeX key)")
 
 
-@command("add-study", help="append the row of a new study from its BibTeX entry, and list "
-         "what is left to fill", arguments=_arguments)
+@command("add-study", help="add a study's row from its BibTeX entry; list what is left to fill",
+         arguments=_arguments)
 def _add_study(args: argparse.Namespace) -> int:
     try:
         scaffold = add_study(args.bibkey, args.data_dir, bib=args.bib, study_id=args.study_id)
