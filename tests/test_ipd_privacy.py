@@ -24,6 +24,7 @@ are R's (survival::survfit, see ``KM_MEDIANS``).
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -109,8 +110,13 @@ def test_the_fixture_is_synthetic_and_matches_the_hand_counts() -> None:
 
 
 def _row_pattern(values: list[str]) -> re.Pattern[bytes]:
-    """A patient's values in order, separated as a CSV line, a table row or a DataFrame print."""
-    glue = rb"(?:[\s,;|]|<[^<>]{0,200}>|&nbsp;)+"
+    """A patient's values in order, separated as a CSV line, a table row or a DataFrame print.
+
+    Separators may also be JSON escapes and quotes (a notebook stores an HTML output as a JSON list
+    of lines), and an empty cell may be printed as a missing-value marker.
+    """
+    missing = rb"&lt;NA&gt;|<NA>|NaN|nan|None|null|NA"  # how an empty cell may be printed
+    glue = rb"(?:[\s,;|\"']|\\[nrt]|<[^<>]{0,200}>|&nbsp;|" + missing + rb")+"
     shown = [re.escape(v.encode()) for v in values if v != ""]
     return re.compile(rb"(?<![\w.])" + glue.join(shown) + rb"(?![\w.])")
 
@@ -156,6 +162,9 @@ def test_the_leak_detector_finds_what_it_looks_for(tmp_path: Path) -> None:
         "frame.txt": shown.to_string().encode(),
         "table.html": shown.to_html().encode(),
         "upper.txt": FIXTURE.read_bytes().upper(),
+        "notebook.json": json.dumps(
+            {"text/html": shown.to_html().splitlines(keepends=True)}, indent=1
+        ).encode(),
     }
     for name, body in samples.items():
         (tmp_path / name).write_bytes(body)
@@ -164,6 +173,7 @@ def test_the_leak_detector_finds_what_it_looks_for(tmp_path: Path) -> None:
         assert any(f.startswith(str(tmp_path / name)) for f in found), name
     assert any("without its code" in f and "frame.txt" in f for f in found)
     assert any("without its code" in f and "table.html" in f for f in found)
+    assert any("without its code" in f and "notebook.json" in f for f in found)
 
 
 # ---- (b) the build with the SYNTHETIC file ---------------------------------------------------
@@ -326,3 +336,54 @@ def test_the_private_file_itself_is_found_by_the_same_scan(ipd_book: Built) -> N
     """Positive control on the real copy: the scan reads the private file and flags it."""
     found = leaks([ipd_book.root / "data" / "private" / f"{STUDY}.csv"], forbidden())
     assert len(found) == 1 + 3 * len(_patients())
+
+
+# ---- positive control on a real build --------------------------------------------------------
+
+LEAKING_CHAPTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# SYNTHETIC leaking chapter (test only)
+
+A chapter that a careless author might write: it shows the patient rows.
+
+```{code-cell} ipython3
+from analysis.evidence import load_ipd
+
+patients = load_ipd("../data", "molinosquintana2025")
+patients
+```
+
+```{code-cell} ipython3
+patients.drop(columns="patient_id")
+```
+"""
+
+
+@pytest.mark.build
+def test_the_scan_finds_a_deliberate_leak_in_a_real_build(tmp_path: Path) -> None:
+    """A SYNTHETIC chapter that displays the rows: the same scan flags its HTML, notebook and doctree."""
+    project = fresh_copy(tmp_path / "leaky")
+    (project / "data" / "private").mkdir(exist_ok=True)
+    shutil.copy2(FIXTURE, project / "data" / "private" / f"{STUDY}.csv")
+    (project / "book" / "leak.md").write_text(LEAKING_CHAPTER, encoding="utf-8")
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/leak\n", encoding="utf-8")
+    done = build_copy(project)
+    assert done.returncode == 0, done.log
+    found = leaks(built_files(project), forbidden())
+    for where in (
+        "html/book/leak.html",
+        "jupyter_execute/book/leak.ipynb",
+        ".doctrees/book/leak.doctree",
+    ):
+        hits = [f for f in found if f.split(": ", 1)[0].endswith(where)]
+        assert any("patient code SYNTH-PT-0101" in f for f in hits), where
+        assert any("SYNTH-PT-0110's row without its code" in f for f in hits), where
