@@ -299,16 +299,20 @@ class Review:
     def show_outcome(self, outcome: str, evidence_set: str = "review") -> None:
         """Headline, forest plot, heterogeneity and details of methods of one outcome."""
         from analysis.plots import forest_plot, forest_plot_alt_text
+        from analysis.report import shows_prediction_interval
 
         synth = self.synthesis(evidence_set)[outcome]
         _display(_markdown(report.headline(synth)))
         if synth.result is None:
             return
         fig = forest_plot(synth.result, xlabel=f"Proportion with {synth.label.lower()}")
-        caption = (
-            f"Forest plot: {synth.label.lower()}. Each row is a study (events/patients, proportion with "
-            "exact 95% CI" + (", weight); the diamond is the pooled estimate with its 95% CI and the bar "
-            "beneath it the 95% prediction interval." if synth.pooled else ")."))
+        caption = f"Forest plot: {synth.label.lower()}. Each row is a study (events/patients, proportion with exact 95% CI"
+        if synth.pooled:
+            caption += ", weight); the diamond is the pooled estimate with its 95% CI" + (
+                " and the bar beneath it the 95% prediction interval." if shows_prediction_interval(synth.result)
+                else " (no prediction interval with fewer than three studies).")
+        else:
+            caption += ")."
         _figure(self.root, fig, f"forest-{evidence_set}-{outcome}", caption,
                 forest_plot_alt_text(synth.result, outcome=synth.label))
         lines = [_provenance(synth.rows)]
@@ -812,13 +816,22 @@ def _field_row(field: Any) -> dict[str, str]:
 
 
 def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
+    from analysis.report import shows_prediction_interval
+
     row: dict[str, Any] = {"outcome": synth.outcome, "label": synth.label, "k": synth.k, "n": synth.total_n,
                            "pooled": synth.pooled}
-    if synth.result is not None:
-        res = synth.result
-        row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
-                   pi_lower=res.pi_lower, pi_upper=res.pi_upper, tau2=res.tau2, i2=res.i2,
-                   method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+    res = synth.result
+    if res is None:
+        return row
+    if not synth.pooled:  # a single study: its observed proportion and exact CI, as the page shows
+        study = res.studies.iloc[0]
+        row.update(estimate=study["proportion"], ci_lower=study["ci_lower"], ci_upper=study["ci_upper"],
+                   method="single study (not pooled)", ci="exact (Clopper-Pearson)")
+        return row
+    row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
+               tau2=res.tau2, i2=res.i2, method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+    if shows_prediction_interval(res):
+        row.update(pi_lower=res.pi_lower, pi_upper=res.pi_upper)
     return row
 
 

@@ -595,7 +595,7 @@ def _no_finite_estimate(
     lrt_tau = max(0.0, 2.0 * (sup - ref["ll_fixed"]))
     msg = (
         "every study has 0 or n events (both occur): the likelihood increases without bound "
-        "as tau -> infinity, so no finite ML estimate exists (mu and se NaN, tau^2 infinite; "
+        "as tau -> infinity, so no finite ML estimate exists (mu and its SE undefined, tau^2 infinite; "
         "loglik is the supremum)"
     )
     return GLMMFit(

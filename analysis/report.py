@@ -41,10 +41,20 @@ def estimate_with_ci(res: Any, digits: int = 0) -> str:
     return f"{percent(res.estimate, digits)} ({level}% CI {ci})"
 
 
+#: Fewest studies for which a prediction interval is drawn: with k = 2 it rests on a t
+#: distribution with one degree of freedom and spans nearly the whole scale (riley2011).
+MIN_K_PREDICTION = 3
+
+
+def shows_prediction_interval(result: Any) -> bool:
+    """Whether a pooled result gets a prediction interval: random effects and k >= 3."""
+    return str(result.method).upper() != "EE" and int(result.k) >= MIN_K_PREDICTION
+
+
 def prediction_interval(res: Any, digits: int = 0) -> str:
     """``"95% PI 40% to 99%"``; for k < 3 the words say a prediction interval is not informative."""
     level = round(100 * float(getattr(res, "level", 0.95)))
-    if res.k < 3:
+    if not shows_prediction_interval(res):
         return "no prediction interval (fewer than three studies)"
     return f"{level}% PI {interval(res.pi_lower, res.pi_upper, digits)}"
 

@@ -14,6 +14,7 @@ JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 PROJECT_ITEMS = (
     "_config.yml", "_toc.yml", "_static", "references.bib", "VERSION", "CITATION.cff",
     "CHANGELOG.md", "CONTRIBUTING.md", "RELEASING.md", "book", "data", "results",
+    "tests/reference/README.md",
 )
 
 
@@ -27,6 +28,7 @@ def copy_project(dest: Path, items: tuple[str, ...] = PROJECT_ITEMS) -> Path:
                 src, dest / name, ignore=shutil.ignore_patterns("private", "__pycache__", "_generated")
             )
         elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     return dest
 

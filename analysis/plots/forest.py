@@ -36,6 +36,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 
 from analysis.plots import _style as st
+from analysis.report import shows_prediction_interval
 
 __all__ = [
     "cumulative_plot",
@@ -574,7 +575,7 @@ def forest_plot(
     if int(result.k) >= 2:
         label = _model_label(result) if subgroup is None else f"{_model_label(result)}: {subgroup}"
         # a common-effect model has no between-study variance, so no prediction interval
-        rows += _pooled_rows(result, label, with_pi=str(result.method).upper() != "EE")
+        rows += _pooled_rows(result, label, with_pi=shows_prediction_interval(result))
         footer = [f"Heterogeneity: {_heterogeneity_text(result)}", _model_text(result)]
         pooled_line = float(result.estimate)
     else:
@@ -631,8 +632,9 @@ def forest_plot_alt_text(
         f"{int(result.total_events)} events). Studies: {labels}. "
         f"Pooled proportion {st.fmt_num(result.estimate)} "
         f"({lvl} CI {st.fmt_num(result.ci_lower)} to {st.fmt_num(result.ci_upper)}); "
-        f"{lvl} prediction interval {st.fmt_num(result.pi_lower)} to {st.fmt_num(result.pi_upper)}. "
-        f"Heterogeneity: {_heterogeneity_text(result)}."
+        + (f"{lvl} prediction interval {st.fmt_num(result.pi_lower)} to {st.fmt_num(result.pi_upper)}. "
+           if shows_prediction_interval(result) else "no prediction interval (fewer than three studies). ")
+        + f"Heterogeneity: {_heterogeneity_text(result)}."
     )
 
 
