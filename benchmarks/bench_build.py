@@ -40,8 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.sphinxext import declared_inputs  # noqa: E402
-from tests.buildutil import JUPYTER_BOOK, PROJECT_ITEMS, copy_project  # noqa: E402
+from analysis.sphinxext import declared_inputs
+from tests.buildutil import JUPYTER_BOOK, PROJECT_ITEMS, copy_project
 
 BIN = Path(sys.executable).parent
 #: Copied besides tests/buildutil.PROJECT_ITEMS: pages that {include} files from tests/.

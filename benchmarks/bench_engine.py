@@ -38,10 +38,10 @@ from scipy.special import expit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import metaprop  # noqa: E402
-from analysis.effects import escalc  # noqa: E402
-from analysis.glmm import fit_binomial_normal  # noqa: E402
-from analysis.rma import rma_uni  # noqa: E402
+from analysis import metaprop
+from analysis.effects import escalc
+from analysis.glmm import fit_binomial_normal
+from analysis.rma import rma_uni
 
 TARGET = 0.1
 
