@@ -31,7 +31,7 @@ from analysis.pipeline import (
     synthesise,
 )
 
-__all__ = ["Review", "find_root", "review"]
+__all__ = ["Review", "find_root", "review", "show_figure", "show_table"]
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -61,12 +61,17 @@ def _markdown(text: str) -> Any:
     return Markdown(text)
 
 
-def _html_table(frame: pd.DataFrame) -> Any:
-    """A DataFrame as a compact, scrollable HTML table without the index."""
+def _html_table(frame: pd.DataFrame, index: bool = False) -> Any:
+    """A DataFrame as a compact, scrollable HTML table (without the index unless asked)."""
     from IPython.display import HTML
 
-    html = frame.to_html(index=False, escape=True, na_rep="", classes="review-table", border=0)
+    html = frame.to_html(index=index, escape=True, na_rep="", classes="review-table", border=0)
     return HTML(f'<div class="table-scroll">{html}</div>')
+
+
+def show_table(frame: pd.DataFrame, index: bool = False) -> None:
+    """Display a table the way every page of the book does (scrolls sideways on a phone)."""
+    _display(_html_table(frame, index))
 
 
 def _glue(name: str, value: Any) -> None:
@@ -79,7 +84,7 @@ def _glue(name: str, value: Any) -> None:
 GENERATED = "_generated"
 
 
-def _figure(root: Path, fig: Any, stem: str, caption: str, alt: str) -> None:
+def show_figure(root: Path, fig: Any, stem: str, caption: str, alt: str) -> None:
     """Save ``fig`` as SVG and PNG and show it as a captioned MyST figure with alt text.
 
     The PNG is what the page shows; both files are offered for download, so a reader on a
@@ -256,7 +261,7 @@ class Review:
 
         versions = self.flow_versions
         previous = versions[-2] if len(versions) > 1 else None
-        _figure(self.root, prisma_flow(versions[-1], previous), "prisma-flow",
+        show_figure(self.root, prisma_flow(versions[-1], previous), "prisma-flow",
                 f"PRISMA 2020 flow diagram of version {versions[-1].get('version')}.",
                 prisma_flow_alt_text(versions[-1], previous))
 
@@ -313,7 +318,7 @@ class Review:
                 else " (no prediction interval with fewer than three studies).")
         else:
             caption += ")."
-        _figure(self.root, fig, f"forest-{evidence_set}-{outcome}", caption,
+        show_figure(self.root, fig, f"forest-{evidence_set}-{outcome}", caption,
                 forest_plot_alt_text(synth.result, outcome=synth.label))
         lines = [_provenance(synth.rows)]
         if synth.pooled:
@@ -352,7 +357,7 @@ class Review:
                     **_engine(self.plan.primary),
                 )
                 _display(_markdown(title + res.methods_text()))
-                _figure(self.root, forest_plot_subgroups(res), f"subgroups-{outcome}-{spec['id']}",
+                show_figure(self.root, forest_plot_subgroups(res), f"subgroups-{outcome}-{spec['id']}",
                         f"Subgroup forest plot: {synth.label.lower()} by {spec['label'].lower()}.",
                         forest_plot_subgroups_alt_text(res))
 
@@ -396,7 +401,7 @@ class Review:
                 **_engine(self.plan.primary),
             )
             df = df.rename(columns={"omitted": "label"})
-            _figure(self.root, leave_one_out_plot(df), f"leave-one-out-{outcome}",
+            show_figure(self.root, leave_one_out_plot(df), f"leave-one-out-{outcome}",
                     f"Leave-one-out analysis: {synth.label.lower()}, pooled again with each study omitted in turn.",
                     leave_one_out_plot_alt_text(df))
 
@@ -422,7 +427,7 @@ class Review:
             undated = rows.loc[rows[self.plan.cumulative_order].isna(), "label"].to_list()
             note = f" Without a publication date, placed last: {', '.join(undated)}." if undated else ""
             df = df.rename(columns={"added": "label"})
-            _figure(self.root, cumulative_plot(df), f"cumulative-{outcome}",
+            show_figure(self.root, cumulative_plot(df), f"cumulative-{outcome}",
                     f"Cumulative meta-analysis: {synth.label.lower()}, by publication date; each row adds one study.{note}",
                     cumulative_plot_alt_text(df))
 
@@ -439,8 +444,9 @@ class Review:
             for _, ref in anchor.loc[anchor["outcome"] == outcome].iterrows():
                 rows.append(_anchor_row(meta.get("label", outcome), ref, self.labels))
         _display(_html_table(pd.DataFrame(rows)))
-        for outcome in self.vocabulary:
-            if context[outcome].pooled:
+        for outcome, synth in context.items():
+            if synth.pooled:
+                _display(_markdown(f"### {synth.label}: poor graft function"))
                 self.show_outcome(outcome, "context")
 
     def _published_pooled(self) -> pd.DataFrame:
@@ -466,7 +472,7 @@ class Review:
         from analysis.plots import traffic_light, traffic_light_alt_text
 
         rob, items = self._rob()
-        _figure(self.root, traffic_light(rob, items, study_labels=self.labels), "rob-traffic-light",
+        show_figure(self.root, traffic_light(rob, items, study_labels=self.labels), "rob-traffic-light",
                 "Risk of bias (JBI checklist for case series): one row per included study, one column per item.",
                 traffic_light_alt_text(rob, items, study_labels=self.labels))
 
@@ -475,7 +481,7 @@ class Review:
         from analysis.plots import summary_bars, summary_bars_alt_text
 
         rob, items = self._rob()
-        _figure(self.root, summary_bars(rob, items), "rob-summary",
+        show_figure(self.root, summary_bars(rob, items), "rob-summary",
                 "Risk-of-bias summary: share of included studies with each judgement, per item.",
                 summary_bars_alt_text(rob, items))
 
@@ -551,7 +557,7 @@ class Review:
             label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
             args = (km.time, incidence, 1 - km.ci_upper, 1 - km.ci_lower)
             kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost"}
-            _figure(self.root, km_plot(*args, **kwargs), f"km-{study_id}-{spec.outcome}",
+            show_figure(self.root, km_plot(*args, **kwargs), f"km-{study_id}-{spec.outcome}",
                     f"Kaplan-Meier estimate of the cumulative incidence of {label} after the boost, with its 95% "
                     "confidence band (patient-level data).", km_plot_alt_text(*args, **kwargs))
             median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
@@ -652,7 +658,7 @@ class Review:
             trend["evidence_set"] == "review") & trend["estimate"].notna()
         labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
         shown = trend.loc[keep]
-        _figure(self.root, estimate_over_versions(shown, outcome_labels=labels), "estimate-over-versions",
+        show_figure(self.root, estimate_over_versions(shown, outcome_labels=labels), "estimate-over-versions",
                 "Pooled estimate (95% CI) of each outcome with enough studies, in every released version and this one.",
                 estimate_over_versions_alt_text(shown, outcome_labels=labels))
 
@@ -678,6 +684,21 @@ class Review:
         results = pd.DataFrame([_result_row(s) for s in self.synthesis().values()])
         results.to_csv(out / "results.csv", index=False)
         links.append("- [results.csv (pooled results per outcome)](_generated/results.csv)")
+        context = pd.DataFrame([_result_row(s) for s in self.synthesis("context").values()])
+        context.to_csv(out / "results-indirect.csv", index=False)
+        links.append("- [results-indirect.csv (indirect evidence, per outcome)](_generated/results-indirect.csv)")
+        for outcome in self.focus_outcomes():
+            rows = self.synthesis()[outcome].rows
+            if rows.empty:
+                continue
+            table = pd.concat([sensitivity_methods(rows, self.plan), sensitivity_subsets(rows, self.plan)])
+            table.insert(0, "outcome", outcome)
+            name = f"sensitivity-{outcome}.csv"
+            table.to_csv(out / name, index=False)
+            links.append(f"- [{name} (sensitivity analyses)](_generated/{name})")
+        cert = self.certainty().reset_index(names="outcome")
+        cert.to_csv(out / "certainty.csv", index=False)
+        links.append("- [certainty.csv (GRADE certainty per outcome)](_generated/certainty.csv)")
         _display(_markdown("\n".join(links)))
 
 
@@ -775,14 +796,14 @@ def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _comparison_row(outcome: str, name: str, synth: OutcomeSynthesis) -> dict[str, Any]:
-    res = synth.result
+    est, lo, hi = report.shown_estimate(synth)
     return {
         "Outcome": outcome,
         "Evidence": name,
         "Studies": synth.k,
         "Patients": synth.total_n,
-        "Proportion [95% CI]": f"{report.percent(res.estimate)} [{report.interval(res.ci_lower, res.ci_upper)}]",
-        "Pooled": "yes" if synth.pooled else "no (single study)",
+        "Proportion [95% CI]": f"{report.percent(est)} [{report.interval(lo, hi)}]",
+        "Pooled": "yes" if synth.pooled else "no (single study, exact CI)",
     }
 
 
@@ -824,8 +845,8 @@ def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
     if res is None:
         return row
     if not synth.pooled:  # a single study: its observed proportion and exact CI, as the page shows
-        study = res.studies.iloc[0]
-        row.update(estimate=study["proportion"], ci_lower=study["ci_lower"], ci_upper=study["ci_upper"],
+        est, lo, hi = report.shown_estimate(synth)
+        row.update(estimate=est, ci_lower=lo, ci_upper=hi,
                    method="single study (not pooled)", ci="exact (Clopper-Pearson)")
         return row
     row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,

@@ -80,6 +80,19 @@ def pvalue(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def shown_estimate(synth: Any) -> tuple[float, float, float]:
+    """(estimate, lower, upper) a reader sees for an outcome.
+
+    Pooled: the pooled proportion and its CI. Not pooled (a single study): the study's observed
+    proportion and its exact (Clopper-Pearson) CI, never a model's back-transformed estimate.
+    """
+    res = synth.result
+    if synth.pooled:
+        return float(res.estimate), float(res.ci_lower), float(res.ci_upper)
+    study = res.studies.iloc[0]
+    return float(study["proportion"]), float(study["ci_lower"]), float(study["ci_upper"])
+
+
 def headline(synth: Any, digits: int = 0) -> str:
     """One sentence of what the evidence on an outcome shows, pooled or not.
 
