@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy.special import betaincinv, ndtri
 
 __all__ = ["STUDY_CI_METHODS", "clopper_pearson", "study_ci", "wilson"]
 
@@ -58,12 +58,12 @@ def clopper_pearson(
     """
     x, nn = _counts(events, n, level)
     alpha = 1 - level
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo = stats.beta.ppf(alpha / 2, x, nn - x + 1)
-        hi = stats.beta.ppf(1 - alpha / 2, x + 1, nn - x)
-    lo = np.where(x == 0, 0.0, lo)
-    hi = np.where(x == nn, 1.0, hi)
-    return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    # betaincinv(a, b, q) is the ufunc behind scipy.stats.beta.ppf(q, a, b): same values
+    lo, hi = np.zeros(x.shape), np.ones(x.shape)
+    some, short = x > 0, x < nn
+    lo[some] = betaincinv(x[some], nn[some] - x[some] + 1, alpha / 2)
+    hi[short] = betaincinv(x[short] + 1, nn[short] - x[short], 1 - alpha / 2)
+    return lo, hi
 
 
 def wilson(
@@ -86,7 +86,7 @@ def wilson(
     lower, upper : numpy.ndarray of shape (k,)
     """
     x, nn = _counts(events, n, level)
-    z = stats.norm.ppf(1 - (1 - level) / 2)
+    z = ndtri(1 - (1 - level) / 2)  # as scipy.stats.norm.ppf
     p = x / nn
     centre = p + z**2 / (2 * nn)
     half = z * np.sqrt(p * (1 - p) / nn + z**2 / (4 * nn**2))

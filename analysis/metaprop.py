@@ -24,7 +24,7 @@ from analysis.effects import (
     escalc,
     harmonic_mean,
 )
-from analysis.heterogeneity import h2_from_tau2, i2_from_q, i2_from_tau2
+from analysis.heterogeneity import h2_from_tau2, i2_from_q, i2_from_tau2, raw_field
 from analysis.intervals import STUDY_CI_METHODS, study_ci
 from analysis.results import MetaPropResult, StudyRow
 from analysis.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
@@ -201,7 +201,8 @@ def _result(fit: UniFit, x: IntArray, n: IntArray, labels: tuple[str, ...], yi: 
         k=fit.k, estimate=shown[0], ci_lower=shown[1], ci_upper=shown[2], pi_lower=shown[3],
         pi_upper=shown[4], mu=fit.mu, se=fit.se, mu_ci_lower=fit.ci_lower,
         mu_ci_upper=fit.ci_upper, mu_pi_lower=fit.pi_lower, mu_pi_upper=fit.pi_upper,
-        pvalue=None if tau2_estimator == "BAYES" else fit.pvalue, ci_df=fit.ci_df, pi_df=fit.pi_df, tau2=fit.tau2, tau2_ci=fit.tau2_ci,
+        pvalue=None if tau2_estimator == "BAYES" else fit.pvalue, ci_df=fit.ci_df, pi_df=fit.pi_df, tau2=fit.tau2,
+        tau2_ci=raw_field(fit, "tau2_ci"),
         q=fit.q, q_df=fit.q_df, q_pvalue=fit.q_pvalue, i2=fit.i2, i2_q=fit.i2_q, h2=fit.h2,
         measure=measure, method=method, ci=fit.ci, pi=fit.pi, level=fit.level,
         tau2_estimator=tau2_estimator or fit.method, total_events=int(x.sum()),

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.heterogeneity import LazyField
+
 __all__ = ["MEASURE_LABELS", "METAFOR_NAMES", "MetaPropResult", "StudyRow"]
 
 #: metafor field (``rma.uni``/``predict``/``confint``) -> our attribute.
@@ -111,7 +113,7 @@ class MetaPropResult:
     ci_df: int | None
     pi_df: int | None
     tau2: float
-    tau2_ci: tuple[float, float]
+    tau2_ci: tuple[float, float] = LazyField()  # type: ignore[assignment]  # on first access
     q: float
     q_df: int
     q_pvalue: float

@@ -35,9 +35,9 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
-from analysis.heterogeneity import heterogeneity
+from analysis.heterogeneity import LazyField, heterogeneity, raw_field
 from analysis.tau2 import TAU2_METHODS, estimate_tau2
 
 __all__ = ["CI_METHODS", "PI_METHODS", "UniFit", "rma_uni"]
@@ -49,6 +49,7 @@ CI_METHODS: tuple[str, ...] = ("z", "hksj", "hksj_adhoc")
 PI_METHODS: tuple[str, ...] = ("t", "z")
 
 FloatArray = npt.NDArray[np.float64]
+_EPS = float(np.finfo(float).eps)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class UniFit:
     weights : numpy.ndarray of shape (k,)
         Relative weights :math:`100\\,w_i/\\sum w_i` in percent (read-only).
     q, q_df, q_pvalue, i2, i2_q, h2, tau2_ci, tau2_ci_capped
-        See :class:`analysis.heterogeneity.Heterogeneity`.
+        See :class:`analysis.heterogeneity.Heterogeneity` (``tau2_ci`` and ``tau2_ci_capped``
+        are computed on first access).
     method, ci, pi, level
         Settings used (``ci`` is "z" when k = 1 forced it).
     notes : tuple of str
@@ -103,8 +105,8 @@ class UniFit:
     i2: float
     i2_q: float
     h2: float
-    tau2_ci: tuple[float, float]
-    tau2_ci_capped: bool
+    tau2_ci: tuple[float, float] = LazyField()  # type: ignore[assignment]
+    tau2_ci_capped: bool = LazyField()  # type: ignore[assignment]
     method: str
     ci: str
     pi: str
@@ -140,14 +142,15 @@ def _check_data(yi: npt.ArrayLike, vi: npt.ArrayLike) -> tuple[FloatArray, Float
 
 def _quantile(level: float, df: int | None) -> float:
     p = 1 - (1 - level) / 2
-    return float(stats.norm.ppf(p) if df is None else stats.t.ppf(p, df))
+    # the ufuncs behind scipy.stats.norm.ppf and t.ppf (same values, without their overhead)
+    return float(ndtri(p) if df is None else stdtrit(df, p))
 
 
 def _hksj_se(y: FloatArray, w: FloatArray, mu: float) -> float:
     """HKSJ standard error; 0 when the weighted residual sum of squares is numerically 0."""
-    rss = float(np.sum(w * (y - mu) ** 2))
-    s2w = 0.0 if rss <= np.finfo(float).eps else rss / (y.size - 1)
-    return float(np.sqrt(s2w / np.sum(w)))
+    rss = float((w * (y - mu) ** 2).sum())
+    s2w = 0.0 if rss <= _EPS else rss / (y.size - 1)
+    return float(np.sqrt(s2w / w.sum()))
 
 
 def rma_uni(
@@ -203,8 +206,9 @@ def rma_uni(
     if not est.converged:
         notes.append(f"{method} tau2 solver did not converge in {est.iterations} iterations")
     w = 1.0 / (v + est.tau2)
-    mu = float(np.sum(w * y) / np.sum(w))
-    se = float(1 / np.sqrt(np.sum(w)))
+    sw = w.sum()
+    mu = float((w * y).sum() / sw)
+    se = float(1 / np.sqrt(sw))
     if ci == "hksj":
         se = _hksj_se(y, w, mu)
     elif ci == "hksj_adhoc":
@@ -214,13 +218,14 @@ def rma_uni(
     pi_df = k - 1 if (pi == "t" and not no_pi) else None
     crit = _quantile(level, ci_df)
     stat = mu / se if se > 0 else np.copysign(np.inf, mu) if mu != 0 else 0.0
-    pval = float(2 * (stats.norm.sf(abs(stat)) if ci_df is None else stats.t.sf(abs(stat), ci_df)))
+    # survival functions as scipy.stats.norm.sf and t.sf compute them
+    pval = float(2 * (ndtr(-abs(stat)) if ci_df is None else stdtr(ci_df, -abs(stat))))
     half_pi = crit * se if no_pi else _quantile(level, pi_df) * np.sqrt(se**2 + est.tau2)
     if half_pi < crit * se:
         notes.append(f"the prediction interval (pi = {pi!r}) is narrower than the {ci!r} "
                      "confidence interval; pi = 't' keeps it at least as wide")
     het = heterogeneity(y, v, est.tau2, method, level)
-    weights = 100 * w / np.sum(w)
+    weights = 100 * w / sw
     weights.setflags(write=False)
     return UniFit(
         k=k, mu=mu, se=se, stat=float(stat), pvalue=pval,
@@ -228,6 +233,7 @@ def rma_uni(
         pi_lower=float(mu - half_pi), pi_upper=float(mu + half_pi), ci_df=ci_df, pi_df=pi_df,
         tau2=est.tau2, tau2_converged=est.converged, tau2_iterations=est.iterations,
         weights=weights, q=het.q, q_df=het.q_df, q_pvalue=het.q_pvalue, i2=het.i2,
-        i2_q=het.i2_q, h2=het.h2, tau2_ci=het.tau2_ci, tau2_ci_capped=het.tau2_ci_capped,
+        i2_q=het.i2_q, h2=het.h2, tau2_ci=raw_field(het, "tau2_ci"),
+        tau2_ci_capped=raw_field(het, "tau2_ci_capped"),
         method=method, ci=ci, pi=pi, level=float(level), notes=tuple(notes),
     )

@@ -76,7 +76,8 @@ def _arrays(yi: npt.ArrayLike, vi: npt.ArrayLike) -> tuple[FloatArray, FloatArra
 
 
 def _resid(y: FloatArray, w: FloatArray) -> FloatArray:
-    return y - np.sum(w * y) / np.sum(w)
+    # ndarray.sum() is np.sum without its dispatch overhead (same pairwise summation)
+    return y - (w * y).sum() / w.sum()
 
 
 def generalised_q(tau2: float, yi: npt.ArrayLike, vi: npt.ArrayLike) -> float:
@@ -87,7 +88,7 @@ def generalised_q(tau2: float, yi: npt.ArrayLike, vi: npt.ArrayLike) -> float:
     """
     y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
     w = 1.0 / (v + tau2)
-    return float(np.sum(w * _resid(y, w) ** 2))
+    return float((w * _resid(y, w) ** 2).sum())
 
 
 def tau2_dl(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
@@ -139,24 +140,24 @@ def tau2_sj(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
 def _reml_step(tau2: float, y: FloatArray, v: FloatArray) -> float:
     """Fisher-scoring step for REML: :math:`(y^\\top PPy - \\mathrm{tr}P)/\\mathrm{tr}(PP)`."""
     w = 1.0 / (v + tau2)
-    sw, sw2, sw3 = np.sum(w), np.sum(w**2), np.sum(w**3)
+    sw, sw2, sw3 = w.sum(), (w**2).sum(), (w**3).sum()
     py = w * _resid(y, w)
     tr_p = sw - sw2 / sw
     tr_pp = sw2 - 2 * sw3 / sw + sw2**2 / sw**2
-    return float((np.sum(py**2) - tr_p) / tr_pp)
+    return float(((py**2).sum() - tr_p) / tr_pp)
 
 
 def _ml_step(tau2: float, y: FloatArray, v: FloatArray) -> float:
     """Fisher-scoring step for ML: :math:`(\\sum w_i^2 r_i^2 - \\sum w_i)/\\sum w_i^2`."""
     w = 1.0 / (v + tau2)
-    return float((np.sum(w**2 * _resid(y, w) ** 2) - np.sum(w)) / np.sum(w**2))
+    return float(((w**2 * _resid(y, w) ** 2).sum() - w.sum()) / (w**2).sum())
 
 
 def _loglik(tau2: float, y: FloatArray, v: FloatArray, reml: bool) -> float:
     """(Restricted) log-likelihood of the intercept-only model, up to a constant."""
     w = 1.0 / (v + tau2)
-    ll = -0.5 * np.sum(np.log(v + tau2)) - 0.5 * np.sum(w * _resid(y, w) ** 2)
-    return float(ll - 0.5 * np.log(np.sum(w)) if reml else ll)
+    ll = -0.5 * np.log(v + tau2).sum() - 0.5 * (w * _resid(y, w) ** 2).sum()
+    return float(ll - 0.5 * np.log(w.sum()) if reml else ll)
 
 
 def _fisher_scoring(
