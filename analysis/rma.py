@@ -203,6 +203,8 @@ def rma_uni(
             notes.append(f"ci = {ci!r} needs k >= 2; the Wald (z) interval is used")
             ci = "z"
     est = estimate_tau2(y, v, method)
+    if est.note:
+        notes.append(est.note)
     if not est.converged:
         notes.append(f"{method} tau2 solver did not converge in {est.iterations} iterations")
     w = 1.0 / (v + est.tau2)

@@ -12,6 +12,7 @@ than metafor's defaults (``threshold=1e-5``): to :math:`|\\Delta\\tau^2| \\le 10
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,17 +51,20 @@ class Tau2Estimate:
     tau2 : float
         Estimate, >= 0.
     converged : bool
-        False only when an iterative solver hit its iteration limit.
+        False only when an iterative solver (and, for REML and ML, its fallback) failed.
     iterations : int
-        Iterations used (0 for closed forms).
+        Iterations used (0 for closed forms; scoring plus Brent iterations after a fallback).
     method : str
         Estimator name.
+    note : str
+        Empty, or how the estimate was found when Fisher scoring failed (REML, ML).
     """
 
     tau2: float
     converged: bool
     iterations: int
     method: str
+    note: str = ""
 
 
 def _arrays(yi: npt.ArrayLike, vi: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -137,20 +141,37 @@ def tau2_sj(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
     return Tau2Estimate(max(0.0, t0 * generalised_q(t0, y, v) / (k - 1)), True, 0, "SJ")
 
 
+_add = np.add.reduce  # ndarray.sum() without its Python wrapper (same pairwise summation)
+
+
 def _reml_step(tau2: float, y: FloatArray, v: FloatArray) -> float:
     """Fisher-scoring step for REML: :math:`(y^\\top PPy - \\mathrm{tr}P)/\\mathrm{tr}(PP)`."""
     w = 1.0 / (v + tau2)
-    sw, sw2, sw3 = w.sum(), (w**2).sum(), (w**3).sum()
-    py = w * _resid(y, w)
+    sw, sw2, sw3 = _add(w), _add(w**2), _add(w**3)
+    py = w * (y - _add(w * y) / sw)
     tr_p = sw - sw2 / sw
     tr_pp = sw2 - 2 * sw3 / sw + sw2**2 / sw**2
-    return float(((py**2).sum() - tr_p) / tr_pp)
+    return float((_add(py**2) - tr_p) / tr_pp)
 
 
 def _ml_step(tau2: float, y: FloatArray, v: FloatArray) -> float:
     """Fisher-scoring step for ML: :math:`(\\sum w_i^2 r_i^2 - \\sum w_i)/\\sum w_i^2`."""
     w = 1.0 / (v + tau2)
-    return float(((w**2 * _resid(y, w) ** 2).sum() - w.sum()) / (w**2).sum())
+    sw = _add(w)
+    w2 = w**2
+    return float((_add(w2 * (y - _add(w * y) / sw) ** 2) - sw) / _add(w2))
+
+
+def _score(tau2: float, y: FloatArray, v: FloatArray, reml: bool) -> float:
+    """Twice the derivative of the (restricted) log-likelihood in tau2 :footcite:`viechtbauer2005`.
+
+    .. math:: \\sum w_i^2 r_i^2 - \\sum w_i \\;(+ \\textstyle\\sum w_i^2 / \\sum w_i
+              \\text{ for REML, so the last two terms are } -\\mathrm{tr}P)
+    """
+    w = 1.0 / (v + tau2)
+    sw, w2 = _add(w), w * w
+    score = _add(w2 * (y - _add(w * y) / sw) ** 2) - sw
+    return float(score + _add(w2) / sw if reml else score)
 
 
 def _loglik(tau2: float, y: FloatArray, v: FloatArray, reml: bool) -> float:
@@ -160,23 +181,77 @@ def _loglik(tau2: float, y: FloatArray, v: FloatArray, reml: bool) -> float:
     return float(ll - 0.5 * np.log(w.sum()) if reml else ll)
 
 
+def _oscillates(steps: list[float]) -> bool:
+    """True when the last 20 scoring steps alternate in sign without shrinking: the iteration
+    map has slope below -1 there, so Fisher scoring cannot converge (happens near tau2 = 0)."""
+    last = steps[-20:]
+    alternating = all(a * b < 0 for a, b in itertools.pairwise(last))
+    return alternating and max(map(abs, last[10:])) >= max(map(abs, last[:10]))
+
+
 def _fisher_scoring(
     y: FloatArray, v: FloatArray, step: Callable[[float, FloatArray, FloatArray], float], name: str
 ) -> Tau2Estimate:
     """Iterate :math:`\\tau^2 \\leftarrow \\tau^2 + \\text{step}` from the HE estimate, halving steps
-    that would go below 0; then keep 0 if it has the higher likelihood (as metafor's ll0check)."""
+    that would go below 0; then keep 0 if it has the higher likelihood (as metafor's ll0check).
+
+    If scoring has not converged after :data:`_MAXITER` steps, or oscillates after 100 (see
+    :func:`_oscillates`), the likelihood is maximised directly (:func:`_maximise`).
+    """
+    reml = name == "REML"
     tau2 = tau2_he(y, v).tau2
+    steps: list[float] = []
     for it in range(1, _MAXITER + 1):
         adj = step(tau2, y, v)
         while tau2 + adj < 0:
             adj /= 2
         tau2 += adj
         if abs(adj) <= _TOL * (1 + tau2):
-            reml = name == "REML"
             if tau2 > 0 and _loglik(0.0, y, v, reml) > _loglik(tau2, y, v, reml) + 1e-10:
                 tau2 = 0.0
             return Tau2Estimate(tau2, True, it, name)
-    return Tau2Estimate(tau2, False, _MAXITER, name)
+        steps.append(adj)
+        if it >= 100 and it % 10 == 0 and _oscillates(steps):
+            break
+    return _maximise(y, v, reml, name, it)
+
+
+def _maximise(y: FloatArray, v: FloatArray, reml: bool, name: str, used: int) -> Tau2Estimate:
+    """Global maximum of the (restricted) log-likelihood over :math:`\\tau^2 \\ge 0`.
+
+    The upper end ``hi`` is widened tenfold until the score (:func:`_score`) is negative there.
+    The score is evaluated on 65 points :math:`\\mathrm{hi}\\,(j/64)^2`; every change of sign
+    from + to - brackets a local maximum, solved with Brent's method to
+    :math:`10^{-15} + 10^{-13}\\tau^2`; :math:`\\tau^2 = 0` is a candidate when the score is
+    <= 0 there. The candidate with the highest likelihood wins (0 only if higher by more
+    than :math:`10^{-10}`, as in :func:`_fisher_scoring`).
+    """
+    label = "restricted log-likelihood" if reml else "log-likelihood"
+    note = (f"{name} tau2: Fisher scoring stopped without converging after {used} iterations; "
+            f"the {label} was maximised directly (grid bracket + Brent's method on the score)")
+    hi = max(1.0, 10 * float(np.var(y)))
+    for _ in range(60):
+        if _score(hi, y, v, reml) < 0:
+            break
+        hi *= 10
+    else:
+        return Tau2Estimate(hi, False, used, name, note + f", but the score is still positive at {hi:g}")
+    grid = hi * (np.arange(65) / 64.0) ** 2
+    scores = [_score(t, y, v, reml) for t in grid]
+    candidates, iterations = [], used
+    for j in range(64):
+        if scores[j] > 0 >= scores[j + 1]:
+            root, info = optimize.brentq(_score, grid[j], grid[j + 1], args=(y, v, reml),
+                                         xtol=1e-15, rtol=1e-13, maxiter=_MAXITER,
+                                         full_output=True, disp=False)
+            if not info.converged:
+                return Tau2Estimate(float(root), False, iterations + info.iterations, name, note)
+            candidates.append(float(root))
+            iterations += info.iterations
+    best = max(candidates, key=lambda t: _loglik(t, y, v, reml), default=0.0)
+    if scores[0] <= 0 and best > 0 and _loglik(0.0, y, v, reml) > _loglik(best, y, v, reml) + 1e-10:
+        best = 0.0
+    return Tau2Estimate(best, True, iterations, name, note)
 
 
 def tau2_reml(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:

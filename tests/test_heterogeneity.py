@@ -88,3 +88,23 @@ def test_k1_conventions() -> None:
 def test_i2_from_q_truncated() -> None:
     assert i2_from_q(2.0, 3) == 0.0 and i2_from_q(0.0, 3) == 0.0
     assert i2_from_q(6.0, 3) == pytest.approx(50.0)
+
+
+def test_qprofile_interval_is_computed_on_first_access_and_equals_the_direct_one() -> None:
+    import dataclasses
+    import pickle
+
+    from analysis.heterogeneity import Deferred
+
+    y, v = YI.copy(), VI.copy()
+    het = heterogeneity(y, v, 0.3646, "REML")
+    assert isinstance(het.__dict__["tau2_ci"], Deferred)  # nothing computed yet
+    y[0] = 99.0  # the result copied its inputs: later changes to the caller's arrays do not leak
+    direct, capped = tau2_qprofile_ci(YI, VI, 0.95, 0.3646)
+    assert het.tau2_ci == direct and het.tau2_ci_capped is capped is False
+    assert het.__dict__["tau2_ci"] == direct  # resolved once, then stored
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        het.tau2_ci = (0.0, 1.0)  # type: ignore[misc]
+    fresh = heterogeneity(YI, VI, 0.3646, "REML")
+    assert pickle.loads(pickle.dumps(fresh)) == het == fresh
+    assert "tau2_ci" in {f.name for f in dataclasses.fields(het)}

@@ -54,3 +54,20 @@ def test_dispatch_and_errors() -> None:
         clopper_pearson([3], [2])
     with pytest.raises(ValueError, match="level"):
         wilson([1], [2], level=95)
+
+
+def test_clopper_pearson_equals_scipy_stats_beta_quantiles_exactly() -> None:
+    """The engine calls the ufunc behind scipy.stats.beta.ppf; the values must not change."""
+    from scipy import stats
+
+    n = np.repeat(np.arange(1, 41), 41)
+    x = np.tile(np.arange(41), 40)
+    keep = x <= n
+    x, n = x[keep], n[keep]
+    for level in (0.95, 0.9, 0.5):
+        lo, hi = clopper_pearson(x, n, level)
+        a = (1 - level) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ref_lo = np.where(x == 0, 0.0, stats.beta.ppf(a, x, n - x + 1))
+            ref_hi = np.where(x == n, 1.0, stats.beta.ppf(1 - a, x + 1, n - x))
+        assert np.array_equal(lo, ref_lo) and np.array_equal(hi, ref_hi)

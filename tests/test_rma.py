@@ -125,3 +125,14 @@ def test_data_errors_name_the_study() -> None:
         rma_uni([1.0, 2.0], [0.1, 0.0])
     with pytest.raises(ValueError, match="study 1: yi = inf"):
         rma_uni([np.inf, 2.0], [0.1, 0.1])
+
+
+@pytest.mark.parametrize(("ci", "level"), [("z", 0.95), ("hksj", 0.95), ("hksj", 0.8), ("z", 0.5)])
+def test_quantiles_and_pvalues_equal_scipy_stats_exactly(ci: str, level: float) -> None:
+    """rma_uni uses the scipy.special ufuncs behind scipy.stats' t and normal: same numbers."""
+    f = rma_uni(YI, VI, "REML", ci, "t", level)
+    p = 1 - (1 - level) / 2
+    crit = stats.norm.ppf(p) if ci == "z" else stats.t.ppf(p, 13)
+    pval = 2 * (stats.norm.sf(abs(f.stat)) if ci == "z" else stats.t.sf(abs(f.stat), 13))
+    assert f.ci_upper == f.mu + crit * f.se and f.pvalue == float(pval)
+    assert f.pi_upper == f.mu + stats.t.ppf(p, 13) * np.sqrt(f.se**2 + f.tau2)
