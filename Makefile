@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -
 # Sphinx warnings are errors; --keep-going reports all of them before failing.
 JB_FLAGS ?= -W --keep-going
 
-.PHONY: help setup book test test-fast validate lint clean lock
+.PHONY: help setup book test test-fast test-deps validate lint clean lock
 
 help:
 	@echo "make book       set up .venv (first run), execute the chapters, build the site into _build/html"
 	@echo "make test       set up .venv (first run) and run the whole test suite"
 	@echo "make test-fast  the tests that do not build books or start a browser"
+	@echo "make test-deps  optional: install R/metafor and Chromium with apt for the reference and browser tests"
 	@echo "make validate   check data/ and references.bib"
 	@echo "make site       the versioned website (every release tag and dev) into _build/site"
 	@echo "make release VERSION=YY.MINOR.PATCH TRIGGER='why'   cut a release (see RELEASING.md)"
@@ -48,6 +49,14 @@ test: setup
 
 validate: setup
 	$(BIN)/python -m analysis validate
+
+# Optional system tools for the reference and browser tests (Debian/Ubuntu, needs root or sudo):
+# R with metafor regenerates the reference values; Chromium runs the browser test. Without them
+# those tests skip with a message; the comparison with the committed metafor values always runs.
+TEST_DEPS := r-cran-metafor r-cran-metadat r-cran-lme4 r-cran-survival chromium
+test-deps:
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_DEPS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not build and not browser and not slow"
