@@ -83,6 +83,22 @@ def _as_count(value: Any, label: str, what: str) -> int:
     return int(f)
 
 
+def _whole_counts(values: list[Any]) -> IntArray | None:
+    """The values as int64 when they are all finite, whole, >= 0 numbers below 2**53 (what
+    :func:`_as_count` accepts, checked at once); None otherwise (then each value is checked)."""
+    try:
+        a = np.asarray(values)
+    except (TypeError, ValueError):
+        return None
+    if a.ndim != 1 or a.dtype.kind not in "iuf":
+        return None
+    if a.dtype.kind == "f":
+        ok = np.isfinite(a).all() and (a >= 0).all() and (a < 2.0**53).all() and (a == np.floor(a)).all()
+    else:
+        ok = a.size == 0 or (a.min() >= 0 and a.max() < 2**53)
+    return a.astype(np.int64) if ok else None
+
+
 def validate_counts(
     events: Any, n: Any, labels: Any = None, data: pd.DataFrame | None = None
 ) -> tuple[IntArray, IntArray, tuple[str, ...]]:
@@ -108,6 +124,9 @@ def validate_counts(
     if len(ev) == 0:
         raise ValueError("no studies (k = 0): at least one study is needed")
     labs = _labels(labels, data, len(ev))
+    x, m = _whole_counts(ev), _whole_counts(nn)
+    if x is not None and m is not None and (m >= 1).all() and (x <= m).all():
+        return x, m, labs
     x = np.array([_as_count(v, lab, f"events ({ev_name})") for v, lab in zip(ev, labs, strict=True)])
     m = np.array([_as_count(v, lab, f"n ({n_name})") for v, lab in zip(nn, labs, strict=True)])
     for xi, ni, lab in zip(x, m, labs, strict=True):
@@ -148,6 +167,8 @@ def _display(values: Sequence[float], measure: str, nh: float | None) -> tuple[l
 def _escalc_checked(x: IntArray, n: IntArray, labels: tuple[str, ...], measure: str,
                     cc: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     yi, vi = escalc(x, n, measure, cc)
+    if np.isfinite(yi).all() and np.isfinite(vi).all() and (vi > 0).all():
+        return yi, vi
     for i, lab in enumerate(labels):
         if not (np.isfinite(yi[i]) and np.isfinite(vi[i]) and vi[i] > 0):
             raise ValueError(f"study {lab!r}: {x[i]}/{n[i]} gives a zero or infinite {measure} "
@@ -159,11 +180,11 @@ def _escalc_checked(x: IntArray, n: IntArray, labels: tuple[str, ...], measure: 
 def _study_rows(x: IntArray, n: IntArray, labels: tuple[str, ...], yi: Any, vi: Any,
                 weights: Any, method: str, level: float) -> tuple[StudyRow, ...]:
     lo, hi = study_ci(x, n, method, level)
-    return tuple(
-        StudyRow(labels[i], int(x[i]), int(n[i]), float(x[i] / n[i]), float(lo[i]), float(hi[i]),
-                 float(yi[i]), float(vi[i]), float(weights[i]))
-        for i in range(len(labels))
-    )
+    columns = (x.tolist(), n.tolist(), (x / n).tolist(), lo.tolist(), hi.tolist(),
+               np.asarray(yi, dtype=float).tolist(), np.asarray(vi, dtype=float).tolist(),
+               np.asarray(weights, dtype=float).tolist())
+    rows = zip(labels, *columns, strict=True)
+    return tuple(StudyRow(*row) for row in rows)
 
 
 def _cc_note(mask: Any, labels: tuple[str, ...], cc: float) -> list[str]:

@@ -132,6 +132,8 @@ def _check_data(yi: npt.ArrayLike, vi: npt.ArrayLike) -> tuple[FloatArray, Float
         raise ValueError("no studies (k = 0)")
     if y.shape != v.shape:
         raise ValueError(f"yi and vi differ in length ({y.size} vs {v.size})")
+    if np.isfinite(y).all() and np.isfinite(v).all() and (v > 0).all():
+        return y, v
     for i in range(y.size):
         if not np.isfinite(y[i]):
             raise ValueError(f"study {i + 1}: yi = {y[i]} is not finite")

@@ -74,7 +74,7 @@ def _arrays(yi: npt.ArrayLike, vi: npt.ArrayLike) -> tuple[FloatArray, FloatArra
         raise ValueError(f"yi and vi differ in length ({y.size} vs {v.size})")
     if y.size == 0:
         raise ValueError("no studies (k = 0)")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
+    if not (np.isfinite(y).all() and np.isfinite(v).all() and (v > 0).all()):
         raise ValueError("yi must be finite and vi finite and > 0 for every study")
     return y, v
 
