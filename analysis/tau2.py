@@ -40,6 +40,7 @@ _TOL = 1e-12
 _MAXITER = 1000
 
 FloatArray = npt.NDArray[np.float64]
+_add = np.add.reduce  # ndarray.sum() without its Python wrapper (same pairwise summation)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def generalised_q(tau2: float, yi: npt.ArrayLike, vi: npt.ArrayLike) -> float:
     """
     y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
     w = 1.0 / (v + tau2)
-    return float((w * _resid(y, w) ** 2).sum())
+    return float(_add(w * (y - _add(w * y) / _add(w)) ** 2))
 
 
 def tau2_dl(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
@@ -119,11 +120,16 @@ def tau2_he(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
     :footcite:`viechtbauer2010`
     """
     y, v = _arrays(yi, vi)
-    k = y.size
-    if k < 2:
+    if y.size < 2:
         return Tau2Estimate(0.0, True, 0, "HE")
-    rss = np.sum((y - y.mean()) ** 2)
-    return Tau2Estimate(max(0.0, float((rss - (k - 1) / k * np.sum(v)) / (k - 1))), True, 0, "HE")
+    return Tau2Estimate(_he(y, v), True, 0, "HE")
+
+
+def _he(y: FloatArray, v: FloatArray) -> float:
+    """The HE estimate of checked arrays with k >= 2."""
+    k = y.size
+    rss = ((y - y.mean()) ** 2).sum()
+    return max(0.0, float((rss - (k - 1) / k * v.sum()) / (k - 1)))
 
 
 def tau2_sj(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
@@ -139,9 +145,6 @@ def tau2_sj(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:
         return Tau2Estimate(0.0, True, 0, "SJ")
     t0 = float(np.mean((y - y.mean()) ** 2))
     return Tau2Estimate(max(0.0, t0 * generalised_q(t0, y, v) / (k - 1)), True, 0, "SJ")
-
-
-_add = np.add.reduce  # ndarray.sum() without its Python wrapper (same pairwise summation)
 
 
 def _reml_step(tau2: float, y: FloatArray, v: FloatArray) -> float:
@@ -199,7 +202,7 @@ def _fisher_scoring(
     :func:`_oscillates`), the likelihood is maximised directly (:func:`_maximise`).
     """
     reml = name == "REML"
-    tau2 = tau2_he(y, v).tau2
+    tau2 = _he(y, v)
     steps: list[float] = []
     for it in range(1, _MAXITER + 1):
         adj = step(tau2, y, v)
