@@ -729,7 +729,7 @@ def _study_labels(bib: Path, studies: pd.DataFrame) -> dict[str, str]:
 def _author_year(fields: Mapping[str, str]) -> str | None:
     """"Surname year" of the first author of a BibTeX entry, LaTeX accents decoded.
 
-    A brace-protected corporate author (``{The ASCO Post}``) is kept whole; placeholders such as
+    A brace-protected corporate author (``{The ASCO Post}``) is kept whole; stand-in texts such as
     "[author list not read]" or "Authors not verified" give None (the study id is shown instead).
     """
     author, year = fields.get("author", "").strip(), fields.get("year", "")

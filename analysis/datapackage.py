@@ -19,7 +19,7 @@ extensions (custom keys start with ``x-``):
     For a YAML resource, the top-level key holding the list of records.
 ``x-pattern`` (resource)
     A path pattern such as ``private/{study_id}.csv``: one table per matching file.
-    ``x-pattern-reference: {resource: ..., fields: ...}`` checks the placeholder value.
+    ``x-pattern-reference: {resource: ..., fields: ...}`` checks the value of the pattern key.
 ``x-private`` (resource)
     Values of the resource are never echoed in messages.
 ``x-separator`` (field)

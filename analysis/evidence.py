@@ -169,7 +169,7 @@ def load_ipd(
     ----------
     data_dir : str or pathlib.Path
     key : str
-        The value of the file's placeholder (the study id).
+        The value of the file name's pattern key (the study id).
     resource : str, optional
         The pattern resource; default: the only one with ``x-aggregate``.
     descriptor : str or pathlib.Path, optional

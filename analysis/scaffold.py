@@ -157,7 +157,7 @@ def _children(package: Package, table: StudyTable) -> list[Resource]:
 
 
 def _pattern_children(package: Package, table: StudyTable) -> list[Resource]:
-    """Per-study file families (``x-pattern``) whose placeholder is the study id."""
+    """Per-study file families (``x-pattern``) whose pattern key is the study id."""
     found = []
     for r in package.resources:
         ref = r.properties.get("x-pattern-reference")
