@@ -364,25 +364,22 @@ class Review:
     # ----------------------------------------------------------------- sensitivity
     def sensitivity_methods_table(self) -> None:
         """Each focus outcome under every method of the plan."""
-        for outcome in self.focus_outcomes():
-            synth = self.synthesis()[outcome]
-            _display(_markdown(f"### {synth.label}"))
-            if synth.result is None:
-                _display(_markdown("No study has reported this outcome yet."))
-                continue
-            if not synth.pooled:
-                _display(_markdown(_too_few(synth, self.plan)))
-            _display(_html_table(_interval_table(sensitivity_methods(synth.rows, self.plan))))
+        self._sensitivity_tables(sensitivity_methods, note_unpooled=True)
 
     def sensitivity_subsets_table(self) -> None:
         """Each focus outcome without secondary/derived data and without case reports."""
+        self._sensitivity_tables(sensitivity_subsets, note_unpooled=False)
+
+    def _sensitivity_tables(self, analyse: Any, note_unpooled: bool) -> None:
         for outcome in self.focus_outcomes():
             synth = self.synthesis()[outcome]
             _display(_markdown(f"### {synth.label}"))
             if synth.result is None:
                 _display(_markdown("No study has reported this outcome yet."))
                 continue
-            _display(_html_table(_interval_table(sensitivity_subsets(synth.rows, self.plan))))
+            if note_unpooled and not synth.pooled:
+                _display(_markdown(_too_few(synth, self.plan)))
+            _display(_html_table(_interval_table(analyse(synth.rows, self.plan))))
 
     def show_leave_one_out(self) -> None:
         """Leave-one-out plots of the focus outcomes with at least three studies."""
