@@ -335,7 +335,8 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
         ci_upper=g.mu + zc * g.se, pi_lower=g.mu - half_pi, pi_upper=g.mu + half_pi,
         ci_df=None, pi_df=pi_df, tau2=float(g.tau2), tau2_converged=True, weights=weights,
         q=q, q_df=df, q_pvalue=qp, i2=i2_from_tau2(g.tau2, vi), i2_q=i2_from_q(q, df),
-        h2=h2_from_tau2(g.tau2, vi), method="GLMM", ci="z", notes=())
+        h2=h2_from_tau2(g.tau2, vi), method="GLMM", ci="z", notes=(),
+        tau2_ci=raw_field(iv, "tau2_ci"), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
 
 
 def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, ci: str,
@@ -391,7 +392,7 @@ def _fit_bayes(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: st
         ci_df=None, pi_df=None, tau2=tau2, weights=weights,
         tau2_ci=(float(b.tau_lower) ** 2, float(b.tau_upper) ** 2), method="BAYES",
         ci="credible", pi="posterior predictive", i2=i2_from_tau2(tau2, vi),
-        h2=h2_from_tau2(tau2, vi), notes=())
+        h2=h2_from_tau2(tau2, vi), notes=(), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
     notes = [(f"Bayesian normal-normal model: half-normal prior on tau with scale "
               f"{tau_prior_scale:g}, normal prior on mu with SD {mu_prior_sd:g}; mu and tau2 are "
               "posterior medians, se is the posterior SD of mu, intervals are equal-tailed "
