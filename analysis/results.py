@@ -94,7 +94,8 @@ class MetaPropResult:
     ``method`` after a fallback), ``continuity_correction``, ``n_corrected``,
     ``n_harmonic`` (PFT only), ``study_ci``. ``notes`` lists every fallback and caveat.
     ``studies`` is a fresh :class:`pandas.DataFrame` built from the immutable ``study_rows``
-    on every access.
+    on every access. ``tau2_ci`` (Q-profile) is computed on first access and then kept
+    (:class:`analysis.heterogeneity.LazyField`).
     """
 
     k: int

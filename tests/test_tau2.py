@@ -84,6 +84,10 @@ OSC_N = [32, 19, 36, 24, 12, 34, 12, 43, 12, 42]
 #: SYNTHETIC counts (random search) on which Fisher scoring for ML fails to converge.
 ML_OSC_X = [45, 49, 65, 68, 28, 49, 67, 64, 29]
 ML_OSC_N = [45, 49, 66, 68, 28, 54, 68, 65, 29]
+#: metafor 3.8-1 (R 4.2.2) with halved scoring steps, which do converge on these data:
+#: rma(measure="PLO", xi, ni, method=..., control=list(stepadj=0.5, maxiter=1000,
+#: threshold=1e-12))$tau2, printed with digits=10. The default control stops with an error.
+METAFOR_STEPADJ_TAU2 = {"REML": 0.01380879384, "ML": 0.4510013329}
 
 
 def _loglik_grid(tau2: np.ndarray, yi: np.ndarray, vi: np.ndarray, reml: bool) -> np.ndarray:
@@ -106,6 +110,7 @@ def test_reml_converges_where_scoring_oscillates() -> None:
     assert round(best, 4) == 0.0138
     assert est.tau2 == pytest.approx(best, abs=1e-6)
     assert round(est.tau2, 4) == 0.0138
+    assert est.tau2 == pytest.approx(METAFOR_STEPADJ_TAU2["REML"], abs=1e-10)
 
 
 def test_ml_converges_where_scoring_oscillates() -> None:
@@ -115,6 +120,7 @@ def test_ml_converges_where_scoring_oscillates() -> None:
     grid = np.linspace(0.0, 2.0, 200_001)
     best = grid[np.argmax(_loglik_grid(grid, yi, vi, reml=False))]
     assert est.tau2 == pytest.approx(best, abs=1e-5)
+    assert est.tau2 == pytest.approx(METAFOR_STEPADJ_TAU2["ML"], abs=1e-9)
 
 
 def test_scoring_that_converges_needs_no_fallback() -> None:
