@@ -318,12 +318,12 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
     variance of the continuity-corrected logits (``vi``); ``i2_q`` is meta's Q-based I^2 of that
     Wald Q (which can be 0 % while tau2 is large, a known artefact).
     """
-    from scipy import stats
+    from scipy.special import ndtr, ndtri, stdtrit  # the ufuncs behind scipy.stats norm and t
 
     k = len(x)
-    zc = float(stats.norm.ppf(1 - (1 - level) / 2))
+    zc = float(ndtri(1 - (1 - level) / 2))
     pi_df = k - 1 if pi == "t" else None
-    pc = float(stats.t.ppf(1 - (1 - level) / 2, pi_df)) if pi_df else zc
+    pc = float(stdtrit(pi_df, 1 - (1 - level) / 2)) if pi_df else zc
     half_pi = pc * math.sqrt(g.se**2 + g.tau2)
     q, df, qp = float(g.q_wald), int(g.q_wald_df), float(g.q_wald_pvalue)
     w = 1.0 / (np.asarray(vi) + g.tau2)
@@ -331,7 +331,7 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
     weights.setflags(write=False)
     return replace(
         iv, mu=float(g.mu), se=float(g.se), stat=float(g.mu / g.se),
-        pvalue=float(2 * stats.norm.sf(abs(g.mu / g.se))), ci_lower=g.mu - zc * g.se,
+        pvalue=float(2 * ndtr(-abs(g.mu / g.se))), ci_lower=g.mu - zc * g.se,
         ci_upper=g.mu + zc * g.se, pi_lower=g.mu - half_pi, pi_upper=g.mu + half_pi,
         ci_df=None, pi_df=pi_df, tau2=float(g.tau2), tau2_converged=True, weights=weights,
         q=q, q_df=df, q_pvalue=qp, i2=i2_from_tau2(g.tau2, vi), i2_q=i2_from_q(q, df),
