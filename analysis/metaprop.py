@@ -80,6 +80,8 @@ def _as_count(value: Any, label: str, what: str) -> int:
         raise ValueError(f"study {label!r}: {what} = {value!r} is not a whole number")
     if f < 0:
         raise ValueError(f"study {label!r}: {what} = {value!r} is negative")
+    if f >= 2.0**53:  # beyond exact float integers (and int64 overflow): not a real count
+        raise ValueError(f"study {label!r}: {what} = {value!r} is too large to be a count")
     return int(f)
 
 

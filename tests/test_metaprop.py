@@ -30,6 +30,7 @@ REF = json.loads((Path(__file__).parent / "reference" / "metafor_reference.json"
         ([3, 2], [10, 0], "study 'B': n = 0"),
         ([3, 2], [10, "eleven"], "study 'B': n .* = 'eleven' is not a number"),
         ([3, np.nan], [10, 11], "study 'B': events .* is missing"),
+        ([3, 1e20], [10, 1e21], "study 'B': events .* = 1e.20 is too large to be a count"),
         ([3, 2], [10, 11, 12], "events has 2 values but n has 3"),
         ([], [], r"no studies \(k = 0\)"),
     ],
