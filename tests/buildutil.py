@@ -25,7 +25,8 @@ def copy_project(dest: Path, items: tuple[str, ...] = PROJECT_ITEMS) -> Path:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(
-                src, dest / name, ignore=shutil.ignore_patterns("private", "__pycache__", "_generated")
+                src, dest / name, dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("private", "__pycache__", "_generated"),
             )
         elif src.exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
