@@ -167,7 +167,7 @@ def test_no_private_file_is_tracked_by_git() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    assert tracked == ["data/private/README.md"]
+    assert tracked == []
 
 
 def test_private_folder_is_ignored_by_git() -> None:

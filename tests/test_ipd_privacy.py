@@ -1,12 +1,11 @@
 """Private individual patient data (IPD) never leave data/private (issue 4).
 
-(a) git: nothing under ``data/private/`` but its README is tracked, and a new file there is
-    ignored.
+(a) git: nothing under ``data/private/`` is tracked, and a new file there is ignored.
 (b) a build with a SYNTHETIC IPD file for the GETH-TC study (``molinosquintana2025``): the file
     ``tests/fixtures/ipd/SYNTHETIC-molinosquintana2025.csv`` (10 invented patients, codes
     ``SYNTH-PT-0101`` ... ``SYNTH-PT-0110``) is placed in a temporary copy's ``data/private/``,
     and the copy's ``data/studies.csv`` marks the study included with 10 patients boosted (the
-    step ``data/private/README.md`` asks investigators to take). The book is built with a
+    step ``data/PRIVATE_DATA.md`` asks investigators to take). The book is built with a
     reduced table of contents: home, GETH-TC, results, data and studies pages, plus every page
     they cross-reference (so the build runs with ``-W`` as ``make book`` does). Then:
 
@@ -68,10 +67,10 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
 # ---- (a) git never tracks private data ------------------------------------------------------
 
 
-def test_git_tracks_nothing_in_data_private_but_its_readme() -> None:
+def test_git_tracks_nothing_in_data_private() -> None:
     listed = _git("ls-files", "data/private")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.split() == ["data/private/README.md"]
+    assert listed.stdout.split() == []
 
 
 def test_gitignore_ignores_a_new_file_in_data_private() -> None:
@@ -80,8 +79,8 @@ def test_gitignore_ignores_a_new_file_in_data_private() -> None:
     assert ".gitignore" in probe.stdout
 
 
-def test_gitignore_keeps_the_readme_of_data_private() -> None:
-    assert _git("check-ignore", "data/private/README.md").returncode == 1
+def test_gitignore_keeps_the_instructions_for_private_data() -> None:
+    assert _git("check-ignore", "data/PRIVATE_DATA.md").returncode == 1
 
 
 # ---- the SYNTHETIC fixture ------------------------------------------------------------------
@@ -216,7 +215,7 @@ def reduced_toc(project: Path, pages: tuple[str, ...]) -> list[str]:
 
 
 def _include_the_study(studies: Path, n_patients: int) -> None:
-    """Mark the study included with its number of patients, as data/private/README.md asks."""
+    """Mark the study included with its number of patients, as data/PRIVATE_DATA.md asks."""
     with studies.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
         fields = list(rows[0])
