@@ -204,6 +204,9 @@ class Review:
         _glue("n_patients", f"{at_least}{int(known.sum())}")
         _glue("n_awaiting", str(int((studies["status"] == "awaiting_data").sum())))
         _glue("primary_certainty", self.certainty().loc[self.primary_outcome, "certainty"])
+        others = [self.synthesis()[o] for o in self.focus_outcomes() if o != self.primary_outcome]
+        _glue("other_pooled", "; ".join(f"{s.label.lower()}: {report.headline(s).rstrip('.')}" for s in others)
+              + "." if others else "none yet: no other outcome has enough studies.")
         _glue("citation", self.citation())
 
     def citation(self) -> str:
