@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.sphinxext import declared_inputs
-from tests.buildutil import JUPYTER_BOOK, PROJECT_ITEMS, copy_project
+from tests.buildutil import JUPYTER_BOOK, PROJECT_ITEMS, copy_project, toc_pages
 
 BIN = Path(sys.executable).parent
 #: Copied besides tests/buildutil.PROJECT_ITEMS: pages that {include} files from tests/.
@@ -97,32 +97,11 @@ def jb_build(project: Path) -> list[str]:
     return [str(JUPYTER_BOOK), "build", str(project), "-W", "--keep-going"]
 
 
-def toc_chapters(project: Path) -> list[str]:
-    """Files listed in ``_toc.yml`` (root and chapters), without suffix."""
-    import yaml
-
-    toc = yaml.safe_load((project / "_toc.yml").read_text(encoding="utf-8"))
-    found = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                found.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [str(Path(f).with_suffix("")) for f in found]
-
-
 def chapters_reading(project: Path, relpath: str) -> list[str]:
     """Chapters whose ``depends_on`` patterns match ``relpath`` (the ones that must re-run)."""
     target = (project / relpath).resolve()
     out = []
-    for chapter in toc_chapters(project):
+    for chapter in toc_pages(project / "_toc.yml"):
         source = project / f"{chapter}.md"
         if not source.exists():
             continue

@@ -48,3 +48,38 @@ def build(project: Path, *extra: str, timeout: int = 600) -> subprocess.Complete
 def html(project: Path, page: str) -> str:
     """Text of a built page, e.g. ``html(p, "book/index")``."""
     return (project / "_build" / "html" / f"{page}.html").read_text(encoding="utf-8")
+
+
+#: Front matter of an executable MyST notebook, without the closing ``---`` (tests append
+#: optional keys such as ``depends_on`` before closing it).
+NOTEBOOK_FRONT_MATTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+"""
+
+
+def toc_pages(toc: Path) -> list[str]:
+    """Every page named in a ``_toc.yml``: the root and each ``file`` entry, in order, no suffix."""
+    import yaml
+
+    data = yaml.safe_load(toc.read_text(encoding="utf-8"))
+    found = [data["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in data.items() if k != "root"})
+    return [str(Path(p).with_suffix("")) for p in found]

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from analysis import report
-from tests.buildutil import ROOT, build, copy_project
+from tests.buildutil import ROOT, build, copy_project, toc_pages
 
 pytestmark = pytest.mark.build
 
@@ -202,25 +202,6 @@ class Page:
     def target(self, href: str) -> Path:
         """The built file a relative link points to."""
         return (self.path.parent / href.split("#", 1)[0]).resolve()
-
-
-def toc_pages(toc: Path) -> list[str]:
-    """Every page named in a ``_toc.yml``: the root and each ``file`` entry, in order."""
-    data = yaml.safe_load(toc.read_text(encoding="utf-8"))
-    found = [data["root"]]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                found.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in data.items() if k != "root"})
-    return [str(Path(p).with_suffix("")) for p in found]
 
 
 TOC_PAGES = toc_pages(ROOT / "_toc.yml")

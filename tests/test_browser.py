@@ -34,7 +34,7 @@ from urllib.parse import quote, urldefrag, urljoin, urlparse
 
 import pytest
 
-from tests.buildutil import ROOT, copy_project
+from tests.buildutil import NOTEBOOK_FRONT_MATTER, ROOT, copy_project
 from tests.test_site import release_synthetic, synthetic_repo
 from tools import site
 
@@ -191,16 +191,7 @@ def _items() -> tuple[str, ...]:
     return tuple(sorted(t for t in tops if (ROOT / t).exists()))
 
 
-FIGURE_CHAPTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+FIGURE_CHAPTER = NOTEBOOK_FRONT_MATTER + """---
 
 # Synthetic figure
 

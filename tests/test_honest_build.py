@@ -17,20 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.buildutil import ROOT, build, html
+from tests.buildutil import NOTEBOOK_FRONT_MATTER, ROOT, build, html
 
 pytestmark = pytest.mark.build
 
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
-{extra}---
+HEADER = NOTEBOOK_FRONT_MATTER + """{extra}---
 
 # {title}
 

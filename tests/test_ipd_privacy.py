@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from analysis import report
-from tests.buildutil import ROOT
+from tests.buildutil import NOTEBOOK_FRONT_MATTER, ROOT
 from tests.test_book_e2e import Built, Page, build_copy, fresh_copy, outcome_section
 
 STUDY = "molinosquintana2025"
@@ -339,16 +339,7 @@ def test_the_private_file_itself_is_found_by_the_same_scan(ipd_book: Built) -> N
 
 # ---- positive control on a real build --------------------------------------------------------
 
-LEAKING_CHAPTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+LEAKING_CHAPTER = NOTEBOOK_FRONT_MATTER + """---
 
 # SYNTHETIC leaking chapter (test only)
 

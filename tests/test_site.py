@@ -20,20 +20,11 @@ from pathlib import Path
 import pytest
 
 from analysis.snapshot import read_snapshot
-from tests.buildutil import ROOT
+from tests.buildutil import NOTEBOOK_FRONT_MATTER, ROOT
 from tools import release as rel
 from tools import site
 
-CHAPTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
-depends_on: [data/value.txt]
+CHAPTER = NOTEBOOK_FRONT_MATTER + """depends_on: [data/value.txt]
 ---
 
 # Synthetic review
