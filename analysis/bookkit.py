@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import report
+from analysis.figcache import Plot
 from analysis.pipeline import (
     OutcomeSynthesis,
     Plan,
@@ -85,16 +86,26 @@ GENERATED = "_generated"
 
 
 def show_figure(root: Path, fig: Any, stem: str, caption: str, alt: str) -> None:
-    """Save ``fig`` as SVG and PNG and show it as a captioned MyST figure with alt text.
+    """Save a figure as SVG and PNG and show it as a captioned MyST figure with alt text.
 
-    The PNG is what the page shows; both files are offered for download, so a reader on a
-    phone can open the SVG and zoom.
+    ``fig`` is a matplotlib Figure or, better, a :class:`analysis.figcache.Plot` (the plotting
+    function and its data): a Plot is drawn only when no figure with the same inputs was saved
+    before in this build folder (:func:`analysis.figcache.cached_save`), so a rebuild redraws
+    only the figures whose data changed. The PNG is what the page shows; both files are offered
+    for download, so a reader on a phone can open the SVG and zoom.
     """
+    from analysis.figcache import cached_save
     from analysis.plots import save_figure
 
     folder = root / "book" / GENERATED
     folder.mkdir(exist_ok=True)
-    save_figure(fig, folder / stem, alt=alt)
+    def save(figure: Any, path: Path) -> list[Path]:
+        return save_figure(figure, path, alt=alt)
+
+    if isinstance(fig, Plot):
+        cached_save(fig, folder / stem, save, extra=("save_figure", alt))
+    else:  # an already drawn figure: nothing to save by caching
+        save(fig, folder / stem)
     alt_line = " ".join(alt.split())
     _display(_markdown(
         f":::{{figure}} {GENERATED}/{stem}.png\n:alt: {alt_line}\n\n{caption} Download: "
@@ -264,7 +275,7 @@ class Review:
 
         versions = self.flow_versions
         previous = versions[-2] if len(versions) > 1 else None
-        show_figure(self.root, prisma_flow(versions[-1], previous), "prisma-flow",
+        show_figure(self.root, Plot(prisma_flow, (versions[-1], previous)), "prisma-flow",
                 f"PRISMA 2020 flow diagram of version {versions[-1].get('version')}.",
                 prisma_flow_alt_text(versions[-1], previous))
 
@@ -313,7 +324,7 @@ class Review:
         _display(_markdown(report.headline(synth)))
         if synth.result is None:
             return
-        fig = forest_plot(synth.result, xlabel=f"Proportion with {synth.label.lower()}")
+        fig = Plot(forest_plot, (synth.result,), {"xlabel": f"Proportion with {synth.label.lower()}"})
         caption = f"Forest plot: {synth.label.lower()}. Each row is a study (events/patients, proportion with exact 95% CI"
         if synth.pooled:
             caption += ", weight); the diamond is the pooled estimate with its 95% CI" + (
@@ -360,7 +371,7 @@ class Review:
                     **_engine(self.plan.primary),
                 )
                 _display(_markdown(title + res.methods_text()))
-                show_figure(self.root, forest_plot_subgroups(res), f"subgroups-{outcome}-{spec['id']}",
+                show_figure(self.root, Plot(forest_plot_subgroups, (res,)), f"subgroups-{outcome}-{spec['id']}",
                         f"Subgroup forest plot: {synth.label.lower()} by {spec['label'].lower()}.",
                         forest_plot_subgroups_alt_text(res))
 
@@ -401,7 +412,7 @@ class Review:
                 **_engine(self.plan.primary),
             )
             df = df.rename(columns={"omitted": "label"})
-            show_figure(self.root, leave_one_out_plot(df), f"leave-one-out-{outcome}",
+            show_figure(self.root, Plot(leave_one_out_plot, (df,)), f"leave-one-out-{outcome}",
                     f"Leave-one-out analysis: {synth.label.lower()}, pooled again with each study omitted in turn.",
                     leave_one_out_plot_alt_text(df))
 
@@ -427,7 +438,7 @@ class Review:
             undated = rows.loc[rows[self.plan.cumulative_order].isna(), "label"].to_list()
             note = f" Without a publication date, placed last: {', '.join(undated)}." if undated else ""
             df = df.rename(columns={"added": "label"})
-            show_figure(self.root, cumulative_plot(df), f"cumulative-{outcome}",
+            show_figure(self.root, Plot(cumulative_plot, (df,)), f"cumulative-{outcome}",
                     f"Cumulative meta-analysis: {synth.label.lower()}, by publication date; each row adds one study.{note}",
                     cumulative_plot_alt_text(df))
 
@@ -472,7 +483,7 @@ class Review:
         from analysis.plots import traffic_light, traffic_light_alt_text
 
         rob, items = self._rob()
-        show_figure(self.root, traffic_light(rob, items, study_labels=self.labels), "rob-traffic-light",
+        show_figure(self.root, Plot(traffic_light, (rob, items), {"study_labels": self.labels}), "rob-traffic-light",
                 "Risk of bias (JBI checklist for case series): one row per included study, one column per item.",
                 traffic_light_alt_text(rob, items, study_labels=self.labels))
 
@@ -481,7 +492,7 @@ class Review:
         from analysis.plots import summary_bars, summary_bars_alt_text
 
         rob, items = self._rob()
-        show_figure(self.root, summary_bars(rob, items), "rob-summary",
+        show_figure(self.root, Plot(summary_bars, (rob, items)), "rob-summary",
                 "Risk-of-bias summary: share of included studies with each judgement, per item.",
                 summary_bars_alt_text(rob, items))
 
@@ -557,7 +568,7 @@ class Review:
             label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
             args = (km.time, incidence, 1 - km.ci_upper, 1 - km.ci_lower)
             kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost"}
-            show_figure(self.root, km_plot(*args, **kwargs), f"km-{study_id}-{spec.outcome}",
+            show_figure(self.root, Plot(km_plot, args, kwargs), f"km-{study_id}-{spec.outcome}",
                     f"Kaplan-Meier estimate of the cumulative incidence of {label} after the boost, with its 95% "
                     "confidence band (patient-level data).", km_plot_alt_text(*args, **kwargs))
             median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
@@ -658,7 +669,7 @@ class Review:
             trend["evidence_set"] == "review") & trend["estimate"].notna()
         labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
         shown = trend.loc[keep]
-        show_figure(self.root, estimate_over_versions(shown, outcome_labels=labels), "estimate-over-versions",
+        show_figure(self.root, Plot(estimate_over_versions, (shown,), {"outcome_labels": labels}), "estimate-over-versions",
                 "Pooled estimate (95% CI) of each outcome with enough studies, in every released version and this one.",
                 estimate_over_versions_alt_text(shown, outcome_labels=labels))
 
@@ -707,7 +718,7 @@ def _read_yaml(path: Path) -> Any:
     import yaml
 
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader
 
 
 def _vocabulary(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:

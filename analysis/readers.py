@@ -246,7 +246,9 @@ def _reader_line(exc: Any, text: str) -> int:
 
 
 def _line_loader(yaml: Any) -> type:
-    class LineLoader(yaml.SafeLoader):  # type: ignore[misc, name-defined]
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: ~10x faster
+
+    class LineLoader(base):  # type: ignore[misc, valid-type]
         duplicates: list[tuple[Any, int]]
 
     def construct(loader: Any, node: Any) -> LineDict:

@@ -72,8 +72,22 @@ def style() -> Iterator[None]:
     The settings are restored afterwards, so importing or calling :mod:`analysis.plots` never
     changes the caller's global matplotlib state.
     """
+    _load_backend()
     with mpl.rc_context(_RC):
         yield
+
+
+def _load_backend() -> None:
+    """Load pyplot's backend now, outside any ``rc_context``.
+
+    pyplot loads its backend lazily, when the first figure is made, and some backends change
+    rcParams as they load (Jupyter's inline backend sets 72 dpi, a transparent background and
+    10 pt type). Inside :func:`style` that change would apply to the first figure of a session
+    only, so the same plot would look different depending on what was drawn before it.
+    """
+    loader = getattr(plt, "_get_backend_mod", None)  # "private, may be made public" (matplotlib)
+    if loader is not None:
+        loader()
 
 
 #: Resolution of figures as returned (notebooks render them at this dpi; files use save_figure's).
