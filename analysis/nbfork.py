@@ -110,12 +110,21 @@ def preload(modules: Iterable[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- outputs of one cell
 class _Sink:
-    """Collects the outputs of the cell being executed, as nbformat output dicts."""
+    """Collects the outputs of the cell being executed, as nbformat output dicts.
+
+    Streams are buffered and flushed the way ipykernel flushes them: stdout then stderr, before
+    any display, result or clear, on an explicit ``flush()`` and at the end of the cell.
+    """
 
     def __init__(self) -> None:
         self.outputs: list[dict[str, Any]] = []
         self.clear_pending = False
         self.display_ids: dict[str, list[dict[str, Any]]] = {}
+        self.pending = {"stdout": "", "stderr": ""}
+
+    def start_cell(self) -> None:
+        self.outputs, self.clear_pending = [], False
+        self.pending = {"stdout": "", "stderr": ""}
 
     def _append(self, out: dict[str, Any]) -> None:
         if self.clear_pending:
@@ -124,15 +133,16 @@ class _Sink:
         self.outputs.append(out)
 
     def stream(self, name: str, text: str) -> None:
-        if not text:
-            return
-        last = self.outputs[-1] if self.outputs and not self.clear_pending else None
-        if last is not None and last["output_type"] == "stream" and last["name"] == name:
-            last["text"] += text
-        else:
-            self._append({"output_type": "stream", "name": name, "text": text})
+        self.pending[name] += text
+
+    def flush(self) -> None:
+        for name in ("stdout", "stderr"):
+            text, self.pending[name] = self.pending[name], ""
+            if text:
+                self._append({"output_type": "stream", "name": name, "text": text})
 
     def display(self, data: dict, metadata: dict, transient: Mapping | None, update: bool) -> None:
+        self.flush()
         display_id = (transient or {}).get("display_id")
         if update:
             for out in self.display_ids.get(display_id, []):
@@ -144,10 +154,12 @@ class _Sink:
             self.display_ids.setdefault(display_id, []).append(out)
 
     def execute_result(self, count: int, data: dict, metadata: dict) -> None:
+        self.flush()
         self._append({"output_type": "execute_result", "execution_count": count,
                       "data": data, "metadata": metadata})
 
     def clear(self, wait: bool) -> None:
+        self.flush()
         if wait:
             self.clear_pending = True
         else:
@@ -173,6 +185,9 @@ class _Stream(io.TextIOBase):
     def write(self, text: str) -> int:
         self._sink.stream(self.name, str(text))
         return len(text)
+
+    def flush(self) -> None:
+        self._sink.flush()
 
 
 def _shell(sink: _Sink) -> Any:
@@ -250,7 +265,7 @@ class Warm:
         self.shell = _shell(self.sink)
         with self.shell.builtin_trap:  # imports see get_ipython(), as they do inside a cell
             self.failed_imports = preload(modules)
-        self.sink.outputs = []
+        self.sink.start_cell()
 
 
 def execute_notebook(notebook: Any, cwd: Path | str, warm: Warm | None = None) -> Any:
@@ -292,8 +307,9 @@ def execute_notebook(notebook: Any, cwd: Path | str, warm: Warm | None = None) -
             continue
         if SKIP_TAG in cell.get("metadata", {}).get("tags", []):
             continue
-        sink.outputs, sink.clear_pending = [], False
+        sink.start_cell()
         result = shell.run_cell(cell.source, store_history=True)
+        sink.flush()
         cell.execution_count = result.execution_count
         if not result.success:
             error = result.error_in_exec or result.error_before_exec
@@ -341,6 +357,8 @@ def _worker(job: Job, warm: Warm) -> Any:
         start = time.perf_counter()
         try:
             payload = {"notebook": execute_notebook(job.notebook, job.cwd, warm), "error": None}
+        except CellError as exc:
+            payload = {"notebook": None, "error": str(exc)}
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             payload = {"notebook": None, "error": text}

@@ -5,6 +5,9 @@
    `depends_on` changes. Proven here by changing a data value in a temporary copy and finding the
    new value in the rebuilt HTML, while an unrelated chapter is not re-executed.
 2. A failing cell used to be a warning with exit code 0; `raise_on_error: true` makes it fail.
+3. The fast path (chapters executed in forked workers and handed to myst-nb through its
+   jupyter-cache, `analysis.nbfork`) must never let that cache serve outputs from an earlier
+   build, and a chapter it cannot run must still be run (and fail) the ordinary way.
 
 The chapters below are SYNTHETIC test chapters written into a temporary project that uses the
 real `_config.yml` and the real extension.
@@ -16,6 +19,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.buildutil import NOTEBOOK_FRONT_MATTER, ROOT, build, html
 
@@ -105,3 +109,66 @@ def test_failing_cell_fails_the_build(tmp_path: Path) -> None:
     result = build(project)
     assert result.returncode != 0
     assert "deliberate failure" in result.stdout + result.stderr
+
+
+def _configure(project: Path, **values: object) -> None:
+    config = yaml.safe_load((project / "_config.yml").read_text(encoding="utf-8"))
+    config["sphinx"]["config"].update(values)
+    (project / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+
+
+def test_chapters_are_executed_on_the_fast_path(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"reader": (READS_DATA, "data/value.txt")})
+    (project / "data" / "value.txt").write_text("4711\n", encoding="utf-8")
+    result = build(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reader.md: executed (forked)" in result.stdout
+    assert "Using cached notebook" in result.stdout
+    assert "Executing notebook" not in result.stdout  # no kernel was started
+    assert "synthetic value is 4711" in html(project, "book/reader")
+
+
+def test_a_failing_chapter_goes_to_a_kernel_and_fails_there(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path, {"broken": ('raise RuntimeError("deliberate failure in a synthetic chapter")', None)}
+    )
+    result = build(project)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "not run by the fast path (cell 1: RuntimeError: deliberate failure" in log
+    assert "Executing notebook" in log  # myst-nb ran it in a kernel, which reported the error
+
+
+def test_the_cache_never_serves_outputs_of_an_earlier_build(tmp_path: Path) -> None:
+    """Plant outputs in myst-nb's jupyter-cache under the chapter's code hash; they must not show.
+
+    With the fast path off, myst-nb itself consults that cache when it reads a chapter, so only
+    the extension's emptying of the cache at the start of every build keeps planted (stale)
+    outputs away; the chapter is re-read because its prose changed, its code did not.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    project = _project(tmp_path, {"reader": (READS_DATA, "data/value.txt")})
+    _configure(project, live_inputs_fork=False)
+    (project / "data" / "value.txt").write_text("4711\n", encoding="utf-8")
+    first = build(project)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Executing notebook" in first.stdout  # the kernel path, as configured
+
+    source = project / "book" / "reader.md"
+    stale = read_myst_markdown_notebook(source.read_text(encoding="utf-8"))
+    stale.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="STALE OUTPUT\n")]
+    stale.cells[-1].execution_count = 1
+    cache = get_cache(str(project / "_build" / ".jupyter_cache"))
+    cache.cache_notebook_bundle(CacheBundleIn(stale, str(source)), check_validity=False, overwrite=True)
+    source.write_text(source.read_text(encoding="utf-8").replace("# Reader", "# Reader, edited"),
+                      encoding="utf-8")
+
+    second = build(project)
+    assert second.returncode == 0, second.stdout + second.stderr
+    page = html(project, "book/reader")
+    assert "STALE OUTPUT" not in page
+    assert "synthetic value is 4711" in page
