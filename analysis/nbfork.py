@@ -1,22 +1,24 @@
-"""Execute notebooks in forked copies of a warm Python process, with the outputs a kernel gives.
+"""Execute notebooks in forked copies of a prepared Python process, with the outputs a kernel gives.
 
 Starting a Jupyter kernel and importing a review's libraries costs about 1.3 s per notebook on
 the project machine, more than most chapters spend computing. This module removes that cost
 without changing what a page shows:
 
-* the build process imports the libraries the chapters use once (``preload``);
+* a fresh Python process (the "zygote", :class:`Zygote`) is prepared as a kernel would be: it
+  creates ipykernel's shell, selects the inline matplotlib backend through ``MPLBACKEND``, then
+  imports the libraries the chapters use, once (``modules``);
 * each notebook then runs in its own ``os.fork()`` of that process, so it starts from a clean
-  copy of the warm interpreter (nothing one chapter does can leak into another) and several
-  notebooks run at the same time, one per core;
-* inside the fork, a fresh :class:`IPython.core.interactiveshell.InteractiveShell` executes the
-  code cells, configured the way ``ipykernel`` configures its shell: the inline matplotlib
-  backend (and its rcParams), display data and execute results encoded with ipykernel's own
-  ``json_clean``/``encode_images``, streams captured per cell, execution counts from 1.
+  copy of the prepared interpreter (nothing one chapter does can leak into another) and
+  several notebooks run at the same time, one per core;
+* inside the fork, the shell executes the code cells; displays and results are encoded with
+  ipykernel's own ``json_clean``/``encode_images``, streams are flushed the way ipykernel
+  flushes them, execution counts start at 1, and the notebook's folder is the working folder.
 
 The result is a notebook whose outputs are those a kernel would have produced; the test suite
-checks this against ``nbclient`` and ``ipykernel`` on synthetic notebooks and on every chapter.
-A notebook whose execution fails here (an error in a cell, a timeout, a crash) is reported as
-failed and left to the ordinary kernel executor, which reports the error the usual way.
+checks this against ``nbclient`` and ``ipykernel`` on synthetic notebooks, and checks that the
+whole website comes out byte-identical to a build with a kernel per chapter. A notebook whose
+execution fails here (an error in a cell, a timeout, a crash) is reported as failed and left
+to the ordinary kernel executor, which reports the error the usual way.
 
 Only POSIX systems have ``fork``; elsewhere :func:`fork_available` is False and callers fall
 back to kernels. Nothing here knows about any particular book.

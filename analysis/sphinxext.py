@@ -13,16 +13,16 @@ review must never show numbers from old data. This extension closes that gap:
 * when Sphinx reads a chapter, the extension stores a SHA-256 digest of the names and
   contents of every file those patterns match;
 * on every later build it recomputes the digests and marks a chapter outdated when its digest
-  changed (a file edited, added or removed), so Sphinx re-reads it and myst-nb, configured with
-  ``execute_notebooks: force``, executes it again. Unchanged chapters are neither re-read nor
-  re-executed, which keeps a no-change rebuild fast.
+  changed (a file edited, added or removed), so Sphinx re-reads it and it is executed again.
+  Unchanged chapters are neither re-read nor re-executed, which keeps a no-change rebuild fast.
 
 Content hashes, not modification times, are compared, so ``git checkout`` or ``touch`` alone do
 not trigger work.
 
 Fast execution (with ``execute_notebooks: cache``): before Sphinx reads the chapters it has to
 read, the extension executes all of them at once in forked workers (:mod:`analysis.nbfork`, one
-per core, no kernel start-up) and hands the executed notebooks to myst-nb through its
+per core, no kernel start-up; the process they are forked from is started, and imports, while
+Sphinx loads its environment) and hands the executed notebooks to myst-nb through its
 jupyter-cache. The cache is emptied first on every build, so it only ever holds notebooks executed
 by this build from the current inputs: it is a hand-over, never a source of stale outputs. A
 chapter the fast path cannot run (a failing cell, a timeout, a non-Python kernel, notebook-level
@@ -35,6 +35,8 @@ kernel, which reports errors the usual way. Configuration (``sphinx.config`` in 
   that no chapter pays for importing them.
 
 With ``execute_notebooks: force`` the fast path is off and every chapter runs in a kernel.
+Either way the extension names a figure cache for :mod:`analysis.figcache` in the build folder
+(``_build/.figure_cache``, trimmed to the most recently used figures after each build).
 
 Nothing here knows about any particular review; another Jupyter Book can add
 ``analysis.sphinxext`` to ``sphinx.extra_extensions`` and use it as is.

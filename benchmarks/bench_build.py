@@ -1,12 +1,13 @@
-"""Build benchmark: cold build, no-change rebuild, one-value data change (and a parallel cold build).
+"""Build benchmark: cold build, no-change rebuild, one-value data change (and a kernel cold build).
 
 Usage (what ``make bench`` runs first)::
 
-    .venv/bin/python benchmarks/bench_build.py [--keep] [--no-parallel]
+    .venv/bin/python benchmarks/bench_build.py [--keep] [--no-kernel]
 
 Works on a temporary copy of the project (the files ``tests/buildutil.py`` copies), so the
 working tree and its ``_build`` are never touched. Steps, each timed by wall clock and reported
-with the chapters that were executed (myst-nb's "Executing notebook" log lines):
+with the chapters that were executed (the fast path's "executed (forked)" log lines, or myst-nb's
+"Executing notebook" lines for a chapter run in a Jupyter kernel):
 
 1. cold build: ``_build`` removed, ``jupyter-book build . -W --keep-going`` (what ``make book``
    runs after installation);
@@ -14,9 +15,9 @@ with the chapters that were executed (myst-nb's "Executing notebook" log lines):
 3. rebuild after one value of ``data/outcomes.csv`` changed (one study's event count minus one):
    the chapters executed must be exactly those whose ``depends_on`` front matter matches that
    file, and the rebuilt page must show the new value;
-4. (unless ``--no-parallel``) a cold build with Sphinx parallel reading, ``sphinx-build -j 2``
-   on the configuration ``jupyter-book config sphinx`` writes (the Jupyter Book 1 command line
-   has no ``-j`` option).
+4. (unless ``--no-kernel``) for comparison, a cold build with ``execute_notebooks: force``: one
+   Jupyter kernel per chapter, one chapter at a time (how the book was built before the fast
+   path of ``analysis.nbfork``).
 
 Targets on a 2-core machine: cold < 60 s; no change < 5 s; one-value change < half the cold time
 and only the declaring chapters. Prints a table; exits 1 when a build fails (not when a target
@@ -43,24 +44,12 @@ sys.path.insert(0, str(ROOT))
 from analysis.sphinxext import declared_inputs
 from tests.buildutil import JUPYTER_BOOK, PROJECT_ITEMS, copy_project, toc_pages
 
-BIN = Path(sys.executable).parent
 #: Copied besides tests/buildutil.PROJECT_ITEMS: pages that {include} files from tests/.
 EXTRA_ITEMS = ("tests/reference",)
-#: Appended to the conf.py that ``jupyter-book config sphinx`` writes, for the "what if" parallel
-#: run: two extensions that Jupyter Book 1 always loads (sphinx_multitoc_numbering,
-#: sphinx_jupyterbook_latex) do not declare parallel_read_safe, so Sphinx falls back to a serial
-#: read. The patch declares every undeclared extension safe (an experiment, not a fix).
-PARALLEL_PATCH = """
-
-def setup(app):
-    for name, ext in app.extensions.items():
-        if ext.parallel_read_safe is None:
-            print("bench: declaring", name, "parallel_read_safe")
-            ext.parallel_read_safe = True
-"""
 COLD_TARGET, NOCHANGE_TARGET = 60.0, 5.0
-_EXEC = re.compile(r"(?P<path>\S+\.(?:md|ipynb)): Executing notebook")
-_TIME = re.compile(r"(?P<path>\S+\.(?:md|ipynb)): Executed notebook in (?P<s>[0-9.]+) seconds")
+_EXEC = re.compile(r"(?P<path>\S+\.(?:md|ipynb)): (?:Executing notebook|executed \(forked\))")
+_TIME = re.compile(r"(?P<path>\S+\.(?:md|ipynb)): (?:Executed notebook in|executed \(forked\) in) "
+                   r"(?P<s>[0-9.]+) seconds")
 
 
 @dataclass
@@ -147,7 +136,7 @@ def report(steps: list[Step], cold: float) -> None:
     print(f"{'step':<44}{'wall s':>8}  {'chapters executed':>18}  target")
     for s in steps:
         target = ""
-        if s.name.startswith("cold"):
+        if s.name.startswith("cold build ("):
             target = f"< {COLD_TARGET:.0f} s: {'met' if s.seconds < COLD_TARGET else 'MISSED'}"
         elif s.name.startswith("no change"):
             target = f"< {NOCHANGE_TARGET:.0f} s: {'met' if s.seconds < NOCHANGE_TARGET else 'MISSED'}"
@@ -160,7 +149,8 @@ def report(steps: list[Step], cold: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
-    parser.add_argument("--no-parallel", action="store_true", help="skip the sphinx-build -j run")
+    parser.add_argument("--no-kernel", action="store_true",
+                        help="skip the comparison build with a Jupyter kernel per chapter")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-build-"))
     project = copy_project(tmp / "project", PROJECT_ITEMS + EXTRA_ITEMS)
@@ -172,19 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     expected = chapters_reading(project, "data/outcomes.csv")
     steps.append(timed(f"one value changed ({study} {outcome} {old}->{new}/{total})",
                        jb_build(project), project))
-    if not args.no_parallel:
+    if not args.no_kernel:
         shutil.rmtree(project / "_build", ignore_errors=True)
-        subprocess.run([str(JUPYTER_BOOK), "config", "sphinx", str(project)], check=True,
-                       capture_output=True)
-        cmd = [str(BIN / "sphinx-build"), "-j", "2", "-W", "--keep-going", "-b", "html",
-               str(project), str(project / "_build" / "html")]
-        steps.append(timed("cold build, sphinx-build -j 2 (as JB1 conf)", cmd, project))
-        shutil.rmtree(project / "_build", ignore_errors=True)
-        with (project / "conf.py").open("a", encoding="utf-8") as conf:
-            conf.write(PARALLEL_PATCH)
-        steps.append(timed("cold build, -j 2, multitoc marked parallel-safe", cmd, project))
-        for s in steps[-2:]:
-            print(f"    {s.name}: serial read fallback: {'doing serial read' in s.log}")
+        config = project / "_config.yml"
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            "execute_notebooks: cache", "execute_notebooks: force"), encoding="utf-8")
+        steps.append(timed("cold build, a Jupyter kernel per chapter", jb_build(project), project))
     cold = steps[0].seconds
     report(steps, cold)
     one = steps[2]
