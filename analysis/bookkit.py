@@ -718,7 +718,7 @@ def _read_yaml(path: Path) -> Any:
     import yaml
 
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _vocabulary(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:

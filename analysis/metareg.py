@@ -24,7 +24,9 @@ Residual :math:`\\tau^2` estimators, with :math:`P(\\tau^2) = W - WX(X^\\top WX)
   :math:`\\{y^\\top PPy - \\operatorname{tr}W\\}/\\operatorname{tr}W^2` and
   :math:`\\{y^\\top PPy - \\operatorname{tr}P\\}/\\operatorname{tr}PP`
   :footcite:`viechtbauer2005`, with metafor's check that :math:`\\tau^2 = 0` does not have a
-  higher likelihood. All are truncated at 0, as in metafor.
+  higher likelihood; when scoring oscillates or does not converge (it can, near
+  :math:`\\tau^2 = 0`), the likelihood is maximised directly, as for the intercept-only model
+  (:func:`analysis.tau2.maximise_over_tau2`). All are truncated at 0, as in metafor.
 
 Tests and statistics, as metafor reports them:
 
@@ -189,8 +191,24 @@ def _scoring_step(y: FloatArray, v: FloatArray, X: FloatArray, tau2: float, reml
     return float((py @ py - np.sum(w)) / np.sum(w**2))
 
 
-def _tau2_fisher(y: FloatArray, v: FloatArray, X: FloatArray, reml: bool) -> tuple[float, bool, int]:
+def _score(y: FloatArray, v: FloatArray, X: FloatArray, tau2: float, reml: bool) -> float:
+    """Twice the derivative of the (restricted) log-likelihood in tau2: :math:`y^\\top PPy -
+    \\operatorname{tr}P` (REML) or :math:`- \\operatorname{tr}W` (ML) :footcite:`viechtbauer2005`."""
+    w = 1.0 / (v + tau2)
+    P = _projection(X, w)
+    py = P @ y
+    return float(py @ py - (np.trace(P) if reml else np.sum(w)))
+
+
+def _tau2_fisher(y: FloatArray, v: FloatArray, X: FloatArray,
+                 reml: bool) -> tuple[float, bool, int, str]:
+    """Fisher scoring from the HE value; when it does not converge in :data:`_MAXITER` steps,
+    or oscillates after 100, the likelihood is maximised directly
+    (:func:`analysis.tau2.maximise_over_tau2`), as for the intercept-only model."""
+    from analysis.tau2 import _oscillates, maximise_over_tau2
+
     tau2 = max(0.0, _tau2_he(y, v, X))
+    steps: list[float] = []
     for it in range(1, _MAXITER + 1):
         adj = _scoring_step(y, v, X, tau2, reml)
         while tau2 + adj < 0:
@@ -199,25 +217,35 @@ def _tau2_fisher(y: FloatArray, v: FloatArray, X: FloatArray, reml: bool) -> tup
         if abs(adj) <= _TOL * (1 + tau2):
             if tau2 > 0 and _loglik(y, v, X, 0.0, reml) > _loglik(y, v, X, tau2, reml) + 1e-10:
                 tau2 = 0.0
-            return tau2, True, it
-    return tau2, False, _MAXITER
+            return tau2, True, it, ""
+        steps.append(adj)
+        if it >= 100 and it % 10 == 0 and _oscillates(steps):
+            break
+    tau2, converged, extra, why = maximise_over_tau2(
+        lambda t: _score(y, v, X, t, reml), lambda t: _loglik(y, v, X, t, reml),
+        max(1.0, 10 * float(np.var(y))))
+    label = "restricted log-likelihood" if reml else "log-likelihood"
+    note = (f"{'REML' if reml else 'ML'} tau2: Fisher scoring stopped without converging after {it} "
+            f"iterations; the {label} was maximised directly (grid bracket + Brent's method on the "
+            f"score){why}")
+    return tau2, converged, it + extra, note
 
 
-def _estimate_tau2(y: FloatArray, v: FloatArray, X: FloatArray, method: str) -> tuple[float, bool, int]:
-    """Residual tau2 by ``method``: (estimate, converged, iterations)."""
+def _estimate_tau2(y: FloatArray, v: FloatArray, X: FloatArray, method: str) -> tuple[float, bool, int, str]:
+    """Residual tau2 by ``method``: (estimate, converged, iterations, note on the solver)."""
     k, p = X.shape
     if method == "EE":
-        return 0.0, True, 0
+        return 0.0, True, 0, ""
     if method == "DL":
         P0 = _projection(X, 1.0 / v)
-        return max(0.0, float((y @ P0 @ y - (k - p)) / np.trace(P0))), True, 0
+        return max(0.0, float((y @ P0 @ y - (k - p)) / np.trace(P0))), True, 0, ""
     if method == "HE":
-        return max(0.0, _tau2_he(y, v, X)), True, 0
+        return max(0.0, _tau2_he(y, v, X)), True, 0, ""
     if method == "SJ":
         t0 = float(np.mean((y - y.mean()) ** 2))
-        return max(0.0, t0 * _rss(y, v, X, t0) / (k - p)), True, 0
+        return max(0.0, t0 * _rss(y, v, X, t0) / (k - p)), True, 0, ""
     if method == "PM":
-        return _tau2_pm(y, v, X)
+        return (*_tau2_pm(y, v, X), "")
     return _tau2_fisher(y, v, X, reml=method == "REML")
 
 
@@ -317,8 +345,10 @@ def rma_mods(
     """
     y, v, Xm = _check_fit_input(yi, vi, X, method, ci, level)
     k, p = Xm.shape
-    tau2, conv, iters = _estimate_tau2(y, v, Xm, method)
-    notes = [] if conv else [f"{method} tau2 solver did not converge in {iters} iterations"]
+    tau2, conv, iters, solver_note = _estimate_tau2(y, v, Xm, method)
+    notes = [solver_note] if solver_note else []
+    if not conv:
+        notes.append(f"{method} tau2 solver did not converge in {iters} iterations")
     w = 1.0 / (v + tau2)
     xtwx_inv = np.linalg.inv(Xm.T @ (Xm * w[:, None]))
     beta = xtwx_inv @ (Xm.T @ (w * y))

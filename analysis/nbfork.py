@@ -26,6 +26,7 @@ back to kernels. Nothing here knows about any particular book.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import io
@@ -45,11 +46,11 @@ __all__ = [
     "CellError",
     "Job",
     "Outcome",
+    "Warm",
+    "Zygote",
     "execute_notebook",
     "fork_available",
     "preload",
-    "Warm",
-    "Zygote",
     "run_forked",
 ]
 
@@ -202,18 +203,18 @@ def _shell(sink: _Sink) -> Any:
     """
     from ipykernel.compiler import XCachingCompiler
     from ipykernel.displayhook import ZMQShellDisplayHook
-    from ipykernel.zmqshell import ZMQDisplayPublisher
     from ipykernel.jsonutil import encode_images, json_clean
+    from ipykernel.zmqshell import ZMQDisplayPublisher
     from ipykernel.zmqshell import ZMQInteractiveShell as KernelShell
     from traitlets.config import Config
 
     class Publisher(ZMQDisplayPublisher):
         def publish(self, data, metadata=None, source=None, *, transient=None, update=False,
-                    **kwargs):  # noqa: ANN001, ANN003 - IPython's signature
+                    **kwargs):
             content = json_clean({"data": encode_images(data), "metadata": metadata or {}})
             sink.display(content["data"], content["metadata"], transient, update)
 
-        def clear_output(self, wait=False):  # noqa: ANN001
+        def clear_output(self, wait=False):
             sink.clear(wait)
 
     class Hook(ZMQShellDisplayHook):
@@ -223,7 +224,7 @@ def _shell(sink: _Sink) -> Any:
         def write_output_prompt(self):
             pass
 
-        def write_format_data(self, format_dict, md_dict=None):  # noqa: ANN001
+        def write_format_data(self, format_dict, md_dict=None):
             self._result = (json_clean(encode_images(format_dict)), md_dict or {})
 
         def finish_displayhook(self):
@@ -231,10 +232,10 @@ def _shell(sink: _Sink) -> Any:
                 sink.execute_result(self.prompt_count, *self._result)
 
     class ZMQInteractiveShell(KernelShell):  # the kernel's class name, as libraries test it
-        def enable_gui(self, gui=None):  # noqa: ANN001 - inline figures need no event loop
+        def enable_gui(self, gui=None):
             pass
 
-        def _showtraceback(self, etype, evalue, stb):  # noqa: ANN001
+        def _showtraceback(self, etype, evalue, stb):
             self._last_traceback = stb
 
     config = Config()
@@ -371,10 +372,8 @@ def _worker(job: Job, warm: Warm) -> Any:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _schedule(jobs: Sequence[Job], warm: Warm, workers: int, timeout: float | None) -> dict[str, Any]:

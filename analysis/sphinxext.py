@@ -289,7 +289,7 @@ def _hand_over(cache: Any, jobs: Sequence[Any], outcomes: Sequence[Any], env: An
     from jupyter_cache.base import CacheBundleIn
 
     log = _logger()
-    for job, outcome in zip(jobs, outcomes):
+    for job, outcome in zip(jobs, outcomes, strict=True):
         source = str(env.doc2path(job.key))
         if outcome.ok:
             cache.cache_notebook_bundle(

@@ -226,41 +226,54 @@ def _fisher_scoring(
 
 
 def _maximise(y: FloatArray, v: FloatArray, reml: bool, name: str, used: int) -> Tau2Estimate:
-    """Global maximum of the (restricted) log-likelihood over :math:`\\tau^2 \\ge 0`.
-
-    The upper end ``hi`` is widened tenfold until the score (:func:`_score`) is negative there.
-    The score is evaluated on 65 points :math:`\\mathrm{hi}\\,(j/64)^2`; every change of sign
-    from + to - brackets a local maximum, solved with Brent's method to
-    :math:`10^{-15} + 10^{-13}\\tau^2`; :math:`\\tau^2 = 0` is a candidate when the score is
-    <= 0 there. The candidate with the highest likelihood wins (0 only if higher by more
-    than :math:`10^{-10}`, as in :func:`_fisher_scoring`).
-    """
+    """Global maximum of the (restricted) log-likelihood over :math:`\\tau^2 \\ge 0`
+    (:func:`maximise_over_tau2` with this module's score and likelihood)."""
     label = "restricted log-likelihood" if reml else "log-likelihood"
     note = (f"{name} tau2: Fisher scoring stopped without converging after {used} iterations; "
             f"the {label} was maximised directly (grid bracket + Brent's method on the score)")
-    hi = max(1.0, 10 * float(np.var(y)))
+    tau2, converged, iterations, why = maximise_over_tau2(
+        lambda t: _score(t, y, v, reml), lambda t: _loglik(t, y, v, reml),
+        max(1.0, 10 * float(np.var(y))))
+    return Tau2Estimate(tau2, converged, used + iterations, name, note + why)
+
+
+def maximise_over_tau2(score: Callable[[float], float], loglik: Callable[[float], float],
+                       hi: float) -> tuple[float, bool, int, str]:
+    """Global maximum over :math:`\\tau^2 \\ge 0` of a log-likelihood with derivative ``score``.
+
+    The upper end ``hi`` is widened tenfold until the score is negative there. The score is
+    evaluated on 65 points :math:`\\mathrm{hi}\\,(j/64)^2`; every change of sign from + to -
+    brackets a local maximum, solved with Brent's method to :math:`10^{-15} + 10^{-13}\\tau^2`;
+    :math:`\\tau^2 = 0` is a candidate when the score is <= 0 there. The candidate with the
+    highest likelihood wins (0 only if higher by more than :math:`10^{-10}`, as metafor's
+    ``ll0check``).
+
+    Returns
+    -------
+    (tau2, converged, Brent iterations, note) : tuple
+        ``note`` is empty unless something failed.
+    """
     for _ in range(60):
-        if _score(hi, y, v, reml) < 0:
+        if score(hi) < 0:
             break
         hi *= 10
     else:
-        return Tau2Estimate(hi, False, used, name, note + f", but the score is still positive at {hi:g}")
+        return hi, False, 0, f", but the score is still positive at {hi:g}"
     grid = hi * (np.arange(65) / 64.0) ** 2
-    scores = [_score(t, y, v, reml) for t in grid]
-    candidates, iterations = [], used
+    scores = [score(t) for t in grid]
+    candidates, iterations = [], 0
     for j in range(64):
         if scores[j] > 0 >= scores[j + 1]:
-            root, info = optimize.brentq(_score, grid[j], grid[j + 1], args=(y, v, reml),
-                                         xtol=1e-15, rtol=1e-13, maxiter=_MAXITER,
-                                         full_output=True, disp=False)
-            if not info.converged:
-                return Tau2Estimate(float(root), False, iterations + info.iterations, name, note)
-            candidates.append(float(root))
+            root, info = optimize.brentq(score, grid[j], grid[j + 1], xtol=1e-15, rtol=1e-13,
+                                         maxiter=_MAXITER, full_output=True, disp=False)
             iterations += info.iterations
-    best = max(candidates, key=lambda t: _loglik(t, y, v, reml), default=0.0)
-    if scores[0] <= 0 and best > 0 and _loglik(0.0, y, v, reml) > _loglik(best, y, v, reml) + 1e-10:
+            if not info.converged:
+                return float(root), False, iterations, ", but Brent's method did not converge"
+            candidates.append(float(root))
+    best = max(candidates, key=loglik, default=0.0)
+    if scores[0] <= 0 and best > 0 and loglik(0.0) > loglik(best) + 1e-10:
         best = 0.0
-    return Tau2Estimate(best, True, iterations, name, note)
+    return best, True, iterations, ""
 
 
 def tau2_reml(yi: npt.ArrayLike, vi: npt.ArrayLike) -> Tau2Estimate:

@@ -37,7 +37,7 @@ def _files(folder: Path, pattern: str) -> set[str]:
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     projects = {}
     for mode in ("cache", "force"):
-        project = copy_project(tmp_path_factory.mktemp(mode) / "book", PROJECT_ITEMS + ("tests/reference",))
+        project = copy_project(tmp_path_factory.mktemp(mode) / "book", (*PROJECT_ITEMS, "tests/reference"))
         config = project / "_config.yml"
         text = config.read_text(encoding="utf-8")
         assert "execute_notebooks: cache" in text

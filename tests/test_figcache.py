@@ -21,7 +21,7 @@ def _plot(events: tuple[int, ...] = (3, 5, 7)) -> Plot:
     return Plot(forest_plot, (metaprop(list(events), [10, 12, 9]),), {"xlabel": "Synthetic"})
 
 
-def _save(fig, stem: Path) -> list[Path]:  # noqa: ANN001
+def _save(fig, stem: Path) -> list[Path]:
     return save_figure(fig, stem, alt="synthetic")
 
 
@@ -33,7 +33,7 @@ class Counting:
         self.__module__ = forest_plot.__module__
         self.__qualname__ = forest_plot.__qualname__
 
-    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+    def __call__(self, *args, **kwargs):
         self.calls += 1
         return forest_plot(*args, **kwargs)
 
@@ -47,7 +47,7 @@ def test_a_hit_gives_the_same_bytes_as_drawing_afresh(tmp_path: Path) -> None:
     second = cached_save(plot, tmp_path / "second", _save, cache_dir=cache)
     assert counting.calls == 0  # served from the cache
     assert [p.suffix for p in second] == [p.suffix for p in first] == [".svg", ".png"]
-    for a, b, c in zip(fresh, first, second):
+    for a, b, c in zip(fresh, first, second, strict=True):
         assert a.read_bytes() == b.read_bytes() == c.read_bytes()
 
 

@@ -222,3 +222,58 @@ def test_r_script_regenerates_the_committed_reference(tmp_path: Path) -> None:
     subprocess.run(["Rscript", "tests/reference/diagnostics_reference.R", str(out)], cwd=root,
                    check=True, capture_output=True, timeout=600)
     assert out.read_text() == REF_PATH.read_text()
+
+
+# --- REML safeguard: Fisher scoring can oscillate near tau2 = 0, with moderators too -------------
+
+#: SYNTHETIC counts (from the simulation study; also in tests/test_tau2.py) on which REML Fisher
+#: scoring oscillates without converging, with or without a moderator.
+OSC_X = [31, 18, 36, 23, 11, 30, 12, 41, 12, 41]
+OSC_N = [32, 19, 36, 24, 12, 34, 12, 43, 12, 42]
+#: metafor 3.8-1 (R 4.2.2): rma(yi, vi, mods = ~ x, method = "REML", control = list(stepadj = 0.5,
+#: maxiter = 1000, threshold = 1e-12)) with x = 0:9, printed with digits = 10 (tau2, intercept,
+#: slope). The default control stops with "Fisher scoring algorithm did not converge".
+METAFOR_STEPADJ_MODS = (0.048796493753, 2.890775597323, -0.007311275951)
+#: Same, intercept only (tests/test_tau2.py).
+METAFOR_STEPADJ_INTERCEPT = 0.01380879384
+
+
+def _reml_loglik(tau2: np.ndarray, yi: np.ndarray, vi: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Restricted log-likelihood on a grid, written out independently of analysis.metareg:
+    -1/2 [sum log(v + t) + log det(X'WX) + (y - Xb)'W(y - Xb)], b the WLS fit (constants dropped)."""
+    out = []
+    for t in tau2:
+        w = 1.0 / (vi + t)
+        xtwx = X.T @ (X * w[:, None])
+        b = np.linalg.solve(xtwx, X.T @ (w * yi))
+        r = yi - X @ b
+        out.append(-0.5 * (np.log(vi + t).sum() + np.linalg.slogdet(xtwx)[1] + (w * r * r).sum()))
+    return np.array(out)
+
+
+def test_reml_with_a_moderator_converges_where_scoring_oscillates() -> None:
+    yi, vi = escalc(OSC_X, OSC_N, "PLO")
+    X = np.column_stack([np.ones(10), np.arange(10.0)])
+    fit = rma_mods(yi, vi, X, method="REML")
+    assert fit.tau2_converged
+    assert any("maximised directly" in n for n in fit.notes)
+    assert not any("did not converge" in n for n in fit.notes)
+    assert fit.tau2 == pytest.approx(METAFOR_STEPADJ_MODS[0], abs=1e-10)
+    assert fit.beta == pytest.approx(METAFOR_STEPADJ_MODS[1:], abs=1e-9)
+    grid = np.linspace(0.0, 0.2, 20_001)  # steps of 1e-5
+    best = grid[np.argmax(_reml_loglik(grid, yi, vi, X))]
+    assert fit.tau2 == pytest.approx(best, abs=1e-5)
+
+
+def test_intercept_only_fallback_agrees_with_rma_uni() -> None:
+    yi, vi = escalc(OSC_X, OSC_N, "PLO")
+    fit = rma_mods(yi, vi, np.ones((10, 1)), method="REML")
+    assert fit.tau2_converged
+    assert fit.tau2 == pytest.approx(METAFOR_STEPADJ_INTERCEPT, abs=1e-10)
+    assert fit.tau2 == pytest.approx(rma_uni(yi, vi, "REML").tau2, abs=1e-12)
+
+
+def test_scoring_that_converges_adds_no_note() -> None:
+    yi, vi = escalc([5, 9, 14, 20, 7], [20, 25, 30, 40, 18], "PLO")
+    fit = rma_mods(yi, vi, np.column_stack([np.ones(5), np.arange(5.0)]), method="REML")
+    assert fit.tau2_converged and fit.notes == ()

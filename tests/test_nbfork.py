@@ -22,12 +22,12 @@ pytestmark = pytest.mark.skipif(not nbfork.fork_available(), reason="needs os.fo
 #: Every kind of output a chapter produces, plus the corner cases of the protocol.
 CELLS = [
     "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\nprint('more stdout')",
-    "from IPython.display import HTML, Markdown, display\ndisplay(HTML('<b>bold</b>'))\n"
-    "display(Markdown('*emphasis*'))\n40 + 2",
+    ("from IPython.display import HTML, Markdown, display\ndisplay(HTML('<b>bold</b>'))\n"
+     "display(Markdown('*emphasis*'))\n40 + 2"),
     "from myst_nb import glue\nglue('number', 3.14159, display=False)\nglue('text', 'shown')",
     "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2, 3])",
-    "import pandas as pd\nprint(pd.DataFrame({c: range(3) for c in 'abcdefghijklmnopqrstu'}))\n"
-    "pd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})",
+    ("import pandas as pd\nprint(pd.DataFrame({c: range(3) for c in 'abcdefghijklmnopqrstu'}))\n"
+     "pd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})"),
     "",
     "import warnings\nwarnings.warn('careful')",
     "x = 5\nx;",
