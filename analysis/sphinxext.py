@@ -239,7 +239,10 @@ def _start_zygote(app: Any, config: Any) -> None:
         return
     if not nbfork.fork_available():
         return
-    app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload)
+    try:
+        app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload)
+    except OSError as exc:  # no process could be started: every chapter goes to a kernel
+        _logger().info("[live inputs] fast path unavailable (%s); chapters run in kernels", exc)
 
 
 def _stop_zygote(app: Any, *args: Any) -> None:
