@@ -205,7 +205,7 @@ def _tau2_fisher(y: FloatArray, v: FloatArray, X: FloatArray,
     """Fisher scoring from the HE value; when it does not converge in :data:`_MAXITER` steps,
     or oscillates after 100, the likelihood is maximised directly
     (:func:`analysis.tau2.maximise_over_tau2`), as for the intercept-only model."""
-    from analysis.tau2 import _oscillates, maximise_over_tau2
+    from analysis.tau2 import _oscillates
 
     tau2 = max(0.0, _tau2_he(y, v, X))
     steps: list[float] = []
@@ -217,18 +217,36 @@ def _tau2_fisher(y: FloatArray, v: FloatArray, X: FloatArray,
         if abs(adj) <= _TOL * (1 + tau2):
             if tau2 > 0 and _loglik(y, v, X, 0.0, reml) > _loglik(y, v, X, tau2, reml) + 1e-10:
                 tau2 = 0.0
-            return tau2, True, it, ""
+            if not _higher_elsewhere(y, v, X, tau2, reml):
+                return tau2, True, it, ""
+            return _maximise(y, v, X, reml, it, "converged to a local maximum")
         steps.append(adj)
         if it >= 100 and it % 10 == 0 and _oscillates(steps):
             break
-    tau2, converged, extra, why = maximise_over_tau2(
+    return _maximise(y, v, X, reml, it, "stopped without converging")
+
+
+def _higher_elsewhere(y: FloatArray, v: FloatArray, X: FloatArray, tau2: float, reml: bool) -> bool:
+    """True when the likelihood is higher than at ``tau2`` at one of 65 points
+    :math:`\\mathrm{hi}\\,(j/64)^2`, :math:`\\mathrm{hi} = \\max(1, 10\\,\\mathrm{var}(y),
+    4\\tau^2)`: the likelihood has another, higher local maximum (see :mod:`analysis.tau2`)."""
+    hi = max(1.0, 10 * float(np.var(y)), 4 * tau2)
+    at = _loglik(y, v, X, tau2, reml) + 1e-10
+    return any(_loglik(y, v, X, t, reml) > at for t in hi * (np.arange(65) / 64.0) ** 2)
+
+
+def _maximise(y: FloatArray, v: FloatArray, X: FloatArray, reml: bool, used: int,
+              why: str) -> tuple[float, bool, int, str]:
+    from analysis.tau2 import maximise_over_tau2
+
+    tau2, converged, extra, failed = maximise_over_tau2(
         lambda t: _score(y, v, X, t, reml), lambda t: _loglik(y, v, X, t, reml),
         max(1.0, 10 * float(np.var(y))))
     label = "restricted log-likelihood" if reml else "log-likelihood"
-    note = (f"{'REML' if reml else 'ML'} tau2: Fisher scoring stopped without converging after {it} "
-            f"iterations; the {label} was maximised directly (grid bracket + Brent's method on the "
-            f"score){why}")
-    return tau2, converged, it + extra, note
+    note = (f"{'REML' if reml else 'ML'} tau2: Fisher scoring {why} after {used} iterations; "
+            f"the {label} was maximised directly (grid bracket + Brent's method on the score)"
+            f"{failed}")
+    return tau2, converged, used + extra, note
 
 
 def _estimate_tau2(y: FloatArray, v: FloatArray, X: FloatArray, method: str) -> tuple[float, bool, int, str]:

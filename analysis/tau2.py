@@ -218,6 +218,8 @@ def _fisher_scoring(
         if abs(adj) <= _TOL * (1 + tau2):
             if tau2 > 0 and _loglik(0.0, y, v, reml) > _loglik(tau2, y, v, reml) + 1e-10:
                 tau2 = 0.0
+            if _higher_elsewhere(tau2, y, v, reml):
+                return _maximise(y, v, reml, name, it, local=True)
             return Tau2Estimate(tau2, True, it, name)
         steps.append(adj)
         if it >= 100 and it % 10 == 0 and _oscillates(steps):
@@ -225,11 +227,39 @@ def _fisher_scoring(
     return _maximise(y, v, reml, name, it)
 
 
-def _maximise(y: FloatArray, v: FloatArray, reml: bool, name: str, used: int) -> Tau2Estimate:
+#: The points :math:`(j/64)^2`, j = 0..64, scaled by ``hi`` in :func:`_higher_elsewhere`.
+_GRID = (np.arange(65) / 64.0) ** 2
+
+
+def _higher_elsewhere(tau2: float, y: FloatArray, v: FloatArray, reml: bool) -> bool:
+    """True when the likelihood is higher somewhere on a grid than at ``tau2``.
+
+    The (restricted) likelihood of tau2 can have two local maxima (rarely: studies with very
+    unequal variances); Fisher scoring then converges to whichever it reaches first. The
+    likelihood is evaluated, vectorised, at 65 points :math:`\\mathrm{hi}\\,(j/64)^2`,
+    :math:`\\mathrm{hi} = \\max(1, 10\\,\\mathrm{var}(y), 4\\tau^2)`.
+    """
+    hi = max(1.0, 10 * float(np.var(y)), 4 * tau2)
+    return bool(_loglik_grid(hi * _GRID, y, v, reml).max() > _loglik(tau2, y, v, reml) + 1e-10)
+
+
+def _loglik_grid(tau2: FloatArray, y: FloatArray, v: FloatArray, reml: bool) -> FloatArray:
+    """:func:`_loglik` at every value of ``tau2`` at once, with
+    :math:`\\sum w_i (y_i - \\hat\\mu)^2 = \\sum w_i y_i^2 - (\\sum w_i y_i)^2 / \\sum w_i`."""
+    vt = v + tau2[:, None]
+    w = 1.0 / vt
+    sw, swy = w.sum(axis=1), w @ y
+    ll = -0.5 * (np.log(vt).sum(axis=1) + w @ (y * y) - swy * swy / sw)
+    return ll - 0.5 * np.log(sw) if reml else ll
+
+
+def _maximise(y: FloatArray, v: FloatArray, reml: bool, name: str, used: int,
+              local: bool = False) -> Tau2Estimate:
     """Global maximum of the (restricted) log-likelihood over :math:`\\tau^2 \\ge 0`
     (:func:`maximise_over_tau2` with this module's score and likelihood)."""
     label = "restricted log-likelihood" if reml else "log-likelihood"
-    note = (f"{name} tau2: Fisher scoring stopped without converging after {used} iterations; "
+    why = ("converged to a local maximum" if local else "stopped without converging")
+    note = (f"{name} tau2: Fisher scoring {why} after {used} iterations; "
             f"the {label} was maximised directly (grid bracket + Brent's method on the score)")
     tau2, converged, iterations, why = maximise_over_tau2(
         lambda t: _score(t, y, v, reml), lambda t: _loglik(t, y, v, reml),

@@ -123,6 +123,30 @@ def test_ml_converges_where_scoring_oscillates() -> None:
     assert est.tau2 == pytest.approx(METAFOR_STEPADJ_TAU2["ML"], abs=1e-9)
 
 
+#: SYNTHETIC effects (found by the property test below) whose ML likelihood has two local maxima.
+BIMODAL_YI = [-4.04305127, 3.97029191, 1.09861229, 0.38946477, 0.189242, 1.2039728]
+BIMODAL_VI = [2.03508772, 2.03773585, 0.26666667, 0.07987711, 0.07614943, 0.10833333]
+#: metafor 3.8-1 (R 4.2.2), digits = 10: rma(yi, vi, method = "ML") stops at the lower local maximum
+#: (tau2, logLik); started from tau2 = 0.3 (control = list(optimizer = "optim", tau2.init = 0.3))
+#: it finds the global one, to optim's tolerance.
+METAFOR_BIMODAL_DEFAULT = (1.050741655, -12.651266667)
+METAFOR_BIMODAL_FROM_03 = (0.361763109, -12.648904533)
+
+
+def test_ml_finds_the_global_maximum_where_scoring_stops_at_a_local_one() -> None:
+    yi, vi = np.array(BIMODAL_YI), np.array(BIMODAL_VI)
+    est = estimate_tau2(yi, vi, "ML")
+    assert est.converged and "converged to a local maximum" in est.note
+    grid = np.linspace(0.0, 3.0, 300_001)
+    ll = _loglik_grid(grid, yi, vi, reml=False)
+    assert est.tau2 == pytest.approx(grid[np.argmax(ll)], abs=2e-5)
+    assert est.tau2 == pytest.approx(METAFOR_BIMODAL_FROM_03[0], abs=5e-4)
+    # the local maximum metafor's default reports is lower by the logLik difference it printed
+    local = _loglik_grid(np.array([METAFOR_BIMODAL_DEFAULT[0]]), yi, vi, reml=False)[0]
+    top = _loglik_grid(np.array([est.tau2]), yi, vi, reml=False)[0]
+    assert top - local == pytest.approx(METAFOR_BIMODAL_FROM_03[1] - METAFOR_BIMODAL_DEFAULT[1], abs=1e-6)
+
+
 def test_scoring_that_converges_needs_no_fallback() -> None:
     est = tau2_reml(YI, VI)
     assert est.converged and est.note == "" and est.iterations < 100
