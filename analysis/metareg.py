@@ -26,7 +26,7 @@ Residual :math:`\\tau^2` estimators, with :math:`P(\\tau^2) = W - WX(X^\\top WX)
   :footcite:`viechtbauer2005`, with metafor's check that :math:`\\tau^2 = 0` does not have a
   higher likelihood; when scoring oscillates or does not converge (it can, near
   :math:`\\tau^2 = 0`), the likelihood is maximised directly, as for the intercept-only model
-  (:func:`analysis.tau2.maximise_over_tau2`). All are truncated at 0, as in metafor.
+  (:func:`analysis.tau2.scoring_with_fallback`). All are truncated at 0, as in metafor.
 
 Tests and statistics, as metafor reports them:
 
@@ -202,51 +202,23 @@ def _score(y: FloatArray, v: FloatArray, X: FloatArray, tau2: float, reml: bool)
 
 def _tau2_fisher(y: FloatArray, v: FloatArray, X: FloatArray,
                  reml: bool) -> tuple[float, bool, int, str]:
-    """Fisher scoring from the HE value; when it does not converge in :data:`_MAXITER` steps,
-    or oscillates after 100, the likelihood is maximised directly
-    (:func:`analysis.tau2.maximise_over_tau2`), as for the intercept-only model."""
-    from analysis.tau2 import _oscillates
+    """REML or ML residual tau2 by :func:`analysis.tau2.scoring_with_fallback` from the HE value
+    (Fisher scoring, checked on a grid, direct maximisation when needed), with this module's
+    step, score and likelihood."""
+    from analysis.tau2 import scoring_with_fallback
 
-    tau2 = max(0.0, _tau2_he(y, v, X))
-    steps: list[float] = []
-    for it in range(1, _MAXITER + 1):
-        adj = _scoring_step(y, v, X, tau2, reml)
-        while tau2 + adj < 0:
-            adj /= 2
-        tau2 += adj
-        if abs(adj) <= _TOL * (1 + tau2):
-            if tau2 > 0 and _loglik(y, v, X, 0.0, reml) > _loglik(y, v, X, tau2, reml) + 1e-10:
-                tau2 = 0.0
-            if not _higher_elsewhere(y, v, X, tau2, reml):
-                return tau2, True, it, ""
-            return _maximise(y, v, X, reml, it, "converged to a local maximum")
-        steps.append(adj)
-        if it >= 100 and it % 10 == 0 and _oscillates(steps):
-            break
-    return _maximise(y, v, X, reml, it, "stopped without converging")
+    def loglik(t: float) -> float:
+        return _loglik(y, v, X, t, reml)
 
-
-def _higher_elsewhere(y: FloatArray, v: FloatArray, X: FloatArray, tau2: float, reml: bool) -> bool:
-    """True when the likelihood is higher than at ``tau2`` at one of 65 points
-    :math:`\\mathrm{hi}\\,(j/64)^2`, :math:`\\mathrm{hi} = \\max(1, 10\\,\\mathrm{var}(y),
-    4\\tau^2)`: the likelihood has another, higher local maximum (see :mod:`analysis.tau2`)."""
-    hi = max(1.0, 10 * float(np.var(y)), 4 * tau2)
-    at = _loglik(y, v, X, tau2, reml) + 1e-10
-    return any(_loglik(y, v, X, t, reml) > at for t in hi * (np.arange(65) / 64.0) ** 2)
-
-
-def _maximise(y: FloatArray, v: FloatArray, X: FloatArray, reml: bool, used: int,
-              why: str) -> tuple[float, bool, int, str]:
-    from analysis.tau2 import maximise_over_tau2
-
-    tau2, converged, extra, failed = maximise_over_tau2(
-        lambda t: _score(y, v, X, t, reml), lambda t: _loglik(y, v, X, t, reml),
-        max(1.0, 10 * float(np.var(y))))
-    label = "restricted log-likelihood" if reml else "log-likelihood"
-    note = (f"{'REML' if reml else 'ML'} tau2: Fisher scoring {why} after {used} iterations; "
-            f"the {label} was maximised directly (grid bracket + Brent's method on the score)"
-            f"{failed}")
-    return tau2, converged, used + extra, note
+    return scoring_with_fallback(
+        max(0.0, _tau2_he(y, v, X)),
+        step=lambda t: _scoring_step(y, v, X, t, reml),
+        score=lambda t: _score(y, v, X, t, reml),
+        loglik=loglik,
+        loglik_grid=lambda grid: np.array([loglik(t) for t in grid]),
+        spread=10 * float(np.var(y)),
+        name="REML" if reml else "ML",
+    )
 
 
 def _estimate_tau2(y: FloatArray, v: FloatArray, X: FloatArray, method: str) -> tuple[float, bool, int, str]:

@@ -201,46 +201,89 @@ def _oscillates(steps: list[float]) -> bool:
 def _fisher_scoring(
     y: FloatArray, v: FloatArray, step: Callable[[float, FloatArray, FloatArray], float], name: str
 ) -> Tau2Estimate:
-    """Iterate :math:`\\tau^2 \\leftarrow \\tau^2 + \\text{step}` from the HE estimate, halving steps
-    that would go below 0; then keep 0 if it has the higher likelihood (as metafor's ll0check).
-
-    If scoring has not converged after :data:`_MAXITER` steps, or oscillates after 100 (see
-    :func:`_oscillates`), the likelihood is maximised directly (:func:`_maximise`).
-    """
+    """REML or ML tau2 of the intercept-only model by :func:`scoring_with_fallback` from the HE
+    estimate, with this module's step, score and (vectorised) likelihood."""
     reml = name == "REML"
-    tau2 = _he(y, v)
-    steps: list[float] = []
+    tau2, converged, iterations, note = scoring_with_fallback(
+        _he(y, v),
+        step=lambda t: step(t, y, v),
+        score=lambda t: _score(t, y, v, reml),
+        loglik=lambda t: _loglik(t, y, v, reml),
+        loglik_grid=lambda g: _loglik_grid(g, y, v, reml),
+        spread=10 * float(np.var(y)),
+        name=name,
+    )
+    return Tau2Estimate(tau2, converged, iterations, name, note)
+
+
+#: The points :math:`(j/64)^2`, j = 0..64, scaled by ``hi`` in the search grids below.
+_GRID = (np.arange(65) / 64.0) ** 2
+
+
+def scoring_with_fallback(
+    start: float,
+    *,
+    step: Callable[[float], float],
+    score: Callable[[float], float],
+    loglik: Callable[[float], float],
+    loglik_grid: Callable[[FloatArray], FloatArray],
+    spread: float,
+    name: str,
+) -> tuple[float, bool, int, str]:
+    """REML/ML tau2: Fisher scoring, checked, with direct maximisation as the fallback.
+
+    Iterates :math:`\\tau^2 \\leftarrow \\tau^2 + \\text{step}(\\tau^2)` from ``start``, halving
+    steps that would go below 0, until a step is below :math:`10^{-12}(1 + \\tau^2)`; then keeps
+    0 if it has the higher likelihood (as metafor's ``ll0check``) :footcite:`viechtbauer2005`.
+    The (restricted) likelihood can have two local maxima (rarely: studies with very unequal
+    variances), and scoring converges to whichever it reaches first, so the likelihood is also
+    evaluated at 65 points :math:`\\mathrm{hi}\\,(j/64)^2`, :math:`\\mathrm{hi} = \\max(1,
+    \\text{spread}, 4\\tau^2)`. When it is higher at one of them, when scoring has not
+    converged after :data:`_MAXITER` steps, or when it oscillates after 100 (see
+    :func:`_oscillates`), the likelihood is maximised directly (:func:`maximise_over_tau2`).
+
+    Parameters
+    ----------
+    start : float
+        Starting value (the HE estimate).
+    step, score, loglik : callable
+        Fisher-scoring step, twice the derivative of the log-likelihood, and the (restricted)
+        log-likelihood, as functions of tau2.
+    loglik_grid : callable
+        ``loglik`` at an array of tau2 values.
+    spread : float
+        Scale of the search (10 times the variance of the effects).
+    name : {"REML", "ML"}
+        For the note.
+
+    Returns
+    -------
+    (tau2, converged, iterations, note) : tuple
+        ``note`` is empty when scoring alone found the maximum, and says why the likelihood
+        was maximised directly otherwise.
+    """
+    tau2, steps, why = start, [], "stopped without converging"
     for it in range(1, _MAXITER + 1):
-        adj = step(tau2, y, v)
+        adj = step(tau2)
         while tau2 + adj < 0:
             adj /= 2
         tau2 += adj
         if abs(adj) <= _TOL * (1 + tau2):
-            if tau2 > 0 and _loglik(0.0, y, v, reml) > _loglik(tau2, y, v, reml) + 1e-10:
+            if tau2 > 0 and loglik(0.0) > loglik(tau2) + 1e-10:
                 tau2 = 0.0
-            if _higher_elsewhere(tau2, y, v, reml):
-                return _maximise(y, v, reml, name, it, local=True)
-            return Tau2Estimate(tau2, True, it, name)
+            hi = max(1.0, spread, 4 * tau2)
+            if not loglik_grid(hi * _GRID).max() > loglik(tau2) + 1e-10:
+                return tau2, True, it, ""
+            why = "converged to a local maximum"
+            break
         steps.append(adj)
         if it >= 100 and it % 10 == 0 and _oscillates(steps):
             break
-    return _maximise(y, v, reml, name, it)
-
-
-#: The points :math:`(j/64)^2`, j = 0..64, scaled by ``hi`` in :func:`_higher_elsewhere`.
-_GRID = (np.arange(65) / 64.0) ** 2
-
-
-def _higher_elsewhere(tau2: float, y: FloatArray, v: FloatArray, reml: bool) -> bool:
-    """True when the likelihood is higher somewhere on a grid than at ``tau2``.
-
-    The (restricted) likelihood of tau2 can have two local maxima (rarely: studies with very
-    unequal variances); Fisher scoring then converges to whichever it reaches first. The
-    likelihood is evaluated, vectorised, at 65 points :math:`\\mathrm{hi}\\,(j/64)^2`,
-    :math:`\\mathrm{hi} = \\max(1, 10\\,\\mathrm{var}(y), 4\\tau^2)`.
-    """
-    hi = max(1.0, 10 * float(np.var(y)), 4 * tau2)
-    return bool(_loglik_grid(hi * _GRID, y, v, reml).max() > _loglik(tau2, y, v, reml) + 1e-10)
+    best, converged, extra, failed = maximise_over_tau2(score, loglik, max(1.0, spread))
+    label = "restricted log-likelihood" if name == "REML" else "log-likelihood"
+    note = (f"{name} tau2: Fisher scoring {why} after {it} iterations; the {label} was maximised "
+            f"directly (grid bracket + Brent's method on the score){failed}")
+    return best, converged, it + extra, note
 
 
 def _loglik_grid(tau2: FloatArray, y: FloatArray, v: FloatArray, reml: bool) -> FloatArray:
@@ -251,20 +294,6 @@ def _loglik_grid(tau2: FloatArray, y: FloatArray, v: FloatArray, reml: bool) -> 
     sw, swy = w.sum(axis=1), w @ y
     ll = -0.5 * (np.log(vt).sum(axis=1) + w @ (y * y) - swy * swy / sw)
     return ll - 0.5 * np.log(sw) if reml else ll
-
-
-def _maximise(y: FloatArray, v: FloatArray, reml: bool, name: str, used: int,
-              local: bool = False) -> Tau2Estimate:
-    """Global maximum of the (restricted) log-likelihood over :math:`\\tau^2 \\ge 0`
-    (:func:`maximise_over_tau2` with this module's score and likelihood)."""
-    label = "restricted log-likelihood" if reml else "log-likelihood"
-    why = ("converged to a local maximum" if local else "stopped without converging")
-    note = (f"{name} tau2: Fisher scoring {why} after {used} iterations; "
-            f"the {label} was maximised directly (grid bracket + Brent's method on the score)")
-    tau2, converged, iterations, why = maximise_over_tau2(
-        lambda t: _score(t, y, v, reml), lambda t: _loglik(t, y, v, reml),
-        max(1.0, 10 * float(np.var(y))))
-    return Tau2Estimate(tau2, converged, used + iterations, name, note + why)
 
 
 def maximise_over_tau2(score: Callable[[float], float], loglik: Callable[[float], float],
@@ -289,7 +318,7 @@ def maximise_over_tau2(score: Callable[[float], float], loglik: Callable[[float]
         hi *= 10
     else:
         return hi, False, 0, f", but the score is still positive at {hi:g}"
-    grid = hi * (np.arange(65) / 64.0) ** 2
+    grid = hi * _GRID
     scores = [score(t) for t in grid]
     candidates, iterations = [], 0
     for j in range(64):
