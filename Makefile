@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -
 # Sphinx warnings are errors; --keep-going reports all of them before failing.
 JB_FLAGS ?= -W --keep-going
 
-.PHONY: help setup book test test-fast test-deps validate lint clean lock
+.PHONY: help setup book test test-fast test-deps validate lint lint-imports clean lock
 
 help:
 	@echo "make book       set up .venv (first run), execute the chapters, build the site into _build/html"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-fast  the tests that do not build books or start a browser"
 	@echo "make test-deps  optional: install R/metafor and Chromium with apt for the reference and browser tests"
 	@echo "make validate   check data/ and references.bib"
+	@echo "make lint       ruff, and lint-imports: the rooms of analysis/ and the direction of their imports"
 	@echo "make site       the versioned website (every release tag and dev) into _build/site"
 	@echo "make release VERSION=YY.MINOR.PATCH TRIGGER='why'   cut a release (see RELEASING.md)"
 	@echo "make bench      build and engine benchmarks;  make simulate   re-run the simulation study"
@@ -44,7 +45,11 @@ book: setup
 	@echo "Website built in _build/html"
 	@echo "Open it with:  $(BIN)/python -m http.server -d _build/html  then visit http://localhost:8000"
 
-test: setup
+# The rooms of the package and the direction of their imports (contracts in pyproject.toml).
+lint-imports: setup
+	$(BIN)/lint-imports --no-cache
+
+test: setup lint-imports
 	$(BIN)/python -m pytest
 
 validate: setup
@@ -58,11 +63,11 @@ test-deps:
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_DEPS)
 
-test-fast: setup
+test-fast: setup lint-imports
 	$(BIN)/python -m pytest -m "not build and not browser and not slow"
 
-lint: setup
-	$(BIN)/ruff check analysis tests tools
+lint: setup lint-imports
+	$(BIN)/ruff check analysis tests tools benchmarks
 
 clean:
 	rm -rf _build

@@ -1,6 +1,6 @@
 """``analysis``: meta-analysis of proportions checked against metafor, and living-review tools.
 
-The statistical engine is pure (no file or network I/O). Entry point::
+Entry point (needs only numpy, scipy and pandas)::
 
     from analysis import metaprop
     res = metaprop(events, n, measure="PLO", method="REML", ci="z", pi="t")
@@ -9,22 +9,42 @@ The statistical engine is pure (no file or network I/O). Entry point::
 Lower-level, reusable pieces: :func:`escalc` and :func:`back_transform` (effect sizes),
 :func:`rma_uni` (inverse-variance fit for any effect size), :func:`clopper_pearson` and
 :func:`wilson` (study intervals).
+
+The package has four rooms, each a subpackage whose docstring says what lives there and what it
+may import (``lint-imports`` checks the direction, from the contracts in ``pyproject.toml``):
+
+``analysis.engine``
+    the statistics: pure functions and immutable results, no I/O (no optional dependency);
+``analysis.evidence``
+    a review's data package: reading, validation, bibliography, GRADE, the analysis plan
+    (extra ``evidence``);
+``analysis.living``
+    the review as a whole, its versions, what changed, ``diff`` and ``add-study`` (extra
+    ``evidence``);
+``analysis.book``
+    the Jupyter Book kit: chapters, report wording, plots, the Sphinx extension (extra ``book``).
+
+Each room may import only the rooms listed after it. ``python -m analysis`` is the command line
+(:mod:`analysis.cli`).
 """
 
 from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+#: Name of the distribution on an index (the import name is ``analysis``).
+DISTRIBUTION = "scb-review-analysis"
+
 try:
-    __version__: str = _metadata.version("analysis")
+    __version__: str = _metadata.version(DISTRIBUTION)
 except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0+unknown"
 
-from analysis.effects import back_transform, escalc
-from analysis.intervals import clopper_pearson, wilson
-from analysis.metaprop import metaprop
-from analysis.results import MetaPropResult
-from analysis.rma import UniFit, rma_uni
+from analysis.engine.effects import back_transform, escalc
+from analysis.engine.intervals import clopper_pearson, wilson
+from analysis.engine.metaprop import metaprop
+from analysis.engine.results import MetaPropResult
+from analysis.engine.rma import UniFit, rma_uni
 
 __all__ = (
     "MetaPropResult",

@@ -1,21 +1,17 @@
 """Command line of the package: ``python -m analysis <command> ...``.
 
-Commands are registered, not hard-wired: a module declares one with :func:`command`
-and is listed in :data:`COMMAND_MODULES`; its dependencies (PyYAML, bibtexparser,
-matplotlib...) are imported only when that command runs. To add ``add-study``::
+The built-in commands are listed in :data:`BUILTIN_COMMANDS`: a name, one line of help and the
+module that implements it. That module lives in its room (``analysis.evidence``,
+``analysis.living``...) and knows nothing of this file: it defines two functions,
 
-    # analysis/scaffold.py
-    from analysis.cli import command
+``cli_arguments(parser)``
+    declares the command's arguments on an :class:`argparse.ArgumentParser`;
+``cli_run(args) -> int``
+    runs the command and returns its exit status.
 
-    def _arguments(parser):
-        parser.add_argument("bibkey")
-
-    @command("add-study", help="scaffold the rows of a new study", arguments=_arguments)
-    def add_study(args):
-        ...
-        return 0
-
-and append ``"analysis.scaffold"`` to :data:`COMMAND_MODULES`.
+The module is imported only when ``python -m analysis`` starts, so its dependencies (PyYAML,
+bibtexparser...) are not needed to ``import analysis``. Another review's code can add a command at
+run time with :func:`command`.
 """
 
 from __future__ import annotations
@@ -26,13 +22,22 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["COMMAND_MODULES", "Command", "build_parser", "command", "main"]
+from analysis.evidence.extras import MissingExtraError
 
-#: Modules whose import registers commands (in the order they are listed in ``--help``).
-COMMAND_MODULES: tuple[str, ...] = ("analysis.cli", "analysis.scaffold", "analysis.diffcmd")
+__all__ = ["BUILTIN_COMMANDS", "Command", "build_parser", "command", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
+
+#: The built-in commands, in the order ``--help`` lists them: (name, help, implementing module).
+BUILTIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("validate", "check the evidence base and the bibliography; print every problem",
+     "analysis.evidence.validate"),
+    ("add-study", "add a study's row from its BibTeX entry; list what is left to fill",
+     "analysis.living.scaffold"),
+    ("diff", "compare the results of the working tree with a git ref (Markdown)",
+     "analysis.living.diffcmd"),
+)
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,12 @@ _REGISTRY: dict[str, Command] = {}
 def command(
     name: str, *, help: str, arguments: Arguments | None = None
 ) -> Callable[[Handler], Handler]:
-    """Register ``handler(args) -> exit status`` as subcommand ``name``.
+    """Register ``handler(args) -> exit status`` as subcommand ``name`` (for code outside the package).
 
     Parameters
     ----------
     name : str
-        The subcommand (``validate``, ``add-study``...).
+        The subcommand; it must not be a built-in one.
     help : str
         One line shown by ``--help``.
     arguments : callable, optional
@@ -69,7 +74,8 @@ def command(
     """
 
     def register(handler: Handler) -> Handler:
-        if name in _REGISTRY and _REGISTRY[name].handler is not handler:
+        builtin = {entry[0] for entry in BUILTIN_COMMANDS}
+        if name in builtin or (name in _REGISTRY and _REGISTRY[name].handler is not handler):
             raise ValueError(f"command {name!r} is registered twice")
         _REGISTRY[name] = Command(name, help, arguments or (lambda parser: None), handler)
         return handler
@@ -77,16 +83,20 @@ def command(
     return register
 
 
+def _builtin(name: str, help: str, module: str) -> Command:
+    implementation = importlib.import_module(module)
+    return Command(name, help, implementation.cli_arguments, implementation.cli_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered command."""
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
+    """The argument parser with the built-in commands and every registered one."""
+    commands = [_builtin(*entry) for entry in BUILTIN_COMMANDS] + list(_REGISTRY.values())
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Tools of the living review: validate the evidence base, and more.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for entry in _REGISTRY.values():
+    for entry in commands:
         child = sub.add_parser(entry.name, help=entry.help, description=entry.help)
         entry.arguments(child)
         child.set_defaults(handler=entry.handler)
@@ -94,29 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen command; return its exit status."""
-    args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    """Parse ``argv`` and run the chosen command; return its exit status.
 
-
-# ---------------------------------------------------------------------- built-in commands
-
-
-def _validate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "data_dir", nargs="?", default="data", help="evidence directory (default: data)"
-    )
-    parser.add_argument(
-        "--bib", default=None, help="BibTeX file (default: as the data package says)"
-    )
-
-
-@command(
-    "validate",
-    help="check the evidence base and the bibliography; print every problem",
-    arguments=_validate_arguments,
-)
-def _validate(args: argparse.Namespace) -> int:
-    from analysis.validate import main as run
-
-    return run(args.data_dir, args.bib, out=sys.stdout, err=sys.stderr)
+    A missing optional dependency is reported in one line naming the extra (exit status 2).
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except MissingExtraError as exc:
+        print(f"python -m analysis: {exc}", file=sys.stderr)
+        return 2

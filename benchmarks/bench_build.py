@@ -17,7 +17,7 @@ with the chapters that were executed (the fast path's "executed (forked)" log li
    file, and the rebuilt page must show the new value;
 4. (unless ``--no-kernel``) for comparison, a cold build with ``execute_notebooks: force``: one
    Jupyter kernel per chapter, one chapter at a time (how the book was built before the fast
-   path of ``analysis.nbfork``).
+   path of ``analysis.book.nbfork``).
 
 Targets on a 2-core machine: cold < 60 s; no change < 5 s; one-value change < half the cold time
 and only the declaring chapters. Prints a table; exits 1 when a build fails (not when a target
@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.sphinxext import declared_inputs
+from analysis.book.sphinxext import declared_inputs
 from tests.buildutil import JUPYTER_BOOK, PROJECT_ITEMS, copy_project, toc_pages
 
 #: Copied besides tests/buildutil.PROJECT_ITEMS: pages that {include} files from tests/.

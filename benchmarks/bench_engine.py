@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis import metaprop
-from analysis.effects import escalc
-from analysis.glmm import fit_binomial_normal
-from analysis.rma import rma_uni
+from analysis.engine.effects import escalc
+from analysis.engine.glmm import fit_binomial_normal
+from analysis.engine.rma import rma_uni
 
 TARGET = 0.1
 

@@ -31,7 +31,7 @@ def evidence_copy(tmp_path: Path, *, with_ipd: bool = False) -> Path:
 
 def _add_empty_tables(data: Path) -> None:
     """Header-only files for CSV resources the fixture does not have yet (tables added later)."""
-    from analysis.datapackage import read_descriptor
+    from analysis.evidence.datapackage import read_descriptor
 
     for resource in read_descriptor(data / "datapackage.yaml").resources:
         path = data / str(resource.path)

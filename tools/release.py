@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from analysis.snapshot import (
+from analysis.living.snapshot import (
     DEV,
     Snapshot,
     data_digests,
@@ -90,11 +90,12 @@ def package_version(root: Path) -> str:
 def review_payload(root: Path) -> dict[str, Any]:
     """This review's results payload: studies and pooled results per outcome and subgroup.
 
-    Computed by ``analysis.bookkit.Review.snapshot_payload`` (the same numbers the book shows).
+    Computed by :meth:`analysis.living.review.LivingReview.snapshot_payload` (the same numbers the
+    book shows).
     """
-    from analysis.bookkit import review
+    from analysis.living.review import LivingReview
 
-    return review(str(root)).snapshot_payload()
+    return LivingReview(Path(root).resolve()).snapshot_payload()
 
 
 def load_payload_function(spec: str, root: Path) -> Callable[[Path], dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Run the simulation study of :mod:`analysis.simulation` and store its results.
+"""Run the simulation study of :mod:`analysis.engine.simulation` and store its results.
 
 Usage (what ``make simulate`` runs)::
 
@@ -38,7 +38,7 @@ import pandas as pd
 import scipy
 
 from analysis import __version__
-from analysis.simulation import METHODS, Scenario, run_scenario, scenario_grid
+from analysis.engine.simulation import METHODS, Scenario, run_scenario, scenario_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Seed of the stored study.

@@ -53,7 +53,7 @@ from typing import Any
 
 import yaml
 
-from analysis.snapshot import DEV, is_release_version, parse_version
+from analysis.living.snapshot import DEV, is_release_version, parse_version
 
 #: File in each published version folder recording what it was built from.
 STAMP = ".version-build.json"

@@ -1,0 +1,669 @@
+"""What the chapters of a living-review Jupyter Book call: load, compute once, show.
+
+Chapters stay thin (``rv = review(); rv.show_outcome("x")``). :class:`Review` is the review as
+computed by :class:`analysis.living.review.LivingReview` (evidence, plan, syntheses, certainty,
+versions) with what its pages show added: the plots (:mod:`analysis.book.plots`) and the text
+formatting (:mod:`analysis.book.report`) in page-sized pieces. It holds no statistics of its own
+and knows no clinical topic: outcome ids, subgroups, table columns and wording come from the data
+package, the outcome vocabulary and the analysis plan.
+
+Numbers reach the prose through ``myst_nb.glue``; tables and figures are displayed as cell outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.book import report
+from analysis.book.figcache import Plot
+from analysis.evidence.pipeline import (
+    OutcomeSynthesis,
+    Plan,
+    sensitivity_methods,
+    sensitivity_subsets,
+)
+from analysis.evidence.readers import load_yaml
+from analysis.living.review import LivingReview
+
+__all__ = ["Review", "find_root", "review", "show_figure", "show_table"]
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project root: the nearest folder at or above ``start`` holding ``_config.yml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").exists():
+            return folder
+    raise FileNotFoundError(f"no _config.yml at or above {here}")
+
+
+@functools.cache
+def review(root: str | None = None) -> Review:
+    """The review of the project containing the working directory (loaded once per kernel)."""
+    return Review(find_root(Path(root)) if root else find_root())
+
+
+def _display(*objs: Any) -> None:
+    from IPython.display import display
+
+    display(*objs)
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def _html_table(frame: pd.DataFrame, index: bool = False) -> Any:
+    """A DataFrame as a compact, scrollable HTML table (without the index unless asked)."""
+    from IPython.display import HTML
+
+    html = frame.to_html(index=index, escape=True, na_rep="", classes="review-table", border=0)
+    return HTML(f'<div class="table-scroll">{html}</div>')
+
+
+def show_table(frame: pd.DataFrame, index: bool = False) -> None:
+    """Display a table the way every page of the book does (scrolls sideways on a phone)."""
+    _display(_html_table(frame, index))
+
+
+def _glue(name: str, value: Any) -> None:
+    from myst_nb import glue
+
+    glue(name, value, display=False)
+
+
+#: Folder (under the book) where pages write their figures and download files at build time.
+GENERATED = "_generated"
+
+
+def show_figure(root: Path, fig: Any, stem: str, caption: str, alt: str) -> None:
+    """Save a figure as SVG and PNG and show it as a captioned MyST figure with alt text.
+
+    ``fig`` is a matplotlib Figure or, better, a :class:`analysis.book.figcache.Plot` (the plotting
+    function and its data): a Plot is drawn only when no figure with the same inputs was saved
+    before in this build folder (:func:`analysis.book.figcache.cached_save`), so a rebuild redraws
+    only the figures whose data changed. The PNG is what the page shows; both files are offered
+    for download, so a reader on a phone can open the SVG and zoom.
+    """
+    from analysis.book.figcache import cached_save
+    from analysis.book.plots import save_figure
+
+    folder = root / "book" / GENERATED
+    folder.mkdir(exist_ok=True)
+    def save(figure: Any, path: Path) -> list[Path]:
+        return save_figure(figure, path, alt=alt)
+
+    if isinstance(fig, Plot):
+        cached_save(fig, folder / stem, save, extra=("save_figure", alt))
+    else:  # an already drawn figure: nothing to save by caching
+        save(fig, folder / stem)
+    alt_line = " ".join(alt.split())
+    _display(_markdown(
+        f":::{{figure}} {GENERATED}/{stem}.png\n:alt: {alt_line}\n\n{caption} Download: "
+        f"{{download}}`SVG <{GENERATED}/{stem}.svg>` · {{download}}`PNG <{GENERATED}/{stem}.png>`\n:::"
+    ))
+
+
+class Review(LivingReview):
+    """One living review (:class:`~analysis.living.review.LivingReview`) and the pieces its pages show."""
+
+    # ----------------------------------------------------------------- home page
+    def glue_key_findings(self) -> None:
+        """Glue the numbers of the home page: version, date, headline, counts, certainty."""
+        studies = self.set_studies()
+        included = studies.loc[studies["status"] == "included"]
+        size = self.plan_raw.get("presentation", {}).get("size_column", "n")
+        primary = self.synthesis()[self.primary_outcome]
+        _glue("version", self.version_text)
+        _glue("data_date", self.data_date)
+        _glue("primary_headline", report.headline(primary))
+        _glue("n_included", str(len(included)))
+        known = included[size].dropna()
+        at_least = "at least " if len(known) < len(included) else ""
+        _glue("n_patients", f"{at_least}{int(known.sum())}")
+        _glue("n_awaiting", str(int((studies["status"] == "awaiting_data").sum())))
+        _glue("primary_certainty", self.certainty().loc[self.primary_outcome, "certainty"])
+        others = [self.synthesis()[o] for o in self.focus_outcomes() if o != self.primary_outcome]
+        _glue("other_pooled", "; ".join(f"{s.label.lower()}: {report.headline(s).rstrip('.')}" for s in others)
+              + "." if others else "none yet: no other outcome has enough studies.")
+        _glue("citation", self.citation())
+
+    def citation(self) -> str:
+        """How to cite this version (from CITATION.cff)."""
+        cff = load_yaml(self.root / "CITATION.cff")
+        authors = ", ".join(a.get("name") or a.get("family-names", "") for a in cff["authors"])
+        return (
+            f"{authors}. {cff['title']}. Living systematic review, "
+            + (f"version {self.version}" if self.version != "dev" else self.version_text)
+            + f"; data searched up to {self.data_date}."
+            + (f" doi:{cff['doi']}" if cff.get("doi") else "")
+        )
+
+    # ----------------------------------------------------------------- methods
+    def glue_methods(self) -> None:
+        """Glue the engine's own methods text of the primary analysis."""
+        synth = self.synthesis()
+        fitted = [s for s in synth.values() if s.pooled and s.result is not None]
+        if fitted:
+            text = (f"As the engine describes it for the first outcome with enough studies to pool "
+                    f"({fitted[0].label.lower()}): " + fitted[0].result.methods_text())
+        else:
+            text = _methods_without_data(self.plan)
+        _glue("primary_methods", text)
+        _glue("min_pool", str(self.plan.min_studies_to_pool))
+
+    def search_log(self) -> Any:
+        """Sources searched, with the number of queries and of records returned."""
+        log = self.evidence["searches"]
+        table = (
+            log.groupby(["search_date", "source"], dropna=False)
+            .agg(queries=("query", "size"), records=("records", "sum"))
+            .reset_index()
+        )
+        table.columns = ["Search date", "Source", "Queries", "Records returned"]
+        return _html_table(table)
+
+    def outcome_vocabulary(self) -> Any:
+        """The outcome vocabulary as a table."""
+        rows = [
+            {
+                "Outcome": v.get("label", k),
+                "Role": v.get("role", ""),
+                "Definition": " ".join(str(v.get("definition", "")).split()),
+                "Paper wording mapped to it": "; ".join(v.get("paper_wording") or []),
+            }
+            for k, v in self.vocabulary.items()
+        ]
+        return _html_table(pd.DataFrame(rows))
+
+    # ----------------------------------------------------------------- flow
+    def flow_figure(self) -> None:
+        """The PRISMA 2020 flow diagram of this version, with the previous version's arm."""
+        from analysis.book.plots import prisma_flow, prisma_flow_alt_text
+
+        versions = self.flow_versions
+        previous = versions[-2] if len(versions) > 1 else None
+        show_figure(self.root, Plot(prisma_flow, (versions[-1], previous)), "prisma-flow",
+                f"PRISMA 2020 flow diagram of version {versions[-1].get('version')}.",
+                prisma_flow_alt_text(versions[-1], previous))
+
+    # ----------------------------------------------------------------- study tables
+    def _study_table(self, status: str, key: str, evidence_set: str | None = None) -> Any:
+        columns = self.plan_raw.get("presentation", {}).get("tables", {}).get(key, ["study_id"])
+        studies = self.set_studies(evidence_set) if evidence_set else self.studies
+        rows = studies.loc[studies["status"] == status].copy()
+        if rows.empty:
+            return _markdown(f"No study is {status.replace('_', ' ')} in this version.")
+        rows["study_id"] = rows["study_id"].map(self.labels)
+        fields = self.fields("studies")
+        for name, spec in fields.items():  # coded values read as words: case_series -> case series
+            if spec.get("enum") and name in rows.columns:
+                rows[name] = rows[name].map(lambda v: v.replace("_", " ") if isinstance(v, str) else v)
+        fields["study_id"] = {**fields.get("study_id", {}), "title": "Study"}
+        return _html_table(report.labelled_columns(rows, fields, columns))
+
+    def included_table(self, evidence_set: str = "review") -> Any:
+        """Characteristics of the included studies of an evidence set."""
+        return self._study_table("included", "included", evidence_set)
+
+    def awaiting_table(self) -> Any:
+        """Studies awaiting data, with what is known."""
+        return self._study_table("awaiting_data", "awaiting")
+
+    def excluded_table(self) -> Any:
+        """Excluded studies with reasons."""
+        return self._study_table("excluded", "excluded")
+
+    # ----------------------------------------------------------------- results
+    def show_outcome(self, outcome: str, evidence_set: str = "review") -> None:
+        """Headline, forest plot, heterogeneity and details of methods of one outcome."""
+        from analysis.book.plots import forest_plot, forest_plot_alt_text
+        from analysis.book.report import shows_prediction_interval
+
+        synth = self.synthesis(evidence_set)[outcome]
+        _display(_markdown(report.headline(synth)))
+        if synth.result is None:
+            return
+        fig = Plot(forest_plot, (synth.result,), {"xlabel": f"Proportion with {synth.label.lower()}"})
+        caption = f"Forest plot: {synth.label.lower()}. Each row is a study (events/patients, proportion with exact 95% CI"
+        if synth.pooled:
+            caption += ", weight); the diamond is the pooled estimate with its 95% CI" + (
+                " and the bar beneath it the 95% prediction interval." if shows_prediction_interval(synth.result)
+                else " (no prediction interval with fewer than three studies).")
+        else:
+            caption += ")."
+        show_figure(self.root, fig, f"forest-{evidence_set}-{outcome}", caption,
+                forest_plot_alt_text(synth.result, outcome=synth.label))
+        lines = [_provenance(synth.rows)]
+        if synth.pooled:
+            lines.insert(0, "Heterogeneity: " + report.heterogeneity(synth.result) + ".")
+            lines.append("**Details of methods.** " + synth.result.methods_text())
+        else:
+            lines.append(_too_few(synth, self.plan))
+        _display(_markdown("\n\n".join(lines)))
+
+    # ----------------------------------------------------------------- subgroups
+    def show_subgroups(self) -> None:
+        """Pre-specified subgroup analyses of every outcome with enough studies."""
+        from analysis.book.plots import forest_plot_subgroups, forest_plot_subgroups_alt_text
+        from analysis.engine.subgroups import subgroup_analysis
+
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            _display(_markdown(f"### {synth.label}"))
+            if not synth.pooled:
+                _display(_markdown(_too_few(synth, self.plan)))
+                continue
+            for spec in self.plan.subgroups:
+                rows = synth.rows.loc[synth.rows[spec["column"]].isin(spec.get("levels", []))]
+                counts = rows[spec["column"]].value_counts()
+                enough = counts[counts >= self.plan.min_studies_to_pool]
+                title = f"**{spec['label']}**: "
+                if len(enough) < 2:
+                    _display(_markdown(title + _subgroup_shortfall(counts, self.plan)))
+                    continue
+                res = subgroup_analysis(
+                    rows["events"].to_numpy(int),
+                    rows["total"].to_numpy(int),
+                    rows[spec["column"]].astype(str).to_list(),
+                    labels=rows["label"].to_list(),
+                    min_k=self.plan.min_studies_to_pool,
+                    **_engine(self.plan.primary),
+                )
+                _display(_markdown(title + res.methods_text()))
+                show_figure(self.root, Plot(forest_plot_subgroups, (res,)), f"subgroups-{outcome}-{spec['id']}",
+                        f"Subgroup forest plot: {synth.label.lower()} by {spec['label'].lower()}.",
+                        forest_plot_subgroups_alt_text(res))
+
+    # ----------------------------------------------------------------- sensitivity
+    def sensitivity_methods_table(self) -> None:
+        """Each focus outcome under every method of the plan."""
+        self._sensitivity_tables(sensitivity_methods, note_unpooled=True)
+
+    def sensitivity_subsets_table(self) -> None:
+        """Each focus outcome without secondary/derived data and without case reports."""
+        self._sensitivity_tables(sensitivity_subsets, note_unpooled=False)
+
+    def _sensitivity_tables(self, analyse: Any, note_unpooled: bool) -> None:
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            _display(_markdown(f"### {synth.label}"))
+            if synth.result is None:
+                _display(_markdown("No study has reported this outcome yet."))
+                continue
+            if note_unpooled and not synth.pooled:
+                _display(_markdown(_too_few(synth, self.plan)))
+            _display(_html_table(_interval_table(analyse(synth.rows, self.plan))))
+
+    def show_leave_one_out(self) -> None:
+        """Leave-one-out plots of the focus outcomes with at least three studies."""
+        from analysis.book.plots import leave_one_out_plot, leave_one_out_plot_alt_text
+        from analysis.engine.sensitivity import leave_one_out
+
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            if synth.k < 3:
+                _display(_markdown(f"**{synth.label}:** {synth.k} studies; leaving one out needs at least three."))
+                continue
+            df = leave_one_out(
+                synth.rows["events"].to_numpy(int),
+                synth.rows["total"].to_numpy(int),
+                labels=synth.rows["label"].to_list(),
+                **_engine(self.plan.primary),
+            )
+            df = df.rename(columns={"omitted": "label"})
+            show_figure(self.root, Plot(leave_one_out_plot, (df,)), f"leave-one-out-{outcome}",
+                    f"Leave-one-out analysis: {synth.label.lower()}, pooled again with each study omitted in turn.",
+                    leave_one_out_plot_alt_text(df))
+
+    def show_cumulative(self) -> None:
+        """Cumulative meta-analysis of the focus outcomes in the plan's order."""
+        from analysis.book.plots import cumulative_plot, cumulative_plot_alt_text
+        from analysis.engine.sensitivity import cumulative
+
+        for outcome in self.focus_outcomes():
+            synth = self.synthesis()[outcome]
+            if synth.k < 2:
+                _display(_markdown(f"**{synth.label}:** {_too_few(synth, self.plan)}"))
+                continue
+            rows = synth.rows
+            order = rows[self.plan.cumulative_order].fillna("9999").to_list()
+            df = cumulative(
+                rows["events"].to_numpy(int),
+                rows["total"].to_numpy(int),
+                order,
+                labels=rows["label"].to_list(),
+                **_engine(self.plan.primary),
+            )
+            undated = rows.loc[rows[self.plan.cumulative_order].isna(), "label"].to_list()
+            note = f" Without a publication date, placed last: {', '.join(undated)}." if undated else ""
+            df = df.rename(columns={"added": "label"})
+            show_figure(self.root, Plot(cumulative_plot, (df,)), f"cumulative-{outcome}",
+                    f"Cumulative meta-analysis: {synth.label.lower()}, by publication date; each row adds one study.{note}",
+                    cumulative_plot_alt_text(df))
+
+    # ----------------------------------------------------------------- indirect evidence
+    def show_indirect(self) -> None:
+        """Context evidence pooled separately, beside the review estimate and the published anchor."""
+        direct, context = self.synthesis("review"), self.synthesis("context")
+        anchor = self._published_pooled()
+        rows = []
+        for outcome, meta in self.vocabulary.items():
+            for name, synth in (("After CAR-T (this review)", direct[outcome]), ("Poor graft function", context[outcome])):
+                if synth.result is not None:
+                    rows.append(_comparison_row(meta.get("label", outcome), name, synth))
+            for _, ref in anchor.loc[anchor["outcome"] == outcome].iterrows():
+                rows.append(_anchor_row(meta.get("label", outcome), ref, self.labels))
+        _display(_html_table(pd.DataFrame(rows)))
+        for outcome, synth in context.items():
+            if synth.pooled:
+                _display(_markdown(f"### {synth.label}: poor graft function"))
+                self.show_outcome(outcome, "context")
+
+    def _published_pooled(self) -> pd.DataFrame:
+        try:
+            return self.evidence["published_pooled"]
+        except KeyError:
+            return pd.DataFrame(columns=["bibkey", "outcome"])
+
+    # ----------------------------------------------------------------- risk of bias
+    def _rob(self) -> tuple[pd.DataFrame, dict[str, str]]:
+        rob = self.evidence["risk_of_bias"]
+        included = self.studies.loc[self.studies["status"] == "included", "study_id"]
+        items = dict(self.plan_raw.get("risk_of_bias", {}).get("items", {}))
+        return rob.loc[rob["study_id"].isin(included)], items
+
+    def rob_items(self) -> Any:
+        """The checklist items."""
+        _, items = self._rob()
+        return _html_table(pd.DataFrame({"Item": list(items), "Question": list(items.values())}))
+
+    def rob_traffic_light(self) -> None:
+        """Traffic-light plot of the included studies."""
+        from analysis.book.plots import traffic_light, traffic_light_alt_text
+
+        rob, items = self._rob()
+        show_figure(self.root, Plot(traffic_light, (rob, items), {"study_labels": self.labels}), "rob-traffic-light",
+                "Risk of bias (JBI checklist for case series): one row per included study, one column per item.",
+                traffic_light_alt_text(rob, items, study_labels=self.labels))
+
+    def rob_summary(self) -> None:
+        """Summary bars of the included studies."""
+        from analysis.book.plots import summary_bars, summary_bars_alt_text
+
+        rob, items = self._rob()
+        show_figure(self.root, Plot(summary_bars, (rob, items)), "rob-summary",
+                "Risk-of-bias summary: share of included studies with each judgement, per item.",
+                summary_bars_alt_text(rob, items))
+
+    def summary_of_findings(self) -> Any:
+        """Summary-of-findings table: studies, patients, result and certainty per outcome."""
+        cert = self.certainty()
+        rows = []
+        for outcome, synth in self.synthesis().items():
+            rows.append(
+                {
+                    "Outcome": synth.label + (" (primary)" if synth.role == "primary" else ""),
+                    "Studies": synth.k,
+                    "Patients": synth.total_n,
+                    "Result": report.headline(synth),
+                    "Certainty (GRADE)": cert.loc[outcome, "certainty"],
+                    "Reasons for rating down": cert.loc[outcome, "reasons"],
+                }
+            )
+        return _html_table(pd.DataFrame(rows))
+
+    # ----------------------------------------------------------------- one study / IPD
+    def study_card(self, study_id: str) -> None:
+        """What is known of one study: its characteristics and its outcome rows with quotes."""
+        study = self.studies.loc[self.studies["study_id"] == study_id]
+        if study.empty:
+            raise ValueError(f"study {study_id!r} is not in studies.csv")
+        fields = self.fields("studies")
+        facts = [
+            {"Item": fields.get(c, {}).get("title", c), "Value": v}
+            for c, v in study.iloc[0].items()
+            if pd.notna(v) and str(v) != ""
+        ]
+        _display(_html_table(pd.DataFrame(facts)))
+        rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
+        if rows.empty:
+            _display(_markdown("No outcome count could be read from the published letter yet."))
+        else:
+            _display(_html_table(rows[["outcome", "events", "total", "confidence", "quote", "source"]]))
+
+    def show_ipd(self, study_id: str) -> None:
+        """Aggregates and Kaplan-Meier curve from private patient data, when present."""
+        if study_id not in self.evidence.ipd_studies:
+            _display(_markdown(
+                "The patient-level file is not present in this build, so the published aggregate (if any) is used."
+            ))
+            return
+        from analysis.book.plots import km_plot, km_plot_alt_text
+        from analysis.engine.survival import kaplan_meier
+        from analysis.evidence.ipd import time_to_event
+        from analysis.evidence.loading import ipd_time_to_event, load_ipd
+
+        rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
+        _display(_markdown("Counts aggregated from the patient-level data (they replace the published ones):"))
+        _display(_html_table(rows[["outcome", "events", "total"]]))
+        patients = load_ipd(self.data_dir, study_id)
+        for spec in ipd_time_to_event(self.evidence.package):
+            time, event = time_to_event(patients, spec)
+            km = kaplan_meier(time, event)
+            incidence = 1 - km.survival
+            label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
+            args = (km.time, incidence, 1 - km.ci_upper, 1 - km.ci_lower)
+            kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost"}
+            show_figure(self.root, Plot(km_plot, args, kwargs), f"km-{study_id}-{spec.outcome}",
+                    f"Kaplan-Meier estimate of the cumulative incidence of {label} after the boost, with its 95% "
+                    "confidence band (patient-level data).", km_plot_alt_text(*args, **kwargs))
+            median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
+            _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}."))
+
+    def glue_changes(self) -> None:
+        """Glue the version, the previous one and the trigger of this version."""
+        previous = self.previous_snapshot()
+        _glue("changes_version", self.version_text)
+        _glue("changes_previous", previous.version if previous else "none (this is the first version)")
+        _glue("changes_trigger", str(self.flow_versions[-1].get("trigger", "not recorded")))
+
+    def show_changes(self) -> None:
+        """Studies added, removed or updated and estimates that moved since the previous version."""
+        from analysis.living.changes import estimate_changes, record_changes
+
+        previous = self.previous_snapshot()
+        if previous is None:
+            _display(_markdown("This is the first version of the review: every study and result is new."))
+            return
+        payload = self.snapshot_payload()
+        studies = record_changes(previous.results["studies"], payload["studies"], "study_id")
+        _display(_markdown("### Studies"))
+        _display(_html_table(studies) if not studies.empty else _markdown("No study was added, removed or updated."))
+        moved = estimate_changes(
+            previous.results["outcomes"], payload["outcomes"], ("evidence_set", "outcome", "subgroup"),
+            numeric={"estimate": "result.estimate", "ci_lower": "result.ci_lower",
+                     "ci_upper": "result.ci_upper", "k": "k", "n": "n"},
+            categorical={"certainty": "certainty"}, only_changed=True,
+        )
+        _display(_markdown("### Results that moved"))
+        _display(_html_table(moved) if not moved.empty else _markdown("No pooled result changed."))
+
+    def show_history(self) -> None:
+        """Estimate of each focus outcome over the released versions and this one."""
+        from analysis.book.plots import estimate_over_versions, estimate_over_versions_alt_text
+        from analysis.living.changes import history
+        from analysis.living.snapshot import load_series
+
+        series = load_series(self.root / "results", self.current_snapshot(), upto=None)
+        trend = history(series, "outcomes", ("evidence_set", "outcome", "subgroup"),
+                        {"estimate": "result.estimate", "ci_lower": "result.ci_lower",
+                         "ci_upper": "result.ci_upper", "k": "k"})
+        keep = trend["outcome"].isin(self.focus_outcomes()) & (trend["subgroup"] == "all") & (
+            trend["evidence_set"] == "review") & trend["estimate"].notna()
+        labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
+        shown = trend.loc[keep]
+        show_figure(self.root, Plot(estimate_over_versions, (shown,), {"outcome_labels": labels}), "estimate-over-versions",
+                "Pooled estimate (95% CI) of each outcome with enough studies, in every released version and this one.",
+                estimate_over_versions_alt_text(shown, outcome_labels=labels))
+
+    # ----------------------------------------------------------------- data page
+    def data_dictionary(self) -> None:
+        """One table per resource of the data package: field, title, type, rules, meaning."""
+        for resource in self.evidence.package.resources:
+            if resource.private or not resource.schema.fields:
+                continue
+            where = resource.path or resource.pattern
+            _display(_markdown(f"### {resource.title or resource.name} (`{where}`)\n\n{' '.join(resource.description.split())}"))
+            _display(_html_table(pd.DataFrame([_field_row(f) for f in resource.schema.fields])))
+
+    def downloads(self) -> None:
+        """Write CSV copies of the data tables and result tables, and list the links."""
+        out = self.root / "book" / "_generated"
+        out.mkdir(exist_ok=True)
+        links = []
+        for name in ("studies", "outcomes", "risk_of_bias", "searches"):
+            path = out / f"{name}.csv"
+            self.evidence[name].to_csv(path, index=False)
+            links.append(f"- [{name}.csv (data)](_generated/{name}.csv)")
+        results = pd.DataFrame([_result_row(s) for s in self.synthesis().values()])
+        results.to_csv(out / "results.csv", index=False)
+        links.append("- [results.csv (pooled results per outcome)](_generated/results.csv)")
+        context = pd.DataFrame([_result_row(s) for s in self.synthesis("context").values()])
+        context.to_csv(out / "results-indirect.csv", index=False)
+        links.append("- [results-indirect.csv (indirect evidence, per outcome)](_generated/results-indirect.csv)")
+        for outcome in self.focus_outcomes():
+            rows = self.synthesis()[outcome].rows
+            if rows.empty:
+                continue
+            table = pd.concat([sensitivity_methods(rows, self.plan), sensitivity_subsets(rows, self.plan)])
+            table.insert(0, "outcome", outcome)
+            name = f"sensitivity-{outcome}.csv"
+            table.to_csv(out / name, index=False)
+            links.append(f"- [{name} (sensitivity analyses)](_generated/{name})")
+        cert = self.certainty().reset_index(names="outcome")
+        cert.to_csv(out / "certainty.csv", index=False)
+        links.append("- [certainty.csv (GRADE certainty per outcome)](_generated/certainty.csv)")
+        _display(_markdown("\n".join(links)))
+
+
+# --------------------------------------------------------------------- helpers
+def _engine(options: Mapping[str, Any]) -> dict[str, Any]:
+    from analysis.evidence.pipeline import engine_options
+
+    return engine_options(options)
+
+
+def _provenance(rows: pd.DataFrame) -> str:
+    counts = rows["confidence"].value_counts()
+    parts = [f"{n} {c.replace('_', ' ')}" for c, n in counts.items()]
+    return "Source of the counts: " + ", ".join(parts) + " (see the data tables for each quotation)."
+
+
+def _too_few(synth: OutcomeSynthesis, plan: Plan) -> str:
+    return (
+        f"{synth.k} {'study reports' if synth.k == 1 else 'studies report'} this outcome; "
+        f"at least {plan.min_studies_to_pool} are needed to pool, so no pooled analysis is shown."
+    )
+
+
+def _subgroup_shortfall(counts: pd.Series, plan: Plan) -> str:
+    have = ", ".join(f"{level}: {n}" for level, n in counts.items()) or "no study has a recorded level"
+    return (
+        f"too little data for a comparison (studies per subgroup: {have}; each compared subgroup needs "
+        f"at least {plan.min_studies_to_pool})."
+    )
+
+
+def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"Analysis": frame["analysis"], "Studies": frame["k"]})
+    if "estimate" in frame:
+        out["Estimate [95% CI]"] = [
+            "" if pd.isna(e) else f"{report.percent(e)} [{report.interval(lo, hi)}]"
+            for e, lo, hi in zip(frame["estimate"], frame["ci_lower"], frame["ci_upper"], strict=True)
+        ]
+        out["Prediction interval"] = [
+            "" if pd.isna(lo) or k < 3 else report.interval(lo, hi)
+            for lo, hi, k in zip(frame["pi_lower"], frame["pi_upper"], frame["k"], strict=True)
+        ]
+        out["tau²"] = [f"{t:.2f}" if pd.notna(t) else "" for t in frame["tau2"]]
+    out["Notes"] = frame.get("notes", "")
+    return out
+
+
+def _comparison_row(outcome: str, name: str, synth: OutcomeSynthesis) -> dict[str, Any]:
+    est, lo, hi = report.shown_estimate(synth)
+    return {
+        "Outcome": outcome,
+        "Evidence": name,
+        "Studies": synth.k,
+        "Patients": synth.total_n,
+        "Proportion [95% CI]": f"{report.percent(est)} [{report.interval(lo, hi)}]",
+        "Pooled": "yes" if synth.pooled else "no (single study, exact CI)",
+    }
+
+
+def _anchor_row(outcome: str, ref: pd.Series, labels: Mapping[str, str]) -> dict[str, Any]:
+    ci = "" if pd.isna(ref.get("ci_lower")) else f" [{report.interval(ref['ci_lower'], ref['ci_upper'])}]"
+    return {
+        "Outcome": outcome,
+        "Evidence": f"Published meta-analysis ({ref['bibkey']}; {str(ref['confidence']).replace('_', ' ')} source)",
+        "Studies": ref.get("k_studies"),
+        "Patients": ref.get("n_patients"),
+        "Proportion [95% CI]": report.percent(ref["estimate"]) + (ci or " [CI not reported in the source read]"),
+        "Pooled": "reference",
+    }
+
+
+def _field_row(field: Any) -> dict[str, str]:
+    """One data-dictionary row from a Table Schema field."""
+    rules = ["required"] if field.required else []
+    if field.enum:
+        rules.append("one of: " + ", ".join(str(v) for v in field.enum))
+    for value, word in ((field.minimum, "at least"), (field.maximum, "at most")):
+        if value is not None:
+            rules.append(f"{word} {value:g}")
+    return {
+        "Column": field.name,
+        "Title": field.title,
+        "Type": field.type,
+        "Rules": "; ".join(rules),
+        "Meaning": " ".join(field.description.split()),
+    }
+
+
+def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
+    from analysis.book.report import shows_prediction_interval
+
+    row: dict[str, Any] = {"outcome": synth.outcome, "label": synth.label, "k": synth.k, "n": synth.total_n,
+                           "pooled": synth.pooled}
+    res = synth.result
+    if res is None:
+        return row
+    if not synth.pooled:  # a single study: its observed proportion and exact CI, as the page shows
+        est, lo, hi = report.shown_estimate(synth)
+        row.update(estimate=est, ci_lower=lo, ci_upper=hi,
+                   method="single study (not pooled)", ci="exact (Clopper-Pearson)")
+        return row
+    row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
+               tau2=res.tau2, i2=res.i2, method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+    if shows_prediction_interval(res):
+        row.update(pi_lower=res.pi_lower, pi_upper=res.pi_upper)
+    return row
+
+
+def _methods_without_data(plan: Plan) -> str:
+    p = plan.primary
+    return (
+        f"Pre-specified: measure {p.get('measure')}, tau² estimator {p.get('method')}, confidence interval "
+        f"{p.get('ci')}, prediction interval {p.get('pi')}; no outcome has enough studies to pool yet."
+    )
+
+

@@ -1,0 +1,320 @@
+"""Sphinx extension: re-execute a chapter whenever one of its inputs changes.
+
+jupyter-cache (Jupyter Book 1's executor cache) keys a notebook on its code only, so a chapter
+that reads ``data/studies.csv`` is served with stale outputs after the CSV changes. A living
+review must never show numbers from old data. This extension closes that gap:
+
+* each chapter declares its inputs in its front matter, as glob patterns relative to the
+  project root::
+
+      depends_on: [data/studies.csv, data/outcomes.csv]
+
+  (chapters that declare nothing depend on :data:`DEFAULT_DEPENDS_ON`);
+* when Sphinx reads a chapter, the extension stores a SHA-256 digest of the names and
+  contents of every file those patterns match;
+* on every later build it recomputes the digests and marks a chapter outdated when its digest
+  changed (a file edited, added or removed), so Sphinx re-reads it and it is executed again.
+  Unchanged chapters are neither re-read nor re-executed, which keeps a no-change rebuild fast.
+
+Content hashes, not modification times, are compared, so ``git checkout`` or ``touch`` alone do
+not trigger work.
+
+Fast execution (with ``execute_notebooks: cache``): before Sphinx reads the chapters it has to
+read, the extension executes all of them at once in forked workers (:mod:`analysis.book.nbfork`, one
+per core, no kernel start-up; the process they are forked from is started, and imports, while
+Sphinx loads its environment) and hands the executed notebooks to myst-nb through its
+jupyter-cache. The cache is emptied first on every build, so it only ever holds notebooks executed
+by this build from the current inputs: it is a hand-over, never a source of stale outputs. A
+chapter the fast path cannot run (a failing cell, a timeout, a non-Python kernel, notebook-level
+execution settings) is simply not handed over, and myst-nb executes it in an ordinary Jupyter
+kernel, which reports errors the usual way. Configuration (``sphinx.config`` in ``_config.yml``):
+
+* ``live_inputs_fork`` (default True): use the fast path where ``os.fork`` exists;
+* ``live_inputs_workers`` (default 0, meaning one per CPU core): notebooks executed at a time;
+* ``live_inputs_preload`` (default empty): modules the worker process imports before forking, so
+  that no chapter pays for importing them.
+
+With ``execute_notebooks: force`` the fast path is off and every chapter runs in a kernel.
+Either way the extension names a figure cache for :mod:`analysis.book.figcache` in the build folder
+(``_build/.figure_cache``, trimmed to the most recently used figures after each build).
+
+Nothing here knows about any particular review; another Jupyter Book can add
+``analysis.book.sphinxext`` to ``sphinx.extra_extensions`` and use it as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+#: Inputs assumed for a chapter whose front matter declares no ``depends_on``.
+DEFAULT_DEPENDS_ON: tuple[str, ...] = (
+    "data/**/*",
+    "references.bib",
+    "VERSION",
+    "analysis/**/*.py",
+)
+
+#: Files never hashed even when a pattern matches them (caches, editor droppings).
+_IGNORED_PARTS = frozenset({"__pycache__", ".ipynb_checkpoints"})
+
+
+def front_matter(text: str) -> dict[str, Any]:
+    """Return the YAML front matter of a MyST Markdown file (empty dict when there is none)."""
+    if not text.startswith("---"):
+        return {}
+    end = text.find("\n---", 3)
+    if end < 0:
+        return {}
+    loaded = yaml.safe_load(text[3:end])
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def declared_inputs(source: Path) -> tuple[str, ...] | None:
+    """Glob patterns a chapter depends on, read from its ``depends_on`` front-matter key.
+
+    Returns None for a page that is not an executable notebook (no ``kernelspec``): it runs no
+    code, so its output cannot go stale (Sphinx itself tracks files it includes).
+    """
+    try:
+        meta = front_matter(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return DEFAULT_DEPENDS_ON
+    if source.suffix == ".md" and "kernelspec" not in meta:
+        return None
+    value = meta.get("depends_on")
+    if value is None:
+        return DEFAULT_DEPENDS_ON
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def matched_files(root: Path, patterns: Iterable[str]) -> list[Path]:
+    """Sorted, de-duplicated files under ``root`` matched by ``patterns``."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        for path in root.glob(pattern):
+            if path.is_file() and not _IGNORED_PARTS.intersection(path.parts):
+                found.add(path)
+    return sorted(found)
+
+
+def inputs_digest(root: Path, patterns: Sequence[str]) -> str:
+    """SHA-256 over the relative names and contents of the files ``patterns`` match."""
+    digest = hashlib.sha256()
+    for path in matched_files(root, patterns):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _root(app: Any) -> Path:
+    return Path(app.srcdir)
+
+
+def _digest_for(app: Any, docname: str) -> str | None:
+    source = Path(app.env.doc2path(docname))
+    if source.suffix not in {".md", ".ipynb"}:
+        return None
+    patterns = declared_inputs(source)
+    return None if patterns is None else inputs_digest(_root(app), patterns)
+
+
+def _record(app: Any, docname: str, source: list[str]) -> None:
+    """``source-read``: remember the digest of the inputs this chapter was executed with."""
+    digest = _digest_for(app, docname)
+    if digest is not None:
+        app.env.live_inputs_digest[docname] = digest
+
+
+def _outdated(app: Any, env: Any, added: set, changed: set, removed: set) -> list[str]:
+    """``env-get-outdated``: chapters whose declared inputs differ from their last read."""
+    stale = []
+    for docname, old in list(env.live_inputs_digest.items()):
+        if docname in changed or docname in removed or docname not in env.all_docs:
+            continue
+        if _digest_for(app, docname) != old:
+            stale.append(docname)
+    if stale:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).info(
+            "[live inputs] re-executing %d chapter(s) whose data changed: %s",
+            len(stale),
+            ", ".join(sorted(stale)),
+        )
+    return stale
+
+
+def _init_env(app: Any) -> None:
+    if not hasattr(app.env, "live_inputs_digest"):
+        app.env.live_inputs_digest = {}
+
+
+def _purge(app: Any, env: Any, docname: str) -> None:
+    env.live_inputs_digest.pop(docname, None)
+
+
+def _merge(app: Any, env: Any, docnames: set, other: Any) -> None:
+    for docname in docnames:
+        if docname in other.live_inputs_digest:
+            env.live_inputs_digest[docname] = other.live_inputs_digest[docname]
+
+
+#: Folder of the figure cache (:mod:`analysis.book.figcache`), beside the builder's output folder.
+FIGURE_CACHE = ".figure_cache"
+#: Figures kept in that cache; the least recently used beyond this are removed after a build.
+FIGURE_CACHE_SIZE = 500
+
+#: Kernel names the fast path executes (others go to their own Jupyter kernel).
+PYTHON_KERNELS = frozenset({"python3", "python"})
+
+
+def _logger() -> Any:
+    from sphinx.util import logging
+
+    return logging.getLogger(__name__)
+
+
+def _fast_path_on(app: Any) -> bool:
+    config = getattr(app.env, "mystnb_config", None)
+    return config is not None and config.execution_mode == "cache"
+
+
+def _fork_job(app: Any, env: Any, docname: str) -> Any | None:
+    """The :class:`analysis.book.nbfork.Job` for one chapter, or None when a kernel must run it."""
+    from myst_nb.core.read import create_nb_reader
+
+    from analysis.book.nbfork import Job
+
+    nb_config = env.mystnb_config
+    path = Path(env.doc2path(docname))
+    if path.suffix not in {".md", ".ipynb"} or nb_config.execution_in_temp:
+        return None
+    if any(PurePosixPath(path.as_posix()).match(p) for p in nb_config.execution_excludepatterns):
+        return None
+    text = path.read_text(encoding="utf-8")
+    reader = create_nb_reader(str(path), env.myst_config, nb_config, text)
+    if reader is None:
+        return None
+    notebook = reader.read(text)
+    if nb_config.metadata_key in notebook.metadata:
+        return None  # notebook-level execution settings: leave them to myst-nb
+    kernelspec = notebook.metadata.get("kernelspec", {})
+    name = kernelspec.get("name")
+    for pattern, alias in (nb_config.kernel_rgx_aliases or {}).items():
+        if name is not None and re.fullmatch(pattern, name):
+            kernelspec["name"] = name = alias
+            break
+    if name not in PYTHON_KERNELS or kernelspec.get("language", "python") != "python":
+        return None
+    return Job(docname, notebook, path.parent)
+
+
+def _workers(app: Any, jobs: int) -> int:
+    wanted = int(app.config.live_inputs_workers) or os.cpu_count() or 1
+    return max(1, min(wanted, jobs))
+
+
+def _start_zygote(app: Any, config: Any) -> None:
+    """``config-inited``: name the figure cache, and start preparing the worker process.
+
+    The worker process prepares (imports) while Sphinx loads its environment.
+    """
+    from analysis.book import figcache, nbfork
+
+    os.environ[figcache.CACHE_ENV] = str(Path(app.outdir).parent / FIGURE_CACHE)
+    app.live_inputs_zygote = None
+    if config.nb_execution_mode != "cache" or not config.live_inputs_fork:
+        return
+    if not nbfork.fork_available():
+        return
+    try:
+        app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload)
+    except OSError as exc:  # no process could be started: every chapter goes to a kernel
+        _logger().info("[live inputs] fast path unavailable (%s); chapters run in kernels", exc)
+
+
+def _stop_zygote(app: Any, *args: Any) -> None:
+    zygote = getattr(app, "live_inputs_zygote", None)
+    if zygote is not None:
+        zygote.close()
+        app.live_inputs_zygote = None
+
+
+def _finish(app: Any, exception: Exception | None) -> None:
+    """``build-finished``: stop the worker process; trim the figure cache."""
+    from analysis.book import figcache
+
+    _stop_zygote(app)
+    figcache.trim(Path(app.outdir).parent / FIGURE_CACHE, FIGURE_CACHE_SIZE)
+
+
+def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
+    """``env-before-read-docs``: execute the chapters about to be read, all at once, forked.
+
+    The jupyter-cache is emptied first (it must only hold what this build executed), then every
+    notebook Sphinx is about to read is executed and stored there; myst-nb finds them when it
+    reads. Chapters not handed over are executed by myst-nb in a kernel.
+    """
+    if not _fast_path_on(app):
+        _stop_zygote(app)
+        return
+    from jupyter_cache import get_cache
+
+    cache_path = Path(env.mystnb_config.execution_cache_path)
+    shutil.rmtree(cache_path, ignore_errors=True)
+    zygote = getattr(app, "live_inputs_zygote", None)
+    jobs = [job for job in (_fork_job(app, env, d) for d in sorted(docnames)) if job is not None]
+    if zygote is None or not jobs:
+        _stop_zygote(app)
+        return
+    workers = _workers(app, len(jobs))
+    _logger().info("[live inputs] executing %d chapter(s) in %d forked worker(s)", len(jobs), workers)
+    try:
+        outcomes = zygote.run(jobs, workers=workers, timeout=env.mystnb_config.execution_timeout)
+    finally:
+        _stop_zygote(app)
+    _hand_over(get_cache(str(cache_path)), jobs, outcomes, env)
+
+
+def _hand_over(cache: Any, jobs: Sequence[Any], outcomes: Sequence[Any], env: Any) -> None:
+    from jupyter_cache.base import CacheBundleIn
+
+    log = _logger()
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        source = str(env.doc2path(job.key))
+        if outcome.ok:
+            cache.cache_notebook_bundle(
+                CacheBundleIn(outcome.notebook, source, data={"execution_seconds": outcome.seconds}),
+                check_validity=False, overwrite=True)
+            log.info("[live inputs] %s: executed (forked) in %.2f seconds", source, outcome.seconds)
+        else:
+            log.info("[live inputs] %s: not run by the fast path (%s); a kernel will run it",
+                     source, outcome.error)
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Register the extension with Sphinx."""
+    app.add_config_value("live_inputs_fork", True, "", [bool])
+    app.add_config_value("live_inputs_workers", 0, "", [int])
+    app.add_config_value("live_inputs_preload", [], "", [list, tuple])
+    app.connect("config-inited", _start_zygote)
+    app.connect("builder-inited", _init_env)
+    app.connect("env-before-read-docs", _pre_execute)
+    app.connect("build-finished", _finish)
+    app.connect("source-read", _record)
+    app.connect("env-get-outdated", _outdated)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    return {"version": "1", "env_version": 1, "parallel_read_safe": True}

@@ -1,0 +1,404 @@
+"""Meta-analysis of single proportions: :func:`metaprop`.
+
+Pipeline (metafor's): validate counts -> :func:`analysis.engine.effects.escalc` ->
+:func:`analysis.engine.rma.rma_uni` (or the binomial-normal GLMM / the Bayesian normal-normal model) ->
+back-transform for display -> :class:`analysis.engine.results.MetaPropResult`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from analysis.engine.effects import (
+    MEASURES,
+    back_transform,
+    continuity_mask,
+    display_domain,
+    escalc,
+    harmonic_mean,
+)
+from analysis.engine.heterogeneity import h2_from_tau2, i2_from_q, i2_from_tau2, raw_field
+from analysis.engine.intervals import STUDY_CI_METHODS, study_ci
+from analysis.engine.results import MetaPropResult, StudyRow
+from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
+from analysis.engine.tau2 import TAU2_METHODS
+
+__all__ = ["METHODS", "metaprop", "validate_counts"]
+
+#: Accepted ``method`` values of :func:`metaprop`.
+METHODS: tuple[str, ...] = (*TAU2_METHODS, "GLMM", "BAYES")
+
+IntArray = npt.NDArray[np.int64]
+
+
+def _column(values: Any, data: pd.DataFrame | None, role: str) -> tuple[list[Any], str]:
+    """Values of an input given directly or as a column name of ``data``; also its name."""
+    if data is not None and isinstance(values, str):
+        if values not in data.columns:
+            raise ValueError(f"{role}: column {values!r} not found in data "
+                             f"(columns: {', '.join(map(str, data.columns))})")
+        return list(data[values]), f"column {values!r}"
+    if values is None:
+        raise ValueError(f"{role} is missing")
+    if isinstance(values, str | bytes):
+        # ValueError, not TypeError: the contract reports every bad user input as ValueError
+        raise ValueError(f"{role} must be a sequence of counts or, with data=, a column name")  # noqa: TRY004
+    return list(np.asarray(values, dtype=object).ravel()), role
+
+
+def _labels(labels: Any, data: pd.DataFrame | None, k: int) -> tuple[str, ...]:
+    if labels is None:
+        return tuple(f"Study {i + 1}" for i in range(k))
+    values, _ = _column(labels, data, "labels")
+    if len(values) != k:
+        raise ValueError(f"labels has {len(values)} values but there are {k} studies")
+    out = tuple(str(v) for v in values)
+    seen: set[str] = set()
+    for lab in out:
+        if lab in seen:
+            raise ValueError(f"label {lab!r} is used for more than one study; labels must be unique")
+        seen.add(lab)
+    return out
+
+
+def _as_count(value: Any, label: str, what: str) -> int:
+    """One count, or a ValueError naming the study and the value."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"study {label!r}: {what} = {value!r} is not a number") from None
+    if math.isnan(f):
+        raise ValueError(f"study {label!r}: {what} is missing")
+    if not math.isfinite(f) or f != int(f):
+        raise ValueError(f"study {label!r}: {what} = {value!r} is not a whole number")
+    if f < 0:
+        raise ValueError(f"study {label!r}: {what} = {value!r} is negative")
+    if f >= 2.0**53:  # beyond exact float integers (and int64 overflow): not a real count
+        raise ValueError(f"study {label!r}: {what} = {value!r} is too large to be a count")
+    return int(f)
+
+
+def _whole_counts(values: list[Any]) -> IntArray | None:
+    """The values as int64 when they are all finite, whole, >= 0 numbers below 2**53 (what
+    :func:`_as_count` accepts, checked at once); None otherwise (then each value is checked)."""
+    try:
+        a = np.asarray(values)
+    except (TypeError, ValueError):
+        return None
+    if a.ndim != 1 or a.dtype.kind not in "iuf":
+        return None
+    if a.dtype.kind == "f":
+        ok = np.isfinite(a).all() and (a >= 0).all() and (a < 2.0**53).all() and (a == np.floor(a)).all()
+    else:
+        ok = a.size == 0 or (a.min() >= 0 and a.max() < 2**53)
+    return a.astype(np.int64) if ok else None
+
+
+def validate_counts(
+    events: Any, n: Any, labels: Any = None, data: pd.DataFrame | None = None
+) -> tuple[IntArray, IntArray, tuple[str, ...]]:
+    """Check event counts and sample sizes; return them as integer arrays with labels.
+
+    Parameters
+    ----------
+    events, n : sequence of int, or column names of ``data``
+    labels : sequence of str, or a column name of ``data``, optional
+        Unique study labels; default "Study 1", "Study 2", ...
+    data : pandas.DataFrame, optional
+
+    Raises
+    ------
+    ValueError
+        Naming the study label and value: mismatched lengths, k = 0, missing, non-numeric,
+        non-integer or negative counts, n = 0, events > n, duplicate labels.
+    """
+    ev, ev_name = _column(events, data, "events")
+    nn, n_name = _column(n, data, "n")
+    if len(ev) != len(nn):
+        raise ValueError(f"events has {len(ev)} values but n has {len(nn)}")
+    if len(ev) == 0:
+        raise ValueError("no studies (k = 0): at least one study is needed")
+    labs = _labels(labels, data, len(ev))
+    x, m = _whole_counts(ev), _whole_counts(nn)
+    if x is not None and m is not None and (m >= 1).all() and (x <= m).all():
+        return x, m, labs
+    x = np.array([_as_count(v, lab, f"events ({ev_name})") for v, lab in zip(ev, labs, strict=True)])
+    m = np.array([_as_count(v, lab, f"n ({n_name})") for v, lab in zip(nn, labs, strict=True)])
+    for xi, ni, lab in zip(x, m, labs, strict=True):
+        if ni == 0:
+            raise ValueError(f"study {lab!r}: n = 0 (a study needs at least one participant)")
+        if xi > ni:
+            raise ValueError(f"study {lab!r}: events = {xi} exceeds n = {ni}")
+    return x.astype(np.int64), m.astype(np.int64), labs
+
+
+def _check_options(measure: str, method: str, ci: str, pi: str, level: float,
+                   study_ci_method: str, cc: float) -> None:
+    checks = [("measure", measure, MEASURES), ("method", method, METHODS),
+              ("ci", ci, CI_METHODS), ("pi", pi, PI_METHODS),
+              ("study_ci", study_ci_method, STUDY_CI_METHODS)]
+    for name, value, allowed in checks:
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    if not (isinstance(level, float | int) and 0 < level < 1):
+        raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95, not 95); got {level}")
+    if not (isinstance(cc, float | int) and math.isfinite(cc) and cc >= 0):
+        raise ValueError(f"cc (continuity correction) must be a number >= 0; got {cc!r}")
+
+
+_BOUND_NAMES = ("pooled estimate", "lower CI bound", "upper CI bound",
+                "lower prediction bound", "upper prediction bound")
+
+
+def _display(values: Sequence[float], measure: str, nh: float | None) -> tuple[list[float], list[str]]:
+    """Back-transform (estimate, CI, PI); note every value clipped into [0, 1]."""
+    lo, hi = display_domain(measure, nh)
+    notes = [f"{name} {v:.4g} ({measure} scale) lies outside the range of proportions and is "
+             f"shown as {0 if v < lo else 1}"
+             for name, v in zip(_BOUND_NAMES, values, strict=True) if v < lo or v > hi]
+    return [float(p) for p in back_transform(values, measure, nh)], notes
+
+
+def _escalc_checked(x: IntArray, n: IntArray, labels: tuple[str, ...], measure: str,
+                    cc: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    yi, vi = escalc(x, n, measure, cc)
+    if np.isfinite(yi).all() and np.isfinite(vi).all() and (vi > 0).all():
+        return yi, vi
+    for i, lab in enumerate(labels):
+        if not (np.isfinite(yi[i]) and np.isfinite(vi[i]) and vi[i] > 0):
+            raise ValueError(f"study {lab!r}: {x[i]}/{n[i]} gives a zero or infinite {measure} "
+                             f"variance with cc = {cc:g}; use cc > 0, or measure PAS/PFT, or "
+                             "method GLMM")
+    return yi, vi
+
+
+def _study_rows(x: IntArray, n: IntArray, labels: tuple[str, ...], yi: Any, vi: Any,
+                weights: Any, method: str, level: float) -> tuple[StudyRow, ...]:
+    lo, hi = study_ci(x, n, method, level)
+    columns = (x.tolist(), n.tolist(), (x / n).tolist(), lo.tolist(), hi.tolist(),
+               np.asarray(yi, dtype=float).tolist(), np.asarray(vi, dtype=float).tolist(),
+               np.asarray(weights, dtype=float).tolist())
+    rows = zip(labels, *columns, strict=True)
+    return tuple(StudyRow(*row) for row in rows)
+
+
+def _cc_note(mask: Any, labels: tuple[str, ...], cc: float) -> list[str]:
+    if not mask.any() or cc == 0:
+        return []
+    names = ", ".join(lab for lab, m in zip(labels, mask, strict=True) if m)
+    return [(f"continuity correction {cc:g} added to {int(mask.sum())} studies with 0 or n "
+             f"events ({names})")]
+
+
+def _pft_note(nh: float | None) -> list[str]:
+    if nh is None:
+        return []
+    return [(f"PFT back-transformed with the harmonic mean n = {nh:.4g} (Miller 1978); a "
+             "sensitivity analysis only, not for primary results")]
+
+
+def _version() -> str:
+    from analysis import __version__
+
+    return __version__
+
+
+def _result(fit: UniFit, x: IntArray, n: IntArray, labels: tuple[str, ...], yi: Any, vi: Any,
+            *, measure: str, method: str, cc: float, study_ci_method: str,
+            extra_notes: Sequence[str] = (), tau2_estimator: str | None = None,
+            lrt: float | None = None, lrt_pvalue: float | None = None) -> MetaPropResult:
+    """Assemble a :class:`MetaPropResult` from a measure-scale fit."""
+    nh = harmonic_mean(n) if measure == "PFT" else None
+    mask = continuity_mask(x, n, measure) if tau2_estimator != "GLMM" else np.zeros(len(x), bool)
+    shown, clip_notes = _display(
+        [fit.mu, fit.ci_lower, fit.ci_upper, fit.pi_lower, fit.pi_upper], measure, nh)
+    notes = (*fit.notes, *extra_notes, *_cc_note(mask, labels, cc), *_pft_note(nh), *clip_notes)
+    return MetaPropResult(
+        k=fit.k, estimate=shown[0], ci_lower=shown[1], ci_upper=shown[2], pi_lower=shown[3],
+        pi_upper=shown[4], mu=fit.mu, se=fit.se, mu_ci_lower=fit.ci_lower,
+        mu_ci_upper=fit.ci_upper, mu_pi_lower=fit.pi_lower, mu_pi_upper=fit.pi_upper,
+        pvalue=None if tau2_estimator == "BAYES" else fit.pvalue, ci_df=fit.ci_df, pi_df=fit.pi_df, tau2=fit.tau2,
+        tau2_ci=raw_field(fit, "tau2_ci"),
+        q=fit.q, q_df=fit.q_df, q_pvalue=fit.q_pvalue, i2=fit.i2, i2_q=fit.i2_q, h2=fit.h2,
+        measure=measure, method=method, ci=fit.ci, pi=fit.pi, level=fit.level,
+        tau2_estimator=tau2_estimator or fit.method, total_events=int(x.sum()),
+        total_n=int(n.sum()), continuity_correction=float(cc), n_corrected=int(mask.sum()),
+        n_harmonic=nh, study_ci=study_ci_method,
+        study_rows=_study_rows(x, n, labels, yi, vi, fit.weights, study_ci_method, fit.level),
+        notes=tuple(notes), lrt=lrt, lrt_pvalue=lrt_pvalue, version=_version(),
+    )
+
+
+def metaprop(
+    events: Any,
+    n: Any = None,
+    measure: str = "PLO",
+    method: str = "REML",
+    ci: str = "z",
+    pi: str = "t",
+    level: float = 0.95,
+    labels: Any = None,
+    *,
+    data: pd.DataFrame | None = None,
+    study_ci: str = "clopper-pearson",
+    cc: float = 0.5,
+    tau_prior_scale: float = 0.5,
+    mu_prior_sd: float = 10.0,
+) -> MetaPropResult:
+    """Pool single-arm proportions (events out of n) across studies.
+
+    Parameters
+    ----------
+    events, n : sequence of int, or column names of ``data``
+        Event counts and sample sizes, one per study (0 <= events <= n, n >= 1).
+    measure : {"PLO", "PAS", "PFT", "PR"}, default "PLO"
+        Scale of pooling: logit, arcsine, Freeman-Tukey double arcsine (back-transformed with
+        the harmonic mean n, [miller1978]; sensitivity analysis only,
+        [schwarzer2019]), raw proportion.
+    method : {"EE", "DL", "REML", "ML", "PM", "SJ", "HE", "GLMM", "BAYES"}, default "REML"
+        tau2 estimator of the inverse-variance model (:mod:`analysis.engine.tau2`), "EE" for the
+        common-effect model, "GLMM" for the binomial-normal model (logit; falls back to logit
+        REML with a note when it does not converge), "BAYES" for the Bayesian normal-normal
+        model on the chosen measure's scale.
+    ci : {"z", "hksj", "hksj_adhoc"}, default "z"
+        Wald or Hartung-Knapp-Sidik-Jonkman CI (:func:`analysis.engine.rma.rma_uni`).
+    pi : {"t", "z"}, default "t"
+        Prediction interval with t(k - 1) or normal quantiles.
+    level : float, default 0.95
+    labels : sequence of str, or a column name of ``data``, optional
+        Unique study labels used in messages and tables.
+    data : pandas.DataFrame, optional
+        When given, ``events``, ``n`` and ``labels`` may be column names.
+    study_ci : {"clopper-pearson", "wilson"}, default "clopper-pearson"
+        Per-study interval shown in ``studies`` (:mod:`analysis.engine.intervals`).
+    cc : float, default 0.5
+        Continuity correction for PLO and PR, added only to studies with 0 or n events.
+    tau_prior_scale, mu_prior_sd : float
+        Half-normal prior scale for tau and normal prior SD for mu (``method="BAYES"`` only).
+
+    Returns
+    -------
+    MetaPropResult
+
+    Raises
+    ------
+    ValueError
+        For invalid counts (message names the study label and value) or options.
+
+    Examples
+    --------
+    >>> res = metaprop([3, 6, 10, 1], [11, 17, 21, 6], measure="PFT", method="EE")
+    >>> round(res.estimate, 4), round(res.ci_lower, 4), round(res.ci_upper, 4)
+    (0.3595, 0.2297, 0.499)
+    """
+    _check_options(measure, method, ci, pi, level, study_ci, cc)
+    x, nn, labs = validate_counts(events, n, labels, data)
+    opts = {"measure": measure, "cc": cc, "study_ci_method": study_ci}
+    if method == "GLMM":
+        return _fit_glmm(x, nn, labs, ci=ci, pi=pi, level=level, **opts)
+    if method == "BAYES":
+        return _fit_bayes(x, nn, labs, level=level, tau_prior_scale=tau_prior_scale,
+                          mu_prior_sd=mu_prior_sd, pi=pi, **opts)
+    yi, vi = _escalc_checked(x, nn, labs, measure, cc)
+    fit = rma_uni(yi, vi, method, ci, pi, level)
+    return _result(fit, x, nn, labs, yi, vi, method=method, **opts)
+
+
+def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
+                 pi: str, level: float) -> UniFit:
+    """A measure-scale fit from the GLMM's mu, se, tau2 (Wald z CI, PI with ``pi``).
+
+    Heterogeneity as metafor's ``rma.glmm``: Q is the Wald-type test of the saturated logistic
+    model (``GLMMFit.q_wald``); I^2 and H^2 come from the GLMM tau2 and the typical within-study
+    variance of the continuity-corrected logits (``vi``); ``i2_q`` is meta's Q-based I^2 of that
+    Wald Q (which can be 0 % while tau2 is large, a known artefact).
+    """
+    from scipy.special import ndtr, ndtri, stdtrit  # the ufuncs behind scipy.stats norm and t
+
+    k = len(x)
+    zc = float(ndtri(1 - (1 - level) / 2))
+    pi_df = k - 1 if pi == "t" else None
+    pc = float(stdtrit(pi_df, 1 - (1 - level) / 2)) if pi_df else zc
+    half_pi = pc * math.sqrt(g.se**2 + g.tau2)
+    q, df, qp = float(g.q_wald), int(g.q_wald_df), float(g.q_wald_pvalue)
+    w = 1.0 / (np.asarray(vi) + g.tau2)
+    weights = 100 * w / w.sum()
+    weights.setflags(write=False)
+    return replace(
+        iv, mu=float(g.mu), se=float(g.se), stat=float(g.mu / g.se),
+        pvalue=float(2 * ndtr(-abs(g.mu / g.se))), ci_lower=g.mu - zc * g.se,
+        ci_upper=g.mu + zc * g.se, pi_lower=g.mu - half_pi, pi_upper=g.mu + half_pi,
+        ci_df=None, pi_df=pi_df, tau2=float(g.tau2), tau2_converged=True, weights=weights,
+        q=q, q_df=df, q_pvalue=qp, i2=i2_from_tau2(g.tau2, vi), i2_q=i2_from_q(q, df),
+        h2=h2_from_tau2(g.tau2, vi), method="GLMM", ci="z", notes=(),
+        tau2_ci=raw_field(iv, "tau2_ci"), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
+
+
+def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, ci: str,
+              pi: str, level: float, cc: float, study_ci_method: str) -> MetaPropResult:
+    """method="GLMM": binomial-normal model; logit REML fallback when it cannot be used."""
+    if measure != "PLO":
+        raise ValueError(f"method 'GLMM' models the logit; use measure='PLO' (got {measure!r})")
+    yi, vi = _escalc_checked(x, n, labels, "PLO", cc)
+    opts = {"measure": "PLO", "method": "GLMM", "cc": cc, "study_ci_method": study_ci_method}
+    iv = rma_uni(yi, vi, "REML", ci, pi, level)
+    if len(x) < 2:
+        why = "GLMM needs k >= 2 to estimate tau2; logit inverse-variance REML used instead"
+        return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
+    from analysis.engine.glmm import fit_binomial_normal
+
+    g = fit_binomial_normal(x, n)
+    if not g.converged:
+        why = (f"GLMM did not converge ({g.message}); fell back to logit inverse-variance REML "
+               f"with ci = {ci!r}")
+        return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
+    notes = [("study weights shown for the GLMM are the approximate inverse-variance weights "
+              "1/(vi + tau2) of the corrected logits"),
+             "tau2 CI is the Q-profile interval of the inverse-variance logit model"]
+    if ci != "z":
+        notes.insert(0, f"ci = {ci!r} is not defined for the GLMM; the Wald (z) interval is used")
+    fit = _glmm_unifit(g, iv, yi, vi, x, n, pi, level)
+    return _result(fit, x, n, labels, yi, vi, extra_notes=notes, tau2_estimator="GLMM",
+                   lrt=float(g.lrt), lrt_pvalue=float(g.lrt_pvalue), **opts)
+
+
+def _fit_bayes(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, pi: str,
+               level: float, cc: float, study_ci_method: str, tau_prior_scale: float,
+               mu_prior_sd: float) -> MetaPropResult:
+    """method="BAYES": normal-normal model, half-normal prior on tau, normal prior on mu.
+
+    mu is the posterior median with its posterior SD as ``se``, the CI is the equal-tailed
+    credible interval, the PI the posterior predictive interval (``pi`` does not apply), tau2
+    the posterior median of tau^2 and ``tau2_ci`` the squared credible interval of tau.
+    Q and ``i2_q`` are the inverse-variance ones; ``i2`` uses the posterior median tau2.
+    """
+    from analysis.engine.bayes import normal_normal
+
+    yi, vi = _escalc_checked(x, n, labels, measure, cc)
+    iv = rma_uni(yi, vi, "REML", "z", pi, level)
+    b = normal_normal(yi, vi, tau_scale=tau_prior_scale, mu_sd=mu_prior_sd, level=level)
+    tau2 = float(b.tau2_median)
+    w = 1.0 / (np.asarray(vi) + tau2)
+    weights = 100 * w / w.sum()
+    weights.setflags(write=False)
+    fit = replace(
+        iv, mu=float(b.mu_median), se=float(b.mu_post_sd), ci_lower=float(b.mu_lower),
+        ci_upper=float(b.mu_upper), pi_lower=float(b.pred_lower), pi_upper=float(b.pred_upper),
+        ci_df=None, pi_df=None, tau2=tau2, weights=weights,
+        tau2_ci=(float(b.tau_lower) ** 2, float(b.tau_upper) ** 2), method="BAYES",
+        ci="credible", pi="posterior predictive", i2=i2_from_tau2(tau2, vi),
+        h2=h2_from_tau2(tau2, vi), notes=(), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
+    notes = [(f"Bayesian normal-normal model: half-normal prior on tau with scale "
+              f"{tau_prior_scale:g}, normal prior on mu with SD {mu_prior_sd:g}; mu and tau2 are "
+              "posterior medians, se is the posterior SD of mu, intervals are equal-tailed "
+              "posterior intervals"),
+             "study weights shown are the inverse-variance weights 1/(vi + posterior median tau2)"]
+    return _result(fit, x, n, labels, yi, vi, measure=measure, method="BAYES", cc=cc,
+                   study_ci_method=study_ci_method, extra_notes=notes, tau2_estimator="BAYES")

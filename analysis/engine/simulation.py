@@ -1,0 +1,702 @@
+r"""Monte Carlo study of meta-analysis methods for a few small single-arm case series.
+
+Question: when a review pools proportions from 3 to 10 small series (1 to 60 patients each)
+with rates between 60 % and 95 %, which method's 95 % confidence interval covers the true pooled
+proportion 95 % of the time, and which prediction interval covers a new study's true proportion?
+The study follows the ADEMP structure of Morris et al. (2019, Stat Med 38:2074):
+
+* **Aims**: coverage, bias, interval width and failures of the methods in :data:`METHODS`.
+* **Data-generating mechanism** (:func:`simulate_data`): for scenario :math:`(k, p, \tau)`,
+  each of the :math:`k` studies draws its size :math:`n_i` uniformly from the integers
+  ``n_min`` to ``n_max``, its true logit :math:`\theta_i = \mu + \tau z_i` with
+  :math:`\mu = \operatorname{logit} p`, :math:`z_i \sim N(0, 1)`, and its events
+  :math:`x_i \sim \operatorname{Bin}(n_i, \operatorname{expit}\theta_i)`
+  (the binomial-normal model of Hamza et al. 2008, key ``hamza2008``).
+* **Estimand**: the pooled proportion :math:`\operatorname{expit}(\mu) = p`, the *median* of the
+  logit-normal distribution of the studies' true proportions (not its mean, which is pulled
+  towards 0.5 when :math:`\tau > 0`); every method's pooled estimate is read as an estimate of it.
+  For prediction intervals, the true proportion :math:`\operatorname{expit}(\mu + \tau z_{new})`
+  of a new study.
+* **Methods** (:func:`fit_methods`): the engine's estimators (:mod:`analysis.engine.tau2`,
+  :mod:`analysis.engine.glmm`, :mod:`analysis.engine.bayes`) per replicate; pooled means, standard errors and
+  interval bounds as closed forms over all replicates at once (the formulas of
+  :func:`analysis.engine.rma.rma_uni`).
+* **Performance measures** (:func:`summarise`), each with its Monte Carlo standard error (MCSE):
+  coverage of the CI; coverage of the PI (for each replicate the probability, under the true
+  model, that a new study's true proportion falls inside the interval, averaged over replicates;
+  this conditional expectation has the same mean as the hit rate of one simulated new study and a
+  smaller MCSE); bias of the pooled proportion; median CI and PI widths on the proportion scale;
+  failure rate.
+
+Random numbers: every scenario has its own :class:`numpy.random.Generator`, seeded from the
+study seed and the scenario's parameters (:func:`scenario_rng`), so a scenario's data do not
+depend on which other scenarios are run or in which order (or on which worker process).
+
+Pure: no file or network I/O (``tools/simulate.py`` runs the study and writes its results).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special, stats
+
+from analysis.engine.effects import back_transform, escalc, harmonic_mean
+from analysis.engine.tau2 import tau2_reml
+
+__all__ = [
+    "ENGINE_SETTINGS",
+    "METHODS",
+    "METHOD_LABELS",
+    "PRIMARY",
+    "SUMMARY_COLUMNS",
+    "MethodOutput",
+    "Scenario",
+    "SimulatedData",
+    "coverage_by_k",
+    "findings_text",
+    "fit_methods",
+    "holds_nominal",
+    "median_mcse",
+    "method_for",
+    "pi_coverage_probability",
+    "pooled_intervals",
+    "run_scenario",
+    "scenario_grid",
+    "scenario_rng",
+    "scorecard",
+    "simulate_data",
+    "summarise",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Methods compared, by short name (all on the logit scale unless said otherwise; every
+#: prediction interval uses t with k - 1 df, as the review's ``pi="t"``).
+METHODS: tuple[str, ...] = (
+    "DL-z",
+    "REML-z",
+    "REML-HKSJ",
+    "REML-HKSJ-adhoc",
+    "GLMM",
+    "PFT-REML",
+    "BAYES-HN0.5",
+)
+#: Plain-language names of :data:`METHODS`.
+METHOD_LABELS: dict[str, str] = {
+    "DL-z": "DerSimonian-Laird, Wald CI",
+    "REML-z": "REML, Wald CI",
+    "REML-HKSJ": "REML, HKSJ CI",
+    "REML-HKSJ-adhoc": "REML, HKSJ CI with ad hoc correction",
+    "GLMM": "Binomial-normal GLMM (ML), Wald CI",
+    "PFT-REML": "Freeman-Tukey double arcsine, REML, Wald CI",
+    "BAYES-HN0.5": "Bayesian normal-normal, half-normal(0.5) prior on tau",
+}
+#: ``metaprop`` settings that each method of :data:`METHODS` reproduces (with ``pi="t"``).
+ENGINE_SETTINGS: dict[str, dict[str, Any]] = {
+    "DL-z": {"measure": "PLO", "method": "DL", "ci": "z"},
+    "REML-z": {"measure": "PLO", "method": "REML", "ci": "z"},
+    "REML-HKSJ": {"measure": "PLO", "method": "REML", "ci": "hksj"},
+    "REML-HKSJ-adhoc": {"measure": "PLO", "method": "REML", "ci": "hksj_adhoc"},
+    "GLMM": {"measure": "PLO", "method": "GLMM", "ci": "z"},
+    "PFT-REML": {"measure": "PFT", "method": "REML", "ci": "z"},
+    "BAYES-HN0.5": {"measure": "PLO", "method": "BAYES", "ci": "z", "tau_prior_scale": 0.5},
+}
+#: The method of the review's primary analysis (data/analysis_plan.yaml: PLO, REML, hksj_adhoc).
+PRIMARY = "REML-HKSJ-adhoc"
+
+#: Settings of the Bayesian method (prior scale of tau, prior SD of mu), as the review's.
+BAYES_TAU_SCALE = 0.5
+BAYES_MU_SD = 10.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One data-generating scenario.
+
+    Attributes
+    ----------
+    k : int
+        Studies per meta-analysis.
+    proportion : float
+        True pooled proportion :math:`p = \\operatorname{expit}(\\mu)`, in (0, 1).
+    tau : float
+        Between-study standard deviation on the logit scale (>= 0).
+    n_min, n_max : int
+        Study sizes are drawn uniformly from the integers ``n_min`` to ``n_max``.
+    """
+
+    k: int
+    proportion: float
+    tau: float
+    n_min: int = 1
+    n_max: int = 60
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.k, int | np.integer) and self.k >= 2):
+            raise ValueError(f"k must be an integer >= 2; got {self.k!r}")
+        if not 0 < self.proportion < 1:
+            raise ValueError(f"proportion must lie strictly between 0 and 1; got {self.proportion}")
+        if not (math.isfinite(self.tau) and self.tau >= 0):
+            raise ValueError(f"tau must be finite and >= 0; got {self.tau}")
+        if not 1 <= self.n_min <= self.n_max:
+            raise ValueError(f"need 1 <= n_min <= n_max; got {self.n_min}, {self.n_max}")
+
+    @property
+    def mu(self) -> float:
+        """True mean logit, :math:`\\operatorname{logit}(p)`."""
+        return float(special.logit(self.proportion))
+
+    def key(self) -> tuple[int, ...]:
+        """Integers identifying the scenario (its parameters; used to seed its generator)."""
+        return (
+            int(self.k),
+            round(self.proportion * 1_000_000),
+            round(self.tau * 1_000_000),
+            int(self.n_min),
+            int(self.n_max),
+        )
+
+
+def scenario_grid(
+    ks: Iterable[int] = (3, 5, 10),
+    proportions: Iterable[float] = (0.6, 0.8, 0.95),
+    taus: Iterable[float] = (0.0, 0.5, 1.0),
+    n_range: tuple[int, int] = (1, 60),
+) -> tuple[Scenario, ...]:
+    """Full factorial grid of scenarios, in the order k, proportion, tau."""
+    return tuple(
+        Scenario(int(k), float(p), float(t), n_range[0], n_range[1])
+        for k in ks
+        for p in proportions
+        for t in taus
+    )
+
+
+def scenario_rng(seed: int, scenario: Scenario) -> np.random.Generator:
+    """Generator for one scenario: :class:`numpy.random.SeedSequence` of ``seed`` whose spawn key
+    is :meth:`Scenario.key`, so streams of different scenarios are independent and reproducible."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=scenario.key()))
+
+
+@dataclass(frozen=True)
+class SimulatedData:
+    """Replicates of one scenario; arrays of shape (replicates, k).
+
+    Attributes
+    ----------
+    events, n : numpy.ndarray of int
+        Event counts and study sizes.
+    theta : numpy.ndarray of float
+        The studies' true logits.
+    """
+
+    events: IntArray
+    n: IntArray
+    theta: FloatArray
+
+
+def simulate_data(scenario: Scenario, replicates: int, rng: np.random.Generator) -> SimulatedData:
+    """Draw ``replicates`` meta-analyses of ``scenario`` (module docstring: the mechanism).
+
+    Draws, in this order and all at once: sizes (``rng.integers``), standard normal effects,
+    binomial counts. SYNTHETIC data, for the simulation study only.
+    """
+    if replicates < 1:
+        raise ValueError(f"replicates must be >= 1; got {replicates}")
+    shape = (int(replicates), scenario.k)
+    n = rng.integers(scenario.n_min, scenario.n_max + 1, size=shape)
+    theta = scenario.mu + scenario.tau * rng.standard_normal(shape)
+    events = rng.binomial(n, special.expit(theta))
+    return SimulatedData(events.astype(np.int64), n.astype(np.int64), theta)
+
+
+# ------------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class MethodOutput:
+    """One method's results over all replicates, on the proportion scale; arrays of shape (R,).
+
+    Attributes
+    ----------
+    estimate, ci_lower, ci_upper, pi_lower, pi_upper : numpy.ndarray of float
+        Pooled proportion and interval bounds; NaN only where the method raised an error.
+    failed : numpy.ndarray of bool
+        True where the method raised an error, did not converge or fell back to another method.
+    notes : tuple of str
+        Per replicate: why it failed ("" when it did not).
+    """
+
+    estimate: FloatArray
+    ci_lower: FloatArray
+    ci_upper: FloatArray
+    pi_lower: FloatArray
+    pi_upper: FloatArray
+    failed: BoolArray
+    notes: tuple[str, ...]
+
+
+def _quantile(level: float, df: int | None) -> float:
+    p = 1 - (1 - level) / 2
+    return float(stats.norm.ppf(p) if df is None else stats.t.ppf(p, df))
+
+
+def _reml(yi: FloatArray, vi: FloatArray) -> tuple[FloatArray, list[str]]:
+    """REML tau2 per replicate with the engine's solver (:func:`analysis.engine.tau2.tau2_reml`)."""
+    tau2 = np.empty(yi.shape[0])
+    notes = []
+    for r in range(yi.shape[0]):
+        est = tau2_reml(yi[r], vi[r])
+        tau2[r] = est.tau2
+        notes.append("" if est.converged else "REML tau2 solver did not converge")
+    return tau2, notes
+
+
+def _dl(yi: FloatArray, vi: FloatArray) -> FloatArray:
+    """DerSimonian-Laird tau2 over replicates (rows), truncated at 0 (:func:`analysis.engine.tau2.tau2_dl`)."""
+    w = 1.0 / vi
+    sw = w.sum(axis=1)
+    mu = (w * yi).sum(axis=1) / sw
+    q = (w * (yi - mu[:, None]) ** 2).sum(axis=1)
+    c = sw - (w**2).sum(axis=1) / sw
+    return np.maximum(0.0, (q - (yi.shape[1] - 1)) / c)
+
+
+def pooled_intervals(
+    yi: FloatArray, vi: FloatArray, tau2: FloatArray, ci: str, level: float = 0.95
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Inverse-variance pooled mean with CI and t(k-1) PI over replicates (rows), measure scale.
+
+    The formulas of :func:`analysis.engine.rma.rma_uni` with ``pi="t"``: :math:`w_i = 1/(v_i +
+    \\hat\\tau^2)`, :math:`\\hat\\mu = \\sum w_i y_i / \\sum w_i`; SE :math:`(\\sum w_i)^{-1/2}`
+    ("z"), the HKSJ SE ("hksj", [knapp2003]) or the larger of the two ("hksj_adhoc");
+    PI :math:`\\hat\\mu \\pm t_{k-1}\\sqrt{SE^2 + \\hat\\tau^2}` [higgins2009].
+
+    Returns
+    -------
+    mu, ci_lower, ci_upper, pi_lower, pi_upper : numpy.ndarray of shape (R,)
+    """
+    k = yi.shape[1]
+    w = 1.0 / (vi + tau2[:, None])
+    sw = w.sum(axis=1)
+    mu = (w * yi).sum(axis=1) / sw
+    se = 1.0 / np.sqrt(sw)
+    df: int | None = None
+    if ci in ("hksj", "hksj_adhoc"):
+        rss = (w * (yi - mu[:, None]) ** 2).sum(axis=1)
+        rss = np.where(rss <= np.finfo(float).eps, 0.0, rss)
+        se_hk = np.sqrt(rss / (k - 1) / sw)
+        se = se_hk if ci == "hksj" else np.maximum(se_hk, se)
+        df = k - 1
+    elif ci != "z":
+        raise ValueError(f"ci must be 'z', 'hksj' or 'hksj_adhoc'; got {ci!r}")
+    half = _quantile(level, df) * se
+    half_pi = _quantile(level, k - 1) * np.sqrt(se**2 + tau2)
+    return mu, mu - half, mu + half, mu - half_pi, mu + half_pi
+
+
+def _output(values: Sequence[FloatArray], failed: BoolArray, notes: Sequence[str],
+            transform: Callable[[FloatArray], FloatArray] = special.expit) -> MethodOutput:
+    est, lo, hi, plo, phi = (np.asarray(transform(np.asarray(v, dtype=float)), dtype=float)
+                             for v in values)
+    return MethodOutput(est, lo, hi, plo, phi, np.asarray(failed, dtype=bool), tuple(notes))
+
+
+def _glmm(events: IntArray, n: IntArray, fallback: MethodOutput, level: float) -> MethodOutput:
+    """GLMM per replicate; where it does not converge, the REML-z result (metaprop's fallback)."""
+    from analysis.engine.glmm import fit_binomial_normal
+
+    k = events.shape[1]
+    zc, tc = _quantile(level, None), _quantile(level, k - 1)
+    vals = np.full((5, events.shape[0]), np.nan)
+    failed = np.zeros(events.shape[0], dtype=bool)
+    notes = [""] * events.shape[0]
+    for r in range(events.shape[0]):
+        try:
+            g = fit_binomial_normal(events[r], n[r])
+            ok, why = bool(g.converged), str(g.message)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            ok, why = False, f"error {type(exc).__name__}"
+        if ok:
+            half, half_pi = zc * g.se, tc * math.sqrt(g.se**2 + g.tau2)
+            vals[:, r] = (g.mu, g.mu - half, g.mu + half, g.mu - half_pi, g.mu + half_pi)
+            continue
+        failed[r] = True
+        reason = ("no finite ML estimate (every study 0 or n events)"
+                  if why.startswith("every study has") else "did not converge")
+        notes[r] = f"{reason}; logit REML-z used" if not why.startswith("error") else why
+        vals[:, r] = special.logit([fallback.estimate[r], fallback.ci_lower[r],
+                                    fallback.ci_upper[r], fallback.pi_lower[r],
+                                    fallback.pi_upper[r]])
+    return _output(vals, failed, notes)
+
+
+def _bayes(yi: FloatArray, vi: FloatArray, level: float) -> MethodOutput:
+    """Bayesian normal-normal model per replicate (:func:`analysis.engine.bayes.normal_normal`)."""
+    from analysis.engine.bayes import normal_normal
+
+    vals = np.full((5, yi.shape[0]), np.nan)
+    failed = np.zeros(yi.shape[0], dtype=bool)
+    notes = [""] * yi.shape[0]
+    for r in range(yi.shape[0]):
+        try:
+            b = normal_normal(yi[r], vi[r], BAYES_TAU_SCALE, BAYES_MU_SD, level)
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
+            failed[r], notes[r] = True, f"error {type(exc).__name__}"
+            continue
+        vals[:, r] = (b.mu_median, b.mu_lower, b.mu_upper, b.pred_lower, b.pred_upper)
+    return _output(vals, failed, notes)
+
+
+def _pft(events: IntArray, n: IntArray, level: float) -> MethodOutput:
+    """Freeman-Tukey double arcsine, REML, Wald CI, t PI; Miller's back-transformation with each
+    replicate's harmonic mean n (:func:`analysis.engine.effects.back_transform`)."""
+    yi, vi = escalc(events, n, "PFT")
+    tau2, notes = _reml(yi, vi)
+    values = pooled_intervals(yi, vi, tau2, "z", level)
+    shown = np.empty((5, events.shape[0]))
+    for r in range(events.shape[0]):
+        shown[:, r] = back_transform([v[r] for v in values], "PFT", harmonic_mean(n[r]))
+    failed = np.array([bool(s) for s in notes])
+    return _output(shown, failed, notes, transform=lambda v: v)
+
+
+def fit_methods(
+    events: npt.ArrayLike, n: npt.ArrayLike, methods: Sequence[str] = METHODS, level: float = 0.95
+) -> dict[str, MethodOutput]:
+    """Fit each of ``methods`` (names from :data:`METHODS`) to every replicate (row).
+
+    Parameters
+    ----------
+    events, n : array_like of int, shape (R, k)
+        Event counts and study sizes of R meta-analyses of k studies.
+    methods : sequence of str
+        Subset of :data:`METHODS`.
+    level : float, default 0.95
+
+    Returns
+    -------
+    dict of str to MethodOutput
+        In the order of ``methods``.
+
+    Notes
+    -----
+    Logit methods use the engine's continuity correction (0.5 added to studies with 0 or n
+    events, :func:`analysis.engine.effects.escalc`); the GLMM and PFT use none. A GLMM without a finite
+    estimate (every study with 0 or n events) or that does not converge is replaced by the logit
+    REML-z result, as :func:`analysis.engine.metaprop` does, and counted as a failure.
+    """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    x = np.atleast_2d(np.asarray(events, dtype=np.int64))
+    m = np.atleast_2d(np.asarray(n, dtype=np.int64))
+    if x.shape != m.shape:
+        raise ValueError(f"events and n differ in shape ({x.shape} vs {m.shape})")
+    yi, vi = escalc(x, m, "PLO")
+    out: dict[str, MethodOutput] = {}
+    reml: tuple[FloatArray, list[str]] | None = None
+    for method in methods:
+        if method == "DL-z":
+            res = pooled_intervals(yi, vi, _dl(yi, vi), "z", level)
+            out[method] = _output(res, np.zeros(x.shape[0], bool), [""] * x.shape[0])
+        elif method.startswith("REML") or method == "GLMM":
+            reml = reml or _reml(yi, vi)
+            ci = {"REML-HKSJ": "hksj", "REML-HKSJ-adhoc": "hksj_adhoc"}.get(method, "z")
+            failed = np.array([bool(s) for s in reml[1]])
+            res_out = _output(pooled_intervals(yi, vi, reml[0], ci, level), failed, reml[1])
+            out[method] = _glmm(x, m, res_out, level) if method == "GLMM" else res_out
+        elif method == "PFT-REML":
+            out[method] = _pft(x, m, level)
+        else:
+            out[method] = _bayes(yi, vi, level)
+    return {name: out[name] for name in methods}
+
+
+# ------------------------------------------------------------------------------ summaries
+
+
+def pi_coverage_probability(
+    lower: npt.ArrayLike, upper: npt.ArrayLike, mu: float, tau: float
+) -> FloatArray:
+    """Probability that a new study's true proportion lies in [lower, upper], per replicate.
+
+    .. math:: \\Pr\\{L \\le \\operatorname{expit}(\\mu + \\tau z) \\le U\\} =
+              \\Phi\\Bigl(\\frac{\\operatorname{logit}U - \\mu}{\\tau}\\Bigr) -
+              \\Phi\\Bigl(\\frac{\\operatorname{logit}L - \\mu}{\\tau}\\Bigr)
+
+    for :math:`\\tau > 0` (logit 0 and 1 are :math:`\\mp\\infty`); for :math:`\\tau = 0` the new
+    study's proportion is :math:`\\operatorname{expit}\\mu` and the result is 0 or 1.
+    """
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    if tau == 0:
+        p = float(special.expit(mu))
+        return ((lo <= p) & (p <= hi)).astype(float)
+    with np.errstate(divide="ignore"):
+        zl = (special.logit(np.clip(lo, 0.0, 1.0)) - mu) / tau
+        zu = (special.logit(np.clip(hi, 0.0, 1.0)) - mu) / tau
+    return np.maximum(special.ndtr(zu) - special.ndtr(zl), 0.0)
+
+
+def median_mcse(values: npt.ArrayLike, level: float = 0.95) -> float:
+    """Monte Carlo SE of a sample median from the order statistics that bound its CI.
+
+    With :math:`n` values sorted, :math:`l = \\lfloor n/2 - z\\sqrt n/2 \\rfloor` and
+    :math:`u = \\lceil n/2 + z\\sqrt n/2 \\rceil` (1-based) bound a distribution-free
+    :math:`1-\\alpha` interval for the median, and
+    :math:`\\mathrm{MCSE} \\approx (x_{(u)} - x_{(l)}) / (2z)`.
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = x.size
+    if n < 2:
+        return math.nan
+    z = _quantile(level, None)
+    lo = max(math.floor(n / 2 - z * math.sqrt(n) / 2), 1)
+    hi = min(math.ceil(n / 2 + z * math.sqrt(n) / 2), n)
+    return float((x[hi - 1] - x[lo - 1]) / (2 * z))
+
+
+def _mean_and_se(values: FloatArray) -> tuple[float, float]:
+    if values.size == 0:
+        return math.nan, math.nan
+    se = float(np.std(values, ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
+    return float(np.mean(values)), se
+
+
+def _notes_text(notes: Iterable[str]) -> str:
+    counts = Counter(s for s in notes if s)
+    return "; ".join(f"{c} x {why}" for why, c in sorted(counts.items()))
+
+
+def summarise(output: MethodOutput, scenario: Scenario) -> dict[str, Any]:
+    """Performance measures of one method in one scenario, with Monte Carlo SEs.
+
+    Replicates where the method raised an error (NaN bounds) are left out of every measure except
+    the failure rate; replicates that converged only after a fallback are kept (what a review
+    would report) and counted as failures.
+
+    Returns
+    -------
+    dict
+        ``replicates``, ``n_used``; ``coverage_ci``, ``coverage_pi``, ``bias`` (pooled proportion
+        minus :math:`\\operatorname{expit}\\mu`), ``width_ci`` and ``width_pi`` (medians on the
+        proportion scale), ``failure_rate``, each followed by ``<name>_mcse``; and ``notes``
+        (counts of failure reasons).
+    """
+    truth = scenario.proportion
+    bounds = np.vstack([output.estimate, output.ci_lower, output.ci_upper, output.pi_lower,
+                        output.pi_upper])
+    ok = np.all(np.isfinite(bounds), axis=0)
+    est, lo, hi, plo, phi = (b[ok] for b in bounds)
+    used = int(ok.sum())
+    cov = ((lo <= truth) & (truth <= hi)).astype(float)
+    cov_ci = float(cov.mean()) if used else math.nan
+    cov_pi, cov_pi_se = _mean_and_se(pi_coverage_probability(plo, phi, scenario.mu, scenario.tau))
+    bias, bias_se = _mean_and_se(est - truth)
+    fail = float(np.mean(output.failed))
+    reps = int(output.failed.size)
+    return {
+        "replicates": reps,
+        "n_used": used,
+        "coverage_ci": cov_ci,
+        "coverage_ci_mcse": math.sqrt(cov_ci * (1 - cov_ci) / used) if used else math.nan,
+        "coverage_pi": cov_pi,
+        "coverage_pi_mcse": cov_pi_se,
+        "bias": bias,
+        "bias_mcse": bias_se,
+        "width_ci": float(np.median(hi - lo)) if used else math.nan,
+        "width_ci_mcse": median_mcse(hi - lo),
+        "width_pi": float(np.median(phi - plo)) if used else math.nan,
+        "width_pi_mcse": median_mcse(phi - plo),
+        "failure_rate": fail,
+        "failure_rate_mcse": math.sqrt(fail * (1 - fail) / reps),
+        "notes": _notes_text(output.notes),
+    }
+
+
+def run_scenario(
+    scenario: Scenario,
+    replicates: int,
+    seed: int,
+    methods: Sequence[str] = METHODS,
+    level: float = 0.95,
+) -> list[dict[str, Any]]:
+    """Simulate one scenario, fit every method and summarise: one row (dict) per method.
+
+    Each row starts with the scenario (``k``, ``proportion``, ``tau``, ``n_min``, ``n_max``) and
+    ``method``, followed by the measures of :func:`summarise`. Deterministic given the arguments.
+    """
+    data = simulate_data(scenario, replicates, scenario_rng(seed, scenario))
+    fits = fit_methods(data.events, data.n, methods, level)
+    head = {"k": scenario.k, "proportion": scenario.proportion, "tau": scenario.tau,
+            "n_min": scenario.n_min, "n_max": scenario.n_max}
+    return [{**head, "method": name, **summarise(out, scenario)} for name, out in fits.items()]
+
+
+# ------------------------------------------------------------------------- reading results
+
+#: Columns of a stored summary table (one row per scenario and method), as written by
+#: ``tools/simulate.py``.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "k", "proportion", "tau", "method", "coverage_ci", "coverage_ci_mcse", "coverage_pi",
+    "coverage_pi_mcse", "bias", "bias_mcse", "width_ci", "width_pi", "failure_rate",
+)
+
+
+def method_for(measure: str, method: str, ci: str, tau_prior_scale: float = 0.5) -> str | None:
+    """Name in :data:`METHODS` of an analysis given by ``metaprop`` settings, or None."""
+    for name, cfg in ENGINE_SETTINGS.items():
+        if (cfg["measure"], cfg["method"]) != (measure, method):
+            continue
+        if method == "BAYES" and cfg["tau_prior_scale"] == tau_prior_scale:
+            return name
+        if method != "BAYES" and (cfg["ci"] == ci or method == "GLMM"):
+            return name
+    return None
+
+
+def _check_summary(summary: Any) -> None:
+    missing = [c for c in SUMMARY_COLUMNS if c not in getattr(summary, "columns", ())]
+    if missing:
+        raise ValueError(f"simulation summary lacks the column(s) {', '.join(missing)}")
+
+
+def holds_nominal(coverage: Any, mcse: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
+    """True where coverage is not detectably below nominal: ``coverage >= level - n_se * mcse``."""
+    return np.asarray(coverage, dtype=float) >= level - n_se * np.asarray(mcse, dtype=float)
+
+
+def scorecard(summary: Any, level: float = 0.95) -> Any:
+    """One row per method: how often and how closely it holds nominal coverage.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Rows of :func:`run_scenario` (columns :data:`SUMMARY_COLUMNS`).
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by method (in :data:`METHODS` order where known) with ``scenarios``;
+        ``ci_holds`` and ``pi_holds`` (scenarios whose coverage is at least ``level`` minus two
+        MCSE, :func:`holds_nominal`); ``ci_min``, ``ci_max``, ``ci_mad`` (mean absolute
+        deviation of CI coverage from ``level``); ``pi_min``, ``pi_mad``; ``width_ci_median``
+        (median over scenarios of the median CI width); ``failure_max``.
+    """
+    import pandas as pd
+
+    _check_summary(summary)
+    df = summary.assign(
+        ci_ok=holds_nominal(summary["coverage_ci"], summary["coverage_ci_mcse"], level),
+        pi_ok=holds_nominal(summary["coverage_pi"], summary["coverage_pi_mcse"], level),
+        ci_dev=(summary["coverage_ci"] - level).abs(),
+        pi_dev=(summary["coverage_pi"] - level).abs(),
+    )
+    g = df.groupby("method", sort=False)
+    card = pd.DataFrame({
+        "scenarios": g.size(),
+        "ci_holds": g["ci_ok"].sum().astype(int),
+        "ci_min": g["coverage_ci"].min(),
+        "ci_max": g["coverage_ci"].max(),
+        "ci_mad": g["ci_dev"].mean(),
+        "pi_holds": g["pi_ok"].sum().astype(int),
+        "pi_min": g["coverage_pi"].min(),
+        "pi_mad": g["pi_dev"].mean(),
+        "width_ci_median": g["width_ci"].median(),
+        "failure_max": g["failure_rate"].max(),
+    })
+    order = [m for m in METHODS if m in card.index] + [m for m in card.index if m not in METHODS]
+    return card.loc[order]
+
+
+def coverage_by_k(summary: Any, column: str = "coverage_ci") -> Any:
+    """Range (min, max) of ``column`` over scenarios, per method and k: a DataFrame with a
+    (method) index and (k, "min"/"max") columns."""
+    _check_summary(summary)
+    table = summary.groupby(["method", "k"], sort=False)[column].agg(["min", "max"]).unstack("k")
+    table = table.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    order = [m for m in METHODS if m in table.index] + [m for m in table.index if m not in METHODS]
+    return table.loc[order]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _scenario_text(row: Any) -> str:
+    return f"k = {int(row['k'])}, pooled proportion {row['proportion']:g}, tau {row['tau']:g}"
+
+
+def findings_text(summary: Any, primary: str = PRIMARY, level: float = 0.95,
+                  labels: dict[str, str] | None = None) -> str:
+    """Plain-language verdict on the ``primary`` method, computed from a summary table.
+
+    Says in how many scenarios each method held nominal CI coverage (:func:`holds_nominal`),
+    whether the primary method did so most often, where it fell short and which method did
+    better there, and how wide its intervals were relative to the narrowest method that held
+    coverage. Every number comes from ``summary``.
+    """
+    _check_summary(summary)
+    names = {**METHOD_LABELS, **(labels or {})}
+    card = scorecard(summary, level)
+    if primary not in card.index:
+        raise ValueError(f"method {primary!r} is not in the simulation summary")
+    n = int(card.loc[primary, "scenarios"])
+    held = int(card.loc[primary, "ci_holds"])
+    rivals = card.drop(index=primary)
+    best_rival = str(rivals["ci_holds"].idxmax())
+    rival_held = int(rivals.loc[best_rival, "ci_holds"])
+    lv = f"{100 * level:g} %"
+    out = [(f"The review's primary method ({names.get(primary, primary)}) kept the coverage of its "
+           f"{lv} confidence interval at the nominal level (not detectably below it: at least "
+           f"{lv} minus two Monte Carlo SEs) in {held} of {n} scenarios")]
+    if held > rival_held:
+        out[-1] += (f", more than any other method (next: {names.get(best_rival, best_rival)}, "
+                    f"{rival_held} of {n}).")
+    elif held == rival_held:
+        out[-1] += f", as many as {names.get(best_rival, best_rival)}."
+    else:
+        out[-1] += (f"; **{names.get(best_rival, best_rival)} did so in more scenarios "
+                    f"({rival_held} of {n})**.")
+    df = summary.assign(ok=holds_nominal(summary["coverage_ci"], summary["coverage_ci_mcse"], level))
+    mine = df[df["method"] == primary]
+    short = mine[~mine["ok"]]
+    if len(short):
+        worst = short.loc[short["coverage_ci"].idxmin()]
+        keys = set(zip(short["k"], short["proportion"], short["tau"], strict=True))
+        in_short = np.array([(a, b, c) in keys for a, b, c in
+                             zip(df["k"], df["proportion"], df["tau"], strict=True)])
+        there = df[in_short & (df["method"] != primary).to_numpy()]
+        means = there.groupby("method")["coverage_ci"].mean()
+        alt = str(means.idxmax())
+        out.append(f"It fell short in {len(short)} scenarios, most of all with "
+                   f"{_scenario_text(worst)} (coverage {_pct(worst['coverage_ci'])}). In those "
+                   f"scenarios {names.get(alt, alt)} came closest to nominal (mean coverage "
+                   f"{_pct(means.max())}, against {_pct(short['coverage_ci'].mean())}).")
+    over = mine[mine["coverage_ci"] > level + 2 * mine["coverage_ci_mcse"]]
+    if len(over):
+        ks = ", ".join(str(int(k)) for k in sorted(over["k"].unique()))
+        out.append(f"It was conservative (coverage above nominal) in {len(over)} scenarios "
+                   f"(k = {ks}), up to {_pct(over['coverage_ci'].max())}.")
+    pi_best = str(card["pi_holds"].idxmax())
+    out.append(f"Its {lv} prediction interval covered a new study's true proportion at the "
+               f"nominal level in {int(card.loc[primary, 'pi_holds'])} of {n} scenarios (the "
+               f"most, {int(card.loc[pi_best, 'pi_holds'])}, for {names.get(pi_best, pi_best)}).")
+    holders = card[card["ci_holds"] > 0]
+    narrow = str(holders["width_ci_median"].idxmin())
+    if narrow != primary:
+        ratio = card.loc[primary, "width_ci_median"] / card.loc[narrow, "width_ci_median"]
+        out.append(f"The price is width: over all scenarios its median CI was {ratio:.1f} times "
+                   f"as wide as that of {names.get(narrow, narrow)}.")
+    return " ".join(out)

@@ -1,0 +1,19 @@
+"""The evidence toolkit: a review's data package, read, validated and turned into syntheses.
+
+What lives here
+    The Table Schema data package and its cross-table rules (:mod:`.datapackage`, :mod:`.rules`),
+    file readers that keep line numbers (:mod:`.readers`), the validator behind
+    ``python -m analysis validate`` (:mod:`.validate`), loading of the evidence tables and of
+    private individual patient data (:mod:`.loading`, :mod:`.ipd`), the BibTeX bibliography
+    (:mod:`.bibliography`), GRADE certainty ratings (:mod:`.grade`) and the executor of the
+    pre-specified analysis plan (:mod:`.pipeline`), which calls the engine.
+
+What it may import
+    ``analysis.engine`` and the libraries of the ``evidence`` extra (PyYAML, bibtexparser,
+    pylatexenc), never ``analysis.living`` or ``analysis.book``. Nothing here knows a clinical
+    topic: columns, vocabularies and rules come from the data package.
+
+Needs the ``evidence`` extra for files in YAML and BibTeX: ``pip install ".[evidence]"`` from a
+clone (or ``".[book]"``, which includes it). A missing extra is named when it is needed
+(:func:`analysis.evidence.extras.require`).
+"""

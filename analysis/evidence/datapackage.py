@@ -1,0 +1,1061 @@
+"""Frictionless-style data package descriptors: parse them, and check data against them.
+
+The descriptor (``datapackage.yaml``) is the single source of truth for the columns of
+every table. This module knows the Table Schema vocabulary, not any table: field
+``type`` (string, integer, number, boolean, date, array, any), ``constraints``
+(``required``, ``unique``, ``enum``, ``minimum``, ``maximum``, ``pattern``),
+``primaryKey``, ``foreignKeys``, ``missingValues`` and ``fieldsMatch``, plus these
+extensions (custom keys start with ``x-``):
+
+``x-required-if`` (schema)
+    ``[{field: quote, when: "confidence in ['verified_fulltext']"}]``: a field that must
+    be filled when a condition holds.
+``x-rules`` (package)
+    ``[{table: outcomes, check: "events <= total"}, {table: outcomes, check:
+    "total <= studies.n_boosted", join: study_id}]``: cross-field and cross-table rules,
+    written in the small language of :mod:`analysis.evidence.rules`; optional ``when``,
+    ``column``, ``message`` and ``severity`` (``error`` or ``warning``).
+``x-records`` (resource)
+    For a YAML resource, the top-level key holding the list of records.
+``x-pattern`` (resource)
+    A path pattern such as ``private/{study_id}.csv``: one table per matching file.
+    ``x-pattern-reference: {resource: ..., fields: ...}`` checks the value of the pattern key.
+``x-private`` (resource)
+    Values of the resource are never echoed in messages.
+``x-separator`` (field)
+    Multi-valued cells; ``enum`` then applies to each item.
+``x-partial-date`` (field)
+    A ``date`` that may be given as ``YYYY-MM``; such values stay ISO text.
+``x-recommended`` (field)
+    A missing value is reported as a warning.
+``x-items`` (field of type array)
+    ``{fields: [...]}``: the schema of each item of a YAML list.
+
+Other ``x-`` keys are kept in ``properties`` for the modules that use them (IPD
+aggregation, summaries, the data dictionary).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from analysis.evidence.readers import LineDict, Problem, RawTable, Row, read_csv_rows, read_yaml
+from analysis.evidence.rules import UNKNOWN, Expression, ExpressionError, parse_expression
+
+__all__ = [
+    "CheckedTable",
+    "DescriptorError",
+    "Field",
+    "ForeignKey",
+    "Package",
+    "PackageCheck",
+    "Problem",
+    "Resource",
+    "Rule",
+    "Schema",
+    "check_package",
+    "read_descriptor",
+]
+
+#: Field types understood by the checker (a subset of Table Schema, plus ``array``
+#: for YAML lists of records).
+FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "array", "any")
+#: ``fieldsMatch`` modes (Table Schema v2): ``exact`` same names in the same order;
+#: ``equal`` same names in any order; ``subset`` all schema fields present, extra columns
+#: allowed; ``superset`` no column outside the schema, optional ones may be absent;
+#: ``partial`` at least one schema field present.
+FIELDS_MATCH = ("exact", "equal", "subset", "superset", "partial")
+_TRUE = ("true", "True", "TRUE", "1")
+_FALSE = ("false", "False", "FALSE", "0")
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+class DescriptorError(ValueError):
+    """The descriptor itself is unreadable or inconsistent; ``problems`` lists why."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# ---------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a table schema (see the module docstring for the keys)."""
+
+    name: str
+    type: str = "string"
+    title: str = ""
+    description: str = ""
+    required: bool = False
+    unique: bool = False
+    enum: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    separator: str | None = None
+    partial_date: bool = False
+    recommended: bool = False
+    true_values: tuple[str, ...] = _TRUE
+    false_values: tuple[str, ...] = _FALSE
+    items: Schema | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """``fields`` of this table must exist as ``reference_fields`` of ``resource``."""
+
+    fields: tuple[str, ...]
+    resource: str
+    reference_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """``field`` is required when ``when`` is true (``x-required-if``)."""
+
+    field: str
+    when: Expression
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A Table Schema."""
+
+    fields: tuple[Field, ...]
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    required_if: tuple[Conditional, ...] = ()
+    missing_values: tuple[str, ...] = ("",)
+    fields_match: str = "exact"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Field names in schema order."""
+        return tuple(f.name for f in self.fields)
+
+    def get_field(self, name: str) -> Field:
+        """The field called ``name`` (KeyError if absent)."""
+        for candidate in self.fields:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A data resource: a file (``path``) or a family of files (``pattern``)."""
+
+    name: str
+    schema: Schema
+    path: str | None = None
+    pattern: str | None = None
+    format: str = "csv"
+    title: str = ""
+    description: str = ""
+    records_key: str | None = None
+    private: bool = False
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field or cross-table check (``x-rules``)."""
+
+    table: str
+    check: Expression
+    when: Expression | None = None
+    join: tuple[tuple[str, str], ...] = ()
+    column: str = ""
+    message: str = ""
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
+class Package:
+    """A parsed data package descriptor."""
+
+    name: str
+    resources: tuple[Resource, ...]
+    rules: tuple[Rule, ...] = ()
+    title: str = ""
+    description: str = ""
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def resource(self, name: str) -> Resource:
+        """The resource called ``name`` (KeyError if absent)."""
+        for candidate in self.resources:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+
+# ------------------------------------------------------------------ descriptor parsing
+
+
+class _Collector:
+    """Collects descriptor problems with the line of the offending key."""
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+        self.problems: list[Problem] = []
+
+    def add(self, where: Any, key: Any, message: str) -> None:
+        line = where.line_of(key) if isinstance(where, LineDict) else 0
+        self.problems.append(Problem(self.shown, line, str(key), message))
+
+    def expression(self, where: Any, key: str) -> Expression | None:
+        try:
+            return parse_expression(where[key])
+        except ExpressionError as exc:
+            self.add(where, key, str(exc))
+            return None
+
+
+def read_descriptor(path: str | Path) -> Package:
+    """Read and check a data package descriptor (YAML or JSON).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    Package
+
+    Raises
+    ------
+    DescriptorError
+        With every problem found (unreadable file, invalid YAML, unknown types,
+        unparseable rules, references to unknown resources or fields).
+    """
+    path = Path(path)
+    shown = str(path)
+    data, problems = read_yaml(path, shown)
+    if problems or data is None:
+        raise DescriptorError(problems or [Problem(shown, 0, "-", "the descriptor is empty")])
+    try:
+        return parse_descriptor(data, shown)
+    except (AttributeError, TypeError, ValueError) as exc:
+        if isinstance(exc, DescriptorError):
+            raise
+        # a block where a list or a key: value block was expected, deep in the descriptor
+        message = f"the descriptor's structure is malformed ({exc})"
+        raise DescriptorError([Problem(shown, 0, "-", message)]) from None
+
+
+def parse_descriptor(data: Mapping[str, Any], shown: str = "datapackage") -> Package:
+    """Build a :class:`Package` from a descriptor already loaded as a mapping.
+
+    Raises
+    ------
+    DescriptorError
+    """
+    out = _Collector(shown)
+    if not isinstance(data, Mapping) or not isinstance(data.get("resources"), list):
+        raise DescriptorError([Problem(shown, 1, "resources", "a list of resources is required")])
+    resources = tuple(r for r in (_resource(item, out) for item in data["resources"]) if r)
+    rules = tuple(r for r in (_rule(item, out) for item in data.get("x-rules") or []) if r)
+    package = Package(
+        name=str(data.get("name", "")),
+        resources=resources,
+        rules=rules,
+        title=str(data.get("title", "")),
+        description=str(data.get("description", "")),
+        properties={k: v for k, v in data.items() if str(k).startswith("x-")},
+        source=shown,
+    )
+    _check_references(package, data, out)
+    if out.problems:
+        raise DescriptorError(out.problems)
+    return package
+
+
+def _resource(item: Any, out: _Collector) -> Resource | None:
+    if not isinstance(item, Mapping) or not item.get("name"):
+        out.add(item, "name", "every resource needs a name")
+        return None
+    if not (item.get("path") or item.get("x-pattern")):
+        out.add(item, "path", f"resource {item['name']!r} needs a path or an x-pattern")
+    location = str(item.get("path") or item.get("x-pattern") or "")
+    fmt = str(item.get("format") or Path(location).suffix.lstrip(".") or "csv")
+    fmt = {"yml": "yaml", "bib": "bibtex"}.get(fmt, fmt)
+    if fmt not in ("csv", "yaml", "bibtex"):
+        out.add(item, "format", f"format {fmt!r} is not supported (csv, yaml, bibtex)")
+    schema = _schema(item.get("schema"), item, out)
+    return Resource(
+        name=str(item["name"]),
+        schema=schema,
+        path=item.get("path"),
+        pattern=item.get("x-pattern"),
+        format=fmt,
+        title=str(item.get("title", "")),
+        description=str(item.get("description", "")),
+        records_key=item.get("x-records"),
+        private=bool(item.get("x-private", False)),
+        properties={k: v for k, v in item.items() if str(k).startswith("x-")},
+    )
+
+
+def _schema(data: Any, owner: Any, out: _Collector) -> Schema:
+    if not isinstance(data, Mapping) or not isinstance(data.get("fields"), list):
+        out.add(owner, "schema", "a schema with a list of fields is required")
+        return Schema(fields=())
+    fields = tuple(f for f in (_field(item, out) for item in data["fields"]) if f)
+    match = str(data.get("fieldsMatch", "exact"))
+    if match not in FIELDS_MATCH:
+        out.add(data, "fieldsMatch", f"fieldsMatch must be one of {', '.join(FIELDS_MATCH)}")
+    required_if = []
+    for item in data.get("x-required-if") or []:
+        when = (
+            out.expression(item, "when") if isinstance(item, Mapping) and "when" in item else None
+        )
+        if when is None or "field" not in item:
+            out.add(item, "x-required-if", "each entry needs a field and a when condition")
+            continue
+        required_if.append(Conditional(str(item["field"]), when, str(item.get("message", ""))))
+    return Schema(
+        fields=fields,
+        primary_key=_names(data.get("primaryKey")),
+        foreign_keys=tuple(_foreign_key(item, out) for item in data.get("foreignKeys") or []),
+        required_if=tuple(required_if),
+        missing_values=tuple(str(v) for v in data.get("missingValues", [""])),
+        fields_match=match,
+    )
+
+
+def _field(item: Any, out: _Collector) -> Field | None:
+    if not isinstance(item, Mapping) or not item.get("name"):
+        out.add(item, "name", "every field needs a name")
+        return None
+    ftype = str(item.get("type", "string"))
+    if ftype not in FIELD_TYPES:
+        out.add(item, "type", f"type {ftype!r} is not one of {', '.join(FIELD_TYPES)}")
+    constraints = item.get("constraints") or {}
+    pattern = constraints.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            out.add(constraints, "pattern", f"invalid regular expression: {exc}")
+            pattern = None
+    items = _schema(item["x-items"], item, out) if "x-items" in item else None
+    enum = constraints.get("enum")
+    return Field(
+        name=str(item["name"]),
+        type=ftype,
+        title=str(item.get("title", "")),
+        description=str(item.get("description", "")).strip(),
+        required=bool(constraints.get("required", False)),
+        unique=bool(constraints.get("unique", False)),
+        enum=tuple(enum) if enum is not None else None,
+        minimum=constraints.get("minimum"),
+        maximum=constraints.get("maximum"),
+        pattern=pattern,
+        separator=item.get("x-separator"),
+        partial_date=bool(item.get("x-partial-date", False)),
+        recommended=bool(item.get("x-recommended", False)),
+        true_values=tuple(item.get("trueValues", _TRUE)),
+        false_values=tuple(item.get("falseValues", _FALSE)),
+        items=items,
+        properties={k: v for k, v in item.items() if str(k).startswith("x-")},
+    )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (str(value),) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def _foreign_key(item: Any, out: _Collector) -> ForeignKey:
+    reference = item.get("reference") if isinstance(item, Mapping) else None
+    if not isinstance(reference, Mapping) or "fields" not in item:
+        out.add(item, "foreignKeys", "each foreign key needs fields and a reference")
+        return ForeignKey((), "", ())
+    return ForeignKey(
+        _names(item["fields"]), str(reference.get("resource", "")), _names(reference.get("fields"))
+    )
+
+
+def _rule(item: Any, out: _Collector) -> Rule | None:
+    if not isinstance(item, Mapping) or "table" not in item or "check" not in item:
+        out.add(item, "x-rules", "each rule needs a table and a check")
+        return None
+    check = out.expression(item, "check")
+    when = out.expression(item, "when") if "when" in item else None
+    if check is None or ("when" in item and when is None):
+        return None
+    join = item.get("join")
+    pairs = ((join, join),) if isinstance(join, str) else tuple((join or {}).items())
+    severity = str(item.get("severity", "error"))
+    if severity not in ("error", "warning"):
+        out.add(item, "severity", "severity must be error or warning")
+    return Rule(
+        table=str(item["table"]),
+        check=check,
+        when=when,
+        join=tuple((str(a), str(b)) for a, b in pairs),
+        column=str(item.get("column") or (*check.names, "-")[0]),
+        message=str(item.get("message", "")),
+        severity=severity,
+    )
+
+
+def _check_references(package: Package, data: Mapping[str, Any], out: _Collector) -> None:
+    names = {r.name: r for r in package.resources}
+    for resource in package.resources:
+        known = set(resource.schema.names)
+        for key in resource.schema.primary_key:
+            if key not in known:
+                out.add(data, "resources", f"{resource.name}: primaryKey {key!r} is not a field")
+        for fk in resource.schema.foreign_keys:
+            target = names.get(fk.resource)
+            if target is None or not set(fk.reference_fields) <= set(target.schema.names):
+                out.add(data, "resources", f"{resource.name}: foreign key to unknown {fk.resource}")
+        for cond in resource.schema.required_if:
+            if cond.field not in known or not set(cond.when.names) <= known:
+                out.add(data, "resources", f"{resource.name}: x-required-if names unknown fields")
+    for rule in package.rules:
+        if rule.table not in names:
+            out.add(data, "x-rules", f"rule {rule.check.text!r}: unknown table {rule.table!r}")
+            continue
+        for problem in _rule_reference_problems(rule, names):
+            out.add(data, "x-rules", f"rule {rule.check.text!r}: {problem}")
+    for resource in package.resources:
+        _check_aggregate(resource, names, data, out)
+
+
+def _rule_reference_problems(rule: Rule, names: Mapping[str, Resource]) -> list[str]:
+    schema = names[rule.table].schema
+    own = {f.name: f for f in schema.fields}
+    found = []
+    expressions = [rule.check] + ([rule.when] if rule.when is not None else [])
+    for expression in expressions:
+        found += [f"{n!r} is not a field of {rule.table}" for n in expression.names if n not in own]
+        for base, attr in expression.references:
+            if base in own and own[base].items is not None:
+                if attr not in own[base].items.names:
+                    found.append(f"{base}.{attr}: {attr!r} is not a field of the items of {base}")
+            elif base not in names or attr not in names[base].schema.names:
+                found.append(f"{base}.{attr} is neither a table column nor a list field")
+            elif not rule.join:
+                found.append(f"{base}.{attr} needs a join")
+    return found
+
+
+def _check_aggregate(
+    resource: Resource, names: Mapping[str, Resource], data: Any, out: _Collector
+) -> None:
+    plan = resource.properties.get("x-aggregate")
+    if plan is None:
+        return
+    target = names.get(str(plan.get("into"))) if isinstance(plan, Mapping) else None
+    if target is None:
+        out.add(data, "resources", f"{resource.name}: x-aggregate needs 'into' naming a resource")
+        return
+    needed = ["key", "outcome", "events", "total"]
+    columns = [str(plan.get(k)) for k in needed] + [str(k) for k in plan.get("set") or {}]
+    for column in columns:
+        if column not in target.schema.names:
+            out.add(data, "resources", f"{resource.name}: x-aggregate names unknown {column!r}")
+
+
+# ------------------------------------------------------------------------- casting
+
+
+def cast_value(spec: Field, raw: Any, missing: Sequence[str] = ("",)) -> tuple[Any, str | None]:
+    """Type one raw value according to its field.
+
+    Parameters
+    ----------
+    spec : Field
+    raw : object
+        A CSV cell (str) or a YAML scalar/list.
+    missing : sequence of str
+        Cells that mean "not reported".
+
+    Returns
+    -------
+    value : object
+        The typed value, ``None`` when missing or invalid.
+    error : str or None
+        Why the value is invalid (without quoting it).
+    """
+    if raw is None or (isinstance(raw, str) and raw in missing):
+        return None, None
+    caster = _CASTERS[spec.type]
+    return caster(spec, raw)
+
+
+def _cast_string(spec: Field, raw: Any) -> tuple[Any, str | None]:
+    if isinstance(raw, str):
+        return raw, None
+    return None, "expected text (in YAML, put the value in quotes)"
+
+
+def _cast_integer(spec: Field, raw: Any) -> tuple[Any, str | None]:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw, None
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw):
+        return int(raw), None
+    return None, "expected a whole number"
+
+
+def _cast_number(spec: Field, raw: Any) -> tuple[Any, str | None]:
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+        return float(raw), None
+    if isinstance(raw, str) and _NUMBER.fullmatch(raw):
+        return float(raw), None
+    return None, "expected a number (digits, with . as decimal point)"
+
+
+def _cast_boolean(spec: Field, raw: Any) -> tuple[Any, str | None]:
+    if isinstance(raw, bool):
+        return raw, None
+    if isinstance(raw, str) and raw in spec.true_values:
+        return True, None
+    if isinstance(raw, str) and raw in spec.false_values:
+        return False, None
+    allowed = ", ".join((*spec.true_values, *spec.false_values))
+    return None, f"expected true or false ({allowed})"
+
+
+def _cast_date(spec: Field, raw: Any) -> tuple[Any, str | None]:
+    expected = "a date YYYY-MM-DD" + (" or YYYY-MM" if spec.partial_date else "")
+    if isinstance(raw, date):
+        return (raw.isoformat() if spec.partial_date else raw), None
+    if not isinstance(raw, str):
+        return None, f"expected {expected}"
+    if spec.partial_date and (m := _YEAR_MONTH.fullmatch(raw)):
+        return (raw, None) if 1 <= int(m.group(2)) <= 12 else (None, f"expected {expected}")
+    if _DATE.fullmatch(raw):
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            return None, f"expected {expected} (this day does not exist)"
+        return (raw if spec.partial_date else value), None
+    return None, f"expected {expected}"
+
+
+def _cast_array(spec: Field, raw: Any) -> tuple[Any, str | None]:
+    if isinstance(raw, list):
+        return raw, None
+    return None, "expected a list"
+
+
+def _cast_any(spec: Field, raw: Any) -> tuple[Any, str | None]:
+    return raw, None
+
+
+_CASTERS = {
+    "string": _cast_string,
+    "integer": _cast_integer,
+    "number": _cast_number,
+    "boolean": _cast_boolean,
+    "date": _cast_date,
+    "array": _cast_array,
+    "any": _cast_any,
+}
+
+
+def constraint_errors(
+    spec: Field, value: Any, show: Callable[[Any], str] | None = None
+) -> Iterator[str]:
+    """Messages for the constraints (enum, minimum, maximum, pattern) a typed value breaks.
+
+    ``show`` renders the offending value in the message (default: its repr for text).
+    """
+    show = show or _shown
+    items = value.split(spec.separator) if spec.separator and isinstance(value, str) else [value]
+    for item in items:
+        if spec.enum is not None and item not in spec.enum:
+            yield f"{show(item)} is not one of: {', '.join(str(v) for v in spec.enum)}"
+    if spec.minimum is not None and isinstance(value, int | float) and value < spec.minimum:
+        yield f"{show(value)} is below the minimum {spec.minimum}"
+    if spec.maximum is not None and isinstance(value, int | float) and value > spec.maximum:
+        yield f"{show(value)} is above the maximum {spec.maximum}"
+    if isinstance(value, str) and spec.pattern and not re.fullmatch(spec.pattern, value):
+        hint = spec.properties.get("x-pattern-hint") or f"pattern {spec.pattern}"
+        yield f"{show(value)} does not match {hint}"
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# -------------------------------------------------------------------- table checks
+
+
+@dataclass
+class CheckedTable:
+    """A table read and typed against its resource.
+
+    Attributes
+    ----------
+    resource : Resource
+    raw : RawTable
+        The rows, with ``values`` typed (``None`` = missing or invalid).
+    keys : dict
+        Placeholder values of a pattern resource (``{"study_id": "x"}``), else empty.
+    """
+
+    resource: Resource
+    raw: RawTable
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> list[Row]:
+        """Rows of the table."""
+        return self.raw.rows
+
+    @property
+    def path(self) -> str:
+        """The file as shown in messages."""
+        return self.raw.path
+
+
+class _Reporter:
+    """Builds problems for one table, hiding values of private resources."""
+
+    def __init__(self, table: CheckedTable, problems: list[Problem]) -> None:
+        self.table = table
+        self.problems = problems
+        self.private = table.resource.private
+
+    def add(self, line: int, column: str, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(self.table.path, line, column, message, severity))  # type: ignore[arg-type]
+
+    def value(self, raw: Any) -> str:
+        return "this value" if self.private else _shown(raw)
+
+
+def check_columns(table: CheckedTable, problems: list[Problem]) -> None:
+    """Compare the columns found with the schema (``fieldsMatch``)."""
+    schema = table.resource.schema
+    found, expected = table.raw.columns, schema.names
+    report = _Reporter(table, problems)
+    line, mode = table.raw.header_line, schema.fields_match
+    if table.resource.format != "csv" and mode in ("exact", "equal"):
+        mode = "superset"  # records of YAML/BibTeX: no order, an absent key is a missing value
+    missing = [n for n in expected if n not in found]
+    extra = [n for n in found if n not in expected]
+    if mode in ("exact", "equal", "subset"):
+        for name in missing:
+            report.add(line, name, "column is missing")
+    if mode == "superset":
+        for name in missing:
+            if schema.get_field(name).required:
+                report.add(line, name, "required column is missing")
+    if mode in ("exact", "equal", "superset"):
+        for name in extra:
+            report.add(
+                _first_line(table, name, line), name, "column is not in the data package schema"
+            )
+    if mode == "partial" and not set(found) & set(expected):
+        report.add(line, "-", "none of the schema's columns is present")
+    if mode == "exact" and not missing and not extra and tuple(found) != expected:
+        report.add(line, "-", f"columns are not in the schema order: {', '.join(expected)}")
+
+
+def _first_line(table: CheckedTable, name: str, default: int) -> int:
+    """Line where column ``name`` first appears (YAML keys sit on their own lines)."""
+    for row in table.rows:
+        if name in row.field_lines:
+            return row.field_lines[name]
+    return default
+
+
+def check_rows(table: CheckedTable, problems: list[Problem]) -> None:
+    """Type every cell and check required, enum, range, pattern and x-required-if."""
+    schema = table.resource.schema
+    report = _Reporter(table, problems)
+    present = set(table.raw.columns)
+    for row in table.rows:
+        for spec in schema.fields:
+            _check_cell(
+                row, spec, schema, report, spec.name in present or table.resource.format != "csv"
+            )
+        _check_required_if(row, schema, report)
+
+
+def _check_cell(row: Row, spec: Field, schema: Schema, report: _Reporter, present: bool) -> None:
+    raw = row.raw.get(spec.name)
+    value, error = cast_value(spec, raw, schema.missing_values)
+    line = row.line_of(spec.name)
+    if error:
+        row.invalid.add(spec.name)
+        report.add(line, spec.name, f"{error}, found {report.value(raw)}")
+    elif value is None and present:
+        if spec.required:
+            report.add(line, spec.name, "required value is missing")
+        elif spec.recommended:
+            keys = [report.value(row.raw.get(k)) for k in schema.primary_key if row.raw.get(k)]
+            where = f" for {', '.join(keys)}" if keys else ""
+            report.add(line, spec.name, f"no {spec.name}{where} (recommended)", "warning")
+    elif value is not None:
+        for message in constraint_errors(spec, value, report.value):
+            row.invalid.add(spec.name)
+            report.add(line, spec.name, message)
+        if spec.items is not None:
+            _check_items(row, spec, value, report)
+    row.values[spec.name] = None if spec.name in row.invalid else value
+
+
+def _check_items(row: Row, spec: Field, items: list[Any], report: _Reporter) -> None:
+    assert spec.items is not None
+    typed = []
+    for position, item in enumerate(items, start=1):
+        where = f"{spec.name}[{position}]"
+        if not isinstance(item, Mapping):
+            report.add(row.line_of(spec.name), where, "expected a block of key: value pairs")
+            row.invalid.add(spec.name)
+            continue
+        sub = Row(item.line if isinstance(item, LineDict) else row.line, dict(item))
+        if isinstance(item, LineDict):
+            sub.field_lines = dict(item.key_lines)
+        for key in item:
+            if key not in spec.items.names:
+                report.add(sub.line_of(key), f"{where}.{key}", "field is not in the schema")
+        for sub_spec in spec.items.fields:
+            sub_report = _Reporter(report.table, report.problems)
+            _check_cell(sub, sub_spec, spec.items, _Prefixed(sub_report, where), True)
+        if sub.invalid:
+            row.invalid.add(spec.name)
+        typed.append(sub.values)
+    if spec.name not in row.invalid:
+        row.values[spec.name] = typed
+
+
+class _Prefixed(_Reporter):
+    def __init__(self, inner: _Reporter, prefix: str) -> None:
+        super().__init__(inner.table, inner.problems)
+        self.prefix = prefix
+
+    def add(self, line: int, column: str, message: str, severity: str = "error") -> None:
+        super().add(line, f"{self.prefix}.{column}", message, severity)
+
+
+def _check_required_if(row: Row, schema: Schema, report: _Reporter) -> None:
+    for cond in schema.required_if:
+        if row.values.get(cond.field) is not None or cond.field in row.invalid:
+            continue
+        if _decide(cond.when, row, lambda base, attr: None) is True:
+            reason = cond.message or f"required when {cond.when.text}"
+            report.add(row.line_of(cond.field), cond.field, reason)
+
+
+def _decide(expression: Expression, row: Row, reference: Any) -> Any:
+    if any(name in row.invalid for name in expression.names):
+        return UNKNOWN
+
+    def name(identifier: str) -> Any:
+        return row.values.get(identifier)
+
+    result = expression.evaluate(name, reference)
+    return result if result is UNKNOWN else bool(result)
+
+
+def check_keys(table: CheckedTable, problems: list[Problem]) -> None:
+    """Check ``unique`` fields and the ``primaryKey`` (duplicates name the first line)."""
+    schema = table.resource.schema
+    groups = [(f.name,) for f in schema.fields if f.unique]
+    if schema.primary_key and schema.primary_key not in groups:
+        groups.append(schema.primary_key)
+    report = _Reporter(table, problems)
+    for names in groups:
+        seen: dict[tuple[Any, ...], int] = {}
+        for row in table.rows:
+            key = tuple(row.values.get(n) for n in names)
+            if any(v is None for v in key):
+                continue
+            if key in seen:
+                shown = ", ".join(report.value(v) for v in key)
+                label = " + ".join(names)
+                report.add(
+                    row.line, names[0], f"duplicate {label} ({shown}); first on line {seen[key]}"
+                )
+            else:
+                seen[key] = row.line
+
+
+# ------------------------------------------------------------------ package checks
+
+
+@dataclass
+class PackageCheck:
+    """The outcome of :func:`check_package`.
+
+    Attributes
+    ----------
+    package : Package
+    tables : dict of str to list of CheckedTable
+        One table per resource (several for an ``x-pattern`` resource, none when the
+        file could not be read).
+    problems : list of Problem
+        Sorted by file and line; errors and warnings.
+    """
+
+    package: Package
+    tables: dict[str, list[CheckedTable]]
+    problems: list[Problem]
+    indexes: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], Row]] = field(
+        default_factory=dict, repr=False
+    )
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems of severity error."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems of severity warning."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def table(self, name: str) -> CheckedTable | None:
+        """The single table of resource ``name``, if it was read."""
+        found = self.tables.get(name) or []
+        return found[0] if found else None
+
+
+def check_package(
+    package: Package,
+    base_dir: str | Path,
+    *,
+    paths: Mapping[str, str | Path] | None = None,
+    shown_base: str | None = None,
+) -> PackageCheck:
+    """Read every resource of a package and check it against its schema and rules.
+
+    Parameters
+    ----------
+    package : Package
+    base_dir : str or pathlib.Path
+        Directory the resource paths are relative to (the descriptor's directory).
+    paths : mapping, optional
+        Resource name to a path that replaces the descriptor's path.
+    shown_base : str, optional
+        How ``base_dir`` is written in messages (default: as given).
+
+    Returns
+    -------
+    PackageCheck
+        Every problem found; nothing is raised for bad data.
+    """
+    base = Path(base_dir)
+    shown = base if shown_base is None else Path(shown_base)
+    problems: list[Problem] = []
+    cache: dict[Path, tuple[Any, list[Problem]]] = {}
+    tables: dict[str, list[CheckedTable]] = {}
+    for resource in package.resources:
+        override = (paths or {}).get(resource.name)
+        tables[resource.name] = _read_resource(resource, base, shown, override, cache, problems)
+        for table in tables[resource.name]:
+            check_columns(table, problems)
+            check_rows(table, problems)
+            check_keys(table, problems)
+    result = PackageCheck(package, tables, problems)
+    for resource in package.resources:
+        _check_foreign_keys(result, resource)
+        _check_pattern_reference(result, resource)
+    for rule in package.rules:
+        _check_rule(result, rule)
+    result.problems.sort(key=lambda p: (p.path, p.line, p.column, p.message))
+    return result
+
+
+def _read_resource(
+    resource: Resource,
+    base: Path,
+    shown: Path,
+    override: str | Path | None,
+    cache: dict[Path, tuple[Any, list[Problem]]],
+    problems: list[Problem],
+) -> list[CheckedTable]:
+    if resource.pattern and override is None:
+        return _read_pattern(resource, base, shown, cache, problems)
+    relative = resource.path or ""
+    path = Path(override) if override is not None else base / relative
+    display = str(override) if override is not None else _join(shown, relative)
+    raw = _read_one(resource, path, display, cache, problems)
+    return [CheckedTable(resource, raw)] if raw is not None else []
+
+
+def _join(shown: Path, relative: str) -> str:
+    import os.path
+
+    return os.path.normpath(str(shown / relative))
+
+
+def _read_pattern(
+    resource: Resource,
+    base: Path,
+    shown: Path,
+    cache: dict[Path, tuple[Any, list[Problem]]],
+    problems: list[Problem],
+) -> list[CheckedTable]:
+    pattern = str(resource.pattern)
+    regex = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern)))
+    glob = re.sub(r"\{\w+\}", "*", pattern)
+    tables = []
+    for path in sorted(base.glob(glob)):
+        relative = path.relative_to(base).as_posix()
+        match = regex.fullmatch(relative)
+        if match is None:
+            continue
+        raw = _read_one(resource, path, _join(shown, relative), cache, problems)
+        if raw is not None:
+            tables.append(CheckedTable(resource, raw, dict(match.groupdict())))
+    return tables
+
+
+def _read_one(
+    resource: Resource,
+    path: Path,
+    display: str,
+    cache: dict[Path, tuple[Any, list[Problem]]],
+    problems: list[Problem],
+) -> RawTable | None:
+    if resource.format == "csv":
+        raw, found = read_csv_rows(path, display)
+        problems += found
+        return raw
+    if resource.format == "bibtex":
+        from analysis.evidence.bibliography import read_bibtex_rows
+
+        raw, found = read_bibtex_rows(path, display)
+        problems += found
+        return raw
+    if path not in cache:
+        cache[path] = read_yaml(path, display)
+        problems += cache[path][1]
+    data = cache[path][0]
+    return None if data is None else _yaml_records(resource, data, display, problems)
+
+
+def _yaml_records(
+    resource: Resource, data: Any, display: str, problems: list[Problem]
+) -> RawTable | None:
+    key = resource.records_key
+    records = data.get(key) if key and isinstance(data, Mapping) else data
+    line = data.line_of(key) if isinstance(data, LineDict) and key else 1
+    if not isinstance(records, list):
+        problems.append(Problem(display, line, key or "-", "expected a list of records here"))
+        return None
+    rows, columns = [], []
+    for item in records:
+        if not isinstance(item, Mapping):
+            problems.append(
+                Problem(
+                    display, line, key or "-", "each record must be a block of key: value pairs"
+                )
+            )
+            continue
+        row = Row(getattr(item, "line", line), dict(item))
+        row.field_lines = dict(getattr(item, "key_lines", {}))
+        rows.append(row)
+        columns += [str(k) for k in item if str(k) not in columns]
+    return RawTable(display, tuple(columns), rows, header_line=line)
+
+
+def _lookup(
+    result: PackageCheck, resource: str, fields: tuple[str, ...]
+) -> dict[tuple[Any, ...], Row]:
+    cached = result.indexes.get((resource, fields))
+    if cached is not None:
+        return cached
+    table = result.table(resource)
+    index: dict[tuple[Any, ...], Row] = {}
+    for row in table.rows if table else []:
+        index.setdefault(tuple(row.values.get(f) for f in fields), row)
+    result.indexes[(resource, fields)] = index
+    return index
+
+
+def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
+    for fk in resource.schema.foreign_keys:
+        if result.table(fk.resource) is None:
+            continue  # the missing file is reported already
+        index = _lookup(result, fk.resource, fk.reference_fields)
+        where = result.tables[fk.resource][0].path
+        for table in result.tables[resource.name]:
+            report = _Reporter(table, result.problems)
+            for row in table.rows:
+                key = tuple(row.values.get(f) for f in fk.fields)
+                if any(v is None for v in key) or key in index:
+                    continue
+                shown = ", ".join(report.value(v) for v in key)
+                column = " + ".join(fk.fields)
+                refs = " + ".join(fk.reference_fields)
+                report.add(
+                    row.line_of(fk.fields[0]),
+                    column,
+                    f"{shown} is not found in {Path(where).name} ({refs})",
+                )
+
+
+def _check_pattern_reference(result: PackageCheck, resource: Resource) -> None:
+    reference = resource.properties.get("x-pattern-reference")
+    if not resource.pattern or not isinstance(reference, Mapping):
+        return
+    fields = _names(reference.get("fields"))
+    index = _lookup(result, str(reference.get("resource")), fields)
+    for table in result.tables[resource.name]:
+        key = tuple(table.keys.get(f) for f in fields)
+        if key not in index:
+            names = ", ".join(f"{f} {table.keys.get(f)!r}" for f in fields)
+            message = f"file name gives {names}, which is not in {reference.get('resource')}"
+            result.problems.append(Problem(table.path, 0, "-", message))
+
+
+def _check_rule(result: PackageCheck, rule: Rule) -> None:
+    for table in result.tables.get(rule.table, []):
+        report = _Reporter(table, result.problems)
+        for row in table.rows:
+            reference = _Joiner(result, rule, row)
+            if rule.when is not None and _decide(rule.when, row, reference) is not True:
+                continue
+            if _decide(rule.check, row, reference) is False:
+                message = _rule_message(rule, row, reference, report)
+                report.add(row.line_of(rule.column), rule.column, message, rule.severity)
+
+
+def _rule_message(rule: Rule, row: Row, reference: _Joiner, report: _Reporter) -> str:
+    values = [f"{n} = {report.value(row.values.get(n))}" for n in rule.check.names]
+    values += [f"{b}.{a} = {report.value(reference(b, a))}" for b, a in rule.check.references]
+    head = rule.message or f"check failed: {rule.check.text}"
+    return f"{head} ({'; '.join(values)})" if values else head
+
+
+class _Joiner:
+    """Resolves ``table.column`` for a rule: joined row of another table, or list items."""
+
+    def __init__(self, result: PackageCheck, rule: Rule, row: Row) -> None:
+        self.result, self.rule, self.row = result, rule, row
+
+    def __call__(self, base: str, attr: str) -> Any:
+        own = self.row.values.get(base)
+        if isinstance(own, list):
+            return [item.get(attr) if isinstance(item, Mapping) else None for item in own]
+        if not self.rule.join or self.result.table(base) is None:
+            return None
+        local = tuple(n for n, _ in self.rule.join)
+        remote = tuple(n for _, n in self.rule.join)
+        key = tuple(self.row.values.get(n) for n in local)
+        target = _lookup(self.result, base, remote).get(key)
+        return None if target is None else target.values.get(attr)

@@ -1,0 +1,15 @@
+"""The living machinery: versions of a review, what changed between them, and contributions.
+
+What lives here
+    The review as a whole, computed from its data and plan (:mod:`.review`), the review version and
+    data date (:mod:`.version`), results snapshots written at each release (:mod:`.snapshot`),
+    the comparison of two snapshots or tables (:mod:`.changes`), ``python -m analysis diff``
+    (:mod:`.diffcmd`) and ``python -m analysis add-study`` (:mod:`.scaffold`). Later: the
+    literature search client.
+
+What it may import
+    ``analysis.evidence`` and ``analysis.engine``, never ``analysis.book``: the book shows what
+    this room computes, not the other way round.
+
+Needs the ``evidence`` extra (``pip install ".[evidence]"`` from a clone).
+"""

@@ -1,0 +1,217 @@
+"""One living review as a whole: its evidence, plan, syntheses, certainty, version and results.
+
+:class:`LivingReview` is what the book's chapters (:class:`analysis.book.bookkit.Review`, which
+adds the display), ``python -m analysis diff`` and the release tool share: a project folder
+(``data/``, ``references.bib``, ``VERSION``, ``results/``) read once, and every number computed
+from it once. It holds no statistics (the plan executor, :mod:`analysis.evidence.pipeline`, calls
+the engine) and shows nothing. Nothing in it knows a clinical topic: outcome ids, subgroups and
+evidence sets come from the data package and the analysis plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import __version__
+from analysis.evidence.bibliography import author_year, parse_bibliography
+from analysis.evidence.grade import certainty_table
+from analysis.evidence.loading import load_evidence
+from analysis.evidence.pipeline import OutcomeSynthesis, Plan, fit_rows, select_studies, synthesise
+from analysis.evidence.readers import load_yaml
+from analysis.living.snapshot import (
+    Snapshot,
+    data_digests,
+    make_snapshot,
+    previous_snapshot,
+    private_data_present,
+    read_snapshot,
+)
+from analysis.living.version import data_date, read_version
+
+__all__ = ["LivingReview", "json_safe", "study_labels"]
+
+
+class LivingReview:
+    """One living review: its evidence, plan and syntheses, its version and its results snapshot.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder (holding ``data/``, ``references.bib``, ``VERSION`` and ``results/``).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        self.evidence = load_evidence(self.data_dir)
+        self.plan_raw = load_yaml(self.data_dir / "analysis_plan.yaml")
+        self.plan = Plan.from_dict(self.plan_raw)
+        self.studies = self.evidence["studies"]
+        self.outcomes = self.evidence["outcomes"]
+        self.vocabulary = _vocabulary(self.evidence["outcome_definitions"])
+        self.labels = study_labels(root / "references.bib", self.studies)
+        self.outcomes = self.outcomes.assign(label=self.outcomes["study_id"].map(self.labels))
+
+    # ----------------------------------------------------------------- basic facts
+    @functools.cached_property
+    def version(self) -> str:
+        """The version being built: ``YY.MINOR.PATCH`` for a release, ``"dev"`` otherwise.
+
+        A versioned-site build says which in ``REVIEW_BUILD_VERSION``. Otherwise the file
+        ``VERSION`` names the latest release (or the first one, before any release): the tree is
+        that release when no snapshot of it exists yet or when its data are byte-identical to the
+        snapshot's; data that differ from the released snapshot make it a development version.
+        """
+        if os.environ.get("REVIEW_BUILD_VERSION"):
+            return os.environ["REVIEW_BUILD_VERSION"]
+        released = read_version(self.root)
+        snapshot = self.root / "results" / f"{released}.json"
+        if snapshot.exists() and dict(read_snapshot(snapshot).data_files) != data_digests(self.root):
+            return "dev"
+        return released
+
+    @property
+    def version_text(self) -> str:
+        """The version as shown to readers ("development version after 26.0.0" for dev)."""
+        if self.version != "dev":
+            return self.version
+        return f"development version (after release {read_version(self.root)})"
+
+    @functools.cached_property
+    def flow_versions(self) -> list[dict[str, Any]]:
+        """The PRISMA search-flow records, oldest first."""
+        return self.evidence.records("search_flow")
+
+    @property
+    def data_date(self) -> str:
+        """Date of the latest search (ISO)."""
+        return data_date({"versions": self.flow_versions}).isoformat()
+
+    def synthesis(self, evidence_set: str = "review") -> dict[str, OutcomeSynthesis]:
+        """Primary analysis of every outcome for an evidence set (cached)."""
+        return self._synthesis(evidence_set)
+
+    @functools.cache  # noqa: B019 - one Review per kernel, cached for its lifetime
+    def _synthesis(self, evidence_set: str) -> dict[str, OutcomeSynthesis]:
+        return synthesise(self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set)
+
+    @property
+    def primary_outcome(self) -> str:
+        """Id of the primary outcome (the first with role ``primary``)."""
+        return next(k for k, v in self.vocabulary.items() if v.get("role") == "primary")
+
+    def focus_outcomes(self) -> list[str]:
+        """The primary outcome and every other outcome with enough studies to pool."""
+        synth = self.synthesis()
+        pooled = [k for k, s in synth.items() if s.pooled and k != self.primary_outcome]
+        return [self.primary_outcome, *pooled]
+
+    def set_studies(self, evidence_set: str = "review") -> pd.DataFrame:
+        """Studies of an evidence set (any status)."""
+        where = dict(self.plan.evidence_sets[evidence_set].get("where", {}))
+        where.pop("status", None)
+        return select_studies(self.studies, where)
+
+
+    def fields(self, table: str) -> dict[str, dict[str, Any]]:
+        """Table Schema fields of a table, by name."""
+        resource = self.evidence.package.resource(table)
+        return {
+            f.name: {"title": f.title or f.name, "description": f.description, "enum": f.enum}
+            for f in resource.schema.fields
+        }
+
+    # ----------------------------------------------------------------- certainty
+    def certainty(self) -> pd.DataFrame:
+        """GRADE certainty per outcome from the judgements in ``grade.csv`` (indexed by outcome)."""
+        spec = self.plan_raw.get("certainty", {})
+        try:
+            judgements = self.evidence["grade"]
+        except KeyError:
+            judgements = pd.DataFrame(columns=["outcome", "domain", "rating", "reason"])
+        k = {o: s.k for o, s in self.synthesis().items()}
+        return certainty_table(judgements, k, start=spec.get("start", "low"), levels=spec.get("levels"))
+
+    # ----------------------------------------------------------------- versions
+    def snapshot_payload(self) -> dict[str, Any]:
+        """JSON-safe results of this tree: studies, and per outcome (and subgroup) the pooled numbers."""
+        cert = self.certainty()
+        outcomes = []
+        for evidence_set in self.plan.evidence_sets:
+            for outcome, synth in self.synthesis(evidence_set).items():
+                record = synth.to_dict()
+                record.update(evidence_set=evidence_set, subgroup="all")
+                if evidence_set == "review":
+                    record["certainty"] = str(cert.loc[outcome, "certainty"])
+                outcomes.append(json_safe(record))
+                outcomes.extend(self._subgroup_records(synth, evidence_set))
+        studies = [json_safe(r) for r in self.studies.to_dict(orient="records")]
+        return {"studies": studies, "outcomes": outcomes}
+
+    def _subgroup_records(self, synth: OutcomeSynthesis, evidence_set: str) -> list[dict[str, Any]]:
+        records = []
+        if not synth.pooled:
+            return records
+        for spec in self.plan.subgroups:
+            for level in spec.get("levels", []):
+                rows = synth.rows.loc[synth.rows[spec["column"]] == level]
+                if rows.empty:
+                    continue
+                res = fit_rows(rows, self.plan.primary)
+                record = {"outcome": synth.outcome, "evidence_set": evidence_set,
+                          "subgroup": f"{spec['id']}={level}", "k": len(rows),
+                          "n": int(rows["total"].sum()), "pooled": len(rows) >= self.plan.min_studies_to_pool,
+                          "result": res.to_dict() if res is not None else None}
+                records.append(json_safe(record))
+        return records
+
+    def current_snapshot(self) -> Snapshot:
+        """This tree's results wrapped as a snapshot (version from VERSION, or dev)."""
+        latest = self.flow_versions[-1]
+        return make_snapshot(
+            self.snapshot_payload(), version=self.version, date=dt.date.fromisoformat(self.data_date),
+            trigger=str(latest.get("trigger", "")), package_version=__version__,
+            data_files=data_digests(self.root), private_data_used=private_data_present(self.root),
+        )
+
+    def previous_snapshot(self) -> Snapshot | None:
+        """The latest released snapshot older than this version (None for the first version)."""
+        return previous_snapshot(self.root / "results", self.version)
+
+
+# --------------------------------------------------------------------- helpers
+def _vocabulary(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {str(r["id"]): {k: r[k] for k in frame.columns} for _, r in frame.iterrows()}
+
+
+def study_labels(bib: Path, studies: pd.DataFrame) -> dict[str, str]:
+    """study_id -> "Surname year" from the first author in the BibTeX entry."""
+    entries = {e.key: e.fields for e in parse_bibliography(bib).entries}
+    labels = {}
+    for _, row in studies.iterrows():
+        fields = entries.get(str(row["bibkey"]), {})
+        labels[str(row["study_id"])] = author_year(fields) or str(row["study_id"])
+    return labels
+
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON types: missing values become None, numpy/pandas scalars become Python ones."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+

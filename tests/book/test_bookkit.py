@@ -1,0 +1,329 @@
+"""What the chapters call (:mod:`analysis.book.bookkit`), without a Jupyter kernel.
+
+The :class:`Review` runs on a temporary copy of the review's real ``data/`` (without private patient
+files), ``references.bib``, ``VERSION``, ``CITATION.cff`` and ``_config.yml``. Expected values are
+recomputed here from the raw files with the ``csv`` and ``yaml`` modules and direct engine calls,
+so the tests follow the evidence as it grows instead of pinning today's numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from analysis import metaprop
+from analysis.book.bookkit import Review, find_root
+from analysis.evidence.grade import rate
+from analysis.evidence.pipeline import engine_options
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _copy_review(dest: Path) -> Path:
+    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns("private"))
+    for name in ("references.bib", "VERSION", "CITATION.cff", "_config.yml"):
+        shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _copy_review(tmp_path_factory.mktemp("review"))
+
+
+@pytest.fixture(scope="module")
+def rv(root: Path) -> Review:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("REVIEW_BUILD_VERSION", raising=False)  # set by versioned-site builds only
+        review = Review(root)
+        assert review.version  # cached while the variable is unset
+    return review
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+PLAN = _yaml(ROOT / "data" / "analysis_plan.yaml")
+VOCABULARY = [o["id"] for o in _yaml(ROOT / "data" / "outcomes.yaml")["outcomes"]]
+
+
+def _expected_rows(root: Path, evidence_set: str, outcome: str) -> list[dict[str, str]]:
+    """Rows of one outcome for the studies of an evidence set, dated ones first by date, then by id."""
+    where = PLAN["evidence_sets"][evidence_set]["where"]
+    studies = {
+        s["study_id"]: s
+        for s in _csv(root / "data" / "studies.csv")
+        if all(s[c] in (v if isinstance(v, list) else [v]) for c, v in where.items())
+    }
+    rows = [r for r in _csv(root / "data" / "outcomes.csv") if r["outcome"] == outcome and r["study_id"] in studies]
+
+    def key(row: dict[str, str]) -> tuple[int, str, str]:
+        date = studies[row["study_id"]]["publication_date"]
+        return (0 if date else 1, date, row["study_id"])
+
+    return sorted(rows, key=key)
+
+
+# ---------------------------------------------------------------- find_root
+def test_find_root_from_nested_folders(root: Path) -> None:
+    nested = root / "book" / "deep" / "er"
+    nested.mkdir(parents=True)
+    assert find_root(nested) == root.resolve()
+    assert find_root(root) == root.resolve()
+    assert find_root(root / "data" / "studies.csv") == root.resolve()
+
+
+def test_find_root_names_the_start_when_there_is_none(tmp_path: Path) -> None:
+    if any((p / "_config.yml").exists() for p in (tmp_path, *tmp_path.parents)):
+        pytest.skip("a _config.yml exists above the temporary folder")
+    with pytest.raises(FileNotFoundError, match=r"no _config\.yml at or above") as info:
+        find_root(tmp_path)
+    assert str(tmp_path.resolve()) in str(info.value)
+
+
+def test_find_root_of_this_repository() -> None:
+    assert find_root(ROOT / "book") == ROOT
+
+
+# ---------------------------------------------------------------- labels
+
+def test_review_labels_end_with_the_bibtex_year(rv: Review, root: Path) -> None:
+    from analysis.evidence.bibliography import parse_bibliography
+
+    years = {e.key: e.fields.get("year", "") for e in parse_bibliography(root / "references.bib").entries}
+    studies = _csv(root / "data" / "studies.csv")
+    assert set(rv.labels) == {s["study_id"] for s in studies}
+    for study in studies:
+        label = rv.labels[study["study_id"]]
+        if label != study["study_id"]:  # fallback when the author list was not read
+            assert label.endswith(" " + years[study["bibkey"]]), (study["study_id"], label)
+
+
+# ---------------------------------------------------------------- basic facts
+def test_version_and_data_date(rv: Review, root: Path) -> None:
+    assert rv.version == (root / "VERSION").read_text(encoding="utf-8").strip()
+    flow = _yaml(root / "data" / "search_flow.yaml")
+    assert rv.data_date == max(str(v["search_date"]) for v in flow["versions"])
+
+
+def test_version_from_the_build_environment(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEW_BUILD_VERSION", "99.2.1")
+    review = Review(root)
+    assert review.version == review.version_text == "99.2.1"
+
+
+def test_version_release_or_dev_against_the_released_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No snapshot, or a snapshot of identical data: the release in VERSION. Changed data: dev."""
+    from analysis.living.snapshot import write_snapshot
+
+    monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
+    root = _copy_review(tmp_path)
+    released = (root / "VERSION").read_text(encoding="utf-8").strip()
+    first = Review(root)
+    assert first.version == first.version_text == released
+    (root / "results").mkdir()
+    write_snapshot(root / "results" / f"{released}.json", first.current_snapshot())
+    assert Review(root).version == released
+    with (root / "data" / "outcomes.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("# SYNTHETIC edit after the release\n")
+    dev = Review(root)
+    assert dev.version == "dev"
+    assert dev.version_text == f"development version (after release {released})"
+    assert f"(after release {released})" in dev.citation()
+
+
+def test_dev_citation_reads_well(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEW_BUILD_VERSION", "dev")
+    text = Review(_copy_review(tmp_path)).citation()
+    assert "version development version" not in text
+    assert ") (" not in text
+
+
+def test_primary_outcome_is_the_vocabulary_primary(rv: Review) -> None:
+    outcomes = _yaml(ROOT / "data" / "outcomes.yaml")["outcomes"]
+    assert rv.primary_outcome == next(o["id"] for o in outcomes if o["role"] == "primary")
+
+
+# ---------------------------------------------------------------- synthesis
+@pytest.mark.parametrize("evidence_set", list(PLAN["evidence_sets"]))
+def test_synthesis_matches_the_files(rv: Review, root: Path, evidence_set: str) -> None:
+    synth = rv.synthesis(evidence_set)
+    assert list(synth) == VOCABULARY
+    minimum = PLAN["min_studies_to_pool"]
+    for outcome, s in synth.items():
+        rows = _expected_rows(root, evidence_set, outcome)
+        assert s.rows["study_id"].tolist() == [r["study_id"] for r in rows], outcome
+        assert s.k == len(rows)
+        assert s.total_n == sum(int(r["total"]) for r in rows)
+        assert s.pooled == (len(rows) >= minimum)
+        if not rows:
+            assert s.result is None
+            continue
+        direct = metaprop([int(r["events"]) for r in rows], [int(r["total"]) for r in rows],
+                          **engine_options(PLAN["primary"]))
+        for name in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2"):
+            assert math.isclose(getattr(s.result, name), getattr(direct, name), rel_tol=1e-12, abs_tol=1e-15)
+        assert s.result.studies["label"].tolist() == [rv.labels[r["study_id"]] for r in rows]
+
+
+def test_synthesis_is_computed_once(rv: Review) -> None:
+    assert rv.synthesis() is rv.synthesis("review")
+
+
+def test_focus_outcomes(rv: Review, root: Path) -> None:
+    minimum = PLAN["min_studies_to_pool"]
+    poolable = [o for o in VOCABULARY if len(_expected_rows(root, "review", o)) >= minimum]
+    primary = rv.primary_outcome
+    assert rv.focus_outcomes() == [primary, *[o for o in poolable if o != primary]]
+
+
+# ---------------------------------------------------------------- certainty
+def test_certainty_from_grade_csv(rv: Review, root: Path) -> None:
+    spec = PLAN["certainty"]
+    judgements = _csv(root / "data" / "grade.csv")
+    table = rv.certainty()
+    assert list(table.index) == VOCABULARY
+    for outcome in VOCABULARY:
+        k = len(_expected_rows(root, "review", outcome))
+        mine = [j["rating"] for j in judgements if j["outcome"] == outcome]
+        if k == 0:
+            assert table.loc[outcome, "certainty"] == "no evidence"
+        else:
+            assert table.loc[outcome, "certainty"] == rate(spec["start"], mine, spec["levels"])
+            if not mine:
+                assert table.loc[outcome, "reasons"] == "not yet assessed; shown at the starting level"
+        assert table.loc[outcome, "certainty"] in {*spec["levels"], "no evidence"}
+
+
+# ---------------------------------------------------------------- snapshot payload
+def test_snapshot_payload_is_strict_json(rv: Review, root: Path) -> None:
+    payload = rv.snapshot_payload()
+    text = json.dumps(payload, allow_nan=False)  # raises on NaN or on a non-JSON type
+    assert "NaN" not in text
+    back = json.loads(text)
+    assert [s["study_id"] for s in back["studies"]] == [s["study_id"] for s in _csv(root / "data" / "studies.csv")]
+    overall = {(o["evidence_set"], o["outcome"]): o for o in back["outcomes"] if o["subgroup"] == "all"}
+    assert set(overall) == {(e, o) for e in PLAN["evidence_sets"] for o in VOCABULARY}
+    certainty = rv.certainty()
+    for (evidence_set, outcome), record in overall.items():
+        rows = _expected_rows(root, evidence_set, outcome)
+        assert record["k"] == len(rows)
+        assert record["studies"] == [r["study_id"] for r in rows]
+        assert ("result" in record) == bool(rows)
+        if evidence_set == "review":
+            assert record["certainty"] == certainty.loc[outcome, "certainty"]
+
+
+def test_snapshot_subgroup_records(rv: Review) -> None:
+    payload = rv.snapshot_payload()
+    for record in payload["outcomes"]:
+        if record["subgroup"] == "all":
+            continue
+        group, level = record["subgroup"].split("=", 1)
+        spec = next(s for s in PLAN["subgroups"] if s["id"] == group)
+        rows = rv.synthesis(record["evidence_set"])[record["outcome"]].rows
+        chosen = rows.loc[rows[spec["column"]] == level]
+        assert record["k"] == len(chosen) > 0
+        assert record["n"] == int(chosen["total"].sum())
+        assert record["pooled"] == (len(chosen) >= PLAN["min_studies_to_pool"])
+        direct = metaprop(chosen["events"].to_numpy(int), chosen["total"].to_numpy(int),
+                          **engine_options(PLAN["primary"]))
+        assert math.isclose(record["result"]["estimate"], direct.estimate, rel_tol=1e-12)
+
+
+# ---------------------------------------------------------------- citation
+def test_citation(rv: Review, root: Path) -> None:
+    cff = _yaml(root / "CITATION.cff")
+    flow = _yaml(root / "data" / "search_flow.yaml")
+    date = max(str(v["search_date"]) for v in flow["versions"])
+    version = (root / "VERSION").read_text(encoding="utf-8").strip()
+    names = ", ".join(a.get("name") or a["family-names"] for a in cff["authors"])
+    expected = f"{names}. {cff['title']}. Living systematic review, version {version}; data searched up to {date}."
+    if cff.get("doi"):
+        expected += f" doi:{cff['doi']}"
+    assert rv.citation() == expected
+
+
+def test_citation_with_doi_and_person_authors(tmp_path: Path) -> None:
+    root = _copy_review(tmp_path)
+    cff = _yaml(root / "CITATION.cff")
+    cff["authors"] = [{"family-names": "Synthetic", "given-names": "A."}, {"name": "SYNTHETIC Consortium"}]
+    cff["doi"] = "10.0000/synthetic.1"
+    (root / "CITATION.cff").write_text(yaml.safe_dump(cff, allow_unicode=True), encoding="utf-8")
+    (root / "VERSION").write_text("99.1.2\n", encoding="utf-8")
+    text = Review(root).citation()
+    assert text.startswith(f"Synthetic, SYNTHETIC Consortium. {cff['title']}. Living systematic review, version 99.1.2;")
+    assert text.endswith(" doi:10.0000/synthetic.1")
+
+
+# ---------------------------------------------------------------- glued values (home and methods pages)
+@pytest.fixture
+def glued(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Capture what the chapters would glue (no kernel, no myst_nb)."""
+    from analysis.book import bookkit
+
+    values: dict[str, Any] = {}
+    monkeypatch.setattr(bookkit, "_glue", values.__setitem__)
+    return values
+
+
+def test_key_findings_match_the_files(rv: Review, root: Path, glued: dict[str, Any]) -> None:
+    from analysis.book import report
+
+    rv.glue_key_findings()
+    where = {k: v for k, v in PLAN["evidence_sets"]["review"]["where"].items() if k != "status"}
+    studies = [s for s in _csv(root / "data" / "studies.csv") if all(s[c] == v for c, v in where.items())]
+    included = [s for s in studies if s["status"] == "included"]
+    size = PLAN["presentation"]["size_column"]
+    assert glued["n_included"] == str(len(included))
+    assert glued["n_patients"] == str(sum(int(s[size]) for s in included if s[size]))
+    assert glued["n_awaiting"] == str(sum(s["status"] == "awaiting_data" for s in studies))
+    assert glued["version"] == (root / "VERSION").read_text(encoding="utf-8").strip()
+    assert glued["data_date"] == rv.data_date
+    assert glued["primary_headline"] == report.headline(rv.synthesis()[rv.primary_outcome])
+    assert glued["primary_certainty"] == rv.certainty().loc[rv.primary_outcome, "certainty"]
+    assert glued["citation"] == rv.citation()
+    for name, value in glued.items():
+        assert isinstance(value, str) and value, name
+        assert not re.search(r"\bnan\b|<NA>", value, re.IGNORECASE), (name, value)
+
+
+def test_methods_glue(rv: Review, glued: dict[str, Any]) -> None:
+    rv.glue_methods()
+    assert glued["min_pool"] == str(PLAN["min_studies_to_pool"])
+    pooled = [s for s in rv.synthesis().values() if s.pooled]
+    if pooled:
+        assert glued["primary_methods"].endswith(pooled[0].result.methods_text())
+        assert f"({pooled[0].label.lower()})" in glued["primary_methods"]
+    else:
+        assert "no outcome has enough studies to pool yet" in glued["primary_methods"]
+
+
+def test_sensitivity_tables_show_no_nan(rv: Review) -> None:
+    from analysis.book.bookkit import _interval_table
+    from analysis.evidence.pipeline import sensitivity_methods, sensitivity_subsets
+
+    for outcome in rv.focus_outcomes():
+        rows = rv.synthesis()[outcome].rows
+        if rows.empty:
+            continue
+        for frame in (sensitivity_methods(rows, rv.plan), sensitivity_subsets(rows, rv.plan)):
+            table = _interval_table(frame).drop(columns=["Notes"])  # engine notes may explain a NaN in words
+            text = table.astype(str).to_string()
+            assert not re.search(r"\bnan\b|<NA>", text, re.IGNORECASE), (outcome, text)

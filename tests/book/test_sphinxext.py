@@ -1,0 +1,254 @@
+"""Unit tests of the input tracking in :mod:`analysis.book.sphinxext`.
+
+The build-level behaviour (a chapter is re-executed after its data change, an unrelated one is
+not) is proven in ``tests/e2e/test_honest_build.py``. Here: front matter parsing, the declared
+patterns, the files they match, and the digest (content, not modification time). The last part
+checks the review's own chapters: a chapter that shows something computed from a file must
+declare it, or its output goes stale when that file changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from analysis.book.sphinxext import (
+    DEFAULT_DEPENDS_ON,
+    declared_inputs,
+    front_matter,
+    inputs_digest,
+    matched_files,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+KERNEL = "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+
+
+# ---------------------------------------------------------------- front_matter
+def test_front_matter_parsed() -> None:
+    text = "---\ntitle: x\ndepends_on: [a.csv, b/*.csv]\n---\n\n# Heading\n"
+    assert front_matter(text) == {"title": "x", "depends_on": ["a.csv", "b/*.csv"]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# No front matter\n\n---\n",  # a horizontal rule later on is not front matter
+        "---\ntitle: never closed\n",
+        "---\n- a\n- list\n---\n",  # YAML that is not a mapping
+        "---\njust a string\n---\n",
+        "---\n---\n",
+        "",
+    ],
+)
+def test_front_matter_absent_or_not_a_mapping(text: str) -> None:
+    assert front_matter(text) == {}
+
+
+def test_front_matter_stops_at_the_first_closing_line() -> None:
+    text = "---\na: 1\n---\nbody\n---\nb: 2\n---\n"
+    assert front_matter(text) == {"a": 1}
+
+
+# ---------------------------------------------------------------- declared_inputs
+def _md(path: Path, meta: str) -> Path:
+    path.write_text(f"---\n{meta}---\n\n# Page\n", encoding="utf-8")
+    return path
+
+
+def test_markdown_without_kernelspec_is_not_tracked(tmp_path: Path) -> None:
+    """A page that runs no code cannot show stale output: None, even if it lists inputs."""
+    assert declared_inputs(_md(tmp_path / "a.md", "title: prose\n")) is None
+    assert declared_inputs(_md(tmp_path / "b.md", "depends_on: [data/x.csv]\n")) is None
+    plain = tmp_path / "c.md"
+    plain.write_text("# Only prose\n", encoding="utf-8")
+    assert declared_inputs(plain) is None
+
+
+def test_notebook_without_depends_on_gets_the_defaults(tmp_path: Path) -> None:
+    assert declared_inputs(_md(tmp_path / "a.md", KERNEL)) == DEFAULT_DEPENDS_ON
+
+
+def test_depends_on_string_and_list(tmp_path: Path) -> None:
+    assert declared_inputs(_md(tmp_path / "a.md", KERNEL + "depends_on: data/x.csv\n")) == ("data/x.csv",)
+    listed = _md(tmp_path / "b.md", KERNEL + "depends_on: [data/x.csv, 'VERSION', data/**/*.yaml]\n")
+    assert declared_inputs(listed) == ("data/x.csv", "VERSION", "data/**/*.yaml")
+
+
+def test_unreadable_or_broken_sources_fall_back_to_the_defaults(tmp_path: Path) -> None:
+    """When in doubt, depend on everything: a missing file or bad YAML never hides a dependency."""
+    assert declared_inputs(tmp_path / "missing.md") == DEFAULT_DEPENDS_ON
+    broken = tmp_path / "broken.md"
+    broken.write_text("---\nkernelspec: [unclosed\n---\n", encoding="utf-8")
+    assert declared_inputs(broken) == DEFAULT_DEPENDS_ON
+
+
+def test_ipynb_is_always_tracked(tmp_path: Path) -> None:
+    notebook = tmp_path / "a.ipynb"
+    notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', encoding="utf-8")
+    assert declared_inputs(notebook) == DEFAULT_DEPENDS_ON
+
+
+# ---------------------------------------------------------------- matched_files
+def _tree(root: Path) -> None:
+    (root / "data" / "sub").mkdir(parents=True)
+    (root / "data" / "__pycache__").mkdir()
+    (root / "data" / "a.csv").write_text("x\n1\n", encoding="utf-8")
+    (root / "data" / "b.yaml").write_text("k: v\n", encoding="utf-8")
+    (root / "data" / "sub" / "c.csv").write_text("y\n2\n", encoding="utf-8")
+    (root / "data" / "__pycache__" / "d.csv").write_text("cache\n", encoding="utf-8")
+    (root / "VERSION").write_text("26.0.0\n", encoding="utf-8")
+
+
+def test_matched_files_sorted_unique_files_only(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    found = matched_files(tmp_path, ["data/*.csv", "data/**/*", "data/a.csv", "VERSION", "nothing/*.txt"])
+    names = [p.relative_to(tmp_path).as_posix() for p in found]
+    assert names == ["VERSION", "data/a.csv", "data/b.yaml", "data/sub/c.csv"]  # no directory, no cache
+    assert found == sorted(found)
+
+
+def test_matched_files_of_no_pattern(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    assert matched_files(tmp_path, []) == []
+
+
+# ---------------------------------------------------------------- inputs_digest
+def test_digest_is_sha256_of_names_and_contents(tmp_path: Path) -> None:
+    """Spelled out: for each matched file in sorted order, relative name, NUL, bytes, NUL."""
+    _tree(tmp_path)
+    expected = hashlib.sha256()
+    for name in ("data/a.csv", "data/sub/c.csv"):
+        expected.update(name.encode() + b"\0" + (tmp_path / name).read_bytes() + b"\0")
+    assert inputs_digest(tmp_path, ["data/**/*.csv"]) == expected.hexdigest()
+    assert inputs_digest(tmp_path, []) == hashlib.sha256().hexdigest()
+
+
+def test_digest_changes_when_a_matched_file_changes(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    before = inputs_digest(tmp_path, ["data/*.csv"])
+    (tmp_path / "data" / "a.csv").write_text("x\n2\n", encoding="utf-8")
+    assert inputs_digest(tmp_path, ["data/*.csv"]) != before
+
+
+def test_digest_changes_when_a_matching_file_appears_or_goes(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    before = inputs_digest(tmp_path, ["data/*.csv"])
+    new = tmp_path / "data" / "e.csv"
+    new.write_text("", encoding="utf-8")  # even an empty new file counts
+    with_new = inputs_digest(tmp_path, ["data/*.csv"])
+    assert with_new != before
+    new.unlink()
+    assert inputs_digest(tmp_path, ["data/*.csv"]) == before
+    (tmp_path / "data" / "a.csv").unlink()
+    assert inputs_digest(tmp_path, ["data/*.csv"]) != before
+
+
+def test_digest_changes_when_a_file_is_renamed(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    before = inputs_digest(tmp_path, ["data/*.csv"])
+    (tmp_path / "data" / "a.csv").rename(tmp_path / "data" / "a2.csv")
+    assert inputs_digest(tmp_path, ["data/*.csv"]) != before
+
+
+def test_digest_ignores_modification_time(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    before = inputs_digest(tmp_path, ["data/**/*", "VERSION"])
+    for path in tmp_path.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    assert inputs_digest(tmp_path, ["data/**/*", "VERSION"]) == before
+    # rewriting the same bytes (as git checkout does) changes nothing either
+    (tmp_path / "VERSION").write_text("26.0.0\n", encoding="utf-8")
+    assert inputs_digest(tmp_path, ["data/**/*", "VERSION"]) == before
+
+
+def test_digest_ignores_files_outside_the_patterns_and_caches(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    before = inputs_digest(tmp_path, ["data/**/*"])
+    (tmp_path / "data" / "__pycache__" / "d.csv").write_text("changed cache\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("unrelated\n", encoding="utf-8")
+    assert inputs_digest(tmp_path, ["data/**/*"]) == before
+
+
+def test_digest_does_not_depend_on_pattern_order_or_overlap(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    one = inputs_digest(tmp_path, ["data/*.csv", "data/sub/*.csv"])
+    assert one == inputs_digest(tmp_path, ["data/sub/*.csv", "data/*.csv", "data/a.csv"])
+
+
+# ---------------------------------------------------------------- the review's chapters
+CHAPTERS = sorted((ROOT / "book").glob("*.md"))
+
+
+def _tracked(chapter: Path) -> set[str]:
+    patterns = declared_inputs(chapter) or ()
+    return {p.relative_to(ROOT).as_posix() for p in matched_files(ROOT, patterns)}
+
+
+def _chapter_param(chapter: Path) -> object:
+    return pytest.param(chapter, id=chapter.name)
+
+
+@pytest.mark.parametrize("chapter", [_chapter_param(c) for c in CHAPTERS])
+def test_every_declared_pattern_matches_something(chapter: Path) -> None:
+    """A misspelt pattern matches nothing and silently tracks nothing.
+
+    Exceptions: private patient data (never in the public tree) and released snapshots
+    (``results/``, empty before the first release).
+    """
+    optional = ("data/private/", "results/")
+    for pattern in declared_inputs(chapter) or ():
+        if pattern.startswith(optional):
+            continue
+        assert matched_files(ROOT, [pattern]), f"{chapter.name}: depends_on pattern {pattern!r} matches no file"
+
+
+def _needs(chapter: str, file: str, why: str, missing: bool = False) -> object:
+    marks = (
+        [pytest.mark.xfail(strict=True, reason=f"book/{chapter} shows {why} but its depends_on does not match {file}")]
+        if missing
+        else []
+    )
+    return pytest.param(chapter, file, marks=marks, id=f"{chapter}:{file}")
+
+
+# (chapter, file its output is computed from, how; read from analysis/book/bookkit.py). A row marked
+# missing=True would be a chapter that keeps showing old output after that file changes.
+DEPENDENCIES = [
+    _needs("index.md", "data/studies.csv", "counts and the primary headline (glue_key_findings)"),
+    _needs("index.md", "data/grade.csv", "the primary outcome's certainty (glue_key_findings)"),
+    _needs("index.md", "VERSION", "the version (glue_key_findings)"),
+    _needs("index.md", "CITATION.cff", "the citation built from CITATION.cff (Review.citation)"),
+    _needs("methods.md", "data/analysis_plan.yaml", "the pre-specified methods (glue_methods)"),
+    _needs("methods.md", "data/outcomes.csv",
+           "the engine's methods text of the first pooled outcome, which names k, the continuity "
+           "corrections and the df of the PI (glue_methods -> synthesis)"),
+    _needs("methods.md", "data/studies.csv", "the methods text of the first pooled outcome (glue_methods)"),
+    _needs("results.md", "data/outcomes.csv", "forest plots (show_outcome)"),
+    _needs("results.md", "references.bib", "study labels 'Surname year' in the forest plots (show_outcome)"),
+    _needs("subgroups.md", "references.bib", "study labels in the subgroup forest plots (show_subgroups)"),
+    _needs("sensitivity.md", "references.bib", "study labels in the leave-one-out plot (show_leave_one_out)"),
+    _needs("cumulative.md", "references.bib", "study labels in the cumulative plot (show_cumulative)"),
+    _needs("indirect.md", "data/published_pooled.csv",
+           "the published meta-analysis reference rows (show_indirect -> _published_pooled)"),
+    _needs("indirect.md", "references.bib", "study labels in the context forest plots (show_indirect)"),
+    _needs("rob.md", "data/risk_of_bias.csv", "the traffic-light plot (rob_traffic_light)"),
+    _needs("rob.md", "data/analysis_plan.yaml", "the checklist questions (rob_items reads risk_of_bias.items)"),
+    _needs("rob.md", "references.bib", "study labels in the traffic-light plot (rob_traffic_light)"),
+    _needs("studies.md", "data/studies.csv", "the study tables"),
+    _needs("studies.md", "data/analysis_plan.yaml",
+           "the columns of the study tables (presentation.tables) and the evidence sets (included_table)"),
+    _needs("sof.md", "data/grade.csv", "the GRADE certainty and reasons (summary_of_findings)"),
+    _needs("flow.md", "data/search_flow.yaml", "the PRISMA flow diagram (flow_figure)"),
+    _needs("changes.md", "VERSION", "the version (glue_changes)"),
+]
+
+
+@pytest.mark.parametrize(("chapter", "file"), DEPENDENCIES)
+def test_chapter_declares_what_its_output_is_computed_from(chapter: str, file: str) -> None:
+    assert (ROOT / file).exists(), f"{file} is not in the repository"
+    assert file in _tracked(ROOT / "book" / chapter)

@@ -1,0 +1,610 @@
+"""The built book, end to end (issue 5): the real review built once in a temporary copy.
+
+The copy holds what a clone of the project holds (every top-level item git tracks or would
+track; :func:`tests.buildutil.copy_project` leaves ``data/private`` out) without
+``book/_generated``, so every figure and download checked here was written by this build. It is built with the flags
+of ``make book`` (``-W --keep-going``) and must exit 0.
+
+Expected numbers are never typed here: they come from the evidence tables of the copy, from
+``analysis.book.bookkit.Review(copy).synthesis()`` and from the formatting of ``analysis.book.report``,
+the same public functions the chapters call, so a new study changes what the test expects.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from analysis.book import report
+from tests.buildutil import ROOT, build, copy_project, toc_pages
+
+pytestmark = pytest.mark.build
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: Words that mean a missing value reached a reader's page.
+NAN = re.compile(r"\b(?:nan|NaN|NAN)\b")
+#: pandas' own missing-value markers.
+PANDAS_MISSING = re.compile(r"<NA>|\bNaT\b")
+#: Pages of reference documentation, where "NaN" is a documented value (of the API, or of the
+#: reference files the validation page describes), not a missing value shown as a result.
+DOCUMENTATION_PAGES = frozenset({"book/api", "book/validation"})
+#: Pages that teach the API by showing its raw output (a DataFrame may show pandas' <NA> there).
+TUTORIAL_PAGES = frozenset({"book/reuse"})
+
+
+# ---- the copy and its build -------------------------------------------------------------------
+
+
+def publishable_items(root: Path = ROOT) -> tuple[str, ...]:
+    """Top-level files and folders of ``root`` that git tracks or would track: what a clone has."""
+    listing = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    tops = {name.split("/", 1)[0] for name in listing if name}
+    return tuple(sorted(t for t in tops if (root / t).exists()))
+
+
+def fresh_copy(dest: Path) -> Path:
+    """A copy of what a clone of the project has, without private data or generated files."""
+    project = copy_project(dest, publishable_items())
+    shutil.rmtree(project / "book" / "_generated", ignore_errors=True)
+    shutil.rmtree(project / "_build", ignore_errors=True)
+    assert not any((project / "data" / "private").glob("*.csv")), "private data copied"
+    return project
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built copy of the project."""
+
+    root: Path
+    returncode: int
+    log: str
+
+    @property
+    def html_dir(self) -> Path:
+        return self.root / "_build" / "html"
+
+    def page(self, name: str) -> Page:
+        return Page.read(self.html_dir / f"{name}.html")
+
+
+_PROBLEM = re.compile(r"WARNING|ERROR|CRITICAL|SEVERE|Traceback|Error:")
+
+
+def build_copy(project: Path) -> Built:
+    """Build ``project`` as ``make book`` does; the log keeps every problem line and the tail."""
+    done = build(project)
+    lines = (done.stdout + "\n" + done.stderr).splitlines()
+    problems = [line for line in lines if _PROBLEM.search(line) and "IPKernelApp" not in line]
+    log = "\n".join([*problems, "-" * 20, *lines[-40:]])
+    return Built(project, done.returncode, log)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The whole real review, built once for this module."""
+    return build_copy(fresh_copy(tmp_path_factory.mktemp("e2e") / "review"))
+
+
+@pytest.fixture(scope="module")
+def book(built: Built) -> Built:
+    """The built review; tests that read pages are skipped with the log if the build failed."""
+    if built.returncode != 0:
+        pytest.fail(f"the book build failed (exit {built.returncode}):\n{built.log}")
+    return built
+
+
+@pytest.fixture(scope="module")
+def review(book: Built) -> Any:
+    """The review of the copy, as the chapters load it."""
+    from analysis.book.bookkit import Review
+
+    return Review(book.root)
+
+
+# ---- reading pages --------------------------------------------------------------------------
+
+
+class _Collector(HTMLParser):
+    """Elements as (tag, attributes, position in the text) and the visible text of a fragment."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {k: v or "" for k, v in attrs}))
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.text.append(data)
+
+
+_SMART = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
+
+
+def squash(text: str) -> str:
+    """Whitespace collapsed to single spaces, Sphinx's smart quotes and dashes made plain.
+
+    Applied to the page and to the expected text alike, so ``'adhoc'`` matches ``\u2019adhoc\u2019``.
+    """
+    text = text.replace("\u2026", "...").replace("---", "-").replace("--", "-")
+    return " ".join(text.translate(_SMART).split())
+
+
+@dataclass(frozen=True)
+class Page:
+    """The main content of one built page."""
+
+    path: Path
+    source: str
+    main: str
+    text: str
+    elements: tuple[tuple[str, dict[str, str]], ...] = field(repr=False)
+
+    @classmethod
+    def read(cls, path: Path) -> Page:
+        source = path.read_text(encoding="utf-8")
+        start, end = source.find("<main"), source.find("</main>")
+        assert start >= 0 and end > start, f"{path}: no <main> element"
+        return cls.parse(path, source, source[start:end])
+
+    @classmethod
+    def parse(cls, path: Path, source: str, fragment: str) -> Page:
+        collector = _Collector()
+        collector.feed(fragment)
+        return cls(
+            path, source, fragment, squash("".join(collector.text)), tuple(collector.elements)
+        )
+
+    def section(self, anchor: str, next_marker: str) -> Page:
+        """The part of the page from the element ``id=anchor`` to the next ``next_marker``."""
+        start = self.main.find(f'id="{anchor}"')
+        assert start >= 0, f"{self.path.name}: no element #{anchor}"
+        end = self.main.find(next_marker, start + len(anchor) + 5)
+        fragment = self.main[start:] if end < 0 else self.main[start:end]
+        return Page.parse(self.path, self.source, "<div " + fragment)
+
+    def images(self) -> list[dict[str, str]]:
+        return [attrs for tag, attrs in self.elements if tag == "img"]
+
+    def links(self) -> list[dict[str, str]]:
+        return [attrs for tag, attrs in self.elements if tag == "a" and "href" in attrs]
+
+    def downloads(self) -> list[str]:
+        return [a["href"] for a in self.links() if "download" in a.get("class", "").split()]
+
+    def target(self, href: str) -> Path:
+        """The built file a relative link points to."""
+        return (self.path.parent / href.split("#", 1)[0]).resolve()
+
+
+TOC_PAGES = toc_pages(ROOT / "_toc.yml")
+
+
+def outcome_anchor(outcome: str) -> str:
+    """HTML id of the label ``(res-<outcome>)=`` in results.md."""
+    return "res-" + outcome.replace("_", "-")
+
+
+def outcome_section(page: Page, outcome: str) -> Page:
+    return page.section(outcome_anchor(outcome), '<span id="res-')
+
+
+# ---- the build ------------------------------------------------------------------------------
+
+
+def test_the_whole_book_builds_with_warnings_as_errors(built: Built) -> None:
+    assert built.returncode == 0, built.log
+    assert "build succeeded" in built.log
+
+
+def test_every_page_of_the_toc_is_built(book: Built) -> None:
+    missing = [p for p in TOC_PAGES if not (book.html_dir / f"{p}.html").is_file()]
+    assert not missing, f"pages of _toc.yml missing from _build/html: {missing}"
+    assert len(TOC_PAGES) == len(set(TOC_PAGES)) > 10
+
+
+# ---- home page ------------------------------------------------------------------------------
+
+
+def _latest_search_date(root: Path) -> str:
+    flow = yaml.safe_load((root / "data" / "search_flow.yaml").read_text(encoding="utf-8"))
+    return max(str(v["search_date"]) for v in flow["versions"])
+
+
+def _review_studies(root: Path, review: Any) -> list[dict[str, str]]:
+    """Rows of data/studies.csv in the review's evidence set (the plan's selection, read as text)."""
+    where = dict(review.plan.evidence_sets["review"].get("where", {}))
+    where.pop("status", None)
+    with (root / "data" / "studies.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        r
+        for r in rows
+        if all(r[c] in (v if isinstance(v, list) else [v]) for c, v in where.items())
+    ]
+
+
+def test_home_page_names_the_review_its_version_and_date_of_data(book: Built, review: Any) -> None:
+    page = book.page("book/index")
+    h1 = re.search(r"<h1>(.*?)<", page.main, re.DOTALL)
+    assert h1 and "living systematic review" in h1.group(1).lower()
+    released = (book.root / "VERSION").read_text(encoding="utf-8").strip()
+    shown = getattr(
+        review, "version_text", released
+    )  # a release, or "development version (after ...)"
+    assert released in shown
+    assert f"Version {shown}" in page.text
+    assert f"data searched up to {_latest_search_date(book.root)}" in page.text
+    assert "status: living" in page.text
+
+
+def test_home_page_key_findings_are_the_computed_numbers(book: Built, review: Any) -> None:
+    text = book.page("book/index").section("key-findings", "<section").text
+    primary = review.synthesis()[review.primary_outcome]
+    studies = _review_studies(book.root, review)
+    included = [s for s in studies if s["status"] == "included"]
+    awaiting = [s for s in studies if s["status"] == "awaiting_data"]
+    size = review.plan_raw.get("presentation", {}).get("size_column", "n_boosted")
+    patients = sum(int(s[size]) for s in included if s[size])
+    certainty = review.certainty().loc[review.primary_outcome, "certainty"]
+    assert squash(report.headline(primary)) in text
+    assert f"{len(included)} included studies, {patients} boosted patients" in text
+    assert f"{len(awaiting)} further studies are awaiting data" in text
+    assert f"for the primary outcome: {certainty}" in text
+    assert included and patients > 0
+
+
+# ---- results page ---------------------------------------------------------------------------
+
+
+def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, review: Any) -> None:
+    page = book.page("book/results")
+    problems = []
+    for outcome, synth in review.synthesis().items():
+        section = outcome_section(page, outcome)
+        figures = [i for i in section.images() if f"forest-review-{outcome}." in i.get("src", "")]
+        if synth.result is None:
+            if "No study has reported this outcome yet." not in section.text or section.images():
+                problems.append(f"{outcome}: no data, but the section says otherwise")
+            continue
+        expected = [report.headline(synth)]
+        if synth.pooled:
+            expected += [
+                "Pooled proportion",
+                report.heterogeneity(synth.result),
+                synth.result.methods_text(),
+            ]
+            if "not pooled" in section.text:
+                problems.append(f"{outcome}: pooled outcome says 'not pooled'")
+        else:
+            expected += ["not pooled"]
+            if "Pooled proportion" in section.text:
+                problems.append(f"{outcome}: single-study outcome shows a pooled proportion")
+        problems += [
+            f"{outcome}: missing {squash(e)!r}" for e in expected if squash(e) not in section.text
+        ]
+        if len(figures) != 1 or len(section.images()) != 1:
+            problems.append(f"{outcome}: {len(section.images())} images, expected one forest plot")
+    assert not problems, "\n".join(problems)
+
+
+def test_results_page_has_one_figure_per_outcome_with_data(book: Built, review: Any) -> None:
+    with_data = [o for o, s in review.synthesis().items() if s.result is not None]
+    images = book.page("book/results").images()
+    shown = sorted(re.sub(r".*forest-review-(\w+)\.png$", r"\1", i["src"]) for i in images)
+    assert shown == sorted(with_data)
+    assert with_data, "no outcome has data: nothing to check"
+
+
+def test_single_study_outcomes_show_the_study_with_its_exact_interval(
+    book: Built, review: Any
+) -> None:
+    page = book.page("book/results")
+    single = {o: s for o, s in review.synthesis().items() if s.result is not None and not s.pooled}
+    for outcome, synth in single.items():
+        study = synth.rows.iloc[0]
+        text = outcome_section(page, outcome).text
+        assert f"{int(study['events'])}/{int(study['total'])} patients" in text, outcome
+        assert "at least" in text and "needed to pool" in text, outcome
+
+
+def test_no_prediction_interval_is_claimed_with_fewer_than_three_studies(
+    book: Built, review: Any
+) -> None:
+    page = book.page("book/results")
+    two = [o for o, s in review.synthesis().items() if s.pooled and s.k < 3]
+    if not two:
+        pytest.skip("no outcome is pooled from fewer than three studies in this version")
+    for outcome in two:
+        section = outcome_section(page, outcome)
+        alts = " ".join(i.get("alt", "") for i in section.images())
+        assert "no prediction interval" in section.text, outcome
+        # the engine's "Details of methods" paragraph may describe how a PI would be computed;
+        # the headline, caption and alt text must not claim one is shown
+        shown = section.text.split("Details of methods")[0]
+        assert "95% prediction interval" not in shown + " " + alts, outcome
+
+
+# ---- figures, images and downloads ----------------------------------------------------------
+
+
+def test_every_image_has_alt_text_and_exists(book: Built) -> None:
+    problems = []
+    for name in TOC_PAGES:
+        page = book.page(name)
+        for image in page.images():
+            if not image.get("alt", "").strip():
+                problems.append(f"{name}: <img src={image.get('src')!r}> without alt text")
+            if not page.target(image["src"]).is_file():
+                problems.append(f"{name}: <img src={image['src']!r}> does not exist")
+    assert not problems, "\n".join(problems)
+
+
+def _kind_ok(path: Path) -> bool:
+    body = path.read_bytes()
+    if path.suffix == ".png":
+        return body.startswith(PNG_MAGIC)
+    if path.suffix == ".svg":
+        return b"<svg" in body[:4000]
+    if path.suffix == ".csv":
+        return bool(body.strip()) and b"," in body.splitlines()[0]
+    return bool(body)
+
+
+def test_every_download_link_resolves_to_a_file_of_its_kind(book: Built) -> None:
+    problems, count = [], 0
+    for name in TOC_PAGES:
+        page = book.page(name)
+        for href in page.downloads():
+            count += 1
+            target = page.target(href)
+            if not target.is_file():
+                problems.append(f"{name}: download {href} does not exist")
+            elif not _kind_ok(target):
+                problems.append(f"{name}: download {href} is not a valid {target.suffix} file")
+    assert not problems, "\n".join(problems)
+    assert count > 0
+
+
+def test_every_generated_figure_offers_svg_and_png(book: Built) -> None:
+    problems, figures = [], 0
+    for name in TOC_PAGES:
+        page = book.page(name)
+        downloads = {Path(h).name for h in page.downloads()}
+        for image in page.images():
+            stem = Path(image["src"]).stem
+            if not (book.root / "book" / "_generated" / f"{stem}.png").exists():
+                continue  # not a figure the book generates (e.g. an illustration)
+            figures += 1
+            problems += [f"{name}: {stem}{ext} not offered" for ext in (".svg", ".png")
+                         if f"{stem}{ext}" not in downloads]  # fmt: skip
+            svg = book.root / "book" / "_generated" / f"{stem}.svg"
+            if not _kind_ok(svg):
+                problems.append(f"{name}: {svg.name} is not an SVG")
+    assert not problems, "\n".join(problems)
+    assert figures > 0
+
+
+# ---- studies, data, bibliography, API -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "anchor"),
+    [
+        ("included", "included-studies"),
+        ("awaiting_data", "studies-awaiting-data"),
+        ("excluded", "excluded-studies"),
+    ],
+)
+def test_studies_page_lists_every_study_by_status(
+    book: Built, review: Any, status: str, anchor: str
+) -> None:
+    section = book.page("book/studies").section(anchor, "<section")
+    ids = review.studies.loc[review.studies["status"] == status, "study_id"].astype(str)
+    labels = [review.labels[i] for i in ids]
+    missing = [label for label in labels if label not in section.text]
+    assert not missing, f"{status} studies missing from the studies page: {missing}"
+    if not labels:
+        assert "No study is" in section.text
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_data_page_links_csv_downloads_of_the_data_and_results(book: Built) -> None:
+    page = book.page("book/data")
+    links = {Path(h).name: page.target(h) for h in page.downloads() if h.endswith(".csv")}
+    assert {
+        "studies.csv",
+        "outcomes.csv",
+        "risk_of_bias.csv",
+        "searches.csv",
+        "results.csv",
+    } <= set(links)
+    for name in ("studies", "risk_of_bias", "searches"):
+        offered = _csv_rows(links[f"{name}.csv"])
+        source = _csv_rows(book.root / "data" / f"{name}.csv")
+        assert len(offered) == len(source), name
+    offered_ids = [r["study_id"] for r in _csv_rows(links["studies.csv"])]
+    assert offered_ids == [r["study_id"] for r in _csv_rows(book.root / "data" / "studies.csv")]
+
+
+CITE = re.compile(r"\{(?:cite|cite:[a-z]+|footcite)\}`([^`]+)`")
+
+
+def _cited_keys(project: Path) -> set[str]:
+    """Keys cited with ``{cite}`` roles in the chapters of the table of contents."""
+    keys: set[str] = set()
+    for page in toc_pages(project / "_toc.yml"):
+        chapter = project / f"{page}.md"
+        if chapter.exists():
+            for group in CITE.findall(chapter.read_text(encoding="utf-8")):
+                keys.update(k.strip() for k in group.split(","))
+    return keys
+
+
+def _plain(text: str) -> str:
+    """BibTeX/HTML text reduced to lower-case words (braces, accents commands, punctuation gone)."""
+    text = re.sub(r"\\[a-zA-Z]+\s*|[{}\\]", "", html.unescape(text))
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
+def test_bibliography_page_lists_every_reference_cited_in_the_chapters(book: Built) -> None:
+    from analysis.evidence.bibliography import parse_bibliography
+
+    entries = {e.key: e.fields for e in parse_bibliography(book.root / "references.bib").entries}
+    cited = _cited_keys(book.root)
+    assert cited, "no citation found in the chapters"
+    page = _plain(book.page("book/bibliography").text)
+    missing = [k for k in sorted(cited) if _plain(entries[k]["title"])[:60] not in page]
+    assert not missing, f"cited but not listed in the bibliography: {missing}"
+
+
+def test_every_citation_link_lands_on_a_bibliography_entry(book: Built) -> None:
+    ids = set(re.findall(r'id="([^"]+)"', book.page("book/bibliography").source))
+    problems, count = [], 0
+    for name in TOC_PAGES:
+        for link in book.page(name).links():
+            match = re.fullmatch(r"(?:\./)?bibliography\.html#(.+)", link["href"])
+            if match:
+                count += 1
+                if match.group(1) not in ids:
+                    problems.append(f"{name}: {link['href']}")
+    assert not problems, "citation links without an entry:\n" + "\n".join(problems)
+    assert count > 0
+
+
+def test_api_page_documents_metaprop(book: Built) -> None:
+    import analysis
+
+    page = book.page("book/api")
+    assert 'id="analysis.engine.metaprop"' in page.main
+    summary = squash(analysis.engine.metaprop.__doc__.strip().splitlines()[0])
+    assert summary in page.text
+    for parameter in ("events", "measure", "method", "ci", "pi", "level"):
+        assert re.search(rf"\b{parameter}\b", page.text)
+
+
+# ---- nothing broken reaches a reader --------------------------------------------------------
+
+
+def test_no_page_shows_a_traceback_or_an_error_output(book: Built) -> None:
+    problems = []
+    for name in TOC_PAGES:
+        page = book.page(name)
+        if "Traceback" in page.main:
+            problems.append(f"{name}: Traceback")
+        for tag, attrs in page.elements:
+            classes = set(attrs.get("class", "").split())
+            if "output" in classes and classes & {"error", "traceback", "stderr"}:
+                problems.append(f"{name}: <{tag} class={attrs['class']!r}>")
+    assert not problems, "\n".join(problems)
+
+
+def _missing_words(name: str, page: Page) -> list[str]:
+    patterns = [NAN] + ([] if name in TUTORIAL_PAGES else [PANDAS_MISSING])
+    return [
+        page.text[max(0, m.start() - 100) : m.end() + 40]
+        for p in patterns
+        for m in p.finditer(page.text)
+    ]
+
+
+_NAN_XFAIL: dict[str, str] = {}  # pages known to show a missing-value word (none today)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=_NAN_XFAIL[p]))
+        if p in _NAN_XFAIL
+        else p
+        for p in TOC_PAGES
+        if p not in DOCUMENTATION_PAGES
+    ],
+)
+def test_no_missing_value_words_in_page_text(book: Built, name: str) -> None:
+    found = _missing_words(name, book.page(name))
+    assert not found, f"{name}: missing-value words in the text:\n" + "\n".join(found)
+
+
+def test_no_missing_value_in_a_table_cell_of_the_api_page(book: Built) -> None:
+    """The API page documents NaN in prose; its tables (executed outputs) must not hold one."""
+    cells = re.findall(r"<td>\s*(nan|NaN|&lt;NA&gt;|None)\s*</td>", book.page("book/api").main)
+    assert not cells
+
+
+# ---- the results file agrees with the page --------------------------------------------------
+
+
+def _results_csv(book: Built) -> list[dict[str, str]]:
+    path = book.root / "book" / "_generated" / "results.csv"
+    assert path.is_file(), "the data page did not write book/_generated/results.csv"
+    return _csv_rows(path)
+
+
+def test_results_csv_matches_the_engine(book: Built, review: Any) -> None:
+    rows = {r["outcome"]: r for r in _results_csv(book)}
+    synth = review.synthesis()
+    assert list(rows) == list(synth)
+    for outcome, s in synth.items():
+        row = rows[outcome]
+        assert (int(row["k"]), int(row["n"]), row["pooled"]) == (s.k, s.total_n, str(s.pooled))
+        if s.result is None:
+            continue
+        # a pooled outcome carries the pooled fit; a single study its observed proportion and exact CI
+        source = s.result if s.pooled else s.result.studies.iloc[0].rename({"proportion": "estimate"})
+        for name in ("estimate", "ci_lower", "ci_upper"):
+            expected = getattr(source, name) if s.pooled else source[name]
+            assert float(row[name]) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_results_csv_pooled_rows_agree_with_the_html(book: Built) -> None:
+    page = book.page("book/results")
+    pooled = [r for r in _results_csv(book) if r["pooled"] == "True"]
+    for row in pooled:
+        text = outcome_section(page, row["outcome"]).text
+        est, lo, hi = (float(row[c]) for c in ("estimate", "ci_lower", "ci_upper"))
+        assert f"Pooled proportion {report.percent(est)} (95% CI {report.interval(lo, hi)})" in text
+        assert f"from {row['k']} studies and {row['n']} patients" in text
+        assert f"I² = {float(row['i2']):.0f}%" in text and f"τ² = {float(row['tau2']):.2f}" in text
+
+
+def test_results_csv_single_study_rows_agree_with_the_html(book: Built) -> None:
+    page = book.page("book/results")
+    single = [r for r in _results_csv(book) if r["pooled"] == "False" and int(r["k"]) == 1]
+    assert single, "no single-study outcome in this version"
+    for row in single:
+        text = outcome_section(page, row["outcome"]).text
+        est, lo, hi = (float(row[c]) for c in ("estimate", "ci_lower", "ci_upper"))
+        assert f"({report.percent(est)}; exact 95% CI {report.interval(lo, hi)})" in text, row[
+            "outcome"
+        ]

@@ -1,0 +1,316 @@
+"""Tests of the simulation study (analysis/engine/simulation.py, tools/simulate.py).
+
+All data here are SYNTHETIC (simulated or hand-made). What is checked:
+
+* data generation is reproducible with the seed and independent of the other scenarios;
+* each method's vectorised intervals equal what :func:`analysis.engine.metaprop` reports for the same
+  replicate (so the study measures the engine, not a re-implementation);
+* coverage of the common-effect Wald interval is about nominal when tau = 0 and n is large;
+* the summaries (coverage, bias, median width, failure rate and their MCSEs) are right on a
+  hand-made replicate set;
+* the writer behind ``make simulate`` reproduces the stored check results byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special, stats
+
+from analysis import metaprop
+from analysis.engine.simulation import (
+    ENGINE_SETTINGS,
+    METHODS,
+    PRIMARY,
+    MethodOutput,
+    Scenario,
+    coverage_by_k,
+    findings_text,
+    fit_methods,
+    holds_nominal,
+    median_mcse,
+    method_for,
+    pi_coverage_probability,
+    pooled_intervals,
+    run_scenario,
+    scenario_grid,
+    scenario_rng,
+    scorecard,
+    simulate_data,
+    summarise,
+)
+from tools import simulate
+
+ROOT = Path(__file__).resolve().parents[2]
+STORED = ROOT / "results" / "simulation"
+
+
+# --------------------------------------------------------------------------- data generation
+
+
+def test_data_reproducible_with_seed() -> None:
+    sc = Scenario(5, 0.8, 0.5)
+    a = simulate_data(sc, 50, scenario_rng(7, sc))
+    b = simulate_data(sc, 50, scenario_rng(7, sc))
+    c = simulate_data(sc, 50, scenario_rng(8, sc))
+    np.testing.assert_array_equal(a.events, b.events)
+    np.testing.assert_array_equal(a.n, b.n)
+    np.testing.assert_array_equal(a.theta, b.theta)
+    assert not np.array_equal(a.events, c.events)
+
+
+def test_scenarios_get_distinct_streams_independent_of_grid() -> None:
+    s1, s2 = Scenario(3, 0.8, 0.5), Scenario(3, 0.8, 1.0)
+    x1 = simulate_data(s1, 20, scenario_rng(1, s1)).n
+    x2 = simulate_data(s2, 20, scenario_rng(1, s2)).n
+    assert not np.array_equal(x1, x2)
+    rows_alone = run_scenario(s1, 15, 1, ("DL-z",))
+    rows_in_grid = [r for s in (s2, s1) for r in run_scenario(s, 15, 1, ("DL-z",))][1:]
+    assert rows_alone == rows_in_grid
+
+
+def test_data_follow_the_mechanism() -> None:
+    sc = Scenario(10, 0.8, 0.0, 1, 60)
+    d = simulate_data(sc, 4000, scenario_rng(3, sc))
+    assert d.n.min() == 1 and d.n.max() == 60
+    assert np.all((d.events >= 0) & (d.events <= d.n))
+    # sizes uniform on 1..60: mean 30.5, SE of the mean of 40000 draws ~ 0.087
+    assert abs(d.n.mean() - 30.5) < 0.5
+    # tau = 0: pooled event rate is p (binomial SE ~ 0.0006)
+    assert abs(d.events.sum() / d.n.sum() - 0.8) < 0.003
+    sc1 = Scenario(10, 0.8, 1.0)
+    d1 = simulate_data(sc1, 4000, scenario_rng(3, sc1))
+    assert abs(np.std(d1.theta - sc1.mu) - 1.0) < 0.02
+
+
+def test_grid_is_full_factorial() -> None:
+    grid = scenario_grid()
+    assert len(grid) == 27
+    assert {(s.k, s.proportion, s.tau) for s in grid} == {
+        (k, p, t) for k in (3, 5, 10) for p in (0.6, 0.8, 0.95) for t in (0.0, 0.5, 1.0)}
+
+
+@pytest.mark.parametrize("bad", [{"k": 1}, {"proportion": 1.0}, {"tau": -0.1}, {"n_min": 0}])
+def test_scenario_rejects_bad_values(bad: dict) -> None:
+    args = {"k": 3, "proportion": 0.8, "tau": 0.5, **bad}
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Scenario(**args)
+
+
+# --------------------------------------------------------------------------- methods = engine
+
+
+def _replicates() -> tuple[np.ndarray, np.ndarray]:
+    sc = Scenario(4, 0.9, 0.8, 1, 30)
+    d = simulate_data(sc, 6, scenario_rng(11, sc))
+    return d.events, d.n
+
+
+
+
+def test_every_method_has_engine_settings() -> None:
+    assert set(ENGINE_SETTINGS) == set(METHODS)
+    assert PRIMARY == "REML-HKSJ-adhoc"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_method_matches_metaprop(method: str) -> None:
+    events, n = _replicates()
+    out = fit_methods(events, n, (method,))[method]
+    for r in range(events.shape[0]):
+        res = metaprop(events[r], n[r], pi="t", **ENGINE_SETTINGS[method])
+        got = [out.estimate[r], out.ci_lower[r], out.ci_upper[r], out.pi_lower[r],
+               out.pi_upper[r]]
+        want = [res.estimate, res.ci_lower, res.ci_upper, res.pi_lower, res.pi_upper]
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+        fell_back = any("fell back" in s for s in res.notes)
+        assert bool(out.failed[r]) == fell_back
+
+
+def test_glmm_without_finite_estimate_falls_back_and_counts_as_failure() -> None:
+    events = np.array([[5, 10, 3], [4, 9, 2]])
+    n = np.array([[5, 10, 3], [6, 9, 2]])
+    out = fit_methods(events, n, ("REML-z", "GLMM"))
+    assert out["GLMM"].failed.tolist() == [True, False]
+    assert "no finite ML estimate" in out["GLMM"].notes[0]
+    assert out["GLMM"].estimate[0] == pytest.approx(out["REML-z"].estimate[0], rel=1e-12)
+
+
+def test_unknown_method_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown method"):
+        fit_methods([[1, 2]], [[3, 4]], ("DL-t",))
+
+
+def test_pooled_intervals_rejects_unknown_ci() -> None:
+    y = np.zeros((1, 3))
+    with pytest.raises(ValueError, match="ci must be"):
+        pooled_intervals(y, y + 1, np.zeros(1), "t")
+
+
+# --------------------------------------------------------------------------- coverage property
+
+
+def test_common_effect_wald_coverage_nominal_with_large_n() -> None:
+    """tau = 0, n = 200 per study: the Wald interval with tau2 = 0 covers about 95 %."""
+    sc = Scenario(5, 0.6, 0.0, 200, 200)
+    d = simulate_data(sc, 2000, scenario_rng(5, sc))
+    from analysis.engine.effects import escalc
+
+    yi, vi = escalc(d.events, d.n, "PLO")
+    _, lo, hi, _, _ = pooled_intervals(yi, vi, np.zeros(yi.shape[0]), "z")
+    cov = np.mean((lo <= sc.mu) & (sc.mu <= hi))
+    # MCSE = sqrt(.95 * .05 / 2000) = 0.0049; allow 3.5 MCSE
+    assert abs(cov - 0.95) < 0.017
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def test_pi_coverage_probability() -> None:
+    mu, tau = special.logit(0.8), 0.5
+    lo, hi = special.expit(mu - 1.0), special.expit(mu + 0.5)
+    want = stats.norm.cdf(1.0) - stats.norm.cdf(-2.0)
+    np.testing.assert_allclose(pi_coverage_probability([lo, 0.0], [hi, 1.0], mu, tau),
+                               [want, 1.0], rtol=1e-12)
+    assert pi_coverage_probability([0.7, 0.81], [0.9, 0.9], mu, 0.0).tolist() == [1.0, 0.0]
+
+
+def test_median_mcse_order_statistics() -> None:
+    x = np.arange(1.0, 101.0)  # n = 100: l = floor(50 - 9.8) = 40, u = ceil(59.8) = 60
+    z = stats.norm.ppf(0.975)
+    assert median_mcse(x[::-1]) == pytest.approx((60.0 - 40.0) / (2 * z), rel=1e-12)
+    assert math.isnan(median_mcse([1.0]))
+
+
+def test_summarise_hand_made_replicates() -> None:
+    sc = Scenario(3, 0.8, 0.0)
+    out = MethodOutput(
+        estimate=np.array([0.78, 0.83, 0.70, np.nan]),
+        ci_lower=np.array([0.70, 0.81, 0.60, np.nan]),
+        ci_upper=np.array([0.85, 0.90, 0.79, np.nan]),
+        pi_lower=np.array([0.60, 0.70, 0.50, np.nan]),
+        pi_upper=np.array([0.95, 0.95, 0.85, np.nan]),
+        failed=np.array([False, True, False, True]),
+        notes=("", "did not converge; logit REML-z used", "", "error ValueError"),
+    )
+    s = summarise(out, sc)
+    assert s["replicates"] == 4 and s["n_used"] == 3
+    assert s["coverage_ci"] == pytest.approx(1 / 3)
+    assert s["coverage_ci_mcse"] == pytest.approx(math.sqrt(1 / 3 * 2 / 3 / 3))
+    assert s["coverage_pi"] == pytest.approx(1.0) and s["coverage_pi_mcse"] == 0.0
+    errs = np.array([-0.02, 0.03, -0.10])
+    assert s["bias"] == pytest.approx(errs.mean())
+    assert s["bias_mcse"] == pytest.approx(errs.std(ddof=1) / math.sqrt(3))
+    assert s["width_ci"] == pytest.approx(0.15)
+    assert s["width_pi"] == pytest.approx(0.35)
+    assert s["failure_rate"] == 0.5
+    assert s["failure_rate_mcse"] == pytest.approx(math.sqrt(0.25 / 4))
+    assert s["notes"] == "1 x did not converge; logit REML-z used; 1 x error ValueError"
+
+
+# --------------------------------------------------------------------------- stored results
+
+
+def test_writer_reproduces_stored_check_exactly(tmp_path: Path) -> None:
+    stored = json.loads((STORED / "check" / "run.json").read_text(encoding="utf-8"))
+    grid = tuple(Scenario(**s) for s in stored["grid"])
+    assert grid == simulate.CHECK_GRID
+    simulate.write_study(tmp_path, grid, stored["replicates"], stored["seed"],
+                         stored["methods"], workers=1)
+    assert (tmp_path / "summary.csv").read_bytes() == (STORED / "check" / "summary.csv").read_bytes()
+
+
+def test_stored_study_is_complete() -> None:
+    run = json.loads((STORED / "run.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(STORED / "summary.csv")
+    assert run["seed"] == simulate.SEED == json.loads(
+        (STORED / "check" / "run.json").read_text(encoding="utf-8"))["seed"]
+    assert run["replicates"] >= 1000
+    assert (table["replicates"] == run["replicates"]).all()
+    assert run["methods"] == list(METHODS)
+    want = {(s["k"], s["proportion"], s["tau"], m) for s in run["grid"] for m in METHODS}
+    got = set(zip(table.k, table.proportion, table.tau, table.method, strict=True))
+    assert got == want and len(table) == len(want)
+    assert [tuple(s.values()) for s in run["grid"]] == [
+        (s.k, s.proportion, s.tau, s.n_min, s.n_max) for s in scenario_grid()]
+
+
+# --------------------------------------------------------------------------- verdict and figures
+
+
+def _toy_summary() -> pd.DataFrame:
+    """Hand-made summary: 2 scenarios x 3 methods (SYNTHETIC numbers, not simulation output)."""
+    rows = []
+    values = {  # method: (coverage in scenario 1, scenario 2), width
+        "REML-HKSJ-adhoc": ((0.97, 0.90), 0.30),
+        "GLMM": ((0.93, 0.94), 0.20),
+        "DL-z": ((0.85, 0.80), 0.15),
+    }
+    for s, (k, tau) in enumerate([(3, 0.5), (10, 1.0)]):
+        for method, (cov, width) in values.items():
+            rows.append({"k": k, "proportion": 0.95, "tau": tau, "method": method,
+                         "coverage_ci": cov[s], "coverage_ci_mcse": 0.005, "coverage_pi": cov[s],
+                         "coverage_pi_mcse": 0.005, "bias": -0.01, "bias_mcse": 0.001,
+                         "width_ci": width, "width_pi": 2 * width, "failure_rate": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_holds_nominal_threshold() -> None:
+    got = holds_nominal([0.95, 0.941, 0.939, 0.99], [0.005, 0.005, 0.005, 0.0])
+    assert got.tolist() == [True, True, False, True]
+
+
+def test_scorecard_counts_and_ranges() -> None:
+    card = scorecard(_toy_summary())
+    assert card.index.tolist() == ["DL-z", "REML-HKSJ-adhoc", "GLMM"]  # METHODS order
+    assert card.loc["REML-HKSJ-adhoc", "ci_holds"] == 1
+    assert card.loc["GLMM", "ci_holds"] == 1  # 0.93 < 0.94; 0.94 >= 0.94
+    assert card.loc["DL-z", "ci_holds"] == 0
+    assert card.loc["GLMM", "ci_mad"] == pytest.approx((0.02 + 0.01) / 2)
+    assert card.loc["REML-HKSJ-adhoc", "ci_min"] == 0.90
+    by_k = coverage_by_k(_toy_summary())
+    assert by_k.loc["DL-z", (10, "min")] == 0.80
+
+
+def test_findings_text_reports_ties_shortfalls_and_width() -> None:
+    text = findings_text(_toy_summary())
+    assert "in 1 of 2 scenarios, as many as Binomial-normal GLMM" in text
+    assert "k = 10, pooled proportion 0.95, tau 1 (coverage 90.0 %)" in text
+    assert "Binomial-normal GLMM (ML), Wald CI came closest to nominal (mean coverage 94.0 %" in text
+    assert "1.5 times as wide as that of Binomial-normal GLMM" in text
+    worse = _toy_summary()
+    worse.loc[worse.method == "REML-HKSJ-adhoc", "coverage_ci"] = 0.5
+    assert "**Binomial-normal GLMM (ML), Wald CI did so in more scenarios (1 of 2)**" in (
+        findings_text(worse))
+    with pytest.raises(ValueError, match="not in the simulation summary"):
+        findings_text(_toy_summary(), primary="PFT-REML")
+
+
+def test_method_for_maps_plan_settings() -> None:
+    assert method_for("PLO", "REML", "hksj_adhoc") == "REML-HKSJ-adhoc"
+    assert method_for("PLO", "REML", "hksj") == "REML-HKSJ"
+    assert method_for("PLO", "GLMM", "z") == "GLMM"
+    assert method_for("PLO", "BAYES", "z", 0.5) == "BAYES-HN0.5"
+    assert method_for("PLO", "BAYES", "z", 1.0) is None
+    assert method_for("PAS", "REML", "z") is None
+
+
+def test_simulation_plot_draws_every_method_and_describes_it() -> None:
+    from analysis.book.plots.simulation import simulation_plot, simulation_plot_alt_text
+
+    toy = _toy_summary()
+    fig = simulation_plot(toy, "coverage_ci", highlight="GLMM")
+    gids = {a.get_gid() for ax in fig.axes for a in ax.get_lines()}
+    assert {"sim-REML-HKSJ-adhoc", "sim-GLMM", "sim-DL-z"} <= gids
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2  # rows k = 3, 10 x column tau
+    alt = simulation_plot_alt_text(toy, "coverage_ci", highlight="GLMM")
+    assert "GLMM (the review's method): 0.930 to 0.940" in alt
+    with pytest.raises(ValueError, match="measure must be one of"):
+        simulation_plot(toy, "power")
+    with pytest.raises(ValueError, match="appears twice"):
+        simulation_plot(pd.concat([toy, toy.iloc[:1]]), "coverage_ci")

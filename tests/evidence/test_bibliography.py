@@ -1,0 +1,120 @@
+"""BibTeX reading with bibtexparser 2: failed blocks become problems with their lines (SYNTHETIC entries)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analysis.evidence.bibliography import author_year, parse_bibliography, read_bibtex_rows
+from tests.evidence_helpers import FIXTURES, ROOT
+
+GOOD = FIXTURES / "evidence" / "references.bib"
+
+
+def _bib(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "refs.bib"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_reads_entries_with_lines_and_fields() -> None:
+    bib = parse_bibliography(GOOD)
+    assert [e.key for e in bib.entries] == ["synthab2020", "synthcd2021", "synthef2022"]
+    assert [e.line for e in bib.entries] == [2, 10, 18]
+    assert bib.entries[2].entry_type == "inproceedings"
+    assert bib.entries[0].fields["doi"] == "10.0000/synthetic.1"
+    assert bib.problems == ()
+    assert len(bib) == 3
+
+
+def test_duplicate_key_keeps_the_first(tmp_path: Path) -> None:
+    path = _bib(tmp_path, "@article{k1, title={A}}\n\n@book{k1, title={B}}\n")
+    bib = parse_bibliography(path, recommended=())
+    assert [str(p) for p in bib.problems] == [
+        f"{path}:3: key: duplicate entry key 'k1'; first on line 1 (that one is kept)"
+    ]
+    assert [(e.key, e.fields["title"]) for e in bib.entries] == [("k1", "A")]
+
+
+def test_duplicate_field_is_reported_and_entry_kept(tmp_path: Path) -> None:
+    path = _bib(tmp_path, "@article{k2,\n  title = {A},\n  title = {B}\n}\n")
+    bib = parse_bibliography(path, recommended=())
+    assert [str(p) for p in bib.problems] == [f"{path}:1: title: entry 'k2' gives this field twice"]
+    assert bib.keys == {"k2"}
+
+
+def test_malformed_entry_gives_its_line(tmp_path: Path) -> None:
+    text = "@article{ok1, title={Fine}}\n\n@article{bad2,\n  title = {unclosed,\n  year = 2020\n}\n\n@misc{ok3, title={Fine}}\n"
+    path = _bib(tmp_path, text)
+    bib = parse_bibliography(path, recommended=())
+    assert len(bib.problems) == 1
+    assert str(bib.problems[0]).startswith(f"{path}:3: -: malformed entry 'bad2': ")
+    assert bib.keys == {"ok1", "ok3"}
+
+
+def test_missing_doi_is_a_warning(tmp_path: Path) -> None:
+    path = _bib(tmp_path, "@article{k3, title={A}, year={2020}}\n")
+    bib = parse_bibliography(path)
+    assert [(str(p), p.severity) for p in bib.problems] == [
+        (f"{path}:1: doi: warning: entry 'k3' has no doi (recommended)", "warning")
+    ]
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    missing = parse_bibliography(tmp_path / "none.bib")
+    assert [str(p) for p in missing.problems] == [f"{tmp_path / 'none.bib'}:0: -: file not found"]
+    latin = tmp_path / "latin.bib"
+    latin.write_bytes("@article{k4, title={Caf\u00e9}}\n".encode("latin-1"))
+    assert "not valid UTF-8" in str(parse_bibliography(latin).problems[0])
+
+
+def test_rows_for_the_data_package_checker() -> None:
+    table, problems = read_bibtex_rows(GOOD, "references.bib")
+    assert problems == []
+    assert table is not None
+    assert table.columns[:2] == ("key", "entry_type")
+    assert [row.raw["key"] for row in table.rows] == ["synthab2020", "synthcd2021", "synthef2022"]
+    assert [row.line for row in table.rows] == [2, 10, 18]
+
+
+@pytest.mark.skipif(not (ROOT / "references.bib").exists(), reason="no references.bib yet")
+def test_review_bibliography_has_no_failed_blocks() -> None:
+    bib = parse_bibliography(ROOT / "references.bib")
+    assert [p for p in bib.problems if p.severity == "error"] == []
+
+
+# ---------------------------------------------------------------- "Surname year" labels
+@pytest.mark.parametrize(
+    ("author", "year", "expected"),
+    [
+        ("Rejeski, K. and Burchert, A. and others", "2022", "Rejeski 2022"),
+        ("Kai Rejeski and Marion Subklewe", "2022", "Rejeski 2022"),
+        ("Molinos-Quintana, Á. and Martínez-Cibrian, N.", "2025", "Molinos-Quintana 2025"),
+        ("van Heteren, Pearl and Gagelmann, Nico", "2023", "van Heteren 2023"),
+        ("Özdemir, Pinar", "2001", "Özdemir 2001"),
+        ("Li", "2023", "Li 2023"),
+        ("{Authors not verified}", "2024", None),
+        ("Authors not verified", "2024", None),
+        ("{[author list not read]}", "2024", None),
+        ("[author list not read]", "2024", None),
+        ("Rejeski, K.", "", None),
+        ("", "2022", None),
+    ],
+)
+def testauthor_year(author: str, year: str, expected: str | None) -> None:
+    assert author_year({"author": author, "year": year}) == expected
+
+
+def test_author_year_without_fields() -> None:
+    assert author_year({}) is None
+    assert author_year({"title": "SYNTHETIC"}) is None
+
+
+def test_author_year_latex_accents() -> None:
+    assert author_year({"author": "Ort{\\'i}z-Maldonado, Valent{\\'i}n", "year": "2021"}) == "Ortíz-Maldonado 2021"
+    assert author_year({"author": "Y{\\'a}{\\~n}ez, Lucrecia", "year": "2019"}) == "Yáñez 2019"
+
+
+def test_author_year_corporate_author() -> None:
+    assert author_year({"author": "{The ASCO Post}", "year": "2022"}) == "The ASCO Post 2022"

@@ -1,0 +1,127 @@
+"""IPD aggregation and time-to-event arrays, driven by the descriptor (SYNTHETIC patients)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.engine.survival import kaplan_meier
+from analysis.evidence.datapackage import read_descriptor
+from analysis.evidence.ipd import (
+    BinaryOutcome,
+    TimeToEvent,
+    aggregate_binary,
+    binary_outcomes,
+    time_to_event,
+    time_to_event_specs,
+)
+from tests.evidence_helpers import ROOT, SYNTHETIC_IPD
+
+
+def _patients() -> pd.DataFrame:
+    return pd.read_csv(SYNTHETIC_IPD, dtype={"patient_id": "string"}).convert_dtypes()
+
+
+def test_descriptor_declares_which_column_feeds_which_outcome() -> None:
+    resource = read_descriptor(ROOT / "data" / "datapackage.yaml").resource("ipd")
+    declared = {
+        o.column: (o.outcome, o.event_value) for o in binary_outcomes(resource.schema.fields)
+    }
+    assert declared == {
+        "neutrophil_recovery": ("neutrophil_recovery", 1),
+        "platelet_recovery": ("platelet_recovery", 1),
+        "agvhd": ("agvhd", 1),
+        "alive": ("death", 0),
+    }
+
+
+def test_event_value_zero_counts_zeros() -> None:
+    frame = pd.DataFrame({"alive": pd.array([1, 0, 0, 1, 1], dtype="Int64")})
+    counts = aggregate_binary(frame, [BinaryOutcome("alive", "death", 0)])
+    assert counts.to_dict("records") == [{"outcome": "death", "events": 2, "total": 5}]
+
+
+def test_unrecorded_values_leave_the_denominator() -> None:
+    frame = pd.DataFrame({"x": pd.array([1, None, 0, 1], dtype="Int64")})
+    counts = aggregate_binary(frame, [BinaryOutcome("x", "o")])
+    assert counts.to_dict("records") == [{"outcome": "o", "events": 2, "total": 3}]
+
+
+def test_outcome_with_nothing_recorded_gives_no_row() -> None:
+    frame = pd.DataFrame({"x": pd.array([None, None], dtype="Int64")})
+    assert aggregate_binary(frame, [BinaryOutcome("x", "o")]).empty
+
+
+def test_absent_column_is_an_error() -> None:
+    with pytest.raises(ValueError, match="column 'agvhd' \\(outcome agvhd\\) is absent"):
+        aggregate_binary(pd.DataFrame({"x": [1]}), [BinaryOutcome("agvhd", "agvhd")])
+
+
+def test_synthetic_file_aggregates_to_hand_counts() -> None:
+    resource = read_descriptor(ROOT / "data" / "datapackage.yaml").resource("ipd")
+    counts = aggregate_binary(_patients(), binary_outcomes(resource.schema.fields))
+    assert {r.outcome: (r.events, r.total) for r in counts.itertuples()} == {
+        "neutrophil_recovery": (7, 8),
+        "platelet_recovery": (5, 8),
+        "agvhd": (2, 8),
+        "death": (2, 8),
+    }
+
+
+def test_time_to_event_uses_event_time_or_censoring_time() -> None:
+    spec = TimeToEvent(
+        "neutrophil_recovery", "neutrophil_recovery", "days_to_neutrophil_recovery", "followup_days"
+    )
+    time, event = time_to_event(_patients(), spec)
+    assert time.tolist() == [12, 15, 9, 20, 60, 14, 25, 18]  # patient 5 censored at day 60
+    assert event.tolist() == [1, 1, 1, 1, 0, 1, 1, 1]
+
+
+def test_death_from_alive_column() -> None:
+    resource = read_descriptor(ROOT / "data" / "datapackage.yaml").resource("ipd")
+    specs = time_to_event_specs(
+        resource.properties["x-time-to-event"], binary_outcomes(resource.schema.fields)
+    )
+    death = next(s for s in specs if s.outcome == "death")
+    time, event = time_to_event(_patients(), death)
+    assert event.tolist() == [0, 0, 0, 1, 1, 0, 0, 0]
+    assert time.tolist() == [400, 380, 365, 210, 60, 300, 290, 250]
+
+
+def test_median_time_to_recovery_of_the_synthetic_cohort() -> None:
+    # By hand: recoveries at days 9, 12, 14, 15 (S = 7/8, 6/8, 5/8, 4/8 = 0.5 exactly), next event at
+    # day 18, so the median is (15 + 18) / 2 = 16.5 as survfit reports it.
+    spec = TimeToEvent(
+        "neutrophil_recovery", "neutrophil_recovery", "days_to_neutrophil_recovery", "followup_days"
+    )
+    km = kaplan_meier(*time_to_event(_patients(), spec))
+    assert km.median == 16.5
+    assert km.cumulative_incidence[-1] == pytest.approx(7 / 8)
+
+
+def test_missing_event_time_is_reported_by_row_not_identifier() -> None:
+    patients = _patients()
+    patients.loc[2, "days_to_neutrophil_recovery"] = pd.NA
+    spec = TimeToEvent(
+        "neutrophil_recovery", "neutrophil_recovery", "days_to_neutrophil_recovery", "followup_days"
+    )
+    with pytest.raises(ValueError, match="days_to_neutrophil_recovery is empty in row 3") as info:
+        time_to_event(patients, spec)
+    assert "SYNTH" not in str(info.value)
+
+
+def test_missing_indicator_and_absent_columns_are_errors() -> None:
+    patients = _patients()
+    patients.loc[0, "alive"] = pd.NA
+    with pytest.raises(ValueError, match="alive is empty in row 1"):
+        time_to_event(patients, TimeToEvent("death", "alive", "followup_days", "followup_days", 0))
+    with pytest.raises(ValueError, match="column 'nope' needed for death is absent"):
+        time_to_event(patients, TimeToEvent("death", "alive", "nope", "followup_days", 0))
+    assert np.all(
+        np.isfinite(
+            time_to_event(
+                _patients(), TimeToEvent("d", "alive", "followup_days", "followup_days", 0)
+            )[0]
+        )
+    )

@@ -1,0 +1,426 @@
+"""The validator on the SYNTHETIC fixture (real descriptor), broken one way at a time.
+
+Each test breaks one thing and asserts the exact ``file:line: column: message`` line the
+validator prints, the exit status, and that no traceback is shown.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.evidence.validate import main, validate
+from tests.evidence_helpers import ROOT, copy_line, evidence_copy, remove_column, set_cell
+
+
+def run(data: Path, bib: Path | None = None) -> tuple[int, list[str], str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(data, bib, out=out, err=err)
+    return status, out.getvalue().splitlines(), err.getvalue()
+
+
+def errors_of(data: Path) -> list[str]:
+    status, lines, _ = run(data)
+    assert status == 1, lines
+    return lines
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return evidence_copy(tmp_path)
+
+
+def test_valid_fixture_prints_one_summary_line(data: Path) -> None:
+    status, lines, err = run(data)
+    assert status == 0
+    assert lines == ["data OK: 3 studies, 5 outcome rows, 1 awaiting data, bibliography 3 entries"]
+    assert err == ""
+
+
+def test_the_review_evidence_base_validates() -> None:
+    report = validate(ROOT / "data")
+    assert report.errors == (), "\n".join(str(p) for p in report.errors)
+    assert report.summary.startswith("data OK: ")
+
+
+def test_wrong_type(data: Path) -> None:
+    set_cell(data / "studies.csv", 2, "n_boosted", "ten")
+    assert f"{data}/studies.csv:2: n_boosted: expected a whole number, found 'ten'" in errors_of(
+        data
+    )
+
+
+def test_decimal_in_integer_column_is_a_wrong_type(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 2, "events", "8.0")
+    assert f"{data}/outcomes.csv:2: events: expected a whole number, found '8.0'" in errors_of(data)
+
+
+def test_missing_required_value(data: Path) -> None:
+    set_cell(data / "studies.csv", 3, "status", "")
+    assert f"{data}/studies.csv:3: status: required value is missing" in errors_of(data)
+
+
+def test_missing_required_column(data: Path) -> None:
+    remove_column(data / "outcomes.csv", "extracted_by")
+    assert f"{data}/outcomes.csv:1: extracted_by: column is missing" in errors_of(data)
+
+
+def test_value_outside_vocabulary(data: Path) -> None:
+    set_cell(data / "studies.csv", 2, "scb_source", "autologus")
+    expected = f"{data}/studies.csv:2: scb_source: 'autologus' is not one of: autologous, allogeneic, mixed, unknown"
+    assert expected in errors_of(data)
+
+
+def test_events_greater_than_total(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 2, "events", "11")
+    expected = (
+        f"{data}/outcomes.csv:2: events: more patients with the event than patients assessed "
+        "(events = 11; total = 10)"
+    )
+    assert expected in errors_of(data)
+
+
+def test_total_greater_than_n_boosted(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 4, "total", "9")
+    expected = (
+        f"{data}/outcomes.csv:4: total: more patients assessed than patients boosted in the study "
+        "(total = 9; studies.n_boosted = 8)"
+    )
+    assert expected in errors_of(data)
+
+
+def test_negative_count(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 3, "events", "-1")
+    assert f"{data}/outcomes.csv:3: events: -1 is below the minimum 0" in errors_of(data)
+
+
+def test_duplicate_study_id(data: Path) -> None:
+    copy_line(data / "studies.csv", 2)
+    expected = (
+        f"{data}/studies.csv:5: study_id: duplicate study_id ('synthab2020'); first on line 2"
+    )
+    assert expected in errors_of(data)
+
+
+def test_duplicate_study_outcome_row(data: Path) -> None:
+    copy_line(data / "outcomes.csv", 3)
+    expected = (
+        f"{data}/outcomes.csv:7: study_id: duplicate study_id + outcome ('synthab2020', 'death'); "
+        "first on line 3"
+    )
+    assert expected in errors_of(data)
+
+
+def test_outcome_row_for_unknown_study(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 2, "study_id", "synthzz2019")
+    expected = (
+        f"{data}/outcomes.csv:2: study_id: 'synthzz2019' is not found in studies.csv (study_id)"
+    )
+    assert expected in errors_of(data)
+
+
+def test_outcome_id_not_in_vocabulary(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 2, "outcome", "engraftment")
+    expected = f"{data}/outcomes.csv:2: outcome: 'engraftment' is not found in outcomes.yaml (id)"
+    assert expected in errors_of(data)
+
+
+def test_bibkey_missing_from_references(data: Path) -> None:
+    set_cell(data / "studies.csv", 4, "bibkey", "synthef2022x")
+    expected = f"{data}/studies.csv:4: bibkey: 'synthef2022x' is not found in references.bib (key)"
+    assert expected in errors_of(data)
+
+
+def test_duplicate_bibtex_entry(data: Path) -> None:
+    bib = data.parent / "references.bib"
+    bib.write_text(bib.read_text() + "\n@article{synthab2020,\n  title = {SYNTHETIC again}\n}\n")
+    expected = (
+        f"{bib}:26: key: duplicate entry key 'synthab2020'; first on line 2 (that one is kept)"
+    )
+    assert expected in errors_of(data)
+
+
+def test_malformed_bibtex_entry(data: Path) -> None:
+    bib = data.parent / "references.bib"
+    text = bib.read_text().replace(
+        "title = {SYNTHETIC series two},", "title = {SYNTHETIC series two,"
+    )
+    bib.write_text(text)
+    lines = errors_of(data)
+    assert any(line.startswith(f"{bib}:10: -: malformed entry 'synthcd2021'") for line in lines), (
+        lines
+    )
+    # the entry could not be read, so the study's bibkey is reported as missing as well
+    assert (
+        f"{data}/studies.csv:3: bibkey: 'synthcd2021' is not found in references.bib (key)" in lines
+    )
+
+
+def test_verified_row_without_quote(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 2, "quote", "")
+    expected = f"{data}/outcomes.csv:2: quote: a count needs the exact sentence it rests on (quote)"
+    assert expected in errors_of(data)
+
+
+def test_derived_row_without_derivation(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 4, "derivation", "")
+    expected = (
+        f"{data}/outcomes.csv:4: derivation: a derived count needs its derivation "
+        "(for example: 74% of 19 = 14 patients)"
+    )
+    assert expected in errors_of(data)
+
+
+def test_ipd_confidence_is_not_written_by_hand(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 2, "confidence", "ipd")
+    lines = errors_of(data)
+    assert any(
+        line.startswith(f"{data}/outcomes.csv:2: confidence: confidence ipd is set by the loader")
+        for line in lines
+    )
+
+
+def test_checker_must_differ_from_extractor(data: Path) -> None:
+    set_cell(data / "outcomes.csv", 2, "checked_by", "tester-a")
+    lines = errors_of(data)
+    assert any(
+        line.startswith(f"{data}/outcomes.csv:2: checked_by: the second check") for line in lines
+    )
+
+
+def test_excluded_study_needs_a_reason(data: Path) -> None:
+    set_cell(data / "studies.csv", 4, "status", "excluded")
+    expected = (
+        f"{data}/studies.csv:4: exclusion_reason: an excluded study needs its exclusion reason"
+    )
+    assert expected in errors_of(data)
+
+
+def test_partial_dates_accepted_and_impossible_dates_rejected(data: Path) -> None:
+    set_cell(data / "studies.csv", 2, "publication_date", "2020-02-30")
+    expected = (
+        f"{data}/studies.csv:2: publication_date: expected a date YYYY-MM-DD or YYYY-MM "
+        "(this day does not exist), found '2020-02-30'"
+    )
+    assert expected in errors_of(data)
+
+
+def test_search_flow_must_add_up(data: Path) -> None:
+    flow = data / "search_flow.yaml"
+    flow.write_text(flow.read_text().replace("screened: 10", "screened: 11"))
+    expected = (
+        f"{data}/search_flow.yaml:12: screened: records screened must equal records identified minus "
+        "duplicates removed (screened = 11; duplicates_removed = 5; identified.records = [12, 3])"
+    )
+    assert expected in errors_of(data)
+
+
+def test_search_flow_counts_are_non_negative(data: Path) -> None:
+    flow = data / "search_flow.yaml"
+    flow.write_text(flow.read_text().replace("records: 3", "records: -3"))
+    assert (
+        f"{data}/search_flow.yaml:10: identified[2].records: -3 is below the minimum 0"
+        in errors_of(data)
+    )
+
+
+def test_every_problem_is_reported_at_once(data: Path) -> None:
+    set_cell(data / "studies.csv", 2, "n_boosted", "ten")
+    set_cell(data / "outcomes.csv", 3, "events", "-1")
+    set_cell(data / "risk_of_bias.csv", 2, "judgement", "maybe")
+    set_cell(data / "searches.csv", 2, "records", "many")
+    lines = errors_of(data)
+    assert len(lines) == 4
+    assert [line.split(":")[0].rsplit("/", 1)[1] for line in lines] == [
+        "outcomes.csv",
+        "risk_of_bias.csv",
+        "searches.csv",
+        "studies.csv",
+    ]
+
+
+def test_missing_doi_is_a_warning_only(data: Path) -> None:
+    bib = data.parent / "references.bib"
+    bib.write_text(bib.read_text().replace("  doi = {10.0000/synthetic.3}\n", ""))
+    status, lines, err = run(data)
+    assert status == 0
+    assert lines == ["data OK: 3 studies, 5 outcome rows, 1 awaiting data, bibliography 3 entries"]
+    assert f"{bib}:18: doi: warning: no doi for 'synthef2022' (recommended)" in err.splitlines()
+
+
+def test_bib_option_replaces_the_bibliography(data: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.bib"
+    other.write_text(
+        "@article{synthab2020, title = {SYNTHETIC}, year = {2020}, doi = {10.0000/x}}\n"
+    )
+    status, lines, _ = run(data, other)
+    assert status == 1
+    assert f"{data}/studies.csv:3: bibkey: 'synthcd2021' is not found in other.bib (key)" in lines
+
+
+# ------------------------------------------------------------ private patient data (SYNTHETIC)
+
+
+@pytest.fixture
+def ipd_data(tmp_path: Path) -> Path:
+    return evidence_copy(tmp_path, with_ipd=True)
+
+
+def test_ipd_file_is_counted_in_summary(ipd_data: Path) -> None:
+    status, lines, _ = run(ipd_data)
+    assert status == 0
+    assert lines == [
+        (
+            "data OK: 3 studies, 5 outcome rows, 1 awaiting data, 1 with private patient data, "
+            "bibliography 3 entries"
+        )
+    ]
+
+
+def test_ipd_bad_binary_value(ipd_data: Path) -> None:
+    set_cell(ipd_data / "private" / "synthcd2021.csv", 3, "alive", "2")
+    assert (
+        f"{ipd_data}/private/synthcd2021.csv:3: alive: this value is not one of: 0, 1"
+        in errors_of(ipd_data)
+    )
+
+
+def test_ipd_missing_column(ipd_data: Path) -> None:
+    remove_column(ipd_data / "private" / "synthcd2021.csv", "followup_days")
+    assert (
+        f"{ipd_data}/private/synthcd2021.csv:1: followup_days: required column is missing"
+        in errors_of(ipd_data)
+    )
+
+
+def test_ipd_extra_column_is_refused(ipd_data: Path) -> None:
+    path = ipd_data / "private" / "synthcd2021.csv"
+    lines = path.read_text().splitlines()
+    path.write_text(
+        "\n".join([lines[0] + ",initials", *(line + ",XX" for line in lines[1:])]) + "\n"
+    )
+    expected = (
+        f"{ipd_data}/private/synthcd2021.csv:1: initials: column is not in the data package schema"
+    )
+    assert expected in errors_of(ipd_data)
+
+
+def test_ipd_duplicate_patient_id_does_not_echo_it(ipd_data: Path) -> None:
+    copy_line(ipd_data / "private" / "synthcd2021.csv", 2)
+    lines = errors_of(ipd_data)
+    expected = f"{ipd_data}/private/synthcd2021.csv:10: patient_id: duplicate patient_id (this value); first on line 2"
+    assert expected in lines
+    assert not any("SYNTH-PT" in line for line in lines)
+
+
+def test_ipd_negative_days(ipd_data: Path) -> None:
+    set_cell(ipd_data / "private" / "synthcd2021.csv", 4, "days_to_neutrophil_recovery", "-3")
+    lines = errors_of(ipd_data)
+    assert (
+        f"{ipd_data}/private/synthcd2021.csv:4: days_to_neutrophil_recovery: this value is below the minimum 0"
+        in lines
+    )
+
+
+def test_ipd_recovery_without_its_day(ipd_data: Path) -> None:
+    set_cell(ipd_data / "private" / "synthcd2021.csv", 2, "days_to_neutrophil_recovery", "")
+    expected = (
+        f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery: "
+        "a patient whose neutrophils recovered needs the day of recovery"
+    )
+    assert expected in errors_of(ipd_data)
+
+
+def test_ipd_recovery_after_follow_up(ipd_data: Path) -> None:
+    set_cell(ipd_data / "private" / "synthcd2021.csv", 2, "days_to_neutrophil_recovery", "500")
+    lines = errors_of(ipd_data)
+    assert any(
+        line.startswith(
+            f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery: recovery after"
+        )
+        for line in lines
+    )
+
+
+def test_ipd_file_for_unknown_study(ipd_data: Path) -> None:
+    private = ipd_data / "private"
+    (private / "synthcd2021.csv").rename(private / "synthxx2020.csv")
+    expected = f"{ipd_data}/private/synthxx2020.csv:0: -: file name gives study_id 'synthxx2020', which is not in studies"
+    assert expected in errors_of(ipd_data)
+
+
+# --------------------------------------------------------------------- never a traceback
+
+
+def test_bad_csv_quoting(data: Path) -> None:
+    path = data / "outcomes.csv"
+    path.write_text(
+        path.read_text().replace(
+            '"SYNTHETIC: two patients died."', '"SYNTHETIC: two "patients" died."'
+        )
+    )
+    lines = errors_of(data)
+    assert any(line.startswith(f"{data}/outcomes.csv:3: -: malformed CSV:") for line in lines), (
+        lines
+    )
+
+
+def test_row_with_too_many_cells(data: Path) -> None:
+    path = data / "searches.csv"
+    path.write_text(path.read_text() + "2026-01-02,x,y,1,z,extra\n")
+    assert f"{data}/searches.csv:4: -: expected 5 cells as in the header, found 6" in errors_of(
+        data
+    )
+
+
+def test_file_not_utf8(data: Path) -> None:
+    path = data / "studies.csv"
+    path.write_bytes(path.read_bytes().replace(b"Nowhere", "Nówhere".encode("latin-1"), 1))
+    lines = errors_of(data)
+    assert f"{data}/studies.csv:2: -: not valid UTF-8 (byte 0xf3); save the file as UTF-8" in lines
+
+
+def test_missing_and_empty_files(data: Path) -> None:
+    (data / "searches.csv").unlink()
+    (data / "risk_of_bias.csv").write_text("")
+    lines = errors_of(data)
+    assert f"{data}/searches.csv:0: -: file not found" in lines
+    assert f"{data}/risk_of_bias.csv:1: -: the file is empty: a header line is required" in lines
+
+
+def test_invalid_yaml(data: Path) -> None:
+    (data / "search_flow.yaml").write_text("versions:\n  - version: '1.0.0'\n   bad: [\n")
+    lines = errors_of(data)
+    assert len(lines) == 1 and lines[0].startswith(f"{data}/search_flow.yaml:3: -: invalid YAML:")
+
+
+def test_broken_descriptor_is_reported_not_raised(data: Path) -> None:
+    path = data / "datapackage.yaml"
+    path.write_text(path.read_text().replace("type: integer", "type: integr", 1))
+    lines = errors_of(data)
+    assert any(": type: type 'integr' is not one of" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("breakage", ["quote", "yaml", "bytes"])
+def test_command_line_never_shows_a_traceback(data: Path, breakage: str) -> None:
+    if breakage == "quote":
+        (data / "studies.csv").write_text('study_id,bibkey\n"unterminated,x\n')
+    elif breakage == "yaml":
+        (data / "outcomes.yaml").write_text("outcomes: [\n")
+    else:
+        (data / "searches.csv").write_bytes(b"\xff\xfe\x00garbage")
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "validate", str(data)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stdout.strip(), proc.stderr
+    assert all(line.startswith(str(data)) for line in proc.stdout.splitlines())

@@ -1,0 +1,211 @@
+"""``python -m analysis diff``: the results of the working tree against a git ref.
+
+Each test makes a temporary git repository holding the SYNTHETIC evidence fixture
+(tests/fixtures/evidence) with the review's real descriptor, vocabulary and analysis plan,
+commits it as ``main``, changes the working tree, and reads the report. Expected pooled numbers
+are computed here with :func:`analysis.engine.metaprop` on the outcome's rows, with the plan's primary
+options; nothing is typed from a previous run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from analysis import metaprop
+from analysis.evidence.pipeline import engine_options
+from analysis.living.diffcmd import DiffError, default_base, diff_against
+from tests.evidence_helpers import ROOT, SYNTHETIC_IPD, evidence_copy, set_cell
+
+NEW_STUDY = (
+    "synthgh2023,synthgh2023,included,,post_car_t,case_series,full_article,Nowhere,1,"
+    "SYNTHETIC lymphoma,CD19,product A,autologous,yes,autologous,12,,,adult,2023-06,"
+    "SYNTHETIC study added by the diff tests.\n"
+)
+NEW_OUTCOME = (
+    'synthgh2023,neutrophil_recovery,11,12,as defined,day 28,verified_fulltext,,'
+    '"SYNTHETIC: neutrophils recovered in 11 of 12 patients.",https://example.org/synthgh2023,'
+    "tester-a,2026-02-01,tester-b\n"
+)
+NEW_BIB = """
+@article{synthgh2023,
+  author = {Tester, Grace},
+  title = {SYNTHETIC series four},
+  journal = {Journal of Tests},
+  year = {2023},
+  doi = {10.0000/synthetic.4}
+}
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True)
+    return done.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    data = evidence_copy(root)
+    shutil.copy(ROOT / "data" / "analysis_plan.yaml", data / "analysis_plan.yaml")
+    (root / ".gitignore").write_text("data/private/*\n", encoding="utf-8")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=Test", "-c", "user.email=test@example.org", "commit", "-q", "-m",
+        "SYNTHETIC base")
+    return root
+
+
+def add_study(root: Path) -> None:
+    with (root / "data" / "studies.csv").open("a", encoding="utf-8") as f:
+        f.write(NEW_STUDY)
+    with (root / "data" / "outcomes.csv").open("a", encoding="utf-8") as f:
+        f.write(NEW_OUTCOME)
+    with (root / "references.bib").open("a", encoding="utf-8") as f:
+        f.write(NEW_BIB)
+
+
+def expected(root: Path, outcome: str) -> str:
+    """The pooled cell the report should show, from metaprop on the outcome's rows."""
+    plan = yaml.safe_load((root / "data" / "analysis_plan.yaml").read_text(encoding="utf-8"))
+    studies = {r["study_id"]: r for r in csv.DictReader(
+        io.StringIO((root / "data" / "studies.csv").read_text(encoding="utf-8")))}
+    where = plan["evidence_sets"]["review"]["where"]
+    rows = [r for r in csv.DictReader(io.StringIO(
+        (root / "data" / "outcomes.csv").read_text(encoding="utf-8")))
+        if r["outcome"] == outcome
+        and all(studies[r["study_id"]][c] == v for c, v in where.items())]
+    res = metaprop([int(r["events"]) for r in rows], [int(r["total"]) for r in rows],
+                   **engine_options(plan["primary"]))
+    return (f"{100 * res.estimate:.1f}% [{100 * res.ci_lower:.1f}% to "
+            f"{100 * res.ci_upper:.1f}%]")
+
+
+def row_of(report: str, label: str, section: int = 0) -> list[str]:
+    part = report.split("#### ")[1 + section]
+    line = next(x for x in part.splitlines() if x.startswith(f"| {label} |"))
+    return [c.strip() for c in line.strip("|").split(" | ")]
+
+
+def test_added_study_moves_the_pooled_estimate(repo: Path) -> None:
+    before = expected(repo, "neutrophil_recovery")
+    add_study(repo)
+    after = expected(repo, "neutrophil_recovery")
+    assert before != after
+    report = diff_against("main", repo)
+    commit = git(repo, "rev-parse", "--short=7", "HEAD").strip()
+    assert report.startswith(f"### What this change does to the evidence: working tree vs main "
+                             f"{commit}\n")
+    assert "**Studies:** 1 added, 0 removed, 0 updated." in report
+    assert "| synthgh2023 | added |  |" in report
+    assert "| outcomes | 1 | 0 | 0 |" in report
+    cells = row_of(report, "Neutrophil recovery")
+    assert cells == ["Neutrophil recovery", "2 → **3**", "18 → **30**", before, after,
+                     "**changed**: k, N, estimate, CI, PI"]
+
+
+def test_unchanged_and_single_study_outcomes(repo: Path) -> None:
+    add_study(repo)
+    report = diff_against("main", repo)
+    platelet = row_of(report, "Platelet recovery")
+    assert platelet == ["Platelet recovery", "1", "8", "5/8 (62.5%), single study, not pooled",
+                        "5/8 (62.5%), single study, not pooled", "no change"]
+    assert "1 of 4 result(s) changed" in report.split("#### ")[1].splitlines()[0]
+
+
+def test_corrected_count_is_an_updated_row(repo: Path) -> None:
+    set_cell(repo / "data" / "outcomes.csv", 2, "events", "9")
+    report = diff_against("main", repo)
+    assert "**Studies:** 0 added, 0 removed, 0 updated." in report
+    assert "| outcomes | 0 | 0 | 1 |" in report
+    cells = row_of(report, "Neutrophil recovery")
+    assert cells[1:3] == ["2", "18"]
+    assert cells[4] == expected(repo, "neutrophil_recovery")
+    assert cells[5] == "**changed**: estimate, CI, PI"
+
+
+def test_updated_study_fields_are_named(repo: Path) -> None:
+    set_cell(repo / "data" / "studies.csv", 2, "country", "Elsewhere")
+    set_cell(repo / "data" / "studies.csv", 2, "centres", "3")
+    report = diff_against("main", repo)
+    assert "| synthab2020 | updated | country, centres |" in report
+    assert "0 of 4 result(s) changed" in report
+
+
+def test_only_what_git_would_commit_is_compared(repo: Path) -> None:
+    (repo / "data" / "private").mkdir()
+    shutil.copy(SYNTHETIC_IPD, repo / "data" / "private" / SYNTHETIC_IPD.name)
+    report = diff_against("main", repo)
+    assert "0 of 4 result(s) changed" in report
+    assert "_1 file(s) ignored by git (private data) were left out" in report
+    assert "SYNTH-PT" not in report
+    # an untracked, not ignored file is part of the contribution
+    (repo / "data" / "studies.csv").rename(repo / "data" / "studies.tmp")
+    shutil.copy(repo / "data" / "studies.tmp", repo / "data" / "studies.csv")
+    git(repo, "rm", "-q", "--cached", "data/studies.csv")
+    (repo / "data" / "studies.tmp").unlink()
+    add_study(repo)
+    assert "**Studies:** 1 added" in diff_against("main", repo)
+
+
+def test_subgroups_on_request(repo: Path) -> None:
+    add_study(repo)
+    report = diff_against("main", repo, subgroups=True)
+    assert "| Outcome | Subgroup | Studies (k) |" in report
+    assert "| Neutrophil recovery | scb_source=autologous |" in report
+
+
+def test_default_base(repo: Path) -> None:
+    assert default_base(repo) == "main"
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    assert default_base(repo) == "origin/main"
+    add_study(repo)
+    assert "working tree vs origin/main " in diff_against(None, repo)
+
+
+def test_errors_are_one_line(repo: Path, tmp_path: Path) -> None:
+    with pytest.raises(DiffError, match=r"^unknown git ref 'nosuch'$"):
+        diff_against("nosuch", repo)
+    with pytest.raises(DiffError, match=r"fetch it first: git fetch origin main"):
+        diff_against("origin/main", repo)
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    with pytest.raises(DiffError, match="is not inside a git repository"):
+        diff_against("main", outside)
+    set_cell(repo / "data" / "outcomes.csv", 2, "events", "11")
+    with pytest.raises(DiffError, match=(
+            r"^the evidence base of the working tree has 1 problem \(first: data/outcomes\.csv:2: "
+            r"events: more patients with the event than patients assessed \(events = 11; total = "
+            r"10\)\); run python -m analysis validate$")):
+        diff_against("main", repo)
+
+
+def test_invalid_base_is_named(repo: Path) -> None:
+    set_cell(repo / "data" / "outcomes.csv", 2, "total", "0")
+    git(repo, "-c", "user.name=Test", "-c", "user.email=test@example.org", "commit", "-q", "-am",
+        "SYNTHETIC broken")
+    git(repo, "branch", "broken")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    with pytest.raises(DiffError, match=r"^the evidence base of broken \([0-9a-f]{7}\) has"):
+        diff_against("broken", repo)
+
+
+def test_command_line(repo: Path) -> None:
+    add_study(repo)
+    done = subprocess.run([sys.executable, "-m", "analysis", "diff", "main", "--root", str(repo)],
+                          capture_output=True, text=True, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "| synthgh2023 | added |" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "analysis", "diff", "nosuch", "--root", str(repo)],
+                         capture_output=True, text=True, check=False, cwd=ROOT)
+    assert bad.returncode == 1
+    assert bad.stdout == ""
+    assert bad.stderr == "diff: unknown git ref 'nosuch'\n"
