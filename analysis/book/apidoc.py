@@ -3,7 +3,7 @@
 Docstrings cite their sources by BibTeX key in square brackets, ``[viechtbauer2010]`` or
 ``[higgins2002, viechtbauer2010]``, which reads cleanly in ``help()`` and in a terminal. When
 autodoc renders a docstring, every bracket whose keys are all entries of the book's BibTeX files
-(``bibtex_bibfiles``) becomes a ``:footcite:`` role, so the API reference page shows numbered
+(``bibtex_bibfiles``) becomes a sphinxcontrib-bibtex ``footcite`` role, so the API reference page shows numbered
 citations and, at its ``footbibliography``, the full references. A bracket that looks like a
 citation but names a key missing from the bibliography is reported as a Sphinx warning (a typo
 would otherwise pass silently); other brackets (``[0, 1]``) are left alone.
@@ -26,7 +26,7 @@ CITATION = re.compile(r"\[([A-Za-z][\w-]*\d{4}[a-z]?(?:,\s*[A-Za-z][\w-]*\d{4}[a
 
 
 def cite_keys(line: str, known: set[str]) -> tuple[str, list[str]]:
-    """Turn ``[key, key]`` citations of known keys into ``:footcite:`` roles.
+    """Turn ``[key, key]`` citations of known keys into sphinxcontrib-bibtex ``footcite`` roles.
 
     Parameters
     ----------

@@ -1,0 +1,94 @@
+"""LivingReview: the review computed from its folder, without the book's libraries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.book.bookkit import Review
+from analysis.living.review import LivingReview, json_safe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: What the book room needs and the living room must not.
+BOOK_ONLY = ["matplotlib", "forestplot", "IPython", "myst_nb", "jupyter_book", "nbformat", "ipykernel",
+             "jupyter_cache"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("review")
+    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns("private"))
+    (dest / "results").mkdir()
+    for name in ("references.bib", "VERSION", "CITATION.cff", "_config.yml"):
+        shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def payload(root: Path) -> dict:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("REVIEW_BUILD_VERSION", raising=False)
+        return LivingReview(root).snapshot_payload()
+
+
+def test_the_book_shows_what_the_living_review_computes(root: Path, payload: dict) -> None:
+    assert issubclass(Review, LivingReview)
+    assert Review(root).snapshot_payload() == payload
+
+
+def test_computed_without_the_book_libraries(root: Path, payload: dict) -> None:
+    code = (
+        "import json, sys\n"
+        f"for name in {BOOK_ONLY!r}:\n"
+        "    sys.modules[name] = None\n"
+        "from pathlib import Path\n"
+        "from analysis.living.review import LivingReview\n"
+        "print(json.dumps(LivingReview(Path(sys.argv[1])).snapshot_payload()))\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "REVIEW_BUILD_VERSION"}
+    proc = subprocess.run([sys.executable, "-c", code, str(root)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(json.dumps(payload))
+
+
+def test_payload_is_one_record_per_study_and_outcome(root: Path, payload: dict) -> None:
+    studies = (root / "data" / "studies.csv").read_text(encoding="utf-8").splitlines()
+    assert len(payload["studies"]) == len(studies) - 1
+    keys = [(r["evidence_set"], r["outcome"], r["subgroup"]) for r in payload["outcomes"]]
+    assert len(keys) == len(set(keys))
+
+
+def test_version_without_a_released_snapshot_is_the_version_file(root: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("REVIEW_BUILD_VERSION", raising=False)
+        review = LivingReview(root)
+        assert review.version == (root / "VERSION").read_text().strip()
+        assert review.previous_snapshot() is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (float("nan"), None),
+        ({"a": (1, float("nan"))}, {"a": [1, None]}),
+        (None, None),
+        ("text", "text"),
+    ],
+)
+def test_json_safe(value: object, expected: object) -> None:
+    assert json_safe(value) == expected
+
+
+def test_json_safe_numpy_scalars() -> None:
+    import numpy as np
+
+    out = json_safe({"k": np.int64(3), "p": np.float64(0.5)})
+    assert out == {"k": 3, "p": 0.5}
+    assert type(out["k"]) is int and type(out["p"]) is float

@@ -1,0 +1,43 @@
+"""The command line (analysis.cli): built-in commands declared in one table, rooms unaware of it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("name", "help_text", "module"), cli.BUILTIN_COMMANDS)
+def test_each_builtin_command_module_has_its_two_hooks(name: str, help_text: str, module: str) -> None:
+    implementation = importlib.import_module(module)
+    assert callable(implementation.cli_arguments) and callable(implementation.cli_run)
+    assert module.split(".")[1] in {"evidence", "living"}  # commands live in their rooms
+    parser = argparse.ArgumentParser()
+    implementation.cli_arguments(parser)  # declares without error
+
+
+def test_help_lists_the_builtin_commands_in_order() -> None:
+    proc = subprocess.run([sys.executable, "-m", "analysis", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=120)
+    positions = [proc.stdout.index(f"    {name}") for name, _, _ in cli.BUILTIN_COMMANDS]
+    assert positions == sorted(positions)
+
+
+def test_a_builtin_name_cannot_be_registered_again() -> None:
+    with pytest.raises(ValueError, match="'validate' is registered twice"):
+        cli.command("validate", help="again")(lambda args: 0)
+
+
+def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["no-such-command"])
+    assert info.value.code == 2
+    assert "invalid choice: 'no-such-command'" in capsys.readouterr().err
