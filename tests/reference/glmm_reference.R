@@ -1,7 +1,7 @@
 #!/usr/bin/env Rscript
 # Regenerates tests/reference/glmm_reference.json: metafor rma.glmm(measure = "PLO") fits
 # (binomial-normal random-intercept logistic model, lme4 backend, metafor's default nAGQ = 7)
-# on the single-arm data sets used by tests/test_glmm.py.
+# on the single-arm data sets used by tests/engine/test_glmm.py.
 #
 # Run from the repository root:  Rscript tests/reference/glmm_reference.R [output.json]
 # (default output: tests/reference/glmm_reference.json)
