@@ -30,16 +30,8 @@ Each room may import only the rooms listed after it. ``python -m analysis`` is t
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
-#: Name of the distribution on an index (the import name is ``analysis``).
-DISTRIBUTION = "scb-review-analysis"
-
-try:
-    __version__: str = _metadata.version(DISTRIBUTION)
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0+unknown"
-
+from analysis.engine import DISTRIBUTION as DISTRIBUTION  # the distribution name, for reusers
+from analysis.engine import __version__
 from analysis.engine.effects import back_transform, escalc
 from analysis.engine.intervals import clopper_pearson, wilson
 from analysis.engine.metaprop import metaprop

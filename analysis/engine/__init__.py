@@ -16,3 +16,18 @@ What it may import
 
 The engine needs no optional dependency: ``pip install .`` is enough.
 """
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+#: Name of the distribution on an index (the import name is ``analysis``).
+DISTRIBUTION = "scb-review-analysis"
+
+try:
+    #: The package version, recorded in every result (``MetaPropResult.package_version``).
+    __version__: str = _metadata.version(DISTRIBUTION)
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0+unknown"
+
+__all__ = ["DISTRIBUTION", "__version__"]

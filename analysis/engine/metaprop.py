@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.engine import __version__
 from analysis.engine.effects import (
     MEASURES,
     back_transform,
@@ -205,8 +206,6 @@ def _pft_note(nh: float | None) -> list[str]:
 
 
 def _version() -> str:
-    from analysis import __version__
-
     return __version__
 
 

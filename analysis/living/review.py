@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import __version__
+from analysis.engine import __version__
 from analysis.evidence.bibliography import author_year, parse_bibliography
 from analysis.evidence.grade import certainty_table
 from analysis.evidence.loading import load_evidence

@@ -506,8 +506,8 @@ def test_api_page_documents_metaprop(book: Built) -> None:
     import analysis
 
     page = book.page("book/api")
-    assert 'id="analysis.engine.metaprop"' in page.main
-    summary = squash(analysis.engine.metaprop.__doc__.strip().splitlines()[0])
+    assert 'id="analysis.engine.metaprop.metaprop"' in page.main
+    summary = squash(analysis.metaprop.__doc__.strip().splitlines()[0])
     assert summary in page.text
     for parameter in ("events", "measure", "method", "ci", "pi", "level"):
         assert re.search(rf"\b{parameter}\b", page.text)

@@ -28,6 +28,8 @@ def test_require_names_the_extra_and_the_command(monkeypatch: pytest.MonkeyPatch
 
 
 def test_require_of_a_submodule_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m.startswith("bibtexparser.")]:
+        monkeypatch.delitem(sys.modules, name)  # as if never imported in this process
     monkeypatch.setitem(sys.modules, "bibtexparser", None)
     with pytest.raises(MissingExtraError, match=r"bibtexparser \(bibtexparser\) is not installed"):
         require("bibtexparser.model", "evidence")
