@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.book import report
@@ -456,15 +457,22 @@ class Review(LivingReview):
         _display(_html_table(rows[["outcome", "events", "total"]]))
         patients = load_ipd(self.data_dir, study_id)
         for spec in ipd_time_to_event(self.evidence.package):
-            time, event = time_to_event(patients, spec)
-            km = kaplan_meier(time, event)
-            incidence = 1 - km.survival
             label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
-            args = (km.time, incidence, 1 - km.ci_upper, 1 - km.ci_lower)
-            kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost"}
+            time, event = time_to_event(patients, spec)
+            if time.size == 0:
+                _display(_markdown(f"No patient has {label} recorded, so there is no curve."))
+                continue
+            km = kaplan_meier(time, event)
+            # the curve starts at the boost (day 0, nobody has the event yet); 1 - S and its band
+            args = (np.concatenate(([0.0], km.time)), np.concatenate(([0.0], 1 - km.survival)),
+                    np.concatenate(([0.0], 1 - km.ci_upper)), np.concatenate(([0.0], 1 - km.ci_lower)))
+            kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost",
+                      "censor_times": time[event == 0], "median": km.median}
             show_figure(self.root, Plot(km_plot, args, kwargs), f"km-{study_id}-{spec.outcome}",
                     f"Kaplan-Meier estimate of the cumulative incidence of {label} after the boost, with its 95% "
-                    "confidence band (patient-level data).", km_plot_alt_text(*args, **kwargs))
+                    "confidence band where it is defined (patient-level data). Patients without the event are "
+                    "censored at their last follow-up, including those who died first.",
+                    km_plot_alt_text(*args, **kwargs))
             median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
             _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}."))
 

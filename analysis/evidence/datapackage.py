@@ -10,6 +10,9 @@ extensions (custom keys start with ``x-``):
 ``x-required-if`` (schema)
     ``[{field: quote, when: "confidence in ['verified_fulltext']"}]``: a field that must
     be filled when a condition holds.
+``x-empty-if`` (schema)
+    ``[{field: days_to_recovery, when: "recovery == 0"}]``: a field that must be left
+    empty when a condition holds (optional ``message``).
 ``x-rules`` (package)
     ``[{table: outcomes, check: "events <= total"}, {table: outcomes, check:
     "total <= studies.n_boosted", join: study_id}]``: cross-field and cross-table rules,
@@ -124,7 +127,7 @@ class ForeignKey:
 
 @dataclass(frozen=True)
 class Conditional:
-    """``field`` is required when ``when`` is true (``x-required-if``)."""
+    """``field`` is required (``x-required-if``) or must be empty (``x-empty-if``) when ``when`` is true."""
 
     field: str
     when: Expression
@@ -139,6 +142,7 @@ class Schema:
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     required_if: tuple[Conditional, ...] = ()
+    empty_if: tuple[Conditional, ...] = ()
     missing_values: tuple[str, ...] = ("",)
     fields_match: str = "exact"
 
@@ -319,20 +323,14 @@ def _schema(data: Any, owner: Any, out: _Collector) -> Schema:
     match = str(data.get("fieldsMatch", "exact"))
     if match not in FIELDS_MATCH:
         out.add(data, "fieldsMatch", f"fieldsMatch must be one of {', '.join(FIELDS_MATCH)}")
-    required_if = []
-    for item in data.get("x-required-if") or []:
-        when = (
-            out.expression(item, "when") if isinstance(item, Mapping) and "when" in item else None
-        )
-        if when is None or "field" not in item:
-            out.add(item, "x-required-if", "each entry needs a field and a when condition")
-            continue
-        required_if.append(Conditional(str(item["field"]), when, str(item.get("message", ""))))
+    required_if = _conditionals(data, "x-required-if", out)
+    empty_if = _conditionals(data, "x-empty-if", out)
     return Schema(
         fields=fields,
         primary_key=_names(data.get("primaryKey")),
         foreign_keys=tuple(_foreign_key(item, out) for item in data.get("foreignKeys") or []),
-        required_if=tuple(required_if),
+        required_if=required_if,
+        empty_if=empty_if,
         missing_values=tuple(str(v) for v in data.get("missingValues", [""])),
         fields_match=match,
     )
@@ -392,6 +390,20 @@ def _foreign_key(item: Any, out: _Collector) -> ForeignKey:
     )
 
 
+def _conditionals(data: Mapping[str, Any], key: str, out: _Collector) -> tuple[Conditional, ...]:
+    """The ``x-required-if`` or ``x-empty-if`` entries of a schema."""
+    found = []
+    for item in data.get(key) or []:
+        when = (
+            out.expression(item, "when") if isinstance(item, Mapping) and "when" in item else None
+        )
+        if when is None or "field" not in item:
+            out.add(item, key, "each entry needs a field and a when condition")
+            continue
+        found.append(Conditional(str(item["field"]), when, str(item.get("message", ""))))
+    return tuple(found)
+
+
 def _rule(item: Any, out: _Collector) -> Rule | None:
     if not isinstance(item, Mapping) or "table" not in item or "check" not in item:
         out.add(item, "x-rules", "each rule needs a table and a check")
@@ -427,9 +439,11 @@ def _check_references(package: Package, data: Mapping[str, Any], out: _Collector
             target = names.get(fk.resource)
             if target is None or not set(fk.reference_fields) <= set(target.schema.names):
                 out.add(data, "resources", f"{resource.name}: foreign key to unknown {fk.resource}")
-        for cond in resource.schema.required_if:
-            if cond.field not in known or not set(cond.when.names) <= known:
-                out.add(data, "resources", f"{resource.name}: x-required-if names unknown fields")
+        for key, conds in (("x-required-if", resource.schema.required_if),
+                           ("x-empty-if", resource.schema.empty_if)):
+            for cond in conds:
+                if cond.field not in known or not set(cond.when.names) <= known:
+                    out.add(data, "resources", f"{resource.name}: {key} names unknown fields")
     for rule in package.rules:
         if rule.table not in names:
             out.add(data, "x-rules", f"rule {rule.check.text!r}: unknown table {rule.table!r}")
@@ -756,6 +770,12 @@ def _check_required_if(row: Row, schema: Schema, report: _Reporter) -> None:
             continue
         if _decide(cond.when, row, lambda base, attr: None) is True:
             reason = cond.message or f"required when {cond.when.text}"
+            report.add(row.line_of(cond.field), cond.field, reason)
+    for cond in schema.empty_if:
+        if row.values.get(cond.field) is None:
+            continue
+        if _decide(cond.when, row, lambda base, attr: None) is True:
+            reason = cond.message or f"must be empty when {cond.when.text}"
             report.add(row.line_of(cond.field), cond.field, reason)
 
 

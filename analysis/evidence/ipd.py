@@ -122,7 +122,8 @@ def aggregate_binary(patients: pd.DataFrame, outcomes: Sequence[BinaryOutcome]) 
               \\text{total}_o = \\#\\{i : x_{io} \\text{ recorded}\\}
 
     A patient with the column empty (not recorded) is left out of that outcome's total,
-    exactly as a published denominator counts only the patients assessed.
+    exactly as a published denominator counts only the patients assessed. An optional
+    column absent from the file is "not recorded" for every patient: no row.
 
     Parameters
     ----------
@@ -135,16 +136,11 @@ def aggregate_binary(patients: pd.DataFrame, outcomes: Sequence[BinaryOutcome]) 
     pandas.DataFrame
         Columns ``outcome``, ``events``, ``total`` (one row per outcome with at least one
         recorded value).
-
-    Raises
-    ------
-    ValueError
-        When a declared column is absent.
     """
     rows = []
     for spec in outcomes:
         if spec.column not in patients.columns:
-            raise ValueError(f"column {spec.column!r} (outcome {spec.outcome}) is absent")
+            continue
         recorded = patients[spec.column].dropna()
         if len(recorded):
             events = int((recorded == spec.event_value).sum())
@@ -160,7 +156,9 @@ def time_to_event(
     """Times and event indicators for a Kaplan-Meier analysis.
 
     A patient with the event contributes ``spec.time``; a patient without it is censored
-    at ``spec.censor_time``.
+    at ``spec.censor_time``. A patient whose event column is empty (not recorded) is left
+    out, as from the denominator of the binary outcome (:func:`aggregate_binary`), so the
+    curve and the count describe the same patients.
 
     Parameters
     ----------
@@ -176,23 +174,25 @@ def time_to_event(
     Raises
     ------
     ValueError
-        When a column is absent, or a patient lacks the event indicator or the time it
-        needs (row position given; never the patient's identifier).
+        When a time column is absent, or a patient with the event indicator recorded lacks
+        the time it needs (row position given; never the patient's identifier).
     """
-    for column in (spec.event, spec.time, spec.censor_time):
+    if spec.event not in patients.columns:  # an optional column left out: nobody recorded
+        return np.empty(0, dtype=float), np.empty(0, dtype=np.int64)
+    for column in (spec.time, spec.censor_time):
         if column not in patients.columns:
             raise ValueError(f"column {column!r} needed for {spec.outcome} is absent")
-    flag = patients[spec.event]
-    if flag.isna().any():
-        raise ValueError(f"{spec.event} is empty in row {_first(flag.isna())}")
-    event = (flag == spec.event_value).to_numpy(dtype=bool)
-    time = patients[spec.time].where(event, patients[spec.censor_time])
+    recorded = patients.loc[patients[spec.event].notna().to_numpy(dtype=bool)]
+    event = (recorded[spec.event] == spec.event_value).to_numpy(dtype=bool)
+    time = recorded[spec.time].where(event, recorded[spec.censor_time])
     if time.isna().any():
-        needed = np.where(event, spec.time, spec.censor_time)[_first(time.isna()) - 1]
-        raise ValueError(f"{needed} is empty in row {_first(time.isna())} ({spec.outcome})")
+        row = int(np.flatnonzero(time.isna().to_numpy(dtype=bool))[0])
+        needed = spec.time if event[row] else spec.censor_time
+        raise ValueError(f"{needed} is empty in row {_position(patients, recorded.index[row])} "
+                         f"({spec.outcome}: needed {'for the event' if event[row] else 'to censor'})")
     return time.to_numpy(dtype=float), event.astype(np.int64)
 
 
-def _first(mask: pd.Series) -> int:
-    """1-based position of the first True."""
-    return int(np.flatnonzero(mask.to_numpy(dtype=bool))[0]) + 1
+def _position(patients: pd.DataFrame, label: Any) -> int:
+    """1-based row position of an index label (a row number, never the patient's code)."""
+    return int(patients.index.get_indexer([label])[0]) + 1

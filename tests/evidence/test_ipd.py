@@ -33,6 +33,10 @@ def test_descriptor_declares_which_column_feeds_which_outcome() -> None:
         "platelet_recovery": ("platelet_recovery", 1),
         "agvhd": ("agvhd", 1),
         "alive": ("death", 0),
+        "rbc_transfusion_independence": ("rbc_transfusion_independence", 1),
+        "platelet_transfusion_independence": ("platelet_transfusion_independence", 1),
+        "cgvhd": ("cgvhd", 1),
+        "infection": ("infection", 1),
     }
 
 
@@ -53,9 +57,10 @@ def test_outcome_with_nothing_recorded_gives_no_row() -> None:
     assert aggregate_binary(frame, [BinaryOutcome("x", "o")]).empty
 
 
-def test_absent_column_is_an_error() -> None:
-    with pytest.raises(ValueError, match="column 'agvhd' \\(outcome agvhd\\) is absent"):
-        aggregate_binary(pd.DataFrame({"x": [1]}), [BinaryOutcome("agvhd", "agvhd")])
+def test_absent_optional_column_is_not_recorded() -> None:
+    counts = aggregate_binary(pd.DataFrame({"x": pd.array([1], dtype="Int64")}),
+                              [BinaryOutcome("agvhd", "agvhd"), BinaryOutcome("x", "o")])
+    assert counts.to_dict("records") == [{"outcome": "o", "events": 1, "total": 1}]
 
 
 def test_synthetic_file_aggregates_to_hand_counts() -> None:
@@ -111,11 +116,14 @@ def test_missing_event_time_is_reported_by_row_not_identifier() -> None:
     assert "SYNTH" not in str(info.value)
 
 
-def test_missing_indicator_and_absent_columns_are_errors() -> None:
+def test_unrecorded_indicator_leaves_the_curve_and_absent_time_column_is_an_error() -> None:
     patients = _patients()
     patients.loc[0, "alive"] = pd.NA
-    with pytest.raises(ValueError, match="alive is empty in row 1"):
-        time_to_event(patients, TimeToEvent("death", "alive", "followup_days", "followup_days", 0))
+    time, event = time_to_event(patients, TimeToEvent("death", "alive", "followup_days", "followup_days", 0))
+    assert time.tolist() == [380, 365, 210, 60, 300, 290, 250]  # patient 1 left out, as from the count
+    assert event.tolist() == [0, 0, 1, 1, 0, 0, 0]
+    absent = time_to_event(patients, TimeToEvent("x", "not_a_column", "followup_days", "followup_days"))
+    assert absent[0].size == 0 and absent[1].size == 0
     with pytest.raises(ValueError, match="column 'nope' needed for death is absent"):
         time_to_event(patients, TimeToEvent("death", "alive", "nope", "followup_days", 0))
     assert np.all(

@@ -169,8 +169,8 @@ def test_verified_row_without_quote(data: Path) -> None:
 def test_derived_row_without_derivation(data: Path) -> None:
     set_cell(data / "outcomes.csv", 4, "derivation", "")
     expected = (
-        f"{data}/outcomes.csv:4: derivation: a derived count needs its derivation "
-        "(for example: 74% of 19 = 14 patients)"
+        f"{data}/outcomes.csv:4: derivation: a derived or IPD count needs its derivation "
+        "(for example: 74% of 19 = 14 patients; the patient file's SHA-256)"
     )
     assert expected in errors_of(data)
 
@@ -179,7 +179,8 @@ def test_ipd_confidence_is_not_written_by_hand(data: Path) -> None:
     set_cell(data / "outcomes.csv", 2, "confidence", "ipd")
     lines = errors_of(data)
     assert any(
-        line.startswith(f"{data}/outcomes.csv:2: confidence: confidence ipd is set by the loader")
+        line.startswith(f"{data}/outcomes.csv:2: extracted_by: rows with confidence ipd are written by "
+                        "python -m analysis ipd-summary")
         for line in lines
     )
 
@@ -289,12 +290,21 @@ def test_ipd_bad_binary_value(ipd_data: Path) -> None:
     )
 
 
-def test_ipd_missing_column(ipd_data: Path) -> None:
-    remove_column(ipd_data / "private" / "synthcd2021.csv", "followup_days")
+def test_ipd_missing_required_column(ipd_data: Path) -> None:
+    remove_column(ipd_data / "private" / "synthcd2021.csv", "patient_id")
     assert (
-        f"{ipd_data}/private/synthcd2021.csv:1: followup_days: required column is missing"
+        f"{ipd_data}/private/synthcd2021.csv:1: patient_id: required column is missing"
         in errors_of(ipd_data)
     )
+
+
+def test_ipd_optional_column_left_out_still_needs_what_other_cells_imply(ipd_data: Path) -> None:
+    """Without followup_days, patients without recovery or with a vital status cannot be placed."""
+    remove_column(ipd_data / "private" / "synthcd2021.csv", "followup_days")
+    lines = errors_of(ipd_data)
+    assert f"{ipd_data}/private/synthcd2021.csv:1: followup_days: required column is missing" not in lines
+    assert (f"{ipd_data}/private/synthcd2021.csv:2: followup_days: a patient whose vital status is recorded "
+            "needs the day of death or last follow-up") in lines
 
 
 def test_ipd_extra_column_is_refused(ipd_data: Path) -> None:

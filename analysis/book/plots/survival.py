@@ -64,9 +64,16 @@ def _arrays(
         if i and t[i] < t[i - 1]:
             msg = f"{where}: times must not decrease (previous time {t[i - 1]:g})"
             raise ValueError(msg)
-        for name, arr in (("survival", s), ("lower", lo), ("upper", hi)):
+        if not (math.isfinite(s[i]) and -_TOL <= s[i] <= 1 + _TOL):
+            msg = f"{where}: survival must be between 0 and 1 (got {s[i]!r})"
+            raise ValueError(msg)
+        if math.isnan(lo[i]) and math.isnan(hi[i]):
+            continue  # the band is undefined here (survfit's NA where the estimate is 0 or 1)
+        for name, arr in (("lower", lo), ("upper", hi)):
             if not (math.isfinite(arr[i]) and -_TOL <= arr[i] <= 1 + _TOL):
-                msg = f"{where}: {name} must be between 0 and 1 (got {arr[i]!r})"
+                msg = (f"{where}: {name} must be between 0 and 1, or NaN together with "
+                       f"{'upper' if name == 'lower' else 'lower'} where the band is undefined "
+                       f"(got {arr[i]!r})")
                 raise ValueError(msg)
         if not lo[i] - _TOL <= s[i] <= hi[i] + _TOL:
             msg = f"{where}: the band [{lo[i]:g}, {hi[i]:g}] does not contain {s[i]:g}"
@@ -106,6 +113,8 @@ def km_plot(
     times, survival, lower, upper : sequence of float
         The step function and its band (same length; times non-decreasing; values in [0, 1]).
         For cumulative incidence pass the incidence and its band, and say so in ``ylabel``.
+        Where the band is undefined (a Kaplan-Meier estimate of 0 or 1 has no log or log-log
+        interval; ``survfit`` reports NA) pass NaN for both limits: no band is drawn there.
     censor_times : sequence of float, optional
         Times of censored observations, marked with ticks on the curve.
     median : float, optional
@@ -128,10 +137,12 @@ def km_plot(
         extra = 0.5 if at_risk else 0.0
         fig = st.new_figure(6.4, 4.2 + extra)
         ax = fig.add_axes((0.13, (0.75 + extra) / (4.2 + extra), 0.82, 3.0 / (4.2 + extra)))
+        defined = np.isfinite(lo_draw) & np.isfinite(hi_draw)
         ax.fill_between(
             t_draw,
-            lo_draw,
-            hi_draw,
+            np.where(defined, lo_draw, s_draw),
+            np.where(defined, hi_draw, s_draw),
+            where=defined,
             step="post",
             color=st.POOLED,
             alpha=0.18,
@@ -250,10 +261,11 @@ def km_plot_alt_text(
     """Alt text for :func:`km_plot`: start and end of the curve, the median and censoring."""
     t, s, lo, hi, censor = _arrays(times, survival, lower, upper, censor_times)
     unit = xlabel.lower()
+    band = (f"{st.level_pct(level)} CI {st.fmt_num(lo[-1])} to {st.fmt_num(hi[-1])}"
+            if math.isfinite(lo[-1]) and math.isfinite(hi[-1]) else "confidence interval undefined there")
     text = (
         f"Kaplan-Meier plot of {ylabel.lower()} against {unit}, from {st.fmt_num(s[0])} at "
-        f"{t[0]:g} to {st.fmt_num(s[-1])} at {t[-1]:g} ({st.level_pct(level)} CI "
-        f"{st.fmt_num(lo[-1])} to {st.fmt_num(hi[-1])})."
+        f"{t[0]:g} to {st.fmt_num(s[-1])} at {t[-1]:g} ({band})."
     )
     if median is not None and math.isfinite(median):
         text += f" Median {median:g} {unit}."
