@@ -47,6 +47,15 @@ def test_product_limit_and_greenwood_by_hand() -> None:
     assert (km.n, km.events) == (21, 9)
 
 
+#: SYNTHETIC boundary cases in survfit_reference.R: one patient, no events, all events, ties,
+#: censoring after the last event, an event last (S reaches 0).
+BOUNDARY = {
+    "synthetic_one_event", "synthetic_one_censored", "synthetic_no_events", "synthetic_all_events",
+    "synthetic_all_tied", "synthetic_censored_after_last_event", "synthetic_event_and_censoring_tied",
+    "synthetic_death_last",
+}
+
+
 def _cases() -> list[dict]:
     return json.loads(REFERENCE.read_text())["cases"]
 
@@ -75,7 +84,7 @@ def test_matches_survfit(case: dict) -> None:
 
 def test_reference_covers_every_case_and_interval_type() -> None:
     found = {(c["case"], c["conf_type"]) for c in _cases()}
-    cases = {"gehan_6mp", "aml_maintained", "aml_nonmaintained", "lung"}
+    cases = {"gehan_6mp", "aml_maintained", "aml_nonmaintained", "lung", *BOUNDARY}
     assert found == {(c, t) for c in cases for t in ("log", "log-log", "plain")}
     # one case ends with an event, so S reaches 0 and the limits are undefined there
     assert any(c["surv"][-1] == 0 for c in _cases())
