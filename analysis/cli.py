@@ -9,6 +9,9 @@ module that implements it. That module lives in its room (``analysis.evidence``,
 ``cli_run(args) -> int``
     runs the command and returns its exit status.
 
+A module with several commands is named ``module:prefix`` and defines ``prefix_arguments`` and
+``prefix_run`` for each.
+
 The module is imported only when ``python -m analysis`` starts, so its dependencies (PyYAML,
 bibtexparser...) are not needed to ``import analysis``. Another review's code can add a command at
 run time with :func:`command`.
@@ -30,9 +33,14 @@ Handler = Callable[[argparse.Namespace], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
 
 #: The built-in commands, in the order ``--help`` lists them: (name, help, implementing module).
+#: ``module:prefix`` names a module holding several commands: ``prefix_arguments``, ``prefix_run``.
 BUILTIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("validate", "check the evidence base and the bibliography; print every problem",
      "analysis.evidence.validate"),
+    ("ipd-template", "write an empty patient-level CSV and its data dictionary (for investigators)",
+     "analysis.evidence.ipdcmd:template"),
+    ("ipd-summary", "turn a study's private patient-level file into publishable aggregate rows",
+     "analysis.evidence.ipdcmd:summary"),
     ("add-study", "add a study's row from its BibTeX entry; list what is left to fill",
      "analysis.living.scaffold"),
     ("diff", "compare the results of the working tree with a git ref (Markdown)",
@@ -84,8 +92,10 @@ def command(
 
 
 def _builtin(name: str, help: str, module: str) -> Command:
-    implementation = importlib.import_module(module)
-    return Command(name, help, implementation.cli_arguments, implementation.cli_run)
+    path, _, prefix = module.partition(":")
+    implementation = importlib.import_module(path)
+    stem = f"{prefix}_" if prefix else "cli_"
+    return Command(name, help, getattr(implementation, f"{stem}arguments"), getattr(implementation, f"{stem}run"))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,11 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(("name", "help_text", "module"), cli.BUILTIN_COMMANDS)
 def test_each_builtin_command_module_has_its_two_hooks(name: str, help_text: str, module: str) -> None:
-    implementation = importlib.import_module(module)
-    assert callable(implementation.cli_arguments) and callable(implementation.cli_run)
-    assert module.split(".")[1] in {"evidence", "living"}  # commands live in their rooms
-    parser = argparse.ArgumentParser()
-    implementation.cli_arguments(parser)  # declares without error
+    path, _, prefix = module.partition(":")
+    implementation = importlib.import_module(path)
+    stem = f"{prefix}_" if prefix else "cli_"
+    arguments, run = getattr(implementation, f"{stem}arguments"), getattr(implementation, f"{stem}run")
+    assert callable(arguments) and callable(run)
+    assert path.split(".")[1] in {"evidence", "living"}  # commands live in their rooms
+    arguments(argparse.ArgumentParser())  # declares without error
 
 
 def test_help_lists_the_builtin_commands_in_order() -> None:

@@ -526,10 +526,13 @@ class Review(LivingReview):
     def data_dictionary(self) -> None:
         """One table per resource of the data package: field, title, type, rules, meaning."""
         for resource in self.evidence.package.resources:
-            if resource.private or not resource.schema.fields:
+            if not resource.schema.fields:
                 continue
             where = resource.path or resource.pattern
-            _display(_markdown(f"### {resource.title or resource.name} (`{where}`)\n\n{' '.join(resource.description.split())}"))
+            note = (" The columns are public; the files are not: they stay on the investigators' computers."
+                    if resource.private else "")
+            _display(_markdown(f"### {resource.title or resource.name} (`{where}`)\n\n"
+                               f"{' '.join(resource.description.split())}{note}"))
             _display(_html_table(pd.DataFrame([_field_row(f) for f in resource.schema.fields])))
 
     def downloads(self) -> None:
@@ -638,13 +641,18 @@ def _field_row(field: Any) -> dict[str, str]:
     for value, word in ((field.minimum, "at least"), (field.maximum, "at most")):
         if value is not None:
             rules.append(f"{word} {value:g}")
-    return {
+    feeds = [f"outcome {field.properties['x-outcome']}"] if "x-outcome" in field.properties else []
+    feeds += [f"study field {e['field']}" for e in field.properties.get("x-study") or []]
+    row = {
         "Column": field.name,
         "Title": field.title,
         "Type": field.type,
         "Rules": "; ".join(rules),
         "Meaning": " ".join(field.description.split()),
     }
+    if feeds:
+        row["Meaning"] += f" Feeds: {', '.join(feeds)}."
+    return row
 
 
 def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:

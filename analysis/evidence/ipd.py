@@ -23,9 +23,12 @@ from numpy.typing import NDArray
 
 __all__ = [
     "BinaryOutcome",
+    "StudyField",
     "TimeToEvent",
     "aggregate_binary",
     "binary_outcomes",
+    "describe_numbers",
+    "study_fields",
     "time_to_event",
     "time_to_event_specs",
 ]
@@ -196,3 +199,93 @@ def time_to_event(
 def _position(patients: pd.DataFrame, label: Any) -> int:
     """1-based row position of an index label (a row number, never the patient's code)."""
     return int(patients.index.get_indexer([label])[0]) + 1
+
+
+# ------------------------------------------------------------------------------ study level
+
+
+@dataclass(frozen=True)
+class StudyField:
+    """A study-level value derived from a patient-level column (``x-study`` of that column).
+
+    Attributes
+    ----------
+    column : str
+        Patient-level column.
+    field : str
+        Study-level field it fills (a column of the study table).
+    value : object or None
+        The derived value; None when no patient has the column recorded.
+    derivation : str
+        How it was derived, in words (counts only, never a patient's value).
+    """
+
+    column: str
+    field: str
+    value: Any
+    derivation: str
+
+
+def study_fields(patients: pd.DataFrame, fields: Iterable[Any]) -> tuple[StudyField, ...]:
+    """Derive study-level values from the patient rows, as the schema's ``x-study`` declares.
+
+    Each ``x-study`` entry of a field is ``{field: NAME}`` plus at most one of
+
+    - ``map: {patient value: study value}``: translate, then combine as below;
+    - ``cut: C, below: A, above: B``: a number below ``C`` gives ``A``, otherwise ``B``;
+    - ``combine: median``: the median of the recorded values;
+    - ``combine: list``: the distinct recorded values, sorted, joined by ``"; "``.
+
+    Without ``combine``, the study value is the patients' common value, or ``"mixed"`` when
+    they differ.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Typed patient rows.
+    fields : iterable
+        Schema fields (objects with ``name`` and ``properties``).
+
+    Returns
+    -------
+    tuple of StudyField
+        One per ``x-study`` entry of a column present in ``patients``, in schema order.
+    """
+    out = []
+    for spec in fields:
+        for entry in spec.properties.get("x-study") or []:
+            if spec.name not in patients.columns:
+                continue
+            values = patients[spec.name].dropna()
+            out.append(_study_field(spec.name, entry, values, len(patients)))
+    return tuple(out)
+
+
+def _study_field(column: str, entry: Mapping[str, Any], values: pd.Series, n: int) -> StudyField:
+    target = str(entry["field"])
+    recorded = f"{len(values)} of {n} patients recorded"
+    if values.empty:
+        return StudyField(column, target, None, f"{column}: not recorded for any patient")
+    if entry.get("combine") == "median":
+        median = float(np.median(values.to_numpy(dtype=float)))
+        return StudyField(column, target, median, f"median of {column} ({recorded})")
+    if "cut" in entry:
+        cut = float(entry["cut"])
+        values = values.map(lambda v: entry["below"] if float(v) < cut else entry["above"])
+    elif "map" in entry:
+        values = values.map(lambda v: entry["map"].get(v, v))
+    distinct = sorted({str(v) for v in values})
+    if entry.get("combine") == "list":
+        return StudyField(column, target, "; ".join(distinct), f"distinct values of {column} ({recorded})")
+    value = distinct[0] if len(distinct) == 1 else "mixed"
+    how = "the same for every patient" if len(distinct) == 1 else f"{len(distinct)} different values"
+    return StudyField(column, target, value, f"{column}: {how} ({recorded})")
+
+
+def describe_numbers(values: pd.Series) -> dict[str, float | int] | None:
+    """Median, minimum, maximum and count of the recorded values (None when none is recorded)."""
+    recorded = values.dropna().to_numpy(dtype=float)
+    if recorded.size == 0:
+        return None
+    return {"median": float(np.median(recorded)), "min": float(recorded.min()),
+            "max": float(recorded.max()), "n": int(recorded.size)}
