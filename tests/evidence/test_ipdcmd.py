@@ -225,3 +225,21 @@ def test_template_command(project: Path) -> None:
     assert (project / "t.csv").exists() and (project / "t.md").exists()
     assert dictionary_markdown(read_descriptor(project / "data" / "datapackage.yaml").resource("ipd")) == (
         project / "t.md").read_text()
+
+
+def test_the_investigators_guide_matches_the_schema_and_the_commands() -> None:
+    """data/PRIVATE_DATA.md names every column, says which are required, and only real commands."""
+    import re
+
+    from analysis import cli
+
+    guide = (ROOT / "data" / "PRIVATE_DATA.md").read_text(encoding="utf-8")
+    resource = read_descriptor(ROOT / "data" / "datapackage.yaml").resource("ipd")
+    for field in resource.schema.fields:
+        assert f"`{field.name}`" in guide, field.name
+    required = [f.name for f in resource.schema.fields if f.required]
+    assert required == ["patient_id"]
+    assert "Every column but `patient_id` is optional" in guide
+    named = set(re.findall(r"python -m analysis ([a-z-]+)", guide))
+    assert named <= {name for name, _, _ in cli.BUILTIN_COMMANDS}
+    assert {"ipd-template", "ipd-summary", "validate"} <= named
