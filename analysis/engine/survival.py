@@ -7,7 +7,14 @@ cumulative proportion recovered is ``1 - survival``).
 The estimator and its variance follow Kaplan & Meier (1958, J Am Stat Assoc 53:457-481)
 and Greenwood's formula (1926); the confidence interval types and the median rule follow
 R's ``survival::survfit`` (Therneau & Grambsch 2000), against which the tests check every
-number.
+number, including boundary cases (one patient, no events, all events, ties, censoring after the
+last event, an event last): where the estimate is 0 (or 1 for ``log-log``) the limits are NaN,
+as ``survfit``'s NA.
+
+Why not lifelines, the well-kept Python implementation: its current release (0.30.3) requires
+``pandas<3.0`` (this project pins pandas 3.1.1, so installing it would downgrade pandas), and it
+requires matplotlib, autograd and formulaic, which the engine, installable with numpy, scipy and
+pandas alone, must not need. The estimator is about forty lines and matches ``survfit`` exactly.
 """
 
 from __future__ import annotations
