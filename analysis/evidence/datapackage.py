@@ -25,6 +25,8 @@ extensions (custom keys start with ``x-``):
     ``x-pattern-reference: {resource: ..., fields: ...}`` checks the value of the pattern key.
 ``x-private`` (resource)
     Values of the resource are never echoed in messages.
+``x-min-rows`` (resource)
+    The least number of data rows a table (each file of a pattern) must have.
 ``x-separator`` (field)
     Multi-valued cells; ``enum`` then applies to each item.
 ``x-partial-date`` (field)
@@ -694,6 +696,15 @@ def _first_line(table: CheckedTable, name: str, default: int) -> int:
     return default
 
 
+def _check_min_rows(table: CheckedTable, problems: list[Problem]) -> None:
+    """``x-min-rows``: a table (for a pattern, each file) with fewer rows is an error."""
+    minimum = table.resource.properties.get("x-min-rows")
+    if isinstance(minimum, int) and len(table.rows) < minimum:
+        rows = "row" if minimum == 1 else "rows"
+        problems.append(Problem(table.path, table.raw.header_line, "-",
+                                f"the file has {len(table.rows)} data rows; at least {minimum} {rows} expected"))
+
+
 def check_rows(table: CheckedTable, problems: list[Problem]) -> None:
     """Type every cell and check required, enum, range, pattern and x-required-if."""
     schema = table.resource.schema
@@ -889,6 +900,7 @@ def check_package(
             check_columns(table, problems)
             check_rows(table, problems)
             check_keys(table, problems)
+            _check_min_rows(table, problems)
     result = PackageCheck(package, tables, problems)
     for resource in package.resources:
         _check_foreign_keys(result, resource)

@@ -243,3 +243,33 @@ def test_the_investigators_guide_matches_the_schema_and_the_commands() -> None:
     named = set(re.findall(r"python -m analysis ([a-z-]+)", guide))
     assert named <= {name for name, _, _ in cli.BUILTIN_COMMANDS}
     assert {"ipd-template", "ipd-summary", "validate"} <= named
+
+
+def test_a_file_without_patients_is_refused(project: Path) -> None:
+    path = project / "data" / "private" / f"{STUDY}.csv"
+    path.write_text(HEADER + "\n", encoding="utf-8")
+    assert _errors(project) == [
+        "data/private/molinosquintana2025.csv:1: -: the file has 0 data rows; at least 1 row expected"]
+    proc = subprocess.run([sys.executable, "-m", "analysis", "ipd-summary", STUDY, "--data-dir",
+                           str(project / "data")], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 1 and "0 data rows" in proc.stderr
+
+
+@pytest.mark.parametrize("variant", ["crlf", "bom", "reordered columns", "blank lines at the end"])
+def test_ordinary_spreadsheet_exports_validate(project: Path, variant: str) -> None:
+    lines = [HEADER.replace("platelet_recovery,", "platelet_recovery,days_to_platelet_recovery,"),
+             *(_fix_platelet_days(x) for x in FILES["late death, never recovered"])]
+    if variant == "reordered columns":
+        rows = [line.split(",") for line in lines]
+        lines = [",".join(reversed(r)) for r in rows]
+    text = "\n".join(lines) + "\n"
+    if variant == "crlf":
+        text = text.replace("\n", "\r\n")
+    elif variant == "bom":
+        text = "\ufeff" + text
+    elif variant == "blank lines at the end":
+        text += "\n\n"
+    (project / "data" / "private" / f"{STUDY}.csv").write_bytes(text.encode("utf-8"))
+    assert _errors(project) == []
+    assert {r.outcome: r.total for r in summarise_ipd(project / "data", STUDY).outcome_rows.itertuples()}[
+        "neutrophil_recovery"] == 9
