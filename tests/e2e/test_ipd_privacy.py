@@ -349,7 +349,7 @@ A chapter that a careless author might write: it shows the patient rows.
 ```{code-cell} ipython3
 from analysis.evidence.loading import load_ipd
 
-patients = load_ipd("../data", "molinosquintana2025")
+patients = load_ipd("../data", "molinosquintana2025").dropna(axis=1, how="all")  # the file's columns
 patients
 ```
 
