@@ -6,7 +6,10 @@ where individual patient data (IPD) files exist (an ``x-pattern`` resource with 
 ``x-aggregate`` declaration, in this review ``data/private/<study_id>.csv``), aggregates
 them to counts per outcome that **replace** the study's published rows for the outcomes
 the IPD covers; the values in ``x-aggregate.set`` mark those rows (here ``confidence =
-ipd``). Published rows for outcomes the IPD does not cover are kept.
+ipd``). Published rows for outcomes the IPD does not cover are kept. With
+``x-aggregate.study-resource`` (here ``studies``), the study's fields that are empty or
+``unknown`` are completed from the patient rows as the IPD columns' ``x-study`` declare
+(and ``study-count`` receives the number of patients); a stated value is never replaced.
 
 No patient-level row leaves this module except through :func:`load_ipd`, which a
 Kaplan-Meier analysis calls explicitly.
@@ -15,6 +18,7 @@ Kaplan-Meier analysis calls explicitly.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,9 +37,11 @@ from analysis.evidence.datapackage import (
     constraint_errors,
 )
 from analysis.evidence.ipd import (
+    StudyField,
     TimeToEvent,
     aggregate_binary,
     binary_outcomes,
+    study_fields,
     time_to_event_specs,
 )
 from analysis.evidence.validate import check_evidence
@@ -259,8 +265,40 @@ def _apply_ipd(check: PackageCheck, tables: dict[str, pd.DataFrame]) -> tuple[st
             counts = aggregate_binary(patients, outcomes)
             target = check.package.resource(str(plan["into"]))
             tables[target.name] = _replace(tables[target.name], target, plan, key, counts)
+            if plan.get("study-resource") in tables:
+                study = check.package.resource(str(plan["study-resource"]))
+                found = study_fields(patients, resource.schema.fields)
+                if plan.get("study-count"):
+                    found = (StudyField("-", str(plan["study-count"]), len(patients), "rows"), *found)
+                tables[study.name] = _complete(tables[study.name], study, str(plan["key"]), key, found)
             replaced.append(key)
     return tuple(replaced)
+
+
+def _complete(frame: pd.DataFrame, target: Resource, key_col: str, key: str,
+              found: tuple[StudyField, ...]) -> pd.DataFrame:
+    """Fill the study's fields that are empty or ``unknown`` with the values derived from its IPD.
+
+    A value the study table states is never replaced: the patient file completes the published
+    description (so that the cohort enters the subgroup analyses), it does not contradict it.
+    """
+    frame = frame.copy()
+    rows = (frame[key_col] == key).fillna(False).to_numpy(dtype=bool)
+    for item in found:
+        if item.value is None or item.field not in frame.columns or not rows.any():
+            continue
+        current = frame.loc[rows, item.field].iloc[0]
+        if _is_missing(current) or current == "unknown":
+            value = item.value if not isinstance(item.value, float) else round(item.value, 6)
+            frame.loc[rows, item.field] = pd.Series([_typed(target, item.field, value)] * int(rows.sum()),
+                                                    index=frame.index[rows], dtype=frame[item.field].dtype)
+    return frame
+
+
+def _is_missing(value: Any) -> bool:
+    if isinstance(value, list):
+        return not value
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _replace(

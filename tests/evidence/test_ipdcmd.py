@@ -273,3 +273,23 @@ def test_ordinary_spreadsheet_exports_validate(project: Path, variant: str) -> N
     assert _errors(project) == []
     assert {r.outcome: r.total for r in summarise_ipd(project / "data", STUDY).outcome_rows.itertuples()}[
         "neutrophil_recovery"] == 9
+
+
+def test_the_loader_completes_the_study_row_without_contradicting_it(project: Path) -> None:
+    """Empty or unknown study fields are filled from the patient file (so the cohort enters the
+    subgroup analyses); a value the study table states is kept."""
+    from analysis.evidence.loading import load_evidence
+    from tests.evidence_helpers import set_cell
+
+    shutil.copy2(ROOT / "tests" / "fixtures" / "ipd" / "SYNTHETIC-boundaries.csv",
+                 project / "data" / "private" / f"{STUDY}.csv")
+    studies = project / "data" / "studies.csv"
+    line = next(i for i, row in enumerate(studies.read_text(encoding="utf-8").splitlines(), start=1)
+                if row.startswith(f"{STUDY},"))
+    set_cell(studies, line, "cd34_selected", "no")  # stated by the study table: must stay
+    row = load_evidence(project / "data")["studies"].set_index("study_id").loc[STUDY]
+    assert row["car_t_target"] == "CD19"  # empty before: every patient CD19
+    assert row["age_group"] == "mixed"  # "unknown" before: ages 7 to 25
+    assert row["n_boosted"] == 9 and row["cd34_dose_median"] == 3.6
+    assert row["cd34_selected"] == "no"
+    assert row["scb_source"] == "allogeneic"
