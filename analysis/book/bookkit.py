@@ -449,7 +449,7 @@ class Review(LivingReview):
             return
         from analysis.book.plots import km_plot, km_plot_alt_text
         from analysis.engine.survival import kaplan_meier
-        from analysis.evidence.ipd import time_to_event
+        from analysis.evidence.ipd import time_to_event, untimed
         from analysis.evidence.loading import ipd_time_to_event, load_ipd
 
         rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
@@ -458,9 +458,13 @@ class Review(LivingReview):
         patients = load_ipd(self.data_dir, study_id)
         for spec in ipd_time_to_event(self.evidence.package):
             label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
-            time, event = time_to_event(patients, spec)
+            time, event = time_to_event(patients, spec, without_time="omit")
+            off = untimed(patients, spec)
+            note = (f" {off} patient{'s' if off != 1 else ''} with {label} recorded but without the day needed "
+                    f"(of the event, or of the last follow-up) {'are' if off != 1 else 'is'} counted above but "
+                    "not on the curve." if off else "")
             if time.size == 0:
-                _display(_markdown(f"No patient has {label} recorded, so there is no curve."))
+                _display(_markdown(f"No patient has {label} recorded with its day, so there is no curve.{note}"))
                 continue
             km = kaplan_meier(time, event)
             # the curve starts at the boost (day 0, nobody has the event yet); 1 - S and its band
@@ -474,7 +478,7 @@ class Review(LivingReview):
                     "censored at their last follow-up, including those who died first.",
                     km_plot_alt_text(*args, **kwargs))
             median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
-            _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}."))
+            _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}.{note}"))
 
     def glue_changes(self) -> None:
         """Glue the version, the previous one and the trigger of this version."""

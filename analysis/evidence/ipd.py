@@ -31,6 +31,7 @@ __all__ = [
     "study_fields",
     "time_to_event",
     "time_to_event_specs",
+    "untimed",
 ]
 
 
@@ -154,7 +155,7 @@ def aggregate_binary(patients: pd.DataFrame, outcomes: Sequence[BinaryOutcome]) 
 
 
 def time_to_event(
-    patients: pd.DataFrame, spec: TimeToEvent
+    patients: pd.DataFrame, spec: TimeToEvent, *, without_time: str = "raise"
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Times and event indicators for a Kaplan-Meier analysis.
 
@@ -167,6 +168,11 @@ def time_to_event(
     ----------
     patients : pandas.DataFrame
     spec : TimeToEvent
+    without_time : {"raise", "omit"}, optional
+        A patient whose event is recorded but who lacks the time needed (the day of the
+        event, or the day to censor at): ``"raise"`` a ValueError, or ``"omit"`` the patient
+        from the curve; :func:`untimed` counts them, so a page can say how many.
+        Default = ``"raise"``.
 
     Returns
     -------
@@ -177,23 +183,40 @@ def time_to_event(
     Raises
     ------
     ValueError
-        When a time column is absent, or a patient with the event indicator recorded lacks
+        With ``without_time="raise"``, when a patient with the event indicator recorded lacks
         the time it needs (row position given; never the patient's identifier).
     """
-    if spec.event not in patients.columns:  # an optional column left out: nobody recorded
-        return np.empty(0, dtype=float), np.empty(0, dtype=np.int64)
-    for column in (spec.time, spec.censor_time):
-        if column not in patients.columns:
-            raise ValueError(f"column {column!r} needed for {spec.outcome} is absent")
-    recorded = patients.loc[patients[spec.event].notna().to_numpy(dtype=bool)]
-    event = (recorded[spec.event] == spec.event_value).to_numpy(dtype=bool)
-    time = recorded[spec.time].where(event, recorded[spec.censor_time])
-    if time.isna().any():
-        row = int(np.flatnonzero(time.isna().to_numpy(dtype=bool))[0])
+    if without_time not in ("raise", "omit"):
+        raise ValueError(f"without_time must be 'raise' or 'omit', got {without_time!r}")
+    recorded, event, time = _timed(patients, spec)
+    missing = time.isna().to_numpy(dtype=bool)
+    if missing.any() and without_time == "raise":
+        row = int(np.flatnonzero(missing)[0])
         needed = spec.time if event[row] else spec.censor_time
         raise ValueError(f"{needed} is empty in row {_position(patients, recorded.index[row])} "
                          f"({spec.outcome}: needed {'for the event' if event[row] else 'to censor'})")
-    return time.to_numpy(dtype=float), event.astype(np.int64)
+    keep = ~missing
+    return time.to_numpy(dtype=float)[keep], event[keep].astype(np.int64)
+
+
+def untimed(patients: pd.DataFrame, spec: TimeToEvent) -> int:
+    """Patients with the event recorded but without the day a curve needs (left off it)."""
+    _, _, time = _timed(patients, spec)
+    return int(time.isna().sum())
+
+
+def _timed(patients: pd.DataFrame, spec: TimeToEvent) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
+    """Recorded patients, their event flags and their times (NA where the needed day is empty)."""
+    if spec.event not in patients.columns:  # an optional column left out: nobody recorded
+        empty = patients.iloc[0:0]
+        return empty, np.empty(0, dtype=bool), pd.Series([], dtype="Float64")
+    recorded = patients.loc[patients[spec.event].notna().to_numpy(dtype=bool)]
+    event = (recorded[spec.event] == spec.event_value).to_numpy(dtype=bool)
+    absent = pd.Series(pd.NA, index=recorded.index, dtype="Float64")
+    event_time = recorded[spec.time] if spec.time in recorded.columns else absent
+    censor_time = recorded[spec.censor_time] if spec.censor_time in recorded.columns else absent
+    time = event_time.astype("Float64").where(event, censor_time.astype("Float64"))
+    return recorded, event, time
 
 
 def _position(patients: pd.DataFrame, label: Any) -> int:

@@ -41,6 +41,7 @@ from analysis.evidence.ipd import (
     describe_numbers,
     study_fields,
     time_to_event,
+    untimed,
 )
 from analysis.evidence.loading import EvidenceError, ipd_time_to_event, load_ipd
 
@@ -145,12 +146,13 @@ def _outcome_rows(package: Package, plan: Mapping[str, Any], study_id: str, coun
 
 
 def _time_summary(patients: pd.DataFrame, spec: Any) -> dict[str, Any]:
-    time, event = time_to_event(patients, spec)
+    time, event = time_to_event(patients, spec, without_time="omit")
+    off = untimed(patients, spec)
     if time.size == 0:
-        return {"outcome": spec.outcome, "n": 0, "events": 0}
+        return {"outcome": spec.outcome, "n": 0, "events": 0, "untimed": off}
     km = kaplan_meier(time, event)
     return {"outcome": spec.outcome, "n": km.n, "events": km.events, "median": km.median,
-            "median_ci_lower": km.median_ci_lower, "median_ci_upper": km.median_ci_upper}
+            "median_ci_lower": km.median_ci_lower, "median_ci_upper": km.median_ci_upper, "untimed": off}
 
 
 # ------------------------------------------------------------------------------ writing
@@ -184,13 +186,14 @@ def report_text(summary: IpdSummary) -> str:
               for name, d in summary.numbers.items()]
     lines += ["", "Time to event (Kaplan-Meier; patients without the event censored at last follow-up):"]
     for item in summary.times:
+        off = f"; {item['untimed']} recorded without the day needed, left off the curve" if item["untimed"] else ""
         if not item["n"]:
-            lines.append(f"  {item['outcome']}: not recorded")
+            lines.append(f"  {item['outcome']}: no patient recorded with its day{off}")
             continue
         median = ("not reached" if pd.isna(item["median"]) else
                   f"{_plain(item['median'])} days (95% CI {_limit(item['median_ci_lower'])} to "
                   f"{_limit(item['median_ci_upper'])})")
-        lines.append(f"  {item['outcome']}: {item['events']} events in {item['n']} patients; median {median}")
+        lines.append(f"  {item['outcome']}: {item['events']} events in {item['n']} patients; median {median}{off}")
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from analysis.evidence.ipd import (
     binary_outcomes,
     time_to_event,
     time_to_event_specs,
+    untimed,
 )
 from tests.evidence_helpers import ROOT, SYNTHETIC_IPD
 
@@ -124,8 +125,11 @@ def test_unrecorded_indicator_leaves_the_curve_and_absent_time_column_is_an_erro
     assert event.tolist() == [0, 0, 1, 1, 0, 0, 0]
     absent = time_to_event(patients, TimeToEvent("x", "not_a_column", "followup_days", "followup_days"))
     assert absent[0].size == 0 and absent[1].size == 0
-    with pytest.raises(ValueError, match="column 'nope' needed for death is absent"):
-        time_to_event(patients, TimeToEvent("death", "alive", "nope", "followup_days", 0))
+    dead_without_day = TimeToEvent("death", "alive", "nope", "followup_days", 0)  # no such column
+    with pytest.raises(ValueError, match=r"nope is empty in row 4 \(death: needed for the event\)"):
+        time_to_event(patients, dead_without_day)
+    time, event = time_to_event(patients, dead_without_day, without_time="omit")
+    assert event.tolist() == [0, 0, 0, 0, 0] and untimed(patients, dead_without_day) == 2
     assert np.all(
         np.isfinite(
             time_to_event(

@@ -7,7 +7,8 @@ last event, nobody or everybody with the event. For each file:
 - the validator finds no error;
 - the loader's aggregated counts equal a direct count of the file;
 - every Kaplan-Meier curve is a valid step function whose band contains it where defined, whose
-  count of patients and events equals the file's, and which the plot and its alt text accept;
+  events equal the file's and whose patients plus those left off it (no day to place them) equal
+  the outcome's total, and which the plot and its alt text accept;
 - ``ipd-summary`` gives the same counts and never writes a patient code or a patient's value
   other than counts, medians and ranges;
 - the GETH-TC page's code (``Review.show_ipd``) runs and shows the counts.
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 
 from analysis.engine.survival import kaplan_meier
 from analysis.evidence.datapackage import read_descriptor
-from analysis.evidence.ipd import time_to_event
+from analysis.evidence.ipd import time_to_event, untimed
 from analysis.evidence.ipdcmd import (
     report_text,
     summarise_ipd,
@@ -59,18 +60,18 @@ def patient(draw: Any, index: int) -> dict[str, Any]:
     cap = follow if follow is not None else 900
     for flag, days in (("neutrophil_recovery", "days_to_neutrophil_recovery"),
                        ("platelet_recovery", "days_to_platelet_recovery")):
-        value = draw(st.sampled_from([None, 0, 1] if follow is not None else [None, 1]))
+        value = draw(st.sampled_from([None, 0, 1]))
         if value is not None:
             row[flag] = value
         if value == 1:
             row[days] = draw(st.integers(0, min(cap, 120)))  # small range: ties are common
     if follow is not None:
         row["followup_days"] = follow
-        alive = draw(st.sampled_from([None, 0, 1]))
-        if alive is not None:
-            row["alive"] = alive
-        if alive == 0 and draw(maybe):
-            row["death_cause"] = draw(st.sampled_from(ENUMS["death_cause"]))
+    alive = draw(st.sampled_from([None, 0, 1] if follow is not None else [None, 1]))  # a death needs its day
+    if alive is not None:
+        row["alive"] = alive
+    if alive == 0 and draw(maybe):
+        row["death_cause"] = draw(st.sampled_from(ENUMS["death_cause"]))
     agvhd = draw(st.sampled_from([None, 0, 1]))
     if agvhd is not None:
         row["agvhd"] = agvhd
@@ -98,11 +99,10 @@ def ipd_file(draw: Any) -> tuple[list[str], list[dict[str, Any]]]:
                        ("platelet_recovery", "days_to_platelet_recovery")):
         if flag in dropped or days in dropped:  # a recovery without its day, or a day without
             dropped |= {flag, days}             # its recovery, is not a valid file
-    if "followup_days" in dropped:  # without follow-up, nobody can be censored or have a vital status
+    if "followup_days" in dropped:  # without follow-up, nobody can have died on a known day
         for row in rows:
-            row["alive"] = row["death_cause"] = ""
-            for flag in ("neutrophil_recovery", "platelet_recovery"):
-                row[flag] = "" if row[flag] == 0 else row[flag]
+            if row["alive"] == 0:
+                row["alive"] = row["death_cause"] = ""
     columns = [c for c in COLUMNS if c not in dropped]
     return columns, [{c: r[c] for c in columns} for r in rows]
 
@@ -185,13 +185,14 @@ def test_every_curve_is_valid_and_drawable(project: Path, drawn: Any) -> None:
     patients = load_ipd(project / "data", STUDY)
     counts = _direct_counts(columns, rows)
     for spec in ipd_time_to_event(read_descriptor(project / "data" / "datapackage.yaml")):
-        time, event = time_to_event(patients, spec)
+        time, event = time_to_event(patients, spec, without_time="omit")
+        off = untimed(patients, spec)  # recorded, but without the day needed: counted, not on the curve
         if time.size == 0:
-            assert spec.outcome not in counts
+            assert spec.outcome not in counts or counts[spec.outcome][1] == off
             continue
         km = kaplan_meier(time, event)
         events, total = counts[spec.outcome]
-        assert (km.events, km.n) == (events, total)
+        assert (km.events, km.n + off) == (events, total)  # every event has its day (validated)
         assert np.all(np.diff(km.survival) <= 1e-15) and np.all((km.survival >= 0) & (km.survival <= 1))
         defined = np.isfinite(km.ci_lower) & np.isfinite(km.ci_upper)
         assert np.all(km.ci_lower[defined] <= km.survival[defined] + 1e-12)

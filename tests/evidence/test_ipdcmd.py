@@ -106,11 +106,10 @@ def test_the_late_death_curve_reaches_one_and_has_no_band_there(project: Path) -
           "recovery is after the last follow-up (days_to_neutrophil_recovery = this value; followup_days = "
           "this value)")),
         ("SYNTH-1,0,,0,,0,",
-         ("data/private/molinosquintana2025.csv:2: followup_days: a patient without recovery needs the day "
-          "of last follow-up (when the patient is censored)")),
-        ("SYNTH-1,,,,,1,",
-         ("data/private/molinosquintana2025.csv:2: followup_days: a patient whose vital status is recorded "
-         "needs the day of death or last follow-up")),
+         ("data/private/molinosquintana2025.csv:2: followup_days: a patient who died needs the day of death "
+          "(followup_days)")),
+        ("SYNTH-1,0,,0,,1,", None),  # alive, no recovery, follow-up not recorded: counted, off the curve
+        ("SYNTH-1,,,,,1,", None),
         ("SYNTH-1,1,,1,,1,50",
          ("data/private/molinosquintana2025.csv:2: days_to_neutrophil_recovery: a patient whose neutrophils "
          "recovered needs the day of recovery")),
