@@ -134,3 +134,18 @@ def test_alt_text():
 def test_bad_input_is_named(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         km_plot(*args, **kwargs)
+
+
+def test_an_undefined_band_is_drawn_up_to_where_it_becomes_undefined_and_not_beyond():
+    """A KM estimate that reaches 1 (S = 0) at the last time: no band there, but the band of the
+    previous step holds until that time (a post step), as survfit's NA at the last row implies."""
+    times, incidence = [0, 240, 832, 900], [0.0, 0.14, 1.0, 1.0]
+    lower, upper = [0.0, 0.02, math.nan, math.nan], [0.0, 0.37, math.nan, math.nan]
+    fig = km_plot(times, incidence, lower, upper)
+    (band,) = [c for c in fig.axes[0].collections if c.get_gid() == "km-band"]
+    xs = np.concatenate([p.vertices[:, 0] for p in band.get_paths()])
+    ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+    assert xs.max() == pytest.approx(832)  # not beyond the time where the band becomes undefined
+    corners = {(round(x, 6), round(y, 6)) for x, y in zip(xs, ys, strict=True)}
+    assert {(832.0, 0.37), (832.0, 0.02), (240.0, 0.37)} <= corners  # the last step's band runs to 832
+    assert "confidence interval undefined there" in km_plot_alt_text(times, incidence, lower, upper)

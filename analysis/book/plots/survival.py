@@ -86,6 +86,24 @@ def _arrays(
     return t, s, lo, hi, censor
 
 
+def _band_steps(
+    t: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The band as a post-step fill that stops exactly where it becomes undefined (NaN).
+
+    ``fill_between(step="post", where=...)`` fills between ``x[i]`` and ``x[i+1]`` only when both
+    are marked, but in a post step the value at ``x[i]`` holds over that whole interval. So a
+    defined step followed by an undefined one is closed by marking the undefined point (with the
+    previous limits): the band then runs up to the time where it becomes undefined, and not beyond.
+    """
+    defined = np.isfinite(lo) & np.isfinite(hi)
+    closes = ~defined & np.concatenate(([False], defined[:-1]))
+    lo_f, hi_f = lo.copy(), hi.copy()
+    previous = np.flatnonzero(closes) - 1
+    lo_f[closes], hi_f[closes] = lo[previous], hi[previous]
+    return t, np.where(defined | closes, lo_f, 0.0), np.where(defined | closes, hi_f, 0.0), defined | closes
+
+
 def _step_value(t: np.ndarray, s: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Value of the right-continuous step function (t, s) at the times ``at`` (a lookup)."""
     idx = np.searchsorted(t, at, side="right") - 1
@@ -137,12 +155,12 @@ def km_plot(
         extra = 0.5 if at_risk else 0.0
         fig = st.new_figure(6.4, 4.2 + extra)
         ax = fig.add_axes((0.13, (0.75 + extra) / (4.2 + extra), 0.82, 3.0 / (4.2 + extra)))
-        defined = np.isfinite(lo_draw) & np.isfinite(hi_draw)
+        band_x, band_lo, band_hi, band_on = _band_steps(t_draw, lo_draw, hi_draw)
         ax.fill_between(
-            t_draw,
-            np.where(defined, lo_draw, s_draw),
-            np.where(defined, hi_draw, s_draw),
-            where=defined,
+            band_x,
+            band_lo,
+            band_hi,
+            where=band_on,
             step="post",
             color=st.POOLED,
             alpha=0.18,
@@ -180,11 +198,13 @@ def km_plot(
                 linewidth=1.0,
                 gid="km-median",
             )
+            late = median > 0.6 * x_max  # label to the left, inside the axes, when the median is late
             ax.annotate(
                 f"Median {median:g} {xlabel.lower()}",
                 xy=(median, 0.5),
-                xytext=(6, -6),
+                xytext=(-6, -6) if late else (6, -6),
                 textcoords="offset points",
+                ha="right" if late else "left",
                 va="top",
                 fontsize=st.FONT_SIZE - 1,
                 color=st.INK,
