@@ -155,6 +155,20 @@ def _time_summary(patients: pd.DataFrame, spec: Any) -> dict[str, Any]:
             "median_ci_lower": km.median_ci_lower, "median_ci_upper": km.median_ci_upper, "untimed": off}
 
 
+def published_outcomes(data_dir: str | Path, study_id: str) -> set[str]:
+    """Outcomes the (public) outcome table already holds for the study."""
+    data_dir = Path(data_dir)
+    package = read_descriptor(data_dir / "datapackage.yaml")
+    plan = ipd_resource(package).properties["x-aggregate"]
+    target = package.resource(str(plan["into"]))
+    path = data_dir / str(target.path)
+    if not path.exists():
+        return set()
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {row.get(str(plan["outcome"]), "") for row in csv.DictReader(handle)
+                if row.get(str(plan["key"])) == study_id}
+
+
 # ------------------------------------------------------------------------------ writing
 
 
@@ -296,6 +310,10 @@ def summary_run(args: argparse.Namespace) -> int:
             with Path(target).open("w", encoding="utf-8", newline="") as handle:
                 write(summary, handle)
     sys.stdout.write(report_text(summary))
+    existing = published_outcomes(args.data_dir, args.study_id) & set(summary.outcome_rows["outcome"])
+    if existing:
+        print(f"\nThe outcome table already has rows of {args.study_id} for {', '.join(sorted(existing))}: "
+              "replace those rows with these (one row per study and outcome), do not add them twice.")
     if args.out:
         print(f"\nOutcome rows written to {args.out}: review them, then add them to data/outcomes.csv "
               "in a pull request (never the patient file).")

@@ -292,3 +292,20 @@ def test_the_loader_completes_the_study_row_without_contradicting_it(project: Pa
     assert row["n_boosted"] == 9 and row["cd34_dose_median"] == 3.6
     assert row["cd34_selected"] == "no"
     assert row["scb_source"] == "allogeneic"
+
+
+def test_ipd_summary_says_which_published_rows_to_replace(project: Path) -> None:
+    """For a study that already has published rows, the report names the outcomes to replace."""
+    from tests.evidence_helpers import set_cell
+
+    _write(project, FILES["one patient"])
+    outcomes = project / "data" / "outcomes.csv"
+    line = len(outcomes.read_text(encoding="utf-8").splitlines())
+    with outcomes.open("a", encoding="utf-8") as handle:  # a copy of the last row, given to this study
+        handle.write(outcomes.read_text(encoding="utf-8").splitlines()[-1] + "\n")
+    set_cell(outcomes, line + 1, "study_id", STUDY)
+    set_cell(outcomes, line + 1, "outcome", "neutrophil_recovery")
+    proc = subprocess.run([sys.executable, "-m", "analysis", "ipd-summary", STUDY, "--data-dir",
+                           str(project / "data")], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"already has rows of {STUDY} for neutrophil_recovery: replace those rows" in proc.stdout
