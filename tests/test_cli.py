@@ -43,3 +43,23 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str])
         cli.main(["no-such-command"])
     assert info.value.code == 2
     assert "invalid choice: 'no-such-command'" in capsys.readouterr().err
+
+
+def test_validate_is_registered_and_others_can_register() -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["validate", "somewhere", "--bib", "x.bib"])
+    assert (args.data_dir, args.bib) == ("somewhere", "x.bib")
+
+    def arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("key")
+
+    @cli.command("toy-command", help="a toy", arguments=arguments)
+    def toy(args: argparse.Namespace) -> int:
+        return 7 if args.key == "k" else 0
+
+    try:
+        assert cli.main(["toy-command", "k"]) == 7
+        with pytest.raises(ValueError, match="registered twice"):
+            cli.command("toy-command", help="again")(lambda a: 0)
+    finally:
+        cli._REGISTRY.pop("toy-command")

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from analysis import cli
 from analysis.evidence.datapackage import (
     DescriptorError,
     check_package,
     parse_descriptor,
     read_descriptor,
 )
-from analysis.evidence.rules import UNKNOWN, ExpressionError, evaluate_on, parse_expression
 
 DESCRIPTOR = """
 name: toy
@@ -36,6 +33,8 @@ resources:
         - {fields: shelf, reference: {resource: shelves, fields: shelf}}
       x-required-if:
         - {field: note, when: "kind == 'fragile'"}
+      x-empty-if:
+        - {field: weight, when: "kind == 'plain' and size == 0", message: "an empty plain box has no weight"}
       fields:
         - {name: shelf, type: string, constraints: {required: true}}
         - {name: label, type: string, constraints: {required: true}}
@@ -49,6 +48,7 @@ resources:
   - name: moves
     path: moves.yaml
     x-records: moves
+    x-min-rows: 1
     schema:
       fields:
         - {name: id, type: string, constraints: {required: true}}
@@ -276,69 +276,6 @@ def test_descriptor_must_list_resources() -> None:
         parse_descriptor({"name": "x"})
 
 
-# ------------------------------------------------------------------------------- rules
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["a.b.c > 1", "x[0] > 1", "(lambda: 1)()", "open('f')", "a if b else c", "{1: 2}", "len(a, b)"],
-)
-def test_rule_language_refuses_other_constructs(text: str) -> None:
-    with pytest.raises(ExpressionError):
-        parse_expression(text)
-
-
-def test_rule_names_and_references() -> None:
-    expr = parse_expression("total <= studies.n and sum(legs.m) > x")
-    assert expr.names == ("total", "x")
-    assert expr.references == (("studies", "n"), ("legs", "m"))
-
-
-@pytest.mark.parametrize(
-    ("text", "record", "expected"),
-    [
-        ("a <= b", {"a": 1, "b": 2}, True),
-        ("a <= b", {"a": 1, "b": None}, UNKNOWN),
-        ("a <= b or c == 1", {"a": 1, "b": None, "c": 1}, True),
-        ("a <= b and c == 1", {"a": 1, "b": None, "c": 2}, False),
-        ("not (a == 1)", {"a": None}, UNKNOWN),
-        ("k in ['x', 'y']", {"k": "y"}, True),
-        ("0 <= a <= 5", {"a": 7}, False),
-        ("a + b * 2 == 7", {"a": 1, "b": 3}, True),
-        ("sum(l.n) == 5", {"l": [{"n": 2}, {"n": 3}]}, True),
-        ("sum(l.n) == 5", {"l": [{"n": 2}, {"n": None}]}, UNKNOWN),
-    ],
-)
-def test_three_valued_evaluation(text: str, record: dict, expected: object) -> None:
-    assert (
-        evaluate_on(parse_expression(text), record) is expected
-        or evaluate_on(parse_expression(text), record) == expected
-    )
-
-
-# --------------------------------------------------------------------------------- cli
-
-
-def test_validate_is_registered_and_others_can_register() -> None:
-    parser = cli.build_parser()
-    args = parser.parse_args(["validate", "somewhere", "--bib", "x.bib"])
-    assert (args.data_dir, args.bib) == ("somewhere", "x.bib")
-
-    def arguments(p: argparse.ArgumentParser) -> None:
-        p.add_argument("key")
-
-    @cli.command("toy-command", help="a toy", arguments=arguments)
-    def toy(args: argparse.Namespace) -> int:
-        return 7 if args.key == "k" else 0
-
-    try:
-        assert cli.main(["toy-command", "k"]) == 7
-        with pytest.raises(ValueError, match="registered twice"):
-            cli.command("toy-command", help="again")(lambda a: 0)
-    finally:
-        cli._REGISTRY.pop("toy-command")
-
-
 def test_rules_must_name_existing_fields(tmp_path: Path) -> None:
     broken = DESCRIPTOR.replace('check: "filled <= size"', 'check: "filed <= size"').replace(
         "join: shelf, severity", "severity"
@@ -364,3 +301,21 @@ def test_malformed_descriptor_structure_is_a_problem_not_a_crash(tmp_path: Path)
 def test_yaml_with_a_control_character_gives_its_line(base: Path) -> None:
     write(base, "moves.yaml", "moves:\n  - id: m1\n  - id: \x00\n")
     assert any(p.startswith("moves.yaml:3: -: invalid YAML:") for p in problems(base))
+
+
+def test_empty_if_refuses_a_value_where_the_condition_holds(base: Path) -> None:
+    write(base, "boxes.csv", "shelf,label,kind,colours,filled,size,weight,packed,note\n"
+          "A1,x,plain,,,0,2,,n\nA1,y,plain,,,0,,,n\nA1,z,,,,0,3,,n\n")
+    assert problems(base) == ["boxes.csv:2: weight: an empty plain box has no weight"]  # z: kind unknown
+
+
+def test_min_rows_counts_the_records(base: Path) -> None:
+    write(base, "moves.yaml", "moves: []\n")
+    assert "moves.yaml:1: -: the file has 0 data rows; at least 1 row expected" in problems(base)
+
+
+def test_malformed_conditionals_are_descriptor_errors(tmp_path: Path) -> None:
+    broken = DESCRIPTOR.replace("- {field: weight, when:", "- {field: weight, wen:")
+    write(tmp_path, "datapackage.yaml", broken)
+    with pytest.raises(DescriptorError, match=r"x-empty-if.*each entry needs a field and a when condition"):
+        read_descriptor(tmp_path / "datapackage.yaml")
