@@ -61,3 +61,18 @@ def remove_column(path: Path, column: str) -> None:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows([r[:index] + r[index + 1 :] for r in rows])
     path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def review_copy(dest: Path) -> Path:
+    """A copy of the real review at ``dest`` for tests that build pages or results from it.
+
+    ``data/`` without any private file (an empty ``data/private/`` is made), the bibliography,
+    ``VERSION``, ``CITATION.cff`` and ``_config.yml``, and empty ``book/`` and ``results/``
+    folders (no released snapshot). Returns ``dest``.
+    """
+    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns("private"))
+    for name in ("references.bib", "VERSION", "CITATION.cff", "_config.yml"):
+        shutil.copy2(ROOT / name, dest / name)
+    for folder in ("data/private", "book", "results"):
+        (dest / folder).mkdir(parents=True, exist_ok=True)
+    return dest

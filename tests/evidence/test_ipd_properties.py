@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from analysis.evidence.ipdcmd import (
 )
 from analysis.evidence.loading import ipd_time_to_event, load_evidence, load_ipd
 from analysis.evidence.validate import check_evidence
+from tests.evidence_helpers import review_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = "molinosquintana2025"
@@ -118,14 +118,7 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the review (data without private files, bibliography, version) to write IPD into."""
-    root = tmp_path_factory.mktemp("review")
-    shutil.copytree(ROOT / "data", root / "data", ignore=shutil.ignore_patterns("private"))
-    for name in ("references.bib", "VERSION", "CITATION.cff", "_config.yml"):
-        shutil.copy2(ROOT / name, root / name)
-    (root / "data" / "private").mkdir()
-    (root / "book").mkdir()
-    (root / "results").mkdir()
-    return root
+    return review_copy(tmp_path_factory.mktemp("review"))
 
 
 def _direct_counts(columns: list[str], rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:

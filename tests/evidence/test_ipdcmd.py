@@ -19,6 +19,7 @@ from analysis.book import bookkit
 from analysis.evidence.datapackage import read_descriptor
 from analysis.evidence.ipdcmd import dictionary_markdown, summarise_ipd, write_template
 from analysis.evidence.validate import check_evidence
+from tests.evidence_helpers import review_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = "molinosquintana2025"
@@ -44,13 +45,7 @@ def _fix_platelet_days(line: str) -> str:
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "data", tmp_path / "data", ignore=shutil.ignore_patterns("private"))
-    for name in ("references.bib", "VERSION", "CITATION.cff", "_config.yml"):
-        shutil.copy2(ROOT / name, tmp_path / name)
-    (tmp_path / "data" / "private").mkdir()
-    (tmp_path / "book").mkdir()
-    (tmp_path / "results").mkdir()
-    return tmp_path
+    return review_copy(tmp_path)
 
 
 def _write(project: Path, lines: list[str], header: str = HEADER) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from analysis.book.bookkit import Review
 from analysis.living.review import LivingReview, json_safe
+from tests.evidence_helpers import review_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,12 +22,7 @@ BOOK_ONLY = ["matplotlib", "forestplot", "IPython", "myst_nb", "jupyter_book", "
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("review")
-    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns("private"))
-    (dest / "results").mkdir()
-    for name in ("references.bib", "VERSION", "CITATION.cff", "_config.yml"):
-        shutil.copy2(ROOT / name, dest / name)
-    return dest
+    return review_copy(tmp_path_factory.mktemp("review"))
 
 
 @pytest.fixture(scope="module")
