@@ -26,6 +26,7 @@ __all__ = [
     "StudyField",
     "TimeToEvent",
     "aggregate_binary",
+    "aggregate_records",
     "binary_outcomes",
     "describe_numbers",
     "study_fields",
@@ -154,6 +155,29 @@ def aggregate_binary(patients: pd.DataFrame, outcomes: Sequence[BinaryOutcome]) 
     )
 
 
+def aggregate_records(plan: Mapping[str, Any], key: str, counts: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the target table for one study's counts, as an ``x-aggregate`` plan declares them.
+
+    Each row holds the study key, the outcome, events and total under the plan's column names, and
+    the plan's ``set`` values (untyped, as written in the descriptor).
+
+    Parameters
+    ----------
+    plan : mapping
+        The ``x-aggregate`` declaration (``key``, ``outcome``, ``events``, ``total``, ``set``).
+    key : str
+        The study's key (the file name's pattern value).
+    counts : pandas.DataFrame
+        :func:`aggregate_binary` output.
+    """
+    return [
+        {str(plan["key"]): key, str(plan["outcome"]): item.outcome,
+         str(plan["events"]): int(item.events), str(plan["total"]): int(item.total),
+         **{str(k): v for k, v in (plan.get("set") or {}).items()}}
+        for item in counts.itertuples(index=False)
+    ]
+
+
 def time_to_event(
     patients: pd.DataFrame, spec: TimeToEvent, *, without_time: str = "raise"
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -249,7 +273,9 @@ class StudyField:
     derivation: str
 
 
-def study_fields(patients: pd.DataFrame, fields: Iterable[Any]) -> tuple[StudyField, ...]:
+def study_fields(
+    patients: pd.DataFrame, fields: Iterable[Any], *, count_field: str | None = None
+) -> tuple[StudyField, ...]:
     """Derive study-level values from the patient rows, as the schema's ``x-study`` declares.
 
     Each ``x-study`` entry of a field is ``{field: NAME}`` plus at most one of
@@ -268,13 +294,15 @@ def study_fields(patients: pd.DataFrame, fields: Iterable[Any]) -> tuple[StudyFi
         Typed patient rows.
     fields : iterable
         Schema fields (objects with ``name`` and ``properties``).
+    count_field : str, optional
+        Study field that receives the number of patients (``x-aggregate.study-count``); first.
 
     Returns
     -------
     tuple of StudyField
         One per ``x-study`` entry of a column present in ``patients``, in schema order.
     """
-    out = []
+    out = [StudyField("-", count_field, len(patients), "rows of the patient file")] if count_field else []
     for spec in fields:
         for entry in spec.properties.get("x-study") or []:
             if spec.name not in patients.columns:

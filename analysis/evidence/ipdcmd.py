@@ -37,13 +37,14 @@ from analysis.evidence.datapackage import Package, Resource, read_descriptor
 from analysis.evidence.ipd import (
     StudyField,
     aggregate_binary,
+    aggregate_records,
     binary_outcomes,
     describe_numbers,
     study_fields,
     time_to_event,
     untimed,
 )
-from analysis.evidence.loading import EvidenceError, ipd_time_to_event, load_ipd
+from analysis.evidence.loading import EvidenceError, ipd_resource, ipd_time_to_event, load_ipd
 
 __all__ = ["IpdSummary", "IpdSummaryError", "dictionary_markdown", "summarise_ipd", "write_template"]
 
@@ -82,14 +83,6 @@ class IpdSummary:
     times: tuple[Mapping[str, Any], ...]
 
 
-def ipd_resource(package: Package) -> Resource:
-    """The IPD resource: the one pattern resource that declares ``x-aggregate``."""
-    found = [r for r in package.resources if r.pattern and "x-aggregate" in r.properties]
-    if len(found) != 1:
-        raise IpdSummaryError("the data package must declare exactly one IPD resource (x-aggregate)")
-    return found[0]
-
-
 def summarise_ipd(data_dir: str | Path, study_id: str, today: dt.date | None = None) -> IpdSummary:
     """Validate a study's IPD file and aggregate it (see the module docstring).
 
@@ -112,10 +105,7 @@ def summarise_ipd(data_dir: str | Path, study_id: str, today: dt.date | None = N
     date = (today or dt.date.today()).isoformat()
     counts = aggregate_binary(patients, binary_outcomes(resource.schema.fields))
     rows = _outcome_rows(package, plan, study_id, counts, len(patients), path.name, digest, date)
-    count_field = plan.get("study-count")
-    study = study_fields(patients, resource.schema.fields)
-    if count_field:
-        study = (StudyField("-", str(count_field), len(patients), "rows of the patient file"), *study)
+    study = study_fields(patients, resource.schema.fields, count_field=plan.get("study-count"))
     numbers = {
         f.name: described for f in resource.schema.fields
         if f.type in ("integer", "number") and not f.enum and f.name in patients
@@ -127,21 +117,11 @@ def summarise_ipd(data_dir: str | Path, study_id: str, today: dt.date | None = N
 
 def _outcome_rows(package: Package, plan: Mapping[str, Any], study_id: str, counts: pd.DataFrame,
                   n: int, filename: str, digest: str, date: str) -> pd.DataFrame:
-    target = package.resource(str(plan["into"]))
-    columns = list(target.schema.names)
-    rows = []
-    for item in counts.itertuples(index=False):
-        row = dict.fromkeys(columns, "")
-        row.update({str(k): str(v) for k, v in (plan.get("set") or {}).items()})
-        row[str(plan["key"])] = study_id
-        row[str(plan["outcome"])] = item.outcome
-        row[str(plan["events"])] = int(item.events)
-        row[str(plan["total"])] = int(item.total)
-        row["confidence"] = "ipd"
-        row["derivation"] = (f"aggregated by python -m analysis ipd-summary on {date} from {filename} "
-                             f"({n} patients; SHA-256 {digest})")
-        row["extracted_on"] = date
-        rows.append({c: row.get(c, "") for c in columns})
+    columns = list(package.resource(str(plan["into"])).schema.names)
+    derivation = (f"aggregated by python -m analysis ipd-summary on {date} from {filename} "
+                  f"({n} patients; SHA-256 {digest})")
+    rows = [{**dict.fromkeys(columns, ""), **record, "derivation": derivation, "extracted_on": date}
+            for record in aggregate_records(plan, study_id, counts)]
     return pd.DataFrame(rows, columns=columns)
 
 

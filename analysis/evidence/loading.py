@@ -40,6 +40,7 @@ from analysis.evidence.ipd import (
     StudyField,
     TimeToEvent,
     aggregate_binary,
+    aggregate_records,
     binary_outcomes,
     study_fields,
     time_to_event_specs,
@@ -49,6 +50,7 @@ from analysis.evidence.validate import check_evidence
 __all__ = [
     "Evidence",
     "EvidenceError",
+    "ipd_resource",
     "ipd_time_to_event",
     "load_evidence",
     "load_ipd",
@@ -198,7 +200,7 @@ def load_ipd(
     check, problems = check_evidence(data_dir, descriptor=descriptor)
     if check is None:
         raise EvidenceError(problems)
-    spec = _ipd_resource(check.package, resource)
+    spec = ipd_resource(check.package, resource)
     for table in check.tables.get(spec.name, []):
         if key in table.keys.values():
             errors = [p for p in problems if p.path == table.path and p.severity == "error"]
@@ -211,12 +213,19 @@ def load_ipd(
 
 def ipd_time_to_event(package: Package, resource: str | None = None) -> tuple[TimeToEvent, ...]:
     """The time-to-event analyses declared for the IPD resource (``x-time-to-event``)."""
-    spec = _ipd_resource(package, resource)
+    spec = ipd_resource(package, resource)
     declarations = spec.properties.get("x-time-to-event") or []
     return time_to_event_specs(declarations, binary_outcomes(spec.schema.fields))
 
 
-def _ipd_resource(package: Package, name: str | None) -> Resource:
+def ipd_resource(package: Package, name: str | None = None) -> Resource:
+    """The IPD resource: ``name``, or else the one pattern resource that declares ``x-aggregate``.
+
+    Raises
+    ------
+    ValueError
+        When no name is given and the descriptor declares no such resource, or several.
+    """
     if name is not None:
         return package.resource(name)
     candidates = [r for r in package.resources if r.pattern and "x-aggregate" in r.properties]
@@ -267,9 +276,7 @@ def _apply_ipd(check: PackageCheck, tables: dict[str, pd.DataFrame]) -> tuple[st
             tables[target.name] = _replace(tables[target.name], target, plan, key, counts)
             if plan.get("study-resource") in tables:
                 study = check.package.resource(str(plan["study-resource"]))
-                found = study_fields(patients, resource.schema.fields)
-                if plan.get("study-count"):
-                    found = (StudyField("-", str(plan["study-count"]), len(patients), "rows"), *found)
+                found = study_fields(patients, resource.schema.fields, count_field=plan.get("study-count"))
                 tables[study.name] = _complete(tables[study.name], study, str(plan["key"]), key, found)
             replaced.append(key)
     return tuple(replaced)
@@ -307,13 +314,8 @@ def _replace(
     key_col, outcome_col = str(plan["key"]), str(plan["outcome"])
     covered = set(counts["outcome"])
     keep = ~((frame[key_col] == key) & frame[outcome_col].isin(covered)).fillna(False)
-    rows = []
-    for item in counts.itertuples(index=False):
-        row: dict[str, Any] = {key_col: key, outcome_col: item.outcome}
-        row[str(plan["events"])] = int(item.events)
-        row[str(plan["total"])] = int(item.total)
-        row.update({str(k): _typed(target, str(k), v) for k, v in (plan.get("set") or {}).items()})
-        rows.append(row)
+    rows = [{k: _typed(target, k, v) if k in (plan.get("set") or {}) else v for k, v in record.items()}
+            for record in aggregate_records(plan, key, counts)]
     added = table_frame(target, rows)
     return pd.concat([frame[keep.to_numpy(dtype=bool)], added], ignore_index=True)
 

@@ -12,7 +12,9 @@ from analysis.evidence.ipd import (
     BinaryOutcome,
     TimeToEvent,
     aggregate_binary,
+    aggregate_records,
     binary_outcomes,
+    study_fields,
     time_to_event,
     time_to_event_specs,
     untimed,
@@ -137,3 +139,16 @@ def test_unrecorded_indicator_leaves_the_curve_and_absent_time_column_is_an_erro
             )[0]
         )
     )
+
+
+def test_aggregate_records_follow_the_plan() -> None:
+    plan = {"key": "sid", "outcome": "what", "events": "e", "total": "n", "set": {"confidence": "ipd"}}
+    counts = pd.DataFrame({"outcome": ["death"], "events": [2], "total": [9]})
+    assert aggregate_records(plan, "s1", counts) == [
+        {"sid": "s1", "what": "death", "e": 2, "n": 9, "confidence": "ipd"}]
+
+
+def test_study_fields_put_the_patient_count_first() -> None:
+    resource = read_descriptor(ROOT / "data" / "datapackage.yaml").resource("ipd")
+    fields = study_fields(_patients(), resource.schema.fields, count_field="n_boosted")
+    assert (fields[0].field, fields[0].value) == ("n_boosted", 8)
