@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.buildutil import ROOT
-from tests.e2e.test_book_e2e import Built, build_copy, fresh_copy
+from tests.e2e.test_book_e2e import Built
 from tests.e2e.test_ipd_privacy import (
-    PAGES,
     STUDY,
-    _include_the_study,
     _row_pattern,
     _table_rows,
+    build_with_private_file,
     built_files,
     leaks,
-    reduced_toc,
 )
 
 FIXTURE = ROOT / "tests" / "fixtures" / "ipd" / "SYNTHETIC-boundaries.csv"
@@ -62,14 +58,8 @@ def test_the_fixture_is_synthetic_and_matches_the_hand_counts() -> None:
 
 
 @pytest.fixture(scope="module")
-def boundary_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    project = fresh_copy(tmp_path_factory.mktemp("ipd-boundaries") / "review")
-    private = project / "data" / "private"
-    private.mkdir(exist_ok=True)
-    shutil.copy2(FIXTURE, private / f"{STUDY}.csv")
-    _include_the_study(project / "data" / "studies.csv", len(_patients()))
-    reduced_toc(project, PAGES)
-    yield build_copy(project)
+def boundary_build(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build_with_private_file(tmp_path_factory.mktemp("ipd-boundaries"), FIXTURE)
 
 
 @pytest.mark.build

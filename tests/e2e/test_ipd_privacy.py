@@ -227,15 +227,26 @@ def _include_the_study(studies: Path, n_patients: int) -> None:
         writer.writerows(rows)
 
 
-@pytest.fixture(scope="module")
-def ipd_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    project = fresh_copy(tmp_path_factory.mktemp("ipd") / "review")
+def build_with_private_file(folder: Path, fixture: Path) -> Built:
+    """Build a fresh copy of the review in ``folder`` with ``fixture`` as the GETH-TC study's private file.
+
+    The study is marked included with as many patients as the file has rows, as data/PRIVATE_DATA.md
+    asks; the table of contents is reduced to :data:`PAGES` and what they cross-reference.
+    """
+    project = fresh_copy(folder / "review")
     private = project / "data" / "private"
     private.mkdir(exist_ok=True)
-    shutil.copy2(FIXTURE, private / f"{STUDY}.csv")
-    _include_the_study(project / "data" / "studies.csv", len(_patients()))
+    shutil.copy2(fixture, private / f"{STUDY}.csv")
+    with fixture.open(encoding="utf-8", newline="") as handle:
+        patients = len(list(csv.DictReader(handle)))
+    _include_the_study(project / "data" / "studies.csv", patients)
     reduced_toc(project, PAGES)
-    yield build_copy(project)
+    return build_copy(project)
+
+
+@pytest.fixture(scope="module")
+def ipd_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    yield build_with_private_file(tmp_path_factory.mktemp("ipd"), FIXTURE)
 
 
 @pytest.fixture(scope="module")
