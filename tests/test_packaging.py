@@ -23,6 +23,7 @@ import pytest
 
 import analysis
 from analysis.evidence.extras import EXTRAS
+from tests.packageutil import package_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -39,17 +40,6 @@ import sys
 for name in {BLOCKED!r}:
     sys.modules[name] = None
 """
-
-
-def _modules() -> list[str]:
-    """Every module of the package, found on disk (so a failing room hides none of its modules)."""
-    names = []
-    for path in sorted((ROOT / "analysis").rglob("*.py")):
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        names.append(".".join(parts))
-    return names
 
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +61,7 @@ for name in sys.argv[1:]:
         out[name] = f"{type(exc).__name__}: {exc}"
 print(json.dumps(out))
 """
-    proc = _run(code, *_modules())
+    proc = _run(code, *package_modules())
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -97,7 +87,7 @@ print(len(names), round(res.estimate, 6))
 
 
 def test_every_module_imports_or_names_its_extra(without_extras: dict[str, str | None]) -> None:
-    assert set(without_extras) == set(_modules())
+    assert set(without_extras) == set(package_modules())
     for name, error in without_extras.items():
         if error is None:
             continue

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import analysis
 from analysis.book.apidoc import CITATION, cite_keys
 from analysis.evidence.bibliography import parse_bibliography
+from tests.packageutil import package_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWN = {e.key for e in parse_bibliography(ROOT / "references.bib").entries}
@@ -53,12 +54,9 @@ def test_any_known_keys_become_one_footcite(keys: list[str], prefix: str) -> Non
 def _docstrings() -> dict[str, str]:
     """Every docstring of the package (modules, classes, functions, methods), by qualified name."""
     code = """
-import importlib, inspect, json, pathlib, sys
-root = pathlib.Path(sys.argv[1])
+import importlib, inspect, json, sys
 out = {}
-for path in sorted((root / "analysis").rglob("*.py")):
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+for name in sys.argv[1:]:
     module = importlib.import_module(name)
     out[name] = inspect.getdoc(module) or ""
     for attr, obj in vars(module).items():
@@ -71,8 +69,8 @@ print(json.dumps(out))
 """
     import json
 
-    proc = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True,
-                          check=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code, *package_modules()], capture_output=True,
+                          text=True, check=True, timeout=120, cwd=ROOT)
     return json.loads(proc.stdout)
 
 
