@@ -65,9 +65,9 @@ def _known_keys(app: Any) -> set[str]:
 def _process(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
     from sphinx.util import logging
 
-    known = app.env.temp_data.setdefault("apidoc_known_keys", None)
-    if known is None:
-        known = app.env.temp_data["apidoc_known_keys"] = _known_keys(app)
+    if "apidoc_known_keys" not in app.env.temp_data:  # read the bibliography once per build
+        app.env.temp_data["apidoc_known_keys"] = _known_keys(app)
+    known = app.env.temp_data["apidoc_known_keys"]
     for i, line in enumerate(lines):
         lines[i], unknown = cite_keys(line, known)
         for key in unknown:

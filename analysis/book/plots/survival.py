@@ -86,9 +86,7 @@ def _arrays(
     return t, s, lo, hi, censor
 
 
-def _band_steps(
-    t: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _band_steps(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The band as a post-step fill that stops exactly where it becomes undefined (NaN).
 
     ``fill_between(step="post", where=...)`` fills between ``x[i]`` and ``x[i+1]`` only when both
@@ -101,7 +99,8 @@ def _band_steps(
     lo_f, hi_f = lo.copy(), hi.copy()
     previous = np.flatnonzero(closes) - 1
     lo_f[closes], hi_f[closes] = lo[previous], hi[previous]
-    return t, np.where(defined | closes, lo_f, 0.0), np.where(defined | closes, hi_f, 0.0), defined | closes
+    drawn = defined | closes
+    return np.where(drawn, lo_f, 0.0), np.where(drawn, hi_f, 0.0), drawn
 
 
 def _step_value(t: np.ndarray, s: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -155,9 +154,9 @@ def km_plot(
         extra = 0.5 if at_risk else 0.0
         fig = st.new_figure(6.4, 4.2 + extra)
         ax = fig.add_axes((0.13, (0.75 + extra) / (4.2 + extra), 0.82, 3.0 / (4.2 + extra)))
-        band_x, band_lo, band_hi, band_on = _band_steps(t_draw, lo_draw, hi_draw)
+        band_lo, band_hi, band_on = _band_steps(lo_draw, hi_draw)
         ax.fill_between(
-            band_x,
+            t_draw,
             band_lo,
             band_hi,
             where=band_on,
