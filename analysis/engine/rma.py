@@ -22,7 +22,8 @@ Confidence interval (``ci``):
   (\\sum w_i)^{-1/2})`, so the interval is never narrower than the Wald SE with a t quantile
   when the studies agree more than chance predicts; identical to metafor's ``test="adhoc"``.
 
-Prediction interval (``pi``) [higgins2009]:
+Prediction interval (``pi``) [inthout2016] [cochranehandbook2024] (Higgins et al. [higgins2009] proposed
+the same interval with a t quantile on k - 2 degrees of freedom; k - 1 is the current Cochrane guidance):
 :math:`\\hat\\mu \\pm c\\sqrt{\\operatorname{SE}^2 + \\hat\\tau^2}`, with the SE of the chosen CI
 method and :math:`c = t_{k-1;\\,1-\\alpha/2}` for ``"t"`` (our default; meta's since 8.0) or
 :math:`z_{1-\\alpha/2}` for ``"z"`` (metafor's ``predict`` default with ``test="z"``).

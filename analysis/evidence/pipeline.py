@@ -7,7 +7,9 @@ evidence base (a study table keyed by ``study_id``, a long outcome table with ``
 but nothing about any clinical topic: the subgroups, methods and evidence sets come from the plan.
 
 The plan is a mapping (``analysis_plan.yaml`` in this review) with the keys ``evidence_sets``,
-``primary``, ``min_studies_to_pool``, ``subgroups``, ``sensitivity`` and ``cumulative_order``.
+``primary``, ``min_studies_to_pool``, ``few_studies`` (:mod:`analysis.evidence.fewstudies`),
+``outcome_hierarchy`` (:mod:`analysis.evidence.hierarchy`), ``primary_excludes``, ``subgroups``,
+``sensitivity`` and ``cumulative_order``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import pandas as pd
 
 from analysis.engine.metaprop import metaprop
 from analysis.engine.results import MetaPropResult
+from analysis.evidence.fewstudies import FewStudyRules, exact_studies, judge
+from analysis.evidence.hierarchy import hierarchy_levels, select_by_hierarchy
 
 #: Engine options a plan entry may carry (everything else in the entry is descriptive).
 ENGINE_OPTIONS = ("measure", "method", "ci", "pi", "level", "tau_prior_scale")
@@ -34,7 +38,11 @@ class Plan:
     ----------
     evidence_sets : mapping of set id to ``{"label": str, "where": {column: value}}``
     primary : engine options of the primary analysis (``measure``, ``method``, ``ci``, ``pi``, ``level``)
-    min_studies_to_pool : an outcome with fewer studies shows the study result, not a pooled one
+    min_studies_to_pool : an outcome with fewer studies shows the study results, not a pooled one
+    few_studies : the rules for few or conflicting studies (:class:`FewStudyRules`)
+    outcome_hierarchy : outcome id -> ordered levels of the outcome ids it is selected from
+    primary_excludes : study or row column -> values whose rows the primary analysis leaves out
+        (a sensitivity analysis puts them back)
     subgroups : list of ``{"id", "column", "label", "levels"}``
     sensitivity : ``{"methods": [...], "exclude_confidence": [...], "exclude_design": [...]}``
     cumulative_order : study column giving the order of the cumulative meta-analysis
@@ -42,7 +50,10 @@ class Plan:
 
     evidence_sets: Mapping[str, Mapping[str, Any]]
     primary: Mapping[str, Any]
-    min_studies_to_pool: int = 2
+    min_studies_to_pool: int = 3
+    few_studies: FewStudyRules = field(default_factory=FewStudyRules)
+    outcome_hierarchy: Mapping[str, list[list[str]]] = field(default_factory=dict)
+    primary_excludes: Mapping[str, list[Any]] = field(default_factory=dict)
     subgroups: tuple[Mapping[str, Any], ...] = ()
     sensitivity: Mapping[str, Any] = field(default_factory=dict)
     cumulative_order: str = "publication_date"
@@ -53,16 +64,23 @@ class Plan:
         for key in ("evidence_sets", "primary"):
             if key not in raw:
                 raise ValueError(f"analysis plan: required key '{key}' is missing")
-        minimum = raw.get("min_studies_to_pool", 2)
-        if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
-            raise ValueError(f"analysis plan: min_studies_to_pool must be a whole number >= 1, got {minimum!r}")
+        rules = FewStudyRules.from_plan(raw)
+        hierarchy = raw.get("outcome_hierarchy") or {}
+        if not isinstance(hierarchy, Mapping):
+            raise ValueError("analysis plan: outcome_hierarchy must map outcome ids to {prefer: [...]}")
+        excludes = raw.get("primary_excludes") or {}
+        if not isinstance(excludes, Mapping) or not all(isinstance(v, list) for v in excludes.values()):
+            raise ValueError("analysis plan: primary_excludes must map a column to a list of values")
         _check_entry(raw["primary"], "primary")
         for i, entry in enumerate(raw.get("sensitivity", {}).get("methods", [])):
             _check_entry(entry, f"sensitivity.methods[{i}]")
         return cls(
             evidence_sets=raw["evidence_sets"],
             primary=raw["primary"],
-            min_studies_to_pool=minimum,
+            min_studies_to_pool=rules.min_studies_to_pool,
+            few_studies=rules,
+            outcome_hierarchy={str(k): hierarchy_levels(v, f"outcome_hierarchy.{k}") for k, v in hierarchy.items()},
+            primary_excludes={str(k): list(v) for k, v in excludes.items()},
             subgroups=tuple(raw.get("subgroups", ())),
             sensitivity=raw.get("sensitivity", {}),
             cumulative_order=raw.get("cumulative_order", "publication_date"),
@@ -86,10 +104,14 @@ def engine_options(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class OutcomeSynthesis:
-    """The evidence on one outcome and, when there is enough of it, its meta-analysis.
+    """The evidence on one outcome and, when the plan's rules allow it, its meta-analysis.
 
-    ``result`` is the engine's fit of all rows (with k = 1 it is the single study, not a pooled
-    estimate); ``pooled`` says whether k reached the plan's minimum for pooling.
+    ``rows`` are the studies of the primary analysis (``excluded`` the rows the plan's
+    ``primary_excludes`` left out). ``display`` says how the outcome is shown (``none``,
+    ``single``, ``side_by_side`` or ``pooled``, :func:`analysis.evidence.fewstudies.judge`) and
+    ``reason`` why. ``result`` is the engine's fit, present only when ``display == "pooled"``:
+    a single study or studies shown side by side are never given a model estimate; their own
+    proportions with exact intervals are :attr:`studies`.
     """
 
     outcome: str
@@ -97,7 +119,20 @@ class OutcomeSynthesis:
     role: str
     rows: pd.DataFrame
     result: MetaPropResult | None
-    pooled: bool
+    display: str = "pooled"
+    reason: str = ""
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+    level: float = 0.95
+
+    @property
+    def pooled(self) -> bool:
+        """Whether a pooled estimate is shown (the plan's few-study rules allow it)."""
+        return self.display == "pooled"
+
+    @property
+    def studies(self) -> pd.DataFrame:
+        """Each study's own proportion with its exact (Clopper-Pearson) interval."""
+        return exact_studies(self.rows, self.level)
 
     @property
     def k(self) -> int:
@@ -118,10 +153,21 @@ class OutcomeSynthesis:
             "k": self.k,
             "n": self.total_n,
             "pooled": self.pooled,
+            "display": self.display,
+            "reason": self.reason,
             "studies": [str(s) for s in self.rows["study_id"]],
         }
+        if "selected_from" in self.rows.columns:
+            out["selected_from"] = [str(s) for s in self.rows["selected_from"]]
         if self.result is not None:
             out["result"] = self.result.to_dict()
+        elif self.display == "single":  # the study itself, exact interval: no model
+            study = self.studies.iloc[0]
+            out["result"] = {"estimate": float(study["proportion"]), "ci_lower": float(study["ci_lower"]),
+                             "ci_upper": float(study["ci_upper"]), "method": "single study",
+                             "ci": "exact (Clopper-Pearson)", "k": 1}
+        if not self.pooled and len(self.rows):
+            out["study_results"] = self.studies.to_dict(orient="records")
         return out
 
 
@@ -190,24 +236,70 @@ def synthesise(
     selected = select_studies(studies, plan.evidence_sets[evidence_set].get("where", {}))
     out: dict[str, OutcomeSynthesis] = {}
     for outcome, meta in vocabulary.items():
-        rows = outcome_rows(selected, outcomes, outcome)
-        out[outcome] = OutcomeSynthesis(
-            outcome=outcome,
-            label=str(meta.get("label", outcome)),
-            role=str(meta.get("role", "secondary")),
-            rows=rows,
-            result=fit_rows(rows, plan.primary),
-            pooled=len(rows) >= plan.min_studies_to_pool,
-        )
+        rows, excluded = split_excluded(candidate_rows(selected, outcomes, outcome, plan, vocabulary), plan)
+        out[outcome] = synthesis_of(outcome, meta, rows, plan, excluded)
     return out
+
+
+def candidate_rows(selected: pd.DataFrame, outcomes: pd.DataFrame, outcome: str, plan: Plan,
+                   vocabulary: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The rows of an outcome: recorded directly, or selected by the plan's outcome hierarchy."""
+    levels = plan.outcome_hierarchy.get(outcome)
+    if levels is None:
+        return outcome_rows(selected, outcomes, outcome)
+    unknown = [o for level in levels for o in level if vocabulary is not None and o not in vocabulary]
+    if unknown:
+        raise ValueError(f"analysis plan: outcome_hierarchy.{outcome}: unknown outcome id(s) {', '.join(unknown)}")
+    direct = outcomes.loc[outcomes["outcome"] == outcome]
+    if len(direct):
+        raise ValueError(
+            f"outcomes: {len(direct)} row(s) recorded as '{outcome}' (study {direct['study_id'].iloc[0]}), which the "
+            f"plan builds from other outcomes ({', '.join(o for level in levels for o in level)}); record the row "
+            "under the study's own outcome"
+        )
+    chosen = select_by_hierarchy(outcomes.loc[outcomes["study_id"].isin(selected["study_id"])], levels, outcome)
+    return outcome_rows(selected, chosen, outcome)
+
+
+def split_excluded(rows: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(kept, excluded): rows whose column holds a value listed in ``plan.primary_excludes`` are excluded."""
+    mask = pd.Series(False, index=rows.index)
+    for column, values in plan.primary_excludes.items():
+        if column in rows.columns:
+            mask |= rows[column].isin(values)
+    return rows.loc[~mask].reset_index(drop=True), rows.loc[mask].reset_index(drop=True)
+
+
+def synthesis_of(outcome: str, meta: Mapping[str, Any], rows: pd.DataFrame, plan: Plan,
+                 excluded: pd.DataFrame | None = None) -> OutcomeSynthesis:
+    """Apply the plan's few-study rules to one outcome's rows: fit only what may be pooled."""
+    level = float(plan.primary.get("level", 0.95))
+    studies = exact_studies(rows, level)
+    fit = fit_rows(rows, plan.primary) if len(rows) >= plan.few_studies.min_studies_to_pool else None
+    display, reason = judge(outcome, studies, fit, plan.few_studies)
+    return OutcomeSynthesis(
+        outcome=outcome,
+        label=str(meta.get("label", outcome)),
+        role=str(meta.get("role", "secondary")),
+        rows=rows,
+        result=fit if display == "pooled" else None,
+        display=display,
+        reason=reason,
+        excluded=excluded if excluded is not None else rows.iloc[0:0],
+        level=level,
+    )
 
 
 def sensitivity_methods(rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     """The pooled estimate of one outcome under every method the plan lists.
 
     Returns one row per method with ``analysis``, ``k``, ``estimate``, ``ci_lower``,
-    ``ci_upper``, ``pi_lower``, ``pi_upper``, ``tau2``, ``i2`` and ``notes``.
+    ``ci_upper``, ``pi_lower``, ``pi_upper``, ``tau2``, ``i2`` and ``notes``. With fewer studies
+    than the plan needs to pool there is no model to vary: one row says so (a single study gives
+    its own proportion with its exact interval).
     """
+    if len(rows) < plan.min_studies_to_pool:
+        return pd.DataFrame.from_records([_unpooled_row("No model (too few studies to pool)", rows, plan)])
     records = []
     for entry in plan.sensitivity.get("methods", []):
         res = fit_rows(rows, {**plan.primary, **entry})
@@ -215,13 +307,16 @@ def sensitivity_methods(rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def sensitivity_subsets(rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """The primary analysis repeated on the plan's restricted subsets of studies.
+def sensitivity_subsets(rows: pd.DataFrame, plan: Plan, excluded: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The primary analysis repeated on the plan's restricted and extended sets of studies.
 
     ``exclude_confidence`` drops rows whose data are secondary or derived; ``exclude_design``
-    drops designs such as single case reports. The full analysis is the first row.
+    drops designs; ``excluded`` (the rows the plan's ``primary_excludes`` left out of the primary
+    analysis, such as single-patient case reports) are put back. The primary analysis is the
+    first row. Every set follows the few-study rules: a single study gives its exact interval,
+    fewer studies than the plan pools give no model row.
     """
-    records = [_row("All studies (primary analysis)", fit_rows(rows, plan.primary))]
+    records = [_subset_row("Primary analysis", rows, plan)]
     for key, column, text in (
         ("exclude_confidence", "confidence", "Excluding data of confidence: "),
         ("exclude_design", "design", "Excluding designs: "),
@@ -229,26 +324,33 @@ def sensitivity_subsets(rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
         dropped = list(plan.sensitivity.get(key, []))
         if dropped and column in rows.columns:
             kept = rows.loc[~rows[column].isin(dropped)]
-            records.append(_row(text + ", ".join(dropped), fit_rows(kept, plan.primary)))
+            records.append(_subset_row(text + ", ".join(dropped), kept, plan))
+    if excluded is not None and len(excluded):
+        what = "; ".join(f"{c.replace('_', ' ')}: {', '.join(str(v).replace('_', ' ') for v in vals)}"
+                         for c, vals in plan.primary_excludes.items())
+        both = pd.concat([rows, excluded], ignore_index=True)
+        records.append(_subset_row(f"Including the studies the primary analysis leaves out ({what})", both, plan))
     return pd.DataFrame.from_records(records)
 
 
-def _row(label: str, res: MetaPropResult | None) -> dict[str, Any]:
-    if res is None:
+def _subset_row(label: str, rows: pd.DataFrame, plan: Plan) -> dict[str, Any]:
+    if len(rows) < plan.min_studies_to_pool:
+        return _unpooled_row(label, rows, plan)
+    return _row(label, fit_rows(rows, plan.primary))
+
+
+def _unpooled_row(label: str, rows: pd.DataFrame, plan: Plan) -> dict[str, Any]:
+    """A set too small to pool: a single study's exact result, or nothing but the count."""
+    k = len(rows)
+    if k == 0:
         return {"analysis": label, "k": 0, "notes": "no studies"}
-    return {
-        "analysis": label,
-        "k": res.k,
-        "n": res.total_n,
-        "estimate": res.estimate,
-        "ci_lower": res.ci_lower,
-        "ci_upper": res.ci_upper,
-        "pi_lower": res.pi_lower,
-        "pi_upper": res.pi_upper,
-        "tau2": res.tau2,
-        "i2": res.i2,
-        "notes": "; ".join(res.notes),
-    }
+    if k > 1:
+        return {"analysis": label, "k": k, "n": int(rows["total"].sum()),
+                "notes": f"{k} studies: fewer than the {plan.min_studies_to_pool} the plan needs to pool; not pooled"}
+    study = exact_studies(rows, float(plan.primary.get("level", 0.95))).iloc[0]
+    return {"analysis": label, "k": 1, "n": int(study["n"]), "estimate": float(study["proportion"]),
+            "ci_lower": float(study["ci_lower"]), "ci_upper": float(study["ci_upper"]),
+            "notes": f"a single study ({study['label']}): its own proportion with its exact interval; no model"}
 
 
 def cumulative_order(rows: pd.DataFrame, plan: Plan) -> np.ndarray:
