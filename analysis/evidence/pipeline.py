@@ -152,6 +152,7 @@ class OutcomeSynthesis:
             "role": self.role,
             "k": self.k,
             "n": self.total_n,
+            "events": int(self.rows["events"].sum()) if len(self.rows) else 0,
             "pooled": self.pooled,
             "display": self.display,
             "reason": self.reason,
@@ -351,6 +352,24 @@ def _unpooled_row(label: str, rows: pd.DataFrame, plan: Plan) -> dict[str, Any]:
     return {"analysis": label, "k": 1, "n": int(study["n"]), "estimate": float(study["proportion"]),
             "ci_lower": float(study["ci_lower"]), "ci_upper": float(study["ci_upper"]),
             "notes": f"a single study ({study['label']}): its own proportion with its exact interval; no model"}
+
+
+def _row(label: str, res: MetaPropResult | None) -> dict[str, Any]:
+    if res is None:
+        return {"analysis": label, "k": 0, "notes": "no studies"}
+    return {
+        "analysis": label,
+        "k": res.k,
+        "n": res.total_n,
+        "estimate": res.estimate,
+        "ci_lower": res.ci_lower,
+        "ci_upper": res.ci_upper,
+        "pi_lower": res.pi_lower,
+        "pi_upper": res.pi_upper,
+        "tau2": res.tau2,
+        "i2": res.i2,
+        "notes": "; ".join(res.notes),
+    }
 
 
 def cumulative_order(rows: pd.DataFrame, plan: Plan) -> np.ndarray:

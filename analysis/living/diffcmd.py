@@ -58,7 +58,7 @@ INPUTS: tuple[str, ...] = ("data", "references.bib")
 RESULT_KEY = ("evidence_set", "outcome", "subgroup")
 #: Numbers compared per result (column name -> dotted path in the record).
 NUMERIC = {
-    "k": "k", "N": "n", "estimate": "result.estimate", "CI": "result.ci_lower",
+    "k": "k", "N": "n", "events": "events", "estimate": "result.estimate", "CI": "result.ci_lower",
     "CI upper": "result.ci_upper", "PI": "result.pi_lower", "PI upper": "result.pi_upper",
 }
 CATEGORICAL = {"pooled": "pooled", "certainty": "certainty"}
@@ -299,11 +299,13 @@ def _estimate(row: Mapping[str, Any], side: str, record: Mapping[str, Any] | Non
     if k is None or pd.isna(k) or int(k) == 0:
         return "no data"
     if record is not None and not record.get("pooled"):
-        res = record.get("result") or {}
-        events, n = res.get("total_events"), res.get("total_n")
-        if events is not None and n:
-            study = "single study" if int(k) == 1 else f"{int(k)} studies"
-            return f"{events}/{n} ({_pct(events / n)}), {study}, not pooled"
+        studies = record.get("study_results") or []
+        shown = [f"{int(s['events'])}/{int(s['n'])} ({_pct(s['proportion'])}; exact CI {_pct(s['ci_lower'])} to "
+                 f"{_pct(s['ci_upper'])})" for s in studies]
+        if len(shown) == 1:
+            return f"{shown[0]}, single study, not pooled"
+        if shown:
+            return f"{len(shown)} studies side by side, not pooled: " + "; ".join(shown)
     est, lo, hi = (row[f"{c}_{side}"] for c in ("estimate", "CI", "CI upper"))
     if any(v is None or pd.isna(v) for v in (est, lo, hi)):
         return "not estimable"

@@ -36,7 +36,7 @@ def test_yaml_vocabularies_are_loaded(data: Path) -> None:
     evidence = load_evidence(data)
     definitions = evidence["outcome_definitions"]
     assert definitions.loc[definitions["role"] == "primary", "id"].tolist() == [
-        "neutrophil_recovery"
+        "boost_lineage_response"
     ]
     flow = evidence.records("search_flow")
     assert flow[0]["identified"] == [

@@ -121,7 +121,11 @@ def test_plan_missing_key_is_named(missing: str) -> None:
 
 def test_plan_defaults() -> None:
     plan = Plan.from_dict({"evidence_sets": {"review": {}}, "primary": PRIMARY})
-    assert plan.min_studies_to_pool == 2
+    assert plan.min_studies_to_pool == 3
+    assert plan.few_studies.min_studies_to_pool == 3
+    assert (plan.few_studies.min_studies_i2, plan.few_studies.min_studies_prediction) == (3, 3)
+    assert plan.outcome_hierarchy == {}
+    assert plan.primary_excludes == {}
     assert plan.subgroups == ()
     assert plan.sensitivity == {}
     assert plan.cumulative_order == "publication_date"
@@ -191,7 +195,13 @@ def test_synthesise_rows_results_and_pooling() -> None:
     gvhd = out["gvhd"]
     assert (gvhd.label, gvhd.role) == ("GVHD", "secondary")  # role defaults to secondary
     assert (gvhd.k, gvhd.total_n, gvhd.pooled) == (1, 11, False)
-    _same(gvhd.result, [2], [11], **PRIMARY)  # k = 1: the single study, not pooled
+    assert gvhd.result is None  # k = 1: no model at all
+    assert gvhd.display == "single"
+    study = gvhd.studies.iloc[0]
+    assert (study["events"], study["n"], study["proportion"]) == (2, 11, 2 / 11)
+    # exact Clopper-Pearson bounds of 2/11 (R: binom.test(2, 11)$conf.int)
+    assert math.isclose(study["ci_lower"], 0.0228312, abs_tol=1e-7)
+    assert math.isclose(study["ci_upper"], 0.5177559, abs_tol=1e-7)
 
     death = out["death"]
     assert (death.k, death.total_n, death.pooled, death.result) == (0, 0, False, None)
@@ -208,7 +218,13 @@ def test_synthesise_other_evidence_sets() -> None:
     _same(both["gvhd"].result, [4, 2], [40, 11], **PRIMARY)
 
 
-@pytest.mark.parametrize(("minimum", "expected"), [(1, [True, True, False]), (2, [True, False, False]),
+def test_minimum_of_one_is_refused() -> None:
+    """A single study is never pooled, whatever the plan says."""
+    with pytest.raises(ValueError, match="min_studies_to_pool must be a whole number >= 2, got 1"):
+        _plan(min_studies_to_pool=1)
+
+
+@pytest.mark.parametrize(("minimum", "expected"), [(2, [True, False, False]), (3, [True, False, False]),
                                                    (4, [True, False, False]), (5, [False, False, False])])
 def test_pooled_means_k_at_least_the_minimum(minimum: int, expected: list[bool]) -> None:
     out = synthesise(STUDIES, OUTCOMES, VOCABULARY, _plan(min_studies_to_pool=minimum))
@@ -235,7 +251,13 @@ def test_to_dict_is_strict_json() -> None:
         assert record["k"] == synth.k
         assert record["n"] == synth.total_n
         assert record["studies"] == synth.rows["study_id"].tolist()
-        assert ("result" in record) == (synth.result is not None)
+        assert ("result" in record) == (synth.result is not None or synth.display == "single")
+        if synth.display == "single":  # the study's own proportion and exact interval, not a model
+            study = synth.studies.iloc[0]
+            assert record["result"]["estimate"] == study["proportion"]
+            assert record["result"]["ci_lower"] == study["ci_lower"]
+            assert record["result"]["method"] == "single study"
+            assert record["study_results"][0]["events"] == study["events"]
     rec = json.loads(json.dumps(out["recovery"].to_dict(), allow_nan=False))
     assert math.isclose(rec["result"]["estimate"], out["recovery"].result.estimate, rel_tol=1e-15)
 
@@ -282,7 +304,7 @@ def test_sensitivity_methods_without_methods_is_empty() -> None:
 def test_sensitivity_subsets_equal_direct_calls() -> None:
     table = sensitivity_subsets(_recovery_rows(), _plan())
     assert table["analysis"].tolist() == [
-        "All studies (primary analysis)",
+        "Primary analysis",
         "Excluding data of confidence: secondary, derived",
         "Excluding designs: case_report",
     ]
@@ -300,7 +322,7 @@ def test_sensitivity_subset_that_removes_everything() -> None:
     rows = _recovery_rows()
     plan = _plan(sensitivity={"exclude_design": ["case_series", "case_report"]})
     table = sensitivity_subsets(rows, plan)
-    assert table["analysis"].tolist() == ["All studies (primary analysis)", "Excluding designs: case_series, case_report"]
+    assert table["analysis"].tolist() == ["Primary analysis", "Excluding designs: case_series, case_report"]
     assert table.loc[1, "k"] == 0
     assert table.loc[1, "notes"] == "no studies"
     assert np.isnan(table.loc[1, "estimate"])  # the table's gap, shown as an empty cell by the pages
@@ -309,7 +331,7 @@ def test_sensitivity_subset_that_removes_everything() -> None:
 def test_sensitivity_subsets_skip_missing_columns() -> None:
     rows = _recovery_rows().drop(columns=["design"])
     table = sensitivity_subsets(rows, _plan())
-    assert table["analysis"].tolist() == ["All studies (primary analysis)",
+    assert table["analysis"].tolist() == ["Primary analysis",
                                           "Excluding data of confidence: secondary, derived"]
 
 
@@ -353,7 +375,11 @@ def test_review_plan_refers_to_real_columns_and_values() -> None:
     confidence = outcomes["confidence"]["constraints"]["enum"]
     assert set(PLAN_RAW["sensitivity"]["exclude_confidence"]) <= set(confidence)
     design = studies["design"]["constraints"]["enum"]
-    assert set(PLAN_RAW["sensitivity"]["exclude_design"]) <= set(design)
+    assert set(PLAN_RAW["sensitivity"].get("exclude_design", [])) <= set(design)
+    for column, values in PLAN_RAW.get("primary_excludes", {}).items():
+        assert column in studies or column in outcomes, column
+        allowed = (studies.get(column) or outcomes.get(column) or {}).get("constraints", {}).get("enum")
+        assert allowed is None or set(values) <= set(allowed), (column, values)
 
 
 def test_review_plan_entries_are_engine_options() -> None:

@@ -89,6 +89,23 @@ def expected(root: Path, outcome: str) -> str:
             f"{100 * res.ci_upper:.1f}%]")
 
 
+def exact(root: Path, outcome: str) -> list[str]:
+    """Each study's cell text: events/n, proportion and exact interval (scipy's beta quantiles)."""
+    from scipy.stats import beta
+
+    studies = {r["study_id"]: r for r in csv.DictReader(
+        io.StringIO((root / "data" / "studies.csv").read_text(encoding="utf-8")))}
+    out = []
+    for r in csv.DictReader(io.StringIO((root / "data" / "outcomes.csv").read_text(encoding="utf-8"))):
+        if r["outcome"] != outcome or studies[r["study_id"]]["status"] != "included":
+            continue
+        x, n = int(r["events"]), int(r["total"])
+        lo = 0.0 if x == 0 else beta.ppf(0.025, x, n - x + 1)
+        hi = 1.0 if x == n else beta.ppf(0.975, x + 1, n - x)
+        out.append(f"{x}/{n} ({100 * x / n:.1f}%; exact CI {100 * lo:.1f}% to {100 * hi:.1f}%)")
+    return out
+
+
 def row_of(report: str, label: str, section: int = 0) -> list[str]:
     part = report.split("#### ")[1 + section]
     line = next(x for x in part.splitlines() if x.startswith(f"| {label} |"))
@@ -108,17 +125,23 @@ def test_added_study_moves_the_pooled_estimate(repo: Path) -> None:
     assert "| synthgh2023 | added |  |" in report
     assert "| outcomes | 1 | 0 | 0 |" in report
     cells = row_of(report, "Neutrophil recovery")
-    assert cells == ["Neutrophil recovery", "2 → **3**", "18 → **30**", before, after,
-                     "**changed**: k, N, estimate, CI, PI"]
+    # two studies are shown side by side (the plan pools from three); the third makes a pooled estimate
+    side = "2 studies side by side, not pooled: " + "; ".join(exact(repo, "neutrophil_recovery")[:2])
+    assert cells == ["Neutrophil recovery", "2 → **3**", "18 → **30**", side, after,
+                     "**changed**: k, N, events, estimate, CI, PI, pooled"]
+    # the primary outcome selects the same rows through the plan's hierarchy
+    primary = row_of(report, "Haematological response of the lineage the boost was given for")
+    assert primary[1:] == cells[1:]
 
 
 def test_unchanged_and_single_study_outcomes(repo: Path) -> None:
     add_study(repo)
     report = diff_against("main", repo)
     platelet = row_of(report, "Platelet recovery")
-    assert platelet == ["Platelet recovery", "1", "8", "5/8 (62.5%), single study, not pooled",
-                        "5/8 (62.5%), single study, not pooled", "no change"]
-    assert "1 of 4 result(s) changed" in report.split("#### ")[1].splitlines()[0]
+    single = exact(repo, "platelet_recovery")[0] + ", single study, not pooled"
+    assert single == "5/8 (62.5%; exact CI 24.5% to 91.5%), single study, not pooled"
+    assert platelet == ["Platelet recovery", "1", "8", single, single, "no change"]
+    assert "2 of 5 result(s) changed" in report.split("#### ")[1].splitlines()[0]
 
 
 def test_corrected_count_is_an_updated_row(repo: Path) -> None:
@@ -128,8 +151,9 @@ def test_corrected_count_is_an_updated_row(repo: Path) -> None:
     assert "| outcomes | 0 | 0 | 1 |" in report
     cells = row_of(report, "Neutrophil recovery")
     assert cells[1:3] == ["2", "18"]
-    assert cells[4] == expected(repo, "neutrophil_recovery")
-    assert cells[5] == "**changed**: estimate, CI, PI"
+    assert cells[4] == "2 studies side by side, not pooled: " + "; ".join(exact(repo, "neutrophil_recovery"))
+    assert "9/10" in cells[4] and "8/10" in cells[3]
+    assert cells[5] == "**changed**: events"
 
 
 def test_updated_study_fields_are_named(repo: Path) -> None:
@@ -137,14 +161,14 @@ def test_updated_study_fields_are_named(repo: Path) -> None:
     set_cell(repo / "data" / "studies.csv", 2, "centres", "3")
     report = diff_against("main", repo)
     assert "| synthab2020 | updated | country, centres |" in report
-    assert "0 of 4 result(s) changed" in report
+    assert "0 of 5 result(s) changed" in report
 
 
 def test_only_what_git_would_commit_is_compared(repo: Path) -> None:
     (repo / "data" / "private").mkdir()
     shutil.copy(SYNTHETIC_IPD, repo / "data" / "private" / SYNTHETIC_IPD.name)
     report = diff_against("main", repo)
-    assert "0 of 4 result(s) changed" in report
+    assert "0 of 5 result(s) changed" in report
     assert "_1 file(s) ignored by git (private data) were left out" in report
     assert "SYNTH-PT" not in report
     # an untracked, not ignored file is part of the contribution
