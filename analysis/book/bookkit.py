@@ -117,24 +117,84 @@ class Review(LivingReview):
 
     # ----------------------------------------------------------------- home page
     def glue_key_findings(self) -> None:
-        """Glue the numbers of the home page: version, date, headline, counts, certainty."""
+        """Glue the home page: version, date, at most three plain sentences from the data, citation."""
         studies = self.set_studies()
         included = studies.loc[studies["status"] == "included"]
         size = self.plan_raw.get("presentation", {}).get("size_column", "n")
-        primary = self.synthesis()[self.primary_outcome]
         _glue("version", self.version_text)
         _glue("data_date", self.data_date)
-        _glue("primary_headline", report.headline(primary))
-        _glue("n_included", str(len(included)))
         known = included[size].dropna()
         at_least = "at least " if len(known) < len(included) else ""
+        _glue("n_included", str(len(included)))
         _glue("n_patients", f"{at_least}{int(known.sum())}")
         _glue("n_awaiting", str(int((studies["status"] == "awaiting_data").sum())))
         _glue("primary_certainty", self.certainty().loc[self.primary_outcome, "certainty"])
-        others = [self.synthesis()[o] for o in self.focus_outcomes() if o != self.primary_outcome]
-        _glue("other_pooled", "; ".join(f"{s.label.lower()}: {report.headline(s).rstrip('.')}" for s in others)
-              + "." if others else "none yet: no other outcome has enough studies.")
+        _glue("key_findings", " ".join(self.key_sentences()))
         _glue("citation", self.citation())
+
+    def key_sentences(self) -> list[str]:
+        """At most three plain sentences for the home page, generated from the data."""
+        synth = self.synthesis()
+        primary = synth[self.primary_outcome]
+        cert = self.certainty().loc[self.primary_outcome, "certainty"]
+        label = primary.label[0].lower() + primary.label[1:]
+        if primary.pooled:
+            res = primary.result
+            first = (f"For the primary outcome, {label}, the {report.pooled_words(res)} is "
+                     f"{report.estimate_with_ci(res)}, from {res.k} series with {res.total_n} patients "
+                     f"(certainty of the evidence: {cert}).")
+        elif primary.k == 0:
+            first = f"No study has reported the primary outcome, {label}, yet."
+        elif primary.display == "single":
+            first = (f"The primary outcome, {label}, has a single study: "
+                     f"{report.study_result(primary.studies.iloc[0])}; not pooled (certainty: {cert}).")
+        else:
+            first = (f"The primary outcome, {label}, has too few or too inconsistent studies to pool: "
+                     + "; ".join(report.study_result(s) for _, s in primary.studies.iterrows()) + ".")
+        unpooled = [s.label[0].lower() + s.label[1:] for o, s in synth.items()
+                    if o != self.primary_outcome and s.k > 0 and not s.pooled]
+        second = ("Too few or too inconsistent studies to pool for " + _join(unpooled)
+                  + "; the figure shows each study's own result." if unpooled else "")
+        studies = self.set_studies()
+        included = studies.loc[studies["status"] == "included"]
+        awaiting = int((studies["status"] == "awaiting_data").sum())
+        third = (f"All {len(included)} included studies are small uncontrolled series or case reports"
+                 + (f"; {awaiting} more could not be read yet." if awaiting else "."))
+        return [x for x in (first, second, third) if x]
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per outcome with data: what the review shows for it (pooled, single study or side by side)."""
+        cert = self.certainty()
+        rows = []
+        for outcome, synth in self.synthesis().items():
+            if synth.k == 0:
+                continue
+            row = {"label": synth.label + (" (primary)" if outcome == self.primary_outcome else ""),
+                   "display": synth.display, "k": synth.k, "n": synth.total_n,
+                   "certainty": _certainty_words(cert, outcome),
+                   "studies": [(r.proportion, r.ci_lower, r.ci_upper) for r in synth.studies.itertuples()]}
+            if synth.display == "side_by_side":
+                row.update(estimate=np.nan, lower=np.nan, upper=np.nan, value="not pooled")
+            else:
+                est, lo, hi = report.shown_estimate(synth)
+                row.update(estimate=est, lower=lo, upper=hi,
+                           value=f"{report.percent(est)} ({report.interval(lo, hi)})")
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def home_summary(self) -> None:
+        """The home page's summary figure: one row per outcome with data."""
+        from analysis.book.plots import outcome_summary_plot, outcome_summary_plot_alt_text
+
+        frame = self.summary_frame()
+        if frame.empty:
+            _display(_markdown("No included study has reported an outcome yet."))
+            return
+        show_figure(self.root, Plot(outcome_summary_plot, (frame,)), "summary-outcomes",
+                    "Every outcome with data. A diamond is a pooled proportion (median true response rate across "
+                    "series) with its 95% confidence interval; a square is a single study's own proportion with its "
+                    "exact 95% interval; open circles are studies too few or too inconsistent to pool, each with its "
+                    "exact interval.", outcome_summary_plot_alt_text(frame))
 
     def citation(self) -> str:
         """How to cite this version (from CITATION.cff)."""
@@ -159,6 +219,61 @@ class Review(LivingReview):
             text = _methods_without_data(self.plan)
         _glue("primary_methods", text)
         _glue("min_pool", str(self.plan.min_studies_to_pool))
+        _glue("few_study_rules", self.few_study_rules_text())
+        _glue("hierarchy_text", self.hierarchy_text())
+
+    def hierarchy_text(self) -> str:
+        """The plan's outcome hierarchies in words: "for X: first A, then B or C, then D"."""
+        def label(o: str) -> str:
+            text = str(self.vocabulary.get(o, {}).get("label", o))
+            return text[0].lower() + text[1:]
+
+        parts = []
+        for outcome, levels in self.plan.outcome_hierarchy.items():
+            steps = [" or ".join(label(o) for o in level) for level in levels]
+            parts.append(f"for {label(outcome)}, first {steps[0]}" + "".join(f", then {x}" for x in steps[1:]))
+        return "; ".join(parts) if parts else "no outcome is selected from others"
+
+    def few_study_rules_text(self) -> str:
+        """The plan's few-study rules in words, from the plan's own numbers."""
+        r = self.plan.few_studies
+        conflict = []
+        if r.do_not_pool:
+            conflict.append("the plan lists the outcome as not to be pooled, with its reason ("
+                            + "; ".join(f"{self.vocabulary.get(o, {}).get('label', o)}: {why}"
+                                        for o, why in r.do_not_pool.items()) + ")")
+        if r.nonoverlapping_study_cis:
+            conflict.append("the exact 95% intervals of two studies do not overlap")
+        if r.i2_lower_above is not None:
+            conflict.append(f"the lower confidence bound of I² exceeds {r.i2_lower_above:g}%")
+        text = (
+            "an outcome with one study shows that study's own proportion with its exact (Clopper-Pearson) interval "
+            f"{{clopper1934}}, with no model and no continuity correction. With fewer than {r.min_studies_to_pool} "
+            "studies, or when the studies conflict, they are shown side by side and not pooled into a headline; "
+            "studies conflict when " + " or when ".join(conflict) + ". "
+        )
+        if r.uninformative is not None:
+            text += (f"A pooled confidence interval reaching below {100 * r.uninformative[0]:g}% and above "
+                     f"{100 * r.uninformative[1]:g}% carries no information and is not a headline either. ")
+        text += (f"I² is shown only with at least {r.min_studies_i2} studies and always with its confidence interval "
+                 "(Q-profile bounds of tau² {viechtbauer2007}); a prediction interval only with at least "
+                 f"{r.min_studies_prediction} studies, on a t distribution with k - 1 degrees of freedom "
+                 "(IntHout et al. 2016; Cochrane Handbook version 6.5; Higgins et al. 2009 used k - 2). "
+                 "A random-effects estimate on the logit scale is the pooled proportion (median true response rate "
+                 "across series): the inverse logit of the mean logit, not the mean of the true proportions.")
+        return text.replace("{clopper1934}", "").replace(" {viechtbauer2007}", "").replace("  ", " ")
+
+    def protocol_amendments(self) -> Any:
+        """The protocol amendments record as a table (empty record: a sentence saying so)."""
+        try:
+            record = self.evidence["protocol_amendments"]
+        except KeyError:
+            return _markdown("No amendment to the analysis plan has been recorded.")
+        if record.empty:
+            return _markdown("No amendment to the analysis plan has been recorded.")
+        fields = self.fields("protocol_amendments")
+        table = record.assign(date=record["date"].astype(str))
+        return _html_table(report.labelled_columns(table, fields, list(record.columns)))
 
     def search_log(self) -> Any:
         """Sources searched, with the number of queries and of records returned."""
@@ -223,31 +338,61 @@ class Review(LivingReview):
         return self._study_table("excluded", "excluded")
 
     # ----------------------------------------------------------------- results
-    def show_outcome(self, outcome: str, evidence_set: str = "review") -> None:
-        """Headline, forest plot, heterogeneity and details of methods of one outcome."""
-        from analysis.book.plots import forest_plot, forest_plot_alt_text
+    def show_selection(self, synth: OutcomeSynthesis) -> None:
+        """The studies selected for an outcome, each with its own definition (and the outcome it came from)."""
+        if synth.k == 0:
+            return
+        rows = synth.rows
+        table = pd.DataFrame({"Study": rows["label"], "Events/N": [report.events_of(e, n) for e, n in
+                                                                      zip(rows["events"], rows["total"], strict=True)]})
+        if "selected_from" in rows.columns:
+            table["Selected from"] = [str(self.vocabulary.get(o, {}).get("label", o)) for o in rows["selected_from"]]
+        table["The study's definition"] = rows["definition"] if "definition" in rows.columns else ""
+        _display(_html_table(table))
+        if len(synth.excluded):
+            left = ", ".join(f"{lab} ({report.events_of(e, n)})" for lab, e, n in
+                             zip(synth.excluded["label"], synth.excluded["events"], synth.excluded["total"], strict=True))
+            _display(_markdown(f"Left out of the primary analysis by the plan (single-patient case reports): {left}; "
+                               "the sensitivity analyses put them back."))
+
+    def show_outcome(self, outcome: str | OutcomeSynthesis, result: Any = None, evidence_set: str = "review") -> None:
+        """Headline, forest plot, heterogeneity and details of methods of one outcome.
+
+        ``result`` is the pooled fit the page computed itself (``metaprop`` with the plan's
+        ``primary`` options); it must be the synthesis' own result, and None when the plan's
+        few-study rules do not pool the outcome.
+        """
+        from analysis.book.plots import (
+            forest_plot,
+            forest_plot_alt_text,
+            study_plot,
+            study_plot_alt_text,
+        )
         from analysis.book.report import shows_prediction_interval
 
-        synth = self.synthesis(evidence_set)[outcome]
+        synth = outcome if isinstance(outcome, OutcomeSynthesis) else self.synthesis(evidence_set)[outcome]
+        _check_page_result(synth, result)
         _display(_markdown(report.headline(synth)))
-        if synth.result is None:
+        if synth.k == 0:
             return
-        fig = Plot(forest_plot, (synth.result,), {"xlabel": f"Proportion with {synth.label.lower()}"})
-        caption = f"Forest plot: {synth.label.lower()}. Each row is a study (events/patients, proportion with exact 95% CI"
-        if synth.pooled:
-            caption += ", weight); the diamond is the pooled estimate with its 95% CI" + (
-                " and the bar beneath it the 95% prediction interval." if shows_prediction_interval(synth.result)
-                else " (no prediction interval with fewer than three studies).")
-        else:
-            caption += ")."
-        show_figure(self.root, fig, f"forest-{evidence_set}-{outcome}", caption,
-                forest_plot_alt_text(synth.result, outcome=synth.label))
-        lines = [_provenance(synth.rows)]
-        if synth.pooled:
-            lines.insert(0, "Heterogeneity: " + report.heterogeneity(synth.result) + ".")
-            lines.append("**Details of methods.** " + synth.result.methods_text())
-        else:
-            lines.append(_too_few(synth, self.plan))
+        name = f"forest-{evidence_set}-{synth.outcome}"
+        xlabel = f"Proportion with {synth.label[0].lower() + synth.label[1:]}"
+        if not synth.pooled:
+            note = "Not pooled: " + synth.reason + "."
+            show_figure(self.root, Plot(study_plot, (synth.studies,), {"xlabel": xlabel, "note": note}), name,
+                        f"{synth.label}: each study's proportion with its exact 95% CI; {synth.reason}.",
+                        study_plot_alt_text(synth.studies, outcome=synth.label, note=note))
+            _display(_markdown(_provenance(synth.rows)))
+            return
+        fig = Plot(forest_plot, (synth.result,), {"xlabel": xlabel})
+        caption = (f"Forest plot: {synth.label[0].lower() + synth.label[1:]}. Each row is a study (events/patients, "
+                   "proportion with exact 95% CI, weight); the diamond is the pooled proportion (median true response "
+                   "rate across series) with its 95% CI" + (
+                       " and the bar beneath it the 95% prediction interval." if shows_prediction_interval(synth.result)
+                       else " (no prediction interval with fewer than three studies)."))
+        show_figure(self.root, fig, name, caption, forest_plot_alt_text(synth.result, outcome=synth.label))
+        lines = ["Heterogeneity: " + report.heterogeneity(synth.result) + ".", _provenance(synth.rows),
+                 "**Details of methods.** " + synth.result.methods_text()]
         _display(_markdown("\n\n".join(lines)))
 
     # ----------------------------------------------------------------- subgroups
@@ -296,12 +441,14 @@ class Review(LivingReview):
         for outcome in self.focus_outcomes():
             synth = self.synthesis()[outcome]
             _display(_markdown(f"### {synth.label}"))
-            if synth.result is None:
+            if synth.k == 0 and len(synth.excluded) == 0:
                 _display(_markdown("No study has reported this outcome yet."))
                 continue
             if note_unpooled and not synth.pooled:
                 _display(_markdown(_too_few(synth, self.plan)))
-            _display(_html_table(_interval_table(analyse(synth.rows, self.plan))))
+            table = (analyse(synth.rows, self.plan, synth.excluded) if analyse is sensitivity_subsets
+                     else analyse(synth.rows, self.plan))
+            _display(_html_table(_interval_table(table)))
 
     def show_leave_one_out(self) -> None:
         """Leave-one-out plots of the focus outcomes with at least three studies."""
@@ -310,8 +457,9 @@ class Review(LivingReview):
 
         for outcome in self.focus_outcomes():
             synth = self.synthesis()[outcome]
-            if synth.k < 3:
-                _display(_markdown(f"**{synth.label}:** {synth.k} studies; leaving one out needs at least three."))
+            if synth.k < 3 or not synth.pooled:
+                _display(_markdown(f"{synth.label}: {synth.k} studies, not pooled; leaving one out needs a pooled "
+                                   "analysis of at least three."))
                 continue
             df = leave_one_out(
                 synth.rows["events"].to_numpy(int),
@@ -331,8 +479,8 @@ class Review(LivingReview):
 
         for outcome in self.focus_outcomes():
             synth = self.synthesis()[outcome]
-            if synth.k < 2:
-                _display(_markdown(f"**{synth.label}:** {_too_few(synth, self.plan)}"))
+            if not synth.pooled:
+                _display(_markdown(f"{synth.label}: {_too_few(synth, self.plan)}"))
                 continue
             rows = synth.rows
             order = rows[self.plan.cumulative_order].fillna("9999").to_list()
@@ -366,7 +514,7 @@ class Review(LivingReview):
         for outcome, synth in context.items():
             if synth.pooled:
                 _display(_markdown(f"### {synth.label}: poor graft function"))
-                self.show_outcome(outcome, "context")
+                self.show_outcome(outcome, evidence_set="context")
 
     def _published_pooled(self) -> pd.DataFrame:
         try:
@@ -523,7 +671,9 @@ class Review(LivingReview):
         labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
         shown = trend.loc[keep]
         show_figure(self.root, Plot(estimate_over_versions, (shown,), {"outcome_labels": labels}), "estimate-over-versions",
-                "Pooled estimate (95% CI) of each outcome with enough studies, in every released version and this one.",
+                "Pooled proportion (median true response rate across series) with its 95% CI, or a single study's own "
+                "proportion with its exact 95% CI, of the primary outcome and every pooled outcome, in every released "
+                "version and this one. Studies shown side by side have no point.",
                 estimate_over_versions_alt_text(shown, outcome_labels=labels))
 
     # ----------------------------------------------------------------- data page
@@ -555,10 +705,11 @@ class Review(LivingReview):
         context.to_csv(out / "results-indirect.csv", index=False)
         links.append("- [results-indirect.csv (indirect evidence, per outcome)](_generated/results-indirect.csv)")
         for outcome in self.focus_outcomes():
-            rows = self.synthesis()[outcome].rows
+            synth = self.synthesis()[outcome]
+            rows = synth.rows
             if rows.empty:
                 continue
-            table = pd.concat([sensitivity_methods(rows, self.plan), sensitivity_subsets(rows, self.plan)])
+            table = pd.concat([sensitivity_methods(rows, self.plan), sensitivity_subsets(rows, self.plan, synth.excluded)])
             table.insert(0, "outcome", outcome)
             name = f"sensitivity-{outcome}.csv"
             table.to_csv(out / name, index=False)
@@ -583,10 +734,39 @@ def _provenance(rows: pd.DataFrame) -> str:
 
 
 def _too_few(synth: OutcomeSynthesis, plan: Plan) -> str:
-    return (
-        f"{synth.k} {'study reports' if synth.k == 1 else 'studies report'} this outcome; "
-        f"at least {plan.min_studies_to_pool} are needed to pool, so no pooled analysis is shown."
-    )
+    if synth.k < plan.min_studies_to_pool:
+        return (
+            f"{synth.k} {'study reports' if synth.k == 1 else 'studies report'} this outcome; "
+            f"at least {plan.min_studies_to_pool} are needed to pool, so no pooled analysis is shown."
+        )
+    return f"Not pooled: {synth.reason}."
+
+
+def _certainty_words(cert: pd.DataFrame, outcome: str) -> str:
+    """The certainty of an outcome, or "not yet assessed" when no domain has been judged."""
+    if outcome not in cert.index:
+        return "not yet assessed"
+    if str(cert.loc[outcome, "reasons"]).startswith("not yet assessed"):
+        return "not yet assessed"
+    return str(cert.loc[outcome, "certainty"])
+
+
+def _join(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _check_page_result(synth: OutcomeSynthesis, result: Any) -> None:
+    """A page's own ``metaprop`` call must be the plan's analysis: pooled only where the rules pool."""
+    if result is None:
+        return
+    if not synth.pooled:
+        raise ValueError(f"{synth.outcome}: the plan's few-study rules do not pool this outcome ({synth.reason}); "
+                         "show its studies without a model")
+    mine = (synth.result.estimate, synth.result.ci_lower, synth.result.ci_upper)
+    page = (result.estimate, result.ci_lower, result.ci_upper)
+    if not all(np.isclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(mine, page, strict=True)):
+        raise ValueError(f"{synth.outcome}: the page's fit {page} differs from the plan's primary analysis {mine}")
 
 
 def _subgroup_shortfall(counts: pd.Series, plan: Plan) -> str:
@@ -604,6 +784,8 @@ def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
             "" if pd.isna(e) else f"{report.percent(e)} [{report.interval(lo, hi)}]"
             for e, lo, hi in zip(frame["estimate"], frame["ci_lower"], frame["ci_upper"], strict=True)
         ]
+        frame = frame.reindex(columns=[*frame.columns, *(c for c in ("pi_lower", "pi_upper", "tau2")
+                                                          if c not in frame.columns)])
         out["Prediction interval"] = [
             "" if pd.isna(lo) or k < 3 else report.interval(lo, hi)
             for lo, hi, k in zip(frame["pi_lower"], frame["pi_upper"], frame["k"], strict=True)
@@ -614,6 +796,10 @@ def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _comparison_row(outcome: str, name: str, synth: OutcomeSynthesis) -> dict[str, Any]:
+    if synth.display == "side_by_side":
+        return {"Outcome": outcome, "Evidence": name, "Studies": synth.k, "Patients": synth.total_n,
+                "Proportion [95% CI]": "; ".join(report.study_result(s) for _, s in synth.studies.iterrows()),
+                "Pooled": f"no ({synth.reason})"}
     est, lo, hi = report.shown_estimate(synth)
     return {
         "Outcome": outcome,
@@ -665,15 +851,23 @@ def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
     row: dict[str, Any] = {"outcome": synth.outcome, "label": synth.label, "k": synth.k, "n": synth.total_n,
                            "pooled": synth.pooled}
     res = synth.result
-    if res is None:
+    row["display"] = synth.display
+    if synth.k == 0:
         return row
-    if not synth.pooled:  # a single study: its observed proportion and exact CI, as the page shows
+    if synth.display == "single":  # a single study: its observed proportion and exact CI, as the page shows
         est, lo, hi = report.shown_estimate(synth)
         row.update(estimate=est, ci_lower=lo, ci_upper=hi,
                    method="single study (not pooled)", ci="exact (Clopper-Pearson)")
         return row
+    if not synth.pooled:  # side by side: no pooled number, the reason instead
+        row.update(method="not pooled", notes=synth.reason)
+        return row
+    from analysis.evidence.fewstudies import i2_interval
+
     row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
-               tau2=res.tau2, i2=res.i2, method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+               tau2=res.tau2, method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+    if res.k >= report.MIN_K_I2 and (bounds := i2_interval(res)):
+        row.update(i2=res.i2, i2_lower=bounds[0], i2_upper=bounds[1])
     if shows_prediction_interval(res):
         row.update(pi_lower=res.pi_lower, pi_upper=res.pi_upper)
     return row

@@ -64,14 +64,35 @@ def events_of(events: int, total: int) -> str:
     return f"{int(events)}/{int(total)}"
 
 
-def heterogeneity(res: Any) -> str:
-    """``"tau² = 0.36; I² = 57%; Q = 29.8 (df 13, p = 0.005)"``."""
+#: Fewest studies for which I² is shown (always with its confidence interval); the plan's
+#: ``few_studies.min_studies_i2`` says the same and :class:`analysis.evidence.fewstudies.FewStudyRules` reads it.
+MIN_K_I2 = 3
+
+
+def i2_with_interval(res: Any, min_k: int = MIN_K_I2) -> str:
+    """``"I² = 57% (95% CI 21% to 80%)"``; empty for k below ``min_k`` (I² means little there)."""
+    from analysis.evidence.fewstudies import i2_interval
+
+    if int(res.k) < min_k:
+        return ""
+    level = round(100 * float(getattr(res, "level", 0.95)))
+    bounds = i2_interval(res)
+    if bounds is None:
+        return ""
+    return f"I² = {res.i2:.0f}% ({level}% CI {bounds[0]:.0f}% to {bounds[1]:.0f}%)"
+
+
+def heterogeneity(res: Any, min_k_i2: int = MIN_K_I2) -> str:
+    """``"τ² = 0.36; I² = 57% (95% CI 21% to 80%); Q = 29.8 (df 13, p = 0.005)"``.
+
+    I² is left out below ``min_k_i2`` studies and always carries its interval (Q-profile bounds of
+    tau² mapped to I², as metafor's ``confint``).
+    """
     if res.k < 2:
         return "heterogeneity not estimable with one study"
-    return (
-        f"τ² = {res.tau2:.2f}; I² = {res.i2:.0f}%; "
-        f"Q = {res.q:.1f} (df {res.q_df}, p = {pvalue(res.q_pvalue)})"
-    )
+    i2 = i2_with_interval(res, min_k_i2)
+    return "; ".join(part for part in (
+        f"τ² = {res.tau2:.2f}", i2, f"Q = {res.q:.1f} (df {res.q_df}, p = {pvalue(res.q_pvalue)})") if part)
 
 
 def pvalue(p: float) -> str:
@@ -81,38 +102,61 @@ def pvalue(p: float) -> str:
 
 
 def shown_estimate(synth: Any) -> tuple[float, float, float]:
-    """(estimate, lower, upper) a reader sees for an outcome.
+    """(estimate, lower, upper) a reader sees for an outcome with one number.
 
-    Pooled: the pooled proportion and its CI. Not pooled (a single study): the study's observed
-    proportion and its exact (Clopper-Pearson) CI, never a model's back-transformed estimate.
+    Pooled: the pooled proportion and its CI. A single study: its observed proportion and its
+    exact (Clopper-Pearson) CI, never a model's back-transformed estimate. Studies shown side by
+    side have no single number: ValueError.
     """
-    res = synth.result
     if synth.pooled:
+        res = synth.result
         return float(res.estimate), float(res.ci_lower), float(res.ci_upper)
-    study = res.studies.iloc[0]
+    if synth.k != 1:
+        raise ValueError(f"{synth.outcome}: {synth.k} studies shown side by side have no single estimate")
+    study = synth.studies.iloc[0]
     return float(study["proportion"]), float(study["ci_lower"]), float(study["ci_upper"])
 
 
-def headline(synth: Any, digits: int = 0) -> str:
-    """One sentence of what the evidence on an outcome shows, pooled or not.
+def pooled_words(res: Any) -> str:
+    """What a pooled number is: on the logit scale with random effects, the median true proportion."""
+    if str(res.measure).upper() == "PLO" and str(res.method).upper() != "EE":
+        return "pooled proportion (median true response rate across series)"
+    return "pooled proportion"
 
-    ``synth`` is an :class:`analysis.evidence.pipeline.OutcomeSynthesis`. With fewer studies than the plan
-    needs for pooling, the sentence reports the single study result instead of a pooled one.
+
+def study_result(study: Any, digits: int = 0, level: int = 95) -> str:
+    """``"Rejeski 2022: 12/12 (100%; exact 95% CI 74% to 100%)"`` from a row of ``synth.studies``."""
+    return (f"{study['label']}: {events_of(study['events'], study['n'])} ({percent(study['proportion'], digits)}; "
+            f"exact {level}% CI {interval(study['ci_lower'], study['ci_upper'], digits)})")
+
+
+def headline(synth: Any, digits: int = 0) -> str:
+    """One sentence of what the evidence on an outcome shows, following the plan's few-study rules.
+
+    ``synth`` is an :class:`analysis.evidence.pipeline.OutcomeSynthesis`: no study; one study (its
+    own proportion with its exact interval, not pooled); studies side by side (too few or too
+    inconsistent to pool, each with its exact interval); or the pooled proportion with its CI, the
+    prediction interval where it rests on enough studies, and I² with its interval.
     """
-    res = synth.result
-    if res is None:
+    level = round(100 * float(getattr(synth, "level", 0.95)))
+    if synth.k == 0:
         return "No study has reported this outcome yet."
-    if not synth.pooled:
-        study = res.studies.iloc[0]
-        level = round(100 * float(getattr(res, "level", 0.95)))
+    if synth.display == "single":
+        study = synth.studies.iloc[0]
         return (
             f"One study reports it: {events_of(study['events'], study['n'])} patients "
             f"({percent(study['proportion'], digits)}; exact {level}% CI "
             f"{interval(study['ci_lower'], study['ci_upper'], digits)}); not pooled."
         )
+    if not synth.pooled:
+        shown = "; ".join(study_result(s, digits, level) for _, s in synth.studies.iterrows())
+        return f"Too few or too inconsistent studies to pool ({synth.reason}). {shown}."
+    res = synth.result
+    words = pooled_words(res)
+    i2 = i2_with_interval(res)
     return (
-        f"Pooled proportion {estimate_with_ci(res, digits)}, {prediction_interval(res, digits)}, "
-        f"from {res.k} studies and {res.total_n} patients."
+        f"{words[0].upper()}{words[1:]} {estimate_with_ci(res, digits)}, {prediction_interval(res, digits)}, "
+        f"from {res.k} studies and {res.total_n} patients" + (f"; {i2}." if i2 else ".")
     )
 
 

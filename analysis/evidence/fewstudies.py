@@ -63,7 +63,7 @@ class FewStudyRules:
         """Read ``min_studies_to_pool`` and the ``few_studies`` section of a plan, naming bad values."""
         spec = raw.get("few_studies") or {}
         if not isinstance(spec, Mapping):
-            raise ValueError("analysis plan: few_studies must be a mapping")
+            raise ValueError("analysis plan: few_studies must be a mapping")  # noqa: TRY004 - plan errors are ValueErrors
         unknown = sorted(set(spec) - {"min_studies_i2", "min_studies_prediction", "conflict", "uninformative",
                                       "do_not_pool"})
         if unknown:

@@ -67,7 +67,7 @@ class Plan:
         rules = FewStudyRules.from_plan(raw)
         hierarchy = raw.get("outcome_hierarchy") or {}
         if not isinstance(hierarchy, Mapping):
-            raise ValueError("analysis plan: outcome_hierarchy must map outcome ids to {prefer: [...]}")
+            raise ValueError("analysis plan: outcome_hierarchy must map outcome ids to {prefer: [...]}")  # noqa: TRY004 - plan errors are ValueErrors
         excludes = raw.get("primary_excludes") or {}
         if not isinstance(excludes, Mapping) or not all(isinstance(v, list) for v in excludes.values()):
             raise ValueError("analysis plan: primary_excludes must map a column to a list of values")

@@ -23,7 +23,13 @@ from analysis.engine import __version__
 from analysis.evidence.bibliography import author_year, parse_bibliography
 from analysis.evidence.grade import certainty_table
 from analysis.evidence.loading import load_evidence
-from analysis.evidence.pipeline import OutcomeSynthesis, Plan, fit_rows, select_studies, synthesise
+from analysis.evidence.pipeline import (
+    OutcomeSynthesis,
+    Plan,
+    select_studies,
+    synthesis_of,
+    synthesise,
+)
 from analysis.evidence.readers import load_yaml
 from analysis.living.snapshot import (
     Snapshot,
@@ -108,7 +114,7 @@ class LivingReview:
         return next(k for k, v in self.vocabulary.items() if v.get("role") == "primary")
 
     def focus_outcomes(self) -> list[str]:
-        """The primary outcome and every other outcome with enough studies to pool."""
+        """The primary outcome and every other outcome the plan's few-study rules pool."""
         synth = self.synthesis()
         pooled = [k for k, s in synth.items() if s.pooled and k != self.primary_outcome]
         return [self.primary_outcome, *pooled]
@@ -156,19 +162,18 @@ class LivingReview:
         return {"studies": studies, "outcomes": outcomes}
 
     def _subgroup_records(self, synth: OutcomeSynthesis, evidence_set: str) -> list[dict[str, Any]]:
+        """Per subgroup level, the same few-study rules as the whole outcome (a single study: exact CI)."""
         records = []
         if not synth.pooled:
             return records
         for spec in self.plan.subgroups:
             for level in spec.get("levels", []):
-                rows = synth.rows.loc[synth.rows[spec["column"]] == level]
+                rows = synth.rows.loc[synth.rows[spec["column"]] == level].reset_index(drop=True)
                 if rows.empty:
                     continue
-                res = fit_rows(rows, self.plan.primary)
-                record = {"outcome": synth.outcome, "evidence_set": evidence_set,
-                          "subgroup": f"{spec['id']}={level}", "k": len(rows),
-                          "n": int(rows["total"].sum()), "pooled": len(rows) >= self.plan.min_studies_to_pool,
-                          "result": res.to_dict() if res is not None else None}
+                sub = synthesis_of(synth.outcome, {"label": synth.label, "role": synth.role}, rows, self.plan)
+                record = sub.to_dict()
+                record.update(evidence_set=evidence_set, subgroup=f"{spec['id']}={level}")
                 records.append(json_safe(record))
         return records
 

@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 from scipy.stats import beta
 
 from analysis.engine.metaprop import metaprop
-from analysis.evidence.fewstudies import DISPLAYS, FewStudyRules, exact_studies, i2_interval, judge
-from analysis.evidence.pipeline import Plan, sensitivity_methods, sensitivity_subsets, split_excluded, synthesis_of
+from analysis.evidence.fewstudies import DISPLAYS, FewStudyRules, exact_studies, i2_interval
+from analysis.evidence.pipeline import (
+    Plan,
+    sensitivity_methods,
+    sensitivity_subsets,
+    split_excluded,
+    synthesis_of,
+)
 
 PRIMARY = {"measure": "PLO", "method": "REML", "ci": "hksj_adhoc", "pi": "t", "level": 0.95}
 

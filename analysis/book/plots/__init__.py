@@ -33,6 +33,8 @@ from analysis.book.plots.forest import (
     forest_plot_subgroups_alt_text,
     leave_one_out_plot,
     leave_one_out_plot_alt_text,
+    study_plot,
+    study_plot_alt_text,
 )
 from analysis.book.plots.rob import (
     summary_bars,
@@ -40,6 +42,7 @@ from analysis.book.plots.rob import (
     traffic_light,
     traffic_light_alt_text,
 )
+from analysis.book.plots.summary import outcome_summary_plot, outcome_summary_plot_alt_text
 from analysis.book.plots.survival import km_plot, km_plot_alt_text
 from analysis.book.plots.trend import estimate_over_versions, estimate_over_versions_alt_text
 
@@ -56,9 +59,13 @@ __all__ = [
     "km_plot_alt_text",
     "leave_one_out_plot",
     "leave_one_out_plot_alt_text",
+    "outcome_summary_plot",
+    "outcome_summary_plot_alt_text",
     "prisma_flow",
     "prisma_flow_alt_text",
     "save_figure",
+    "study_plot",
+    "study_plot_alt_text",
     "summary_bars",
     "summary_bars_alt_text",
     "traffic_light",

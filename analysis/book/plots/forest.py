@@ -47,6 +47,8 @@ __all__ = [
     "forest_plot_subgroups_alt_text",
     "leave_one_out_plot",
     "leave_one_out_plot_alt_text",
+    "study_plot",
+    "study_plot_alt_text",
 ]
 
 RESULT_ATTRIBUTES = (
@@ -909,3 +911,48 @@ def cumulative_plot_alt_text(df: pd.DataFrame) -> str:
         f"({st.fmt_num(first['estimate'])}) to {last['label']} ({st.fmt_num(last['estimate'])}, "
         f"CI {st.fmt_num(last['ci_lower'])} to {st.fmt_num(last['ci_upper'])})."
     )
+
+
+def study_plot(
+    studies: pd.DataFrame,
+    *,
+    xlabel: str = "Proportion",
+    note: str = "Not pooled.",
+    title: str | None = None,
+    max_label_chars: int | None = 40,
+) -> Figure:
+    """Forest plot of studies that are not pooled: each study's proportion with its own interval.
+
+    For an outcome with one study, or with studies too few or too inconsistent to pool: no
+    diamond, no weights, no prediction interval and no heterogeneity line; ``note`` (the reason)
+    is the footer.
+
+    Parameters
+    ----------
+    studies : pandas.DataFrame
+        Columns ``label, events, n, proportion, ci_lower, ci_upper`` (for example
+        :func:`analysis.evidence.fewstudies.exact_studies`).
+    """
+    st.require_columns(studies, ("label", "events", "n", "proportion", "ci_lower", "ci_upper"),
+                       "studies")
+    if len(studies) == 0:
+        msg = "studies has no rows: there is nothing to plot"
+        raise ValueError(msg)
+    for row in studies.itertuples(index=False):
+        st.check_interval(row.proportion, row.ci_lower, row.ci_upper, f"study {row.label!r}")
+    lvl = "95%"
+    rows = _study_rows(studies.assign(weight=1.0) if len(studies) > 1 else studies.assign(weight=0.0),
+                       max_label_chars)
+    for r in rows:
+        r.cells["weight"] = ""
+    columns = [_Column("events", "Events/N", "left"), _Column("est", f"Proportion [{lvl} CI]", "right")]
+    return _draw(rows, columns, label_header="Study", xlabel=xlabel, title=title, footer=[note])
+
+
+def study_plot_alt_text(studies: pd.DataFrame, *, outcome: str | None = None, note: str = "Not pooled.") -> str:
+    """Alt text for :func:`study_plot`: each study's numbers and why nothing is pooled."""
+    what = f" of {outcome}" if outcome else ""
+    listed = "; ".join(
+        f"{s.label} {int(s.events)}/{int(s.n)} ({st.fmt_num(s.proportion)}, 95% CI {st.fmt_num(s.ci_lower)} to "
+        f"{st.fmt_num(s.ci_upper)})" for s in studies.itertuples(index=False))
+    return f"Forest plot{what} with {len(studies)} {'study' if len(studies) == 1 else 'studies'}, not pooled: {listed}. {note}"
