@@ -69,7 +69,22 @@ def _expected_rows(root: Path, evidence_set: str, outcome: str) -> list[dict[str
         for s in _csv(root / "data" / "studies.csv")
         if all(s[c] in (v if isinstance(v, list) else [v]) for c, v in where.items())
     }
-    rows = [r for r in _csv(root / "data" / "outcomes.csv") if r["outcome"] == outcome and r["study_id"] in studies]
+    excluded = PLAN.get("primary_excludes", {})
+    studies = {k: v for k, v in studies.items() if not any(v.get(c) in vals for c, vals in excluded.items())}
+    every = [r for r in _csv(root / "data" / "outcomes.csv") if r["study_id"] in studies]
+    levels = PLAN.get("outcome_hierarchy", {}).get(outcome, {}).get("prefer")
+    if levels is None:
+        rows = [r for r in every if r["outcome"] == outcome]
+    else:  # the plan's order of preference: first level with a row, larger denominator among equals
+        rank = {o: i for i, level in enumerate(levels) for o in (level if isinstance(level, list) else [level])}
+        best: dict[str, dict[str, str]] = {}
+        for r in every:
+            if r["outcome"] not in rank or not r["events"] or not r["total"]:
+                continue
+            old = best.get(r["study_id"])
+            if old is None or (rank[r["outcome"]], -int(r["total"])) < (rank[old["outcome"]], -int(old["total"])):
+                best[r["study_id"]] = r
+        rows = list(best.values())
 
     def key(row: dict[str, str]) -> tuple[int, str, str]:
         date = studies[row["study_id"]]["publication_date"]
@@ -171,9 +186,12 @@ def test_synthesis_matches_the_files(rv: Review, root: Path, evidence_set: str) 
         assert s.rows["study_id"].tolist() == [r["study_id"] for r in rows], outcome
         assert s.k == len(rows)
         assert s.total_n == sum(int(r["total"]) for r in rows)
-        assert s.pooled == (len(rows) >= minimum)
-        if not rows:
+        if len(rows) < minimum:
+            assert not s.pooled
+            assert s.display == ("none" if not rows else "single" if len(rows) == 1 else "side_by_side")
+        if not s.pooled:  # no model: each study's own proportion with its exact interval
             assert s.result is None
+            assert s.studies["events"].tolist() == [int(r["events"]) for r in rows]
             continue
         direct = metaprop([int(r["events"]) for r in rows], [int(r["total"]) for r in rows],
                           **engine_options(PLAN["primary"]))
@@ -187,8 +205,8 @@ def test_synthesis_is_computed_once(rv: Review) -> None:
 
 
 def test_focus_outcomes(rv: Review, root: Path) -> None:
-    minimum = PLAN["min_studies_to_pool"]
-    poolable = [o for o in VOCABULARY if len(_expected_rows(root, "review", o)) >= minimum]
+    poolable = [o for o in VOCABULARY if rv.synthesis()[o].pooled]
+    assert all(len(_expected_rows(root, "review", o)) >= PLAN["min_studies_to_pool"] for o in poolable)
     primary = rv.primary_outcome
     assert rv.focus_outcomes() == [primary, *[o for o in poolable if o != primary]]
 
@@ -225,7 +243,11 @@ def test_snapshot_payload_is_strict_json(rv: Review, root: Path) -> None:
         rows = _expected_rows(root, evidence_set, outcome)
         assert record["k"] == len(rows)
         assert record["studies"] == [r["study_id"] for r in rows]
-        assert ("result" in record) == bool(rows)
+        synth = rv.synthesis(evidence_set)[outcome]
+        assert ("result" in record) == (synth.pooled or len(rows) == 1)
+        if len(rows) == 1:  # a single study is its own proportion with its exact interval, never a model
+            assert record["result"]["method"] == "single study"
+            assert record["result"]["estimate"] == int(rows[0]["events"]) / int(rows[0]["total"])
         if evidence_set == "review":
             assert record["certainty"] == certainty.loc[outcome, "certainty"]
 
@@ -241,10 +263,17 @@ def test_snapshot_subgroup_records(rv: Review) -> None:
         chosen = rows.loc[rows[spec["column"]] == level]
         assert record["k"] == len(chosen) > 0
         assert record["n"] == int(chosen["total"].sum())
-        assert record["pooled"] == (len(chosen) >= PLAN["min_studies_to_pool"])
-        direct = metaprop(chosen["events"].to_numpy(int), chosen["total"].to_numpy(int),
-                          **engine_options(PLAN["primary"]))
-        assert math.isclose(record["result"]["estimate"], direct.estimate, rel_tol=1e-12)
+        if len(chosen) < PLAN["min_studies_to_pool"]:
+            assert not record["pooled"]
+        if len(chosen) == 1:
+            assert record["result"]["estimate"] == chosen["events"].iloc[0] / chosen["total"].iloc[0]
+            assert record["result"]["method"] == "single study"
+        elif not record["pooled"]:
+            assert "result" not in record
+        else:
+            direct = metaprop(chosen["events"].to_numpy(int), chosen["total"].to_numpy(int),
+                              **engine_options(PLAN["primary"]))
+            assert math.isclose(record["result"]["estimate"], direct.estimate, rel_tol=1e-12)
 
 
 # ---------------------------------------------------------------- citation
@@ -296,7 +325,17 @@ def test_key_findings_match_the_files(rv: Review, root: Path, glued: dict[str, A
     assert glued["n_awaiting"] == str(sum(s["status"] == "awaiting_data" for s in studies))
     assert glued["version"] == (root / "VERSION").read_text(encoding="utf-8").strip()
     assert glued["data_date"] == rv.data_date
-    assert glued["primary_headline"] == report.headline(rv.synthesis()[rv.primary_outcome])
+    sentences = rv.key_sentences()
+    assert 1 <= len(sentences) <= 3
+    assert glued["key_findings"] == " ".join(sentences)
+    primary = rv.synthesis()[rv.primary_outcome]
+    if primary.pooled:
+        assert report.estimate_with_ci(primary.result) in sentences[0]
+        assert "median true response rate across series" in sentences[0]
+    unpooled = [s for o, s in rv.synthesis().items() if o != rv.primary_outcome and s.k and not s.pooled]
+    if unpooled:
+        assert "Too few or too inconsistent studies to pool" in glued["key_findings"]
+    assert "**" not in glued["key_findings"]
     assert glued["primary_certainty"] == rv.certainty().loc[rv.primary_outcome, "certainty"]
     assert glued["citation"] == rv.citation()
     for name, value in glued.items():
@@ -323,7 +362,8 @@ def test_sensitivity_tables_show_no_nan(rv: Review) -> None:
         rows = rv.synthesis()[outcome].rows
         if rows.empty:
             continue
-        for frame in (sensitivity_methods(rows, rv.plan), sensitivity_subsets(rows, rv.plan)):
+        excluded = rv.synthesis()[outcome].excluded
+        for frame in (sensitivity_methods(rows, rv.plan), sensitivity_subsets(rows, rv.plan, excluded)):
             table = _interval_table(frame).drop(columns=["Notes"])  # engine notes may explain a NaN in words
             text = table.astype(str).to_string()
             assert not re.search(r"\bnan\b|<NA>", text, re.IGNORECASE), (outcome, text)

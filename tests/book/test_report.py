@@ -40,9 +40,12 @@ def _pct(x: float) -> str:
 
 
 def _synth(events: list[int], n: list[int], *, pooled: bool, **options: object) -> OutcomeSynthesis:
+    """A synthesis as the pipeline makes it: a model result only when pooled (the few-study rules)."""
     rows = pd.DataFrame({"study_id": [f"synth{i}" for i in range(len(n))], "events": events, "total": n})
-    res = metaprop(events, n, labels=list(rows["study_id"]), **options)
-    return OutcomeSynthesis("synthetic_outcome", "Synthetic outcome", "primary", rows, res, pooled)
+    res = metaprop(events, n, labels=list(rows["study_id"]), **options) if pooled else None
+    display = "pooled" if pooled else ("single" if len(n) == 1 else "side_by_side")
+    reason = "" if pooled or len(n) == 1 else "SYNTHETIC reason"
+    return OutcomeSynthesis("synthetic_outcome", "Synthetic outcome", "primary", rows, res, display, reason)
 
 
 # ---------------------------------------------------------------- numbers as text
@@ -143,12 +146,14 @@ def test_prediction_interval_needs_three_studies() -> None:
 
 
 def test_heterogeneity_pritz_matches_metafor() -> None:
-    """metafor REML on dat.pritz1997: tau2 0.3646, I2 56.56%, QE 29.79 on 13 df, p 0.0051."""
+    """metafor REML on dat.pritz1997: tau2 0.3646, I2 56.56%, QE 29.79 on 13 df, p 0.0051; confint() gives
+    I² 12.87% to 87.99% (metafor 3.8-1)."""
     ref = _case("pritz1997-PLO-REML-z-t")
     res = metaprop(EVENTS, N, measure="PLO", method="REML")
-    assert report.heterogeneity(res) == "τ² = 0.36; I² = 57%; Q = 29.8 (df 13, p = 0.005)"
+    assert report.heterogeneity(res) == "τ² = 0.36; I² = 57% (95% CI 13% to 88%); Q = 29.8 (df 13, p = 0.005)"
     assert report.heterogeneity(res) == (
-        f"τ² = {ref['tau2']:.2f}; I² = {ref['I2']:.0f}%; Q = {ref['QE']:.1f} (df 13, p = {ref['QEp']:.3f})"
+        f"τ² = {ref['tau2']:.2f}; I² = {ref['I2']:.0f}% (95% CI 13% to 88%); Q = {ref['QE']:.1f} "
+        f"(df 13, p = {ref['QEp']:.3f})"
     )
 
 
@@ -157,10 +162,11 @@ def test_heterogeneity_two_studies_hand_checked() -> None:
 
     y = logit(0.3) = -0.8473, v = 1/3 + 1/7 = 0.4762; y = logit(0.4) = -0.4055, v = 1/4 + 1/6 = 0.4167;
     common mean -0.6117; Q = 2.1 * 0.2356**2 + 2.4 * 0.2062**2 = 0.219 on 1 df, p = 0.640; Q < df so the
-    REML tau2 is 0 and I2 is 0%.
+    REML tau2 is 0 and I2 is 0%, which is not shown with fewer than three studies.
     """
     res = metaprop([3, 4], [10, 10], measure="PLO", method="REML")
-    assert report.heterogeneity(res) == "τ² = 0.00; I² = 0%; Q = 0.2 (df 1, p = 0.640)"
+    assert report.heterogeneity(res) == "τ² = 0.00; Q = 0.2 (df 1, p = 0.640)"
+    assert "I²" not in report.heterogeneity(res)
 
 
 def test_heterogeneity_with_one_study() -> None:
@@ -210,27 +216,39 @@ def test_headline_pooled_uses_the_result_ci_and_pi() -> None:
     ref = _case("pritz1997-PLO-REML-z-t")
     synth = _synth(EVENTS, N, pooled=True, measure="PLO", method="REML", ci="z", pi="t")
     expected = (
-        f"Pooled proportion {_pct(ref['pred'])} (95% CI {_pct(ref['pred_ci_lb'])} to {_pct(ref['pred_ci_ub'])}), "
-        f"95% PI {_pct(ref['pred_pi_lb'])} to {_pct(ref['pred_pi_ub'])}, from 14 studies and {sum(N)} patients."
+        f"Pooled proportion (median true response rate across series) {_pct(ref['pred'])} (95% CI "
+        f"{_pct(ref['pred_ci_lb'])} to {_pct(ref['pred_ci_ub'])}), "
+        f"95% PI {_pct(ref['pred_pi_lb'])} to {_pct(ref['pred_pi_ub'])}, from 14 studies and {sum(N)} patients; "
+        "I² = 57% (95% CI 13% to 88%)."
     )
     assert report.headline(synth) == expected
     assert sum(N) == 326
 
 
 def test_headline_pooled_two_studies_says_no_prediction_interval() -> None:
-    synth = _synth([3, 4], [10, 10], pooled=True)
+    synth = _synth([3, 4], [10, 10], pooled=True)  # a plan that pools two studies (min_studies_to_pool: 2)
     assert report.headline(synth).endswith(
         ", no prediction interval (fewer than three studies), from 2 studies and 20 patients."
-    )
+    )  # and no I²
 
 
-def test_headline_below_pooling_threshold_reports_the_first_study_only() -> None:
-    """With a plan minimum above k the sentence is the single-study one, even with k = 2."""
+def test_headline_of_a_non_logit_measure_is_a_pooled_proportion() -> None:
+    synth = _synth([3, 4, 6], [10, 10, 10], pooled=True, measure="PFT")
+    assert report.headline(synth).startswith("Pooled proportion ")
+    assert "median" not in report.headline(synth)
+
+
+def test_headline_side_by_side_names_every_study_and_the_reason() -> None:
+    """Studies not pooled: each with its exact interval, after the words a clinician needs."""
     synth = _synth([3, 4], [10, 10], pooled=False)
-    lower, upper = clopper_pearson([3], [10])
+    lower, upper = clopper_pearson([3, 4], [10, 10])
     assert report.headline(synth) == (
-        f"One study reports it: 3/10 patients (30%; exact 95% CI {_pct(lower[0])} to {_pct(upper[0])}); not pooled."
+        "Too few or too inconsistent studies to pool (SYNTHETIC reason). "
+        f"synth0: 3/10 (30%; exact 95% CI {_pct(lower[0])} to {_pct(upper[0])}); "
+        f"synth1: 4/10 (40%; exact 95% CI {_pct(lower[1])} to {_pct(upper[1])})."
     )
+    with pytest.raises(ValueError, match="side by side have no single estimate"):
+        report.shown_estimate(synth)
 
 
 GRID = [
@@ -249,7 +267,7 @@ GRID = [
 @pytest.mark.parametrize("measure", ["PLO", "PAS", "PFT"])
 def test_text_never_prints_nan(events: list[int], n: list[int], method: str, measure: str) -> None:
     synth = _synth(events, n, pooled=len(n) >= 2, measure=measure, method=method)
-    res = synth.result
+    res = synth.result or metaprop(events, n, measure=measure, method=method)
     texts = [report.headline(synth), report.heterogeneity(res), report.estimate_with_ci(res),
              report.prediction_interval(res)]
     for text in texts:
@@ -280,5 +298,5 @@ def test_labelled_columns_titles_order_and_missing_cells() -> None:
 
 def test_heterogeneity_accepts_any_result_like_object() -> None:
     """Presentation only: a hand-made object with the result's attribute names is enough."""
-    res = SimpleNamespace(k=5, tau2=0.125, i2=33.349, q=6.0004, q_df=4, q_pvalue=0.19915)
-    assert report.heterogeneity(res) == "τ² = 0.12; I² = 33%; Q = 6.0 (df 4, p = 0.199)"
+    res = SimpleNamespace(k=2, tau2=0.125, i2=33.349, q=6.0004, q_df=1, q_pvalue=0.19915)
+    assert report.heterogeneity(res) == "τ² = 0.12; Q = 6.0 (df 1, p = 0.199)"
