@@ -240,7 +240,7 @@ class Review(LivingReview):
         conflict = []
         if r.do_not_pool:
             conflict.append("the plan lists the outcome as not to be pooled, with its reason ("
-                            + "; ".join(f"{self.vocabulary.get(o, {}).get('label', o)}: {why}"
+                            + "; ".join(f"for {str(self.vocabulary.get(o, {}).get('label', o)).lower()}, {why}"
                                         for o, why in r.do_not_pool.items()) + ")")
         if r.nonoverlapping_study_cis:
             conflict.append("the exact 95% intervals of two studies do not overlap")
@@ -250,7 +250,8 @@ class Review(LivingReview):
             "an outcome with one study shows that study's own proportion with its exact (Clopper-Pearson) interval "
             f"{{clopper1934}}, with no model and no continuity correction. With fewer than {r.min_studies_to_pool} "
             "studies, or when the studies conflict, they are shown side by side and not pooled into a headline; "
-            "studies conflict when " + " or when ".join(conflict) + ". "
+            "studies conflict when " + ", when ".join(conflict[:-1]) + (", or when " if len(conflict) > 1 else "")
+            + conflict[-1] + ". "
         )
         if r.uninformative is not None:
             text += (f"A pooled confidence interval reaching below {100 * r.uninformative[0]:g}% and above "
