@@ -381,7 +381,7 @@ class Review(LivingReview):
         if not synth.pooled:
             note = "Not pooled: " + synth.reason + "."
             show_figure(self.root, Plot(study_plot, (synth.studies,), {"xlabel": xlabel, "note": note}), name,
-                        f"{synth.label}: each study's proportion with its exact 95% CI; {synth.reason}.",
+                        f"{synth.label}, not pooled: each study's proportion with its exact 95% CI; {synth.reason}.",
                         study_plot_alt_text(synth.studies, outcome=synth.label, note=note))
             _display(_markdown(_provenance(synth.rows)))
             return

@@ -262,23 +262,60 @@ def test_home_page_names_the_review_its_version_and_date_of_data(book: Built, re
     assert released in shown
     assert f"Version {shown}" in page.text
     assert f"data searched up to {_latest_search_date(book.root)}" in page.text
-    assert "status: living" in page.text
+    assert "living review (updated when new evidence appears)" in page.text
 
 
 def test_home_page_key_findings_are_the_computed_numbers(book: Built, review: Any) -> None:
-    text = book.page("book/index").section("key-findings", "<section").text
+    """At most three plain sentences from the data, no bold, the summary figure; unpooled outcomes in words."""
+    section = book.page("book/index").section("what-the-evidence-shows", "<section")
+    sentences = review.key_sentences()
+    assert 1 <= len(sentences) <= 3
+    assert squash(" ".join(sentences)) in section.text
+    assert "<strong>" not in section.main and "<b>" not in section.main
     primary = review.synthesis()[review.primary_outcome]
-    studies = _review_studies(book.root, review)
-    included = [s for s in studies if s["status"] == "included"]
-    awaiting = [s for s in studies if s["status"] == "awaiting_data"]
-    size = review.plan_raw.get("presentation", {}).get("size_column", "n_boosted")
-    patients = sum(int(s[size]) for s in included if s[size])
-    certainty = review.certainty().loc[review.primary_outcome, "certainty"]
-    assert squash(report.headline(primary)) in text
-    assert f"{len(included)} included studies, {patients} boosted patients" in text
-    assert f"{len(awaiting)} further studies are awaiting data" in text
-    assert f"for the primary outcome: {certainty}" in text
-    assert included and patients > 0
+    if primary.pooled:
+        assert squash(report.estimate_with_ci(primary.result)) in sentences[0]
+        assert "median true response rate across series" in sentences[0]
+    unpooled = [s for s in review.synthesis().values() if s.k and not s.pooled]
+    if unpooled:
+        assert "too few or too inconsistent studies to pool" in section.text.lower()
+    figures = [i for i in section.images() if "summary-outcomes" in i.get("src", "")]
+    assert len(figures) == 1
+    for synth in review.synthesis().values():
+        if synth.k:
+            assert synth.label in figures[0]["alt"], synth.outcome
+
+
+def test_no_headline_runs_from_0_to_100_percent_and_no_single_study_is_a_model(book: Built, review: Any) -> None:
+    """Home sentences and figure, results headlines, summary of findings and results.csv: no headline interval
+    from 0% to 100%; an outcome with one study is its own proportion with its exact interval everywhere."""
+    home = book.page("book/index").section("what-the-evidence-shows", "<section")
+    texts = [home.text, *(i.get("alt", "") for i in home.images())]
+    results = book.page("book/results")
+    for outcome in review.synthesis():
+        texts.append(outcome_section(results, outcome).text.split("Details of methods")[0])
+    texts.append(book.page("book/sof").text)
+    for text in texts:
+        assert not re.search(r"CI 0% to 100%|\(0% to 100%\)", text), text[:300]
+    for row in _results_csv(book):
+        if row["estimate"]:
+            assert not (float(row["ci_lower"]) < 0.005 and float(row["ci_upper"]) > 0.995), row
+    single = {o: s for o, s in review.synthesis().items() if s.display == "single"}
+    assert single, "no single-study outcome in this version"
+    rows = {r["outcome"]: r for r in _results_csv(book)}
+    for outcome, synth in single.items():
+        study = synth.studies.iloc[0]
+        assert float(rows[outcome]["estimate"]) == pytest.approx(study["proportion"], rel=1e-12)
+        assert rows[outcome]["method"] == "single study (not pooled)"
+        text = outcome_section(results, outcome).text
+        assert "Pooled proportion" not in text and "Random-effects" not in text, outcome
+    payload = review.snapshot_payload()
+    for record in payload["outcomes"]:
+        if record["k"] == 1:
+            assert record["result"]["method"] == "single study", record["outcome"]
+            assert record["result"]["estimate"] == record["study_results"][0]["proportion"]
+        elif not record["pooled"]:
+            assert "result" not in record or record["result"] is None, record["outcome"]
 
 
 # ---- results page ---------------------------------------------------------------------------
@@ -290,14 +327,14 @@ def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, rev
     for outcome, synth in review.synthesis().items():
         section = outcome_section(page, outcome)
         figures = [i for i in section.images() if f"forest-review-{outcome}." in i.get("src", "")]
-        if synth.result is None:
+        if synth.k == 0:
             if "No study has reported this outcome yet." not in section.text or section.images():
                 problems.append(f"{outcome}: no data, but the section says otherwise")
             continue
         expected = [report.headline(synth)]
         if synth.pooled:
             expected += [
-                "Pooled proportion",
+                "Pooled proportion (median true response rate across series)",
                 report.heterogeneity(synth.result),
                 synth.result.methods_text(),
             ]
@@ -305,8 +342,8 @@ def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, rev
                 problems.append(f"{outcome}: pooled outcome says 'not pooled'")
         else:
             expected += ["not pooled"]
-            if "Pooled proportion" in section.text:
-                problems.append(f"{outcome}: single-study outcome shows a pooled proportion")
+            if "Pooled proportion" in section.text or "Heterogeneity" in section.text:
+                problems.append(f"{outcome}: an outcome the plan does not pool shows a model")
         problems += [
             f"{outcome}: missing {squash(e)!r}" for e in expected if squash(e) not in section.text
         ]
@@ -316,7 +353,7 @@ def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, rev
 
 
 def test_results_page_has_one_figure_per_outcome_with_data(book: Built, review: Any) -> None:
-    with_data = [o for o, s in review.synthesis().items() if s.result is not None]
+    with_data = [o for o, s in review.synthesis().items() if s.k > 0]
     images = book.page("book/results").images()
     shown = sorted(re.sub(r".*forest-review-(\w+)\.png$", r"\1", i["src"]) for i in images)
     assert shown == sorted(with_data)
@@ -327,12 +364,12 @@ def test_single_study_outcomes_show_the_study_with_its_exact_interval(
     book: Built, review: Any
 ) -> None:
     page = book.page("book/results")
-    single = {o: s for o, s in review.synthesis().items() if s.result is not None and not s.pooled}
+    single = {o: s for o, s in review.synthesis().items() if s.display == "single"}
     for outcome, synth in single.items():
-        study = synth.rows.iloc[0]
+        study = synth.studies.iloc[0]
         text = outcome_section(page, outcome).text
-        assert f"{int(study['events'])}/{int(study['total'])} patients" in text, outcome
-        assert "at least" in text and "needed to pool" in text, outcome
+        assert f"One study reports it: {int(study['events'])}/{int(study['n'])} patients" in text, outcome
+        assert f"exact 95% CI {report.interval(study['ci_lower'], study['ci_upper'])}" in text, outcome
 
 
 def test_no_prediction_interval_is_claimed_with_fewer_than_three_studies(
@@ -578,10 +615,12 @@ def test_results_csv_matches_the_engine(book: Built, review: Any) -> None:
     for outcome, s in synth.items():
         row = rows[outcome]
         assert (int(row["k"]), int(row["n"]), row["pooled"]) == (s.k, s.total_n, str(s.pooled))
-        if s.result is None:
+        assert row["display"] == s.display
+        if s.k == 0 or s.display == "side_by_side":  # no single number for studies shown side by side
+            assert not row.get("estimate"), outcome
             continue
         # a pooled outcome carries the pooled fit; a single study its observed proportion and exact CI
-        source = s.result if s.pooled else s.result.studies.iloc[0].rename({"proportion": "estimate"})
+        source = s.result if s.pooled else s.studies.iloc[0].rename({"proportion": "estimate"})
         for name in ("estimate", "ci_lower", "ci_upper"):
             expected = getattr(source, name) if s.pooled else source[name]
             assert float(row[name]) == pytest.approx(expected, rel=1e-12, abs=1e-15)
@@ -593,9 +632,13 @@ def test_results_csv_pooled_rows_agree_with_the_html(book: Built) -> None:
     for row in pooled:
         text = outcome_section(page, row["outcome"]).text
         est, lo, hi = (float(row[c]) for c in ("estimate", "ci_lower", "ci_upper"))
-        assert f"Pooled proportion {report.percent(est)} (95% CI {report.interval(lo, hi)})" in text
+        assert (f"Pooled proportion (median true response rate across series) {report.percent(est)} "
+                f"(95% CI {report.interval(lo, hi)})") in text
         assert f"from {row['k']} studies and {row['n']} patients" in text
-        assert f"I² = {float(row['i2']):.0f}%" in text and f"τ² = {float(row['tau2']):.2f}" in text
+        assert f"τ² = {float(row['tau2']):.2f}" in text
+        if int(row["k"]) >= 3:  # I² only from three studies, always with its interval
+            assert (f"I² = {float(row['i2']):.0f}% (95% CI {float(row['i2_lower']):.0f}% to "
+                    f"{float(row['i2_upper']):.0f}%)") in text
 
 
 def test_results_csv_single_study_rows_agree_with_the_html(book: Built) -> None:

@@ -71,7 +71,7 @@ def _draw_row(ax: Any, top: float, lines: list[str], row: Any) -> None:
     extra = (len(lines) - 1) / 3
     i = top + extra
     y = i + 0.72  # interval line; the text lines sit above it
-    ax.annotate("\n".join(lines), xy=(0, top + 0.08), xycoords="data", ha="left", va="top", fontsize=st.FONT_SIZE,
+    ax.annotate("\n".join(lines), xy=(0, top + 0.08), xycoords="data", ha="left", va="top", fontsize=st.FONT_SIZE + 1,
                 color=st.INK, annotation_clip=False)
     facts = f"{int(row.k)} {'study' if int(row.k) == 1 else 'studies'}, {int(row.n)} patients"
     if isinstance(row.certainty, str) and row.certainty:
