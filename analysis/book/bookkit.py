@@ -458,9 +458,10 @@ class Review(LivingReview):
 
         for outcome in self.focus_outcomes():
             synth = self.synthesis()[outcome]
-            if synth.k < 3 or not synth.pooled:
-                _display(_markdown(f"{synth.label}: {synth.k} studies, not pooled; leaving one out needs a pooled "
-                                   "analysis of at least three."))
+            need = max(3, self.plan.min_studies_to_pool + 1)  # each analysis left must itself be poolable
+            if synth.k < need or not synth.pooled:
+                _display(_markdown(f"{synth.label}: {synth.k} studies; leaving one out needs at least {need}, so that "
+                                   f"each analysis without one study still pools {need - 1}."))
                 continue
             df = leave_one_out(
                 synth.rows["events"].to_numpy(int),
@@ -494,7 +495,10 @@ class Review(LivingReview):
             )
             undated = rows.loc[rows[self.plan.cumulative_order].isna(), "label"].to_list()
             note = f" Without a publication date, placed last: {', '.join(undated)}." if undated else ""
-            df = df.rename(columns={"added": "label"})
+            df, skipped = _cumulative_by_the_rules(df.rename(columns={"added": "label"}), rows, self.plan)
+            if skipped:
+                note += (f" Steps with fewer than {self.plan.min_studies_to_pool} studies are not pooled and not drawn "
+                         f"(after {', '.join(skipped)}); the first row is the first study alone, with its exact CI.")
             show_figure(self.root, Plot(cumulative_plot, (df,)), f"cumulative-{outcome}",
                     f"Cumulative meta-analysis: {synth.label.lower()}, by publication date; each row adds one study.{note}",
                     cumulative_plot_alt_text(df))
@@ -741,6 +745,23 @@ def _too_few(synth: OutcomeSynthesis, plan: Plan) -> str:
             f"at least {plan.min_studies_to_pool} are needed to pool, so no pooled analysis is shown."
         )
     return f"Not pooled: {synth.reason}."
+
+
+def _cumulative_by_the_rules(df: pd.DataFrame, rows: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[str]]:
+    """Cumulative steps as the few-study rules allow: the first study alone with its exact interval, no
+    pooled step with fewer studies than the plan pools. Returns the steps kept and the labels of those dropped."""
+    from analysis.evidence.fewstudies import exact_studies
+
+    first = df.iloc[0]
+    alone = exact_studies(rows.loc[rows["label"] == first["label"]].iloc[:1], float(plan.primary.get("level", 0.95)))
+    out = df.copy()
+    for column, value in (("estimate", "proportion"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper")):
+        out.loc[out.index[0], column] = float(alone[value].iloc[0])
+    for column in ("pi_lower", "pi_upper"):
+        if column in out.columns:
+            out.loc[out.index[0], column] = np.nan
+    drop = (out["k"] > 1) & (out["k"] < plan.min_studies_to_pool)
+    return out.loc[~drop].reset_index(drop=True), out.loc[drop, "label"].astype(str).to_list()
 
 
 def _certainty_words(cert: pd.DataFrame, outcome: str) -> str:
