@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -367,3 +368,39 @@ def test_sensitivity_tables_show_no_nan(rv: Review) -> None:
             table = _interval_table(frame).drop(columns=["Notes"])  # engine notes may explain a NaN in words
             text = table.astype(str).to_string()
             assert not re.search(r"\bnan\b|<NA>", text, re.IGNORECASE), (outcome, text)
+
+
+# ---------------------------------------------------------------- few-study rules on the pages
+def test_cumulative_steps_follow_the_few_study_rules(rv: Review) -> None:
+    """SYNTHETIC three studies: step 1 is the first study alone (exact CI), step 2 (two studies) is dropped."""
+    from analysis.book.bookkit import _cumulative_by_the_rules
+    from analysis.engine.sensitivity import cumulative
+
+    rows = pd.DataFrame({"label": ["A", "B", "C"], "events": [12, 5, 26], "total": [12, 5, 31]})
+    df = cumulative(rows["events"], rows["total"], labels=rows["label"].to_list(),
+                    **engine_options(PLAN["primary"])).rename(columns={"added": "label"})
+    kept, dropped = _cumulative_by_the_rules(df, rows, rv.plan)
+    assert dropped == ["B"]
+    assert kept["label"].tolist() == ["A", "C"]
+    assert (kept.loc[0, "estimate"], kept.loc[0, "ci_upper"]) == (1.0, 1.0)  # 12/12, no continuity correction
+    assert math.isclose(kept.loc[0, "ci_lower"], 0.025 ** (1 / 12), rel_tol=1e-12)
+    assert math.isclose(kept.loc[1, "estimate"], df.loc[2, "estimate"], rel_tol=1e-15)
+
+
+def test_methods_words_come_from_the_plan(rv: Review, glued: dict[str, Any]) -> None:
+    rv.glue_methods()
+    rules = glued["few_study_rules"]
+    assert f"With fewer than {PLAN['min_studies_to_pool']} studies" in rules
+    assert "k - 1 degrees of freedom" in rules and "k - 2" in rules
+    for outcome, spec in PLAN.get("outcome_hierarchy", {}).items():
+        assert str(rv.vocabulary[outcome]["label"]).lower() in glued["hierarchy_text"].lower()
+        for level in spec["prefer"]:
+            for o in level if isinstance(level, list) else [level]:
+                assert str(rv.vocabulary[o]["label"]).lower() in glued["hierarchy_text"].lower(), o
+
+
+def test_protocol_amendments_are_shown_with_their_dates(rv: Review, root: Path) -> None:
+    html = rv.protocol_amendments().data
+    for row in _csv(root / "data" / "protocol_amendments.csv"):
+        assert row["date"] in html and row["section"] in html
+    assert "After results were seen" in html
