@@ -389,10 +389,12 @@ class Review(LivingReview):
         caption = (f"Forest plot: {synth.label[0].lower() + synth.label[1:]}. Each row is a study (events/patients, "
                    "proportion with exact 95% CI, weight); the diamond is the pooled proportion (median true response "
                    "rate across series) with its 95% CI" + (
-                       " and the bar beneath it the 95% prediction interval." if shows_prediction_interval(synth.result)
+                       " and the bar beneath it the 95% prediction interval."
+                       if shows_prediction_interval(synth.result, synth.rules.min_studies_prediction)
                        else " (no prediction interval with fewer than three studies)."))
         show_figure(self.root, fig, name, caption, forest_plot_alt_text(synth.result, outcome=synth.label))
-        lines = ["Heterogeneity: " + report.heterogeneity(synth.result) + ".", _provenance(synth.rows),
+        lines = ["Heterogeneity: " + report.heterogeneity(synth.result, synth.rules.min_studies_i2) + ".",
+                 _provenance(synth.rows),
                  "**Details of methods.** " + synth.result.methods_text()]
         _display(_markdown("\n\n".join(lines)))
 
@@ -888,9 +890,9 @@ def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
 
     row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
                tau2=res.tau2, method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
-    if res.k >= report.MIN_K_I2 and (bounds := i2_interval(res)):
+    if res.k >= synth.rules.min_studies_i2 and (bounds := i2_interval(res)):
         row.update(i2=res.i2, i2_lower=bounds[0], i2_upper=bounds[1])
-    if shows_prediction_interval(res):
+    if shows_prediction_interval(res, synth.rules.min_studies_prediction):
         row.update(pi_lower=res.pi_lower, pi_upper=res.pi_upper)
     return row
 

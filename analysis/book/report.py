@@ -46,17 +46,23 @@ def estimate_with_ci(res: Any, digits: int = 0) -> str:
 MIN_K_PREDICTION = 3
 
 
-def shows_prediction_interval(result: Any) -> bool:
-    """Whether a pooled result gets a prediction interval: random effects and k >= 3."""
-    return str(result.method).upper() != "EE" and int(result.k) >= MIN_K_PREDICTION
+def shows_prediction_interval(result: Any, min_k: int = MIN_K_PREDICTION) -> bool:
+    """Whether a pooled result gets a prediction interval: random effects and k >= ``min_k`` (the plan's
+    ``few_studies.min_studies_prediction``, 3 by default)."""
+    return str(result.method).upper() != "EE" and int(result.k) >= min_k
 
 
-def prediction_interval(res: Any, digits: int = 0) -> str:
+def prediction_interval(res: Any, digits: int = 0, min_k: int = MIN_K_PREDICTION) -> str:
     """``"95% PI 40% to 99%"``; for k < 3 the words say a prediction interval is not informative."""
     level = round(100 * float(getattr(res, "level", 0.95)))
-    if not shows_prediction_interval(res):
-        return "no prediction interval (fewer than three studies)"
+    if not shows_prediction_interval(res, min_k):
+        return f"no prediction interval (fewer than {_words(min_k)} studies)"
     return f"{level}% PI {interval(res.pi_lower, res.pi_upper, digits)}"
+
+
+def _words(n: int) -> str:
+    """Small numbers in words, as the sentences print them."""
+    return {2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
 
 
 def events_of(events: int, total: int) -> str:
@@ -153,9 +159,11 @@ def headline(synth: Any, digits: int = 0) -> str:
         return f"Too few or too inconsistent studies to pool ({synth.reason}). {shown}."
     res = synth.result
     words = pooled_words(res)
-    i2 = i2_with_interval(res)
+    rules = getattr(synth, "rules", None)
+    i2 = i2_with_interval(res, getattr(rules, "min_studies_i2", MIN_K_I2))
+    pi = prediction_interval(res, digits, getattr(rules, "min_studies_prediction", MIN_K_PREDICTION))
     return (
-        f"{words[0].upper()}{words[1:]} {estimate_with_ci(res, digits)}, {prediction_interval(res, digits)}, "
+        f"{words[0].upper()}{words[1:]} {estimate_with_ci(res, digits)}, {pi}, "
         f"from {res.k} studies and {res.total_n} patients" + (f"; {i2}." if i2 else ".")
     )
 

@@ -123,6 +123,7 @@ class OutcomeSynthesis:
     reason: str = ""
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
     level: float = 0.95
+    rules: FewStudyRules = field(default_factory=FewStudyRules)
 
     @property
     def pooled(self) -> bool:
@@ -288,6 +289,7 @@ def synthesis_of(outcome: str, meta: Mapping[str, Any], rows: pd.DataFrame, plan
         reason=reason,
         excluded=excluded if excluded is not None else rows.iloc[0:0],
         level=level,
+        rules=plan.few_studies,
     )
 
 

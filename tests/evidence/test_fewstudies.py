@@ -181,3 +181,14 @@ def test_display_properties(pairs: list) -> None:
     record = s.to_dict()
     if s.display == "single":
         assert record["result"]["estimate"] == events[0] / totals[0]
+
+
+def test_the_plan_s_minima_for_i2_and_the_prediction_interval_reach_the_headline() -> None:
+    from analysis.book import report
+
+    events, totals = [12, 7, 9], [15, 11, 10]
+    default = report.headline(_synth(events, totals))
+    assert "95% PI" in default and "I² = " in default
+    strict = _plan(few_studies={"min_studies_i2": 4, "min_studies_prediction": 4})
+    text = report.headline(_synth(events, totals, strict))
+    assert "no prediction interval (fewer than four studies)" in text and "I²" not in text
