@@ -388,3 +388,17 @@ def test_review_plan_entries_are_engine_options() -> None:
     for entry in PLAN_RAW["sensitivity"]["methods"]:
         assert set(entry) <= {*ENGINE_OPTIONS, "label"}, entry
         metaprop([3, 4, 6], [10, 10, 10], **{**PLAN_RAW["primary"], **engine_options(entry)})
+
+
+def test_protocol_amendments_name_sections_of_the_plan() -> None:
+    """Each amendment names a key of the plan (its first part), is dated and says whether results were seen."""
+    import csv
+
+    with (ROOT / "data" / "protocol_amendments.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows, "the amendments record is empty"
+    for row in rows:
+        assert row["section"].split(".")[0] in PLAN_RAW, row["section"]
+        assert row["after_results_seen"] in {"yes", "no"}
+        assert row["reason"].strip() and row["change"].strip()
+    assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)  # kept in the order they were made
