@@ -6,7 +6,9 @@ What lives here
     ``python -m analysis validate`` (:mod:`.validate`), loading of the evidence tables and of
     private individual patient data (:mod:`.loading`, :mod:`.ipd`), the BibTeX bibliography
     (:mod:`.bibliography`), GRADE certainty ratings (:mod:`.grade`) and the executor of the
-    pre-specified analysis plan (:mod:`.pipeline`), which calls the engine.
+    analysis plan (:mod:`.pipeline`), which calls the engine, with the plan's decision rules for
+    selecting one result per study (:mod:`.hierarchy`) and for few or conflicting studies
+    (:mod:`.fewstudies`).
 
 What it may import
     ``analysis.engine`` and the libraries of the ``evidence`` extra (PyYAML, bibtexparser,

@@ -3,7 +3,7 @@
 A review often pre-specifies an outcome that studies report under different definitions: one
 reports strict recovery, another "response" (recovery or improvement), a third any-lineage
 recovery. The Cochrane Handbook asks for the rules that pick one result per study to be written
-down before the data are seen [higgins2024cochrane]: an ordered list of eligible outcomes, the
+down before the data are seen [cochranehandbook2024]: an ordered list of eligible outcomes, the
 highest-ranked available one being used. This module applies such a list.
 
 The plan lists it under ``outcome_hierarchy``::
