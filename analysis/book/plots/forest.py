@@ -191,12 +191,24 @@ def _model_label(result: Any) -> str:
 
 
 def _heterogeneity_text(result: Any) -> str:
-    """``tau^2 = 0.53; I^2 = 73%; Q = 48.33 (df = 13), p < 0.001`` from the result's numbers."""
+    """``tau^2 = 0.53; I^2 = 73% [40%, 88%]; Q = 48.33 (df = 13), p < 0.001`` from the result's numbers.
+
+    I² is printed only with at least three studies and always with its confidence interval
+    (:func:`analysis.evidence.fewstudies.i2_interval`); a result-like object without what the interval
+    needs gets no I².
+    """
+    from analysis.evidence.fewstudies import i2_interval
+
     df = "" if result.q_df is None else f" (df = {int(result.q_df)})"
-    return (
-        f"\u03c4\u00b2 = {st.fmt_num(result.tau2, 3)}; I\u00b2 = {st.fmt_pct(result.i2)}; "
-        f"Q = {st.fmt_num(result.q, 2)}{df}, {st.fmt_p(result.q_pvalue)}"
-    )
+    i2 = ""
+    if int(result.k) >= 3:
+        try:
+            bounds = i2_interval(result)
+        except (AttributeError, TypeError):
+            bounds = None
+        if bounds is not None:
+            i2 = f"I\u00b2 = {st.fmt_pct(result.i2)} [{st.fmt_pct(bounds[0])}, {st.fmt_pct(bounds[1])}]; "
+    return f"\u03c4\u00b2 = {st.fmt_num(result.tau2, 3)}; {i2}Q = {st.fmt_num(result.q, 2)}{df}, {st.fmt_p(result.q_pvalue)}"
 
 
 def _model_text(result: Any) -> str:

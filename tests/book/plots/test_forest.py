@@ -116,7 +116,8 @@ def test_table_shows_counts_ci_weights_and_heterogeneity(pritz):
     assert "0.50 [0.16, 0.84]" in text  # 4/8 with its exact (Clopper-Pearson) CI
     assert est_ci(pritz.estimate, pritz.ci_lower, pritz.ci_upper) in text
     assert f"[{pritz.pi_lower:.2f}, {pritz.pi_upper:.2f}]" in text
-    assert f"I² = {pritz.i2:.0f}%" in text and f"τ² = {pritz.tau2:.3f}" in text
+    # I² with its interval (metafor 3.8-1 confint: 12.87% to 87.99% on these data)
+    assert f"I² = {pritz.i2:.0f}% [13%, 88%]" in text and f"τ² = {pritz.tau2:.3f}" in text
     assert f"Q = {pritz.q:.2f} (df = 13), p = {pritz.q_pvalue:.3f}" in text
     assert "246/326" in text and "logit" in text
 
