@@ -694,10 +694,9 @@ def forest_plot_subgroups(
         rows += _study_rows(studies, max_label_chars, indent="  ")
         if int(res.k) >= 2:
             rows += _pooled_rows(res, f"Subtotal (k = {int(res.k)})", with_pi=False, indent="  ")
-            footer.append(
-                f"{name}: {_heterogeneity_text(res)}; {st.level_pct(res.level)} PI "
-                f"{st.fmt_ci(res.pi_lower, res.pi_upper)}"
-            )
+            pi = (f"; {st.level_pct(res.level)} PI {st.fmt_ci(res.pi_lower, res.pi_upper)}"
+                  if shows_prediction_interval(res) else "; no PI with fewer than three studies")
+            footer.append(f"{name}: {_heterogeneity_text(res)}{pi}")
         else:
             footer.append(f"{name}: a single study, not pooled")
     pooled_line = None
