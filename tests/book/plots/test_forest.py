@@ -242,6 +242,9 @@ def test_subgroups_one_diamond_per_pooled_group_and_overall(pritz):
     assert between in text
     assert "Unknown source: a single study, not pooled" in text
     assert "Subtotal (k = 3)" in text
+    auto = groups["Autologous"]
+    assert f"PI [{auto.pi_lower:.2f}, {auto.pi_upper:.2f}]" in text  # three studies: a prediction interval
+    assert "Allogeneic: " in text and "no PI with fewer than three studies" in text  # two: none
     alt = forest_plot_subgroups_alt_text(groups, between_text=between)
     auto = groups["Autologous"]
     assert f"Autologous: k = 3, pooled proportion {auto.estimate:.2f}" in alt
