@@ -247,8 +247,8 @@ class Review(LivingReview):
         if r.i2_lower_above is not None:
             conflict.append(f"the lower confidence bound of I² exceeds {r.i2_lower_above:g}%")
         text = (
-            "an outcome with one study shows that study's own proportion with its exact (Clopper-Pearson) interval "
-            f"{{clopper1934}}, with no model and no continuity correction. With fewer than {r.min_studies_to_pool} "
+            "an outcome with one study shows that study's own proportion with its exact (Clopper-Pearson) interval, "
+            f"with no model and no continuity correction. With fewer than {r.min_studies_to_pool} "
             "studies, or when the studies conflict, they are shown side by side and not pooled into a headline; "
             "studies conflict when " + ", when ".join(conflict[:-1]) + (", or when " if len(conflict) > 1 else "")
             + conflict[-1] + ". "
@@ -257,12 +257,12 @@ class Review(LivingReview):
             text += (f"A pooled confidence interval reaching below {100 * r.uninformative[0]:g}% and above "
                      f"{100 * r.uninformative[1]:g}% carries no information and is not a headline either. ")
         text += (f"I² is shown only with at least {r.min_studies_i2} studies and always with its confidence interval "
-                 "(Q-profile bounds of tau² {viechtbauer2007}); a prediction interval only with at least "
+                 "(Q-profile bounds of tau²); a prediction interval only with at least "
                  f"{r.min_studies_prediction} studies, on a t distribution with k - 1 degrees of freedom "
                  "(IntHout et al. 2016; Cochrane Handbook version 6.5; Higgins et al. 2009 used k - 2). "
                  "A random-effects estimate on the logit scale is the pooled proportion (median true response rate "
                  "across series): the inverse logit of the mean logit, not the mean of the true proportions.")
-        return text.replace("{clopper1934}", "").replace(" {viechtbauer2007}", "").replace("  ", " ")
+        return text
 
     def protocol_amendments(self) -> Any:
         """The protocol amendments record as a table (empty record: a sentence saying so)."""
@@ -711,6 +711,11 @@ class Review(LivingReview):
         context = pd.DataFrame([_result_row(s) for s in self.synthesis("context").values()])
         context.to_csv(out / "results-indirect.csv", index=False)
         links.append("- [results-indirect.csv (indirect evidence, per outcome)](_generated/results-indirect.csv)")
+        try:  # the record of every change to the analysis plan (PRISMA-LSR L2), when the review keeps one
+            self.evidence["protocol_amendments"].to_csv(out / "protocol_amendments.csv", index=False)
+            links.append("- [protocol_amendments.csv (changes to the analysis plan)](_generated/protocol_amendments.csv)")
+        except KeyError:
+            pass
         for outcome in self.focus_outcomes():
             synth = self.synthesis()[outcome]
             rows = synth.rows

@@ -485,8 +485,9 @@ def test_data_page_links_csv_downloads_of_the_data_and_results(book: Built) -> N
         "risk_of_bias.csv",
         "searches.csv",
         "results.csv",
+        "protocol_amendments.csv",
     } <= set(links)
-    for name in ("studies", "risk_of_bias", "searches"):
+    for name in ("studies", "risk_of_bias", "searches", "protocol_amendments"):
         offered = _csv_rows(links[f"{name}.csv"])
         source = _csv_rows(book.root / "data" / f"{name}.csv")
         assert len(offered) == len(source), name
