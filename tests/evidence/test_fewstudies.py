@@ -192,3 +192,40 @@ def test_the_plan_s_minima_for_i2_and_the_prediction_interval_reach_the_headline
     strict = _plan(few_studies={"min_studies_i2": 4, "min_studies_prediction": 4})
     text = report.headline(_synth(events, totals, strict))
     assert "no prediction interval (fewer than four studies)" in text and "I²" not in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["strict", "loose", "any"]), st.integers(0, 20), st.integers(1, 20),
+                          st.sampled_from(["case_series", "case_report"])), min_size=0, max_size=12))
+def test_synthesise_with_hierarchy_and_case_reports(records: list) -> None:
+    """SYNTHETIC studies, each with a design and some candidate rows: the composite outcome holds one row per
+    study that has a candidate, case reports only among the excluded rows, and the display follows k."""
+    from analysis.evidence.pipeline import synthesise
+
+    studies, outcomes = [], []
+    for i, (outcome, x, n, design) in enumerate(records):
+        sid = f"synth{i // 2}"  # two candidate rows per study at most
+        if not studies or studies[-1]["study_id"] != sid:
+            studies.append({"study_id": sid, "status": "included", "design": design})
+        if not any(o["study_id"] == sid and o["outcome"] == outcome for o in outcomes):
+            outcomes.append({"study_id": sid, "outcome": outcome, "events": min(x, n), "total": n,
+                             "confidence": "verified_fulltext"})
+    study_table = pd.DataFrame(studies, columns=["study_id", "status", "design"])
+    outcome_table = pd.DataFrame(outcomes, columns=["study_id", "outcome", "events", "total", "confidence"])
+    vocabulary = {"primary": {"label": "P", "role": "primary"}, "strict": {}, "loose": {}, "any": {}}
+    plan = _plan(evidence_sets={"review": {"where": {"status": "included"}}},
+                 outcome_hierarchy={"primary": {"prefer": ["strict", "loose", "any"]}},
+                 primary_excludes={"design": ["case_report"]})
+    synth = synthesise(study_table, outcome_table, vocabulary, plan)["primary"]
+    with_rows = set(outcome_table["study_id"])
+    reports = set(study_table.loc[study_table["design"] == "case_report", "study_id"])
+    assert set(synth.rows["study_id"]) == with_rows - reports
+    assert set(synth.excluded["study_id"]) == with_rows & reports
+    assert synth.rows["study_id"].is_unique
+    for _, row in synth.rows.iterrows():  # the preferred outcome of the study was chosen
+        mine = outcome_table.loc[outcome_table["study_id"] == row["study_id"], "outcome"].tolist()
+        assert row["selected_from"] == next(o for o in ["strict", "loose", "any"] if o in mine)
+    expected = {0: "none", 1: "single", 2: "side_by_side"}.get(synth.k)
+    if expected:
+        assert synth.display == expected
+    assert (synth.result is None) == (not synth.pooled)
