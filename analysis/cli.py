@@ -43,6 +43,8 @@ BUILTIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
      "analysis.evidence.ipdcmd:summary"),
     ("add-study", "add a study's row from its BibTeX entry; list what is left to fill",
      "analysis.living.scaffold"),
+    ("search", "search the bibliographic databases and the trial registry; queue new records for screening",
+     "analysis.living.searchcmd"),
     ("diff", "compare the results of the working tree with a git ref (Markdown)",
      "analysis.living.diffcmd"),
 )

@@ -30,7 +30,8 @@ EXTRAS: dict[str, dict[str, str]] = {
         "sphinx": "sphinx (with jupyter-book)",
     },
 }
-EXTRAS["book"] = {**EXTRAS["evidence"], **EXTRAS["book"]}
+EXTRAS["search"] = {"httpx": "httpx", "tenacity": "tenacity"}
+EXTRAS["book"] = {**EXTRAS["evidence"], **EXTRAS["search"], **EXTRAS["book"]}
 
 
 class MissingExtraError(ImportError):

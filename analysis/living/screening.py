@@ -1,0 +1,196 @@
+"""The screening record: one row per unique record the searches ever found.
+
+Records are the same record when they share, in this order, a PMID, a DOI (compared in lower
+case without ``https://doi.org/`` or ``doi:``), a trial registration number (NCT id), or a
+normalised title (lower case, letters and digits only). A record found again, by another source
+or in a later run, updates its row (a new identifier, one more source, the date it was last
+seen) and never makes a second row; a decision already written is never changed.
+
+A new record that matches a study already in the review (by PMID, DOI or NCT id) gets the
+decision ``known`` with that study's id instead of waiting for screening.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.living.searchsources import Record
+
+__all__ = [
+    "COLUMNS",
+    "KnownIndex",
+    "Merge",
+    "merge_records",
+    "norm_doi",
+    "norm_nct",
+    "norm_pmid",
+    "norm_title",
+    "read_rows",
+    "rows_text",
+]
+
+#: The columns the search writes (a screening file may hold more; they are kept).
+COLUMNS = ("record_id", "pmid", "doi", "nct_id", "title", "year", "sources", "first_found",
+           "last_found", "decision", "reason", "study_id")
+
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+
+
+def norm_doi(value: str) -> str:
+    """``10.1182/BLOOD.X`` and ``https://doi.org/10.1182/blood.x`` -> ``10.1182/blood.x``."""
+    return _DOI_PREFIX.sub("", (value or "").strip()).strip().lower()
+
+
+def norm_pmid(value: str) -> str:
+    """A PMID as digits only (``"PMID: 123"`` -> ``"123"``; no digits -> ``""``)."""
+    digits = re.sub(r"\D", "", value or "")
+    return digits.lstrip("0") or ("" if not digits else "0")
+
+
+def norm_nct(value: str) -> str:
+    """An NCT id in upper case without spaces; anything else -> ``""``."""
+    match = re.search(r"NCT\d{8}", (value or "").upper().replace(" ", ""))
+    return match.group(0) if match else ""
+
+
+def norm_title(value: str) -> str:
+    """A title reduced to lower-case letters and digits separated by single spaces."""
+    text = unicodedata.normalize("NFKD", value or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    return " ".join(re.findall(r"[^\W_]+", text))
+
+
+def _keys(pmid: str, doi: str, nct: str, title: str) -> list[tuple[str, str]]:
+    keys = [("pmid", norm_pmid(pmid)), ("doi", norm_doi(doi)), ("nct", norm_nct(nct)),
+            ("title", norm_title(title))]
+    return [(k, v) for k, v in keys if v]
+
+
+@dataclass
+class KnownIndex:
+    """Identifiers of the studies already in the review: key -> study id."""
+
+    ids: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add(self, study_id: str, *, pmid: str = "", doi: str = "", nct_id: str = "") -> None:
+        """Register one study's identifiers (empty ones are ignored)."""
+        for key in _keys(pmid, doi, nct_id, ""):
+            self.ids.setdefault(key, study_id)
+
+    def match(self, row: Mapping[str, str]) -> str:
+        """The study id a row's PMID, DOI or NCT id belongs to, or ``""``."""
+        for key in _keys(row.get("pmid", ""), row.get("doi", ""), row.get("nct_id", ""), ""):
+            if key in self.ids:
+                return self.ids[key]
+        return ""
+
+
+@dataclass
+class Merge:
+    """The screening rows after a run, and what the run changed."""
+
+    rows: list[dict[str, str]]
+    new: list[str]  # record ids created by this run, in order
+    new_by_source: dict[str, int]
+    known_new: int
+
+
+def _next_id(rows: Iterable[Mapping[str, str]]) -> int:
+    numbers = [int(m.group(1)) for r in rows if (m := re.fullmatch(r"r(\d+)", r.get("record_id", "")))]
+    return max(numbers, default=0) + 1
+
+
+def _index(rows: list[dict[str, str]]) -> dict[tuple[str, str], int]:
+    index: dict[tuple[str, str], int] = {}
+    for i, row in enumerate(rows):
+        for key in _keys(row.get("pmid", ""), row.get("doi", ""), row.get("nct_id", ""),
+                         row.get("title", "")):
+            index.setdefault(key, i)
+    return index
+
+
+def _sources(row: Mapping[str, str]) -> list[str]:
+    return [s for s in (row.get("sources") or "").split(";") if s]
+
+
+def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, today: str,
+                  known: KnownIndex) -> Merge:
+    """Add records to the screening rows; return the new rows and what changed.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The current screening rows (not modified; copies are returned).
+    records : iterable of Record
+        What the sources returned, in order.
+    today : str
+        Date of the run (ISO), written to ``first_found`` / ``last_found``.
+    known : KnownIndex
+        Identifiers of the studies already in the review.
+    """
+    out = [dict(r) for r in rows]
+    index = _index(out)
+    counter = _next_id(out)
+    new: list[str] = []
+    new_by_source: dict[str, int] = {}
+    for rec in records:
+        keys = _keys(rec.pmid, rec.doi, rec.nct_id, rec.title)
+        if not keys:
+            continue
+        hit = next((index[k] for k in keys if k in index), None)
+        if hit is None:
+            row = {c: "" for c in COLUMNS}
+            row.update(record_id=f"r{counter:04d}", first_found=today)
+            counter += 1
+            out.append(row)
+            hit = len(out) - 1
+            new.append(row["record_id"])
+            new_by_source[rec.source] = new_by_source.get(rec.source, 0) + 1
+        row = out[hit]
+        for column, value in (("pmid", norm_pmid(rec.pmid)), ("doi", norm_doi(rec.doi)),
+                              ("nct_id", norm_nct(rec.nct_id)), ("title", rec.title.strip()),
+                              ("year", rec.year)):
+            if value and not row.get(column):
+                row[column] = value
+        row["sources"] = ";".join(dict.fromkeys([*_sources(row), rec.source]))
+        row["last_found"] = today
+        for key in _keys(row["pmid"], row["doi"], row["nct_id"], row["title"]):
+            index.setdefault(key, hit)
+    known_new = 0
+    for row in out:
+        if row.get("decision"):
+            continue
+        study = known.match(row)
+        if study:
+            row.update(decision="known", study_id=row.get("study_id") or study,
+                       reason=f"already in the review as {study}")
+            known_new += row["record_id"] in new
+    return Merge(out, new, new_by_source, known_new)
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Header and rows of a CSV file (a missing file: the screening columns and no row)."""
+    if not path.exists():
+        return list(COLUMNS), []
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or COLUMNS)
+        rows = [{k: (v or "") for k, v in row.items() if k is not None} for row in reader]
+    return header, rows
+
+
+def rows_text(header: list[str], rows: Iterable[Mapping[str, str]]) -> str:
+    """CSV text of rows under a header (columns in that order; other keys are left out)."""
+    columns = list(header)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    return out.getvalue()
