@@ -110,7 +110,7 @@ def load_strategy(path: Path, *, today: dt.date, env: Mapping[str, str] | None =
             source=str(src["id"]), name=str(src["name"]), service=service,
             query=" ".join(str(src["query"]).split()), base_url=_base(service, env),
             date_from=_date(src.get("date_from"), f"{where}.date_from"),
-            date_to=today if until in ("", "today") else _date(until, f"{where}.date_to"),
+            date_to=today if until == "today" else _date(until, f"{where}.date_to"),
             page_size=int(src.get("page_size") or 100),
             params=ncbi if service == "eutils" else {},
             interval=(0.1 if key else 0.34) if service == "eutils" else 0.0,

@@ -1,0 +1,182 @@
+"""``python -m analysis search`` against a local stand-in of the three services (SYNTHETIC data)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from tests.living.searchfixtures import (
+    env_for, make_repo, serve_ctgov, serve_europepmc, serve_pubmed, study,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(root: Path, server: HTTPServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **env_for(server), "PYTHONPATH": str(ROOT)}
+    env.pop("NCBI_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "analysis", "search", "--date", "2030-01-02", *args],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _serve_all(server: HTTPServer) -> None:
+    serve_pubmed(server, {
+        "101": {"title": "Synthetic trial one", "pubdate": "2029 Mar",
+                "articleids": [{"idtype": "pubmed", "value": "101"}, {"idtype": "doi", "value": "10.9999/one"}]},
+        "102": {"title": "A synthetic study already in the review", "pubdate": "2020",
+                "articleids": [{"idtype": "doi", "value": "10.9999/synth.known"}]},
+        "103": {"title": "Synthetic report three", "pubdate": "2028", "articleids": []},
+    })
+    serve_europepmc(server, [
+        [{"id": "101", "source": "MED", "pmid": "101", "doi": "https://doi.org/10.9999/ONE",
+          "title": "Synthetic trial one", "pubYear": "2029"},
+         {"id": "PPR1", "source": "PPR", "title": "Synthetic preprint four", "pubYear": "2029"}],
+        [{"id": "PPR2", "source": "PPR", "doi": "10.9999/five", "title": "Synthetic report five"}],
+    ])
+    serve_ctgov(server, [study("NCT00000001", "Synthetic registered trial"),
+                         study("NCT00000002", "Another synthetic registered trial")])
+
+
+def test_a_search_queues_each_new_record_once(tmp_path: Path, httpserver: HTTPServer) -> None:
+    data = make_repo(tmp_path)
+    _serve_all(httpserver)
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 0, proc.stderr
+    rows = _rows(data / "screening.csv")
+    # 3 PubMed + 3 Europe PMC (one the same as PubMed 101) + 2 trials = 7 unique records
+    assert len(rows) == 7
+    one = [r for r in rows if r["pmid"] == "101"]
+    assert len(one) == 1 and one[0]["sources"] == "pubmed;europepmc" and one[0]["doi"] == "10.9999/one"
+    known = [r for r in rows if r["doi"] == "10.9999/synth.known"]
+    assert known[0]["decision"] == "known" and known[0]["study_id"] == "known2020"
+    trials = {r["nct_id"] for r in rows if r["nct_id"]}
+    assert trials == {"NCT00000001", "NCT00000002"}
+    assert sum(1 for r in rows if r["decision"] == "") == 6
+    assert {r["first_found"] for r in rows} == {"2030-01-02"}
+    log = _rows(data / "searches.csv")
+    assert [r["source"] for r in log[1:]] == ["PubMed", "Europe PMC", "ClinicalTrials.gov"]
+    assert [r["records"] for r in log[1:]] == ["3", "3", "2"]
+    assert [r["new_records"] for r in log[1:]] == ["3", "2", "2"]
+    assert log[0]["notes"] == "SYNTHETIC"
+
+
+def test_a_second_run_adds_nothing_and_merges_a_changed_record(tmp_path: Path,
+                                                                httpserver: HTTPServer) -> None:
+    data = make_repo(tmp_path, screening=(
+        "record_id,pmid,doi,nct_id,title,year,sources,first_found,last_found,decision,reason,study_id\n"
+        "r0001,,,,Synthetic trial one,2029,europepmc,2029-06-01,2029-06-01,exclude,SYNTHETIC: off topic,\n"))
+    _serve_all(httpserver)
+    assert _run(tmp_path, httpserver).returncode == 0
+    rows = _rows(data / "screening.csv")
+    first = rows[0]
+    # the record gained a PMID and a DOI: same row, decision and first date kept
+    assert (first["pmid"], first["doi"], first["decision"], first["first_found"]) == (
+        "101", "10.9999/one", "exclude", "2029-06-01")
+    assert first["last_found"] == "2030-01-02" and len(rows) == 7
+    before = (data / "screening.csv").read_text(encoding="utf-8")
+    httpserver.clear()
+    _serve_all(httpserver)
+    assert _run(tmp_path, httpserver).returncode == 0
+    assert (data / "screening.csv").read_text(encoding="utf-8") == before
+    assert [r["new_records"] for r in _rows(data / "searches.csv")[-3:]] == ["0", "0", "0"]
+
+
+def _snapshot(data: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(data.iterdir())}
+
+
+@pytest.mark.parametrize("status", [503, 500, 429])
+def test_a_source_that_stays_down_changes_nothing(tmp_path: Path, httpserver: HTTPServer,
+                                                  status: int) -> None:
+    data = make_repo(tmp_path)
+    serve_pubmed(httpserver, {"101": {"title": "Synthetic trial one", "articleids": []}})
+    serve_europepmc(httpserver, [[{"id": "PPR1", "source": "PPR", "title": "Synthetic preprint"}]])
+    httpserver.expect_request("/studies").respond_with_data("down", status=status)
+    before = _snapshot(data)
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert "ClinicalTrials.gov" in proc.stderr and f"HTTP {status}" in proc.stderr
+    assert _snapshot(data) == before
+
+
+def test_every_source_answering_503_stops_at_the_first(tmp_path: Path, httpserver: HTTPServer) -> None:
+    data = make_repo(tmp_path)
+    httpserver.expect_request("/esearch.fcgi").respond_with_data("busy", status=503)
+    before = _snapshot(data)
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 1 and "PubMed" in proc.stderr and "HTTP 503" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _snapshot(data) == before
+
+
+def test_429_then_success_is_retried(tmp_path: Path, httpserver: HTTPServer) -> None:
+    data = make_repo(tmp_path)
+    httpserver.expect_ordered_request("/esearch.fcgi").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "0"})
+    httpserver.expect_ordered_request("/esearch.fcgi").respond_with_data("oops", status=502)
+    httpserver.expect_ordered_request("/esearch.fcgi").respond_with_json(
+        {"esearchresult": {"count": "1", "idlist": ["7"]}})
+    httpserver.expect_ordered_request("/esummary.fcgi").respond_with_json(
+        {"result": {"uids": ["7"], "7": {"title": "Synthetic seven"}}})
+    httpserver.expect_request("/search").respond_with_json({"hitCount": 0, "resultList": {"result": []}})
+    httpserver.expect_request("/studies").respond_with_json({"studies": []})
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["pmid"] for r in _rows(data / "screening.csv")] == ["7"]
+
+
+@pytest.mark.parametrize(("path", "body", "words"), [
+    ("/esearch.fcgi", "<html>not json</html>", "not JSON"),
+    ("/esearch.fcgi", '{"something": 1}', "esearchresult is missing"),
+    ("/esearch.fcgi", '{"esearchresult": {"count": "many", "idlist": []}}', "esearchresult.count"),
+])
+def test_malformed_payloads_give_one_clear_line(tmp_path: Path, httpserver: HTTPServer,
+                                                path: str, body: str, words: str) -> None:
+    data = make_repo(tmp_path)
+    httpserver.expect_request(path).respond_with_data(body, content_type="application/json")
+    before = _snapshot(data)
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 1, proc.stdout
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert "PubMed" in proc.stderr and words in proc.stderr
+    assert _snapshot(data) == before
+
+
+def test_a_malformed_registry_study_is_named(tmp_path: Path, httpserver: HTTPServer) -> None:
+    make_repo(tmp_path)
+    serve_pubmed(httpserver, {})
+    httpserver.expect_request("/search").respond_with_json({"hitCount": "0", "resultList": {"result": []}})
+    httpserver.expect_request("/studies").respond_with_json({"studies": [{"protocolSection": {}}]})
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 1 and "nctId" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_dry_run_prints_requests_and_touches_nothing(tmp_path: Path, httpserver: HTTPServer) -> None:
+    data = make_repo(tmp_path)
+    before = _snapshot(data)
+    proc = _run(tmp_path, httpserver, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "esearch.fcgi?db=pubmed&term=synthetic[tiab]" in proc.stdout
+    assert "/search?query=synthetic&format=json&resultType=lite" in proc.stdout
+    assert "/studies?query.term=synthetic" in proc.stdout
+    assert len(httpserver.log) == 0
+    assert _snapshot(data) == before
+
+
+def test_a_bad_strategy_is_one_line(tmp_path: Path, httpserver: HTTPServer) -> None:
+    data = make_repo(tmp_path)
+    (data / "search_strategy.yaml").write_text("sources:\n  - {id: x, name: X, service: gopher, query: q}\n")
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 2 and "sources[0].service" in proc.stderr and "Traceback" not in proc.stderr
