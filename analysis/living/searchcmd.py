@@ -30,7 +30,14 @@ from typing import Any
 
 from analysis.evidence.bibliography import parse_bibliography
 from analysis.evidence.readers import load_yaml
-from analysis.living.screening import COLUMNS, KnownIndex, Merge, merge_records, read_rows, rows_text
+from analysis.living.screening import (
+    COLUMNS,
+    KnownIndex,
+    Merge,
+    merge_records,
+    read_rows,
+    rows_text,
+)
 from analysis.living.searchsources import SERVICES, Found, Query, first_request, run_query
 from analysis.living.webclient import Http, SourceError, retry_policy_from_env
 

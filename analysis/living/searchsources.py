@@ -1,17 +1,17 @@
 """The three services the review searches, as documented by their providers.
 
-PubMed through NCBI E-utilities [sayers2024eutils]
+PubMed through NCBI E-utilities [eutils2010]
     ``esearch.fcgi`` (``db=pubmed``, ``retmode=json``) pages through ``esearchresult.idlist``
     with ``retstart``/``retmax`` until ``count`` identifiers are read; ``esummary.fcgi`` then
     gives, under ``result``, one summary per identifier listed in ``result.uids``: its
     ``title``, ``pubdate`` and ``articleids`` (``idtype`` ``pubmed``, ``doi``...). Each request
     carries ``tool`` and ``email`` (and ``api_key`` when ``NCBI_API_KEY`` is set).
-Europe PMC through its REST ``search`` endpoint [europepmc2024rest]
+Europe PMC through its REST ``search`` endpoint [europepmcrest2026]
     ``format=json``, ``resultType=lite``, ``pageSize``; cursor paging: the first request sends
     ``cursorMark=*`` and each next one the ``nextCursorMark`` of the previous answer, until it is
     absent, repeats, or a page is empty. Records are ``resultList.result[]`` with ``id``,
     ``source``, ``pmid``, ``doi``, ``title`` and ``pubYear``.
-ClinicalTrials.gov through API v2 ``studies`` [ctgov2024api]
+ClinicalTrials.gov through API v2 ``studies`` [ctgovapi2026]
     ``query.term``, ``pageSize``, ``format=json``, ``countTotal=true``; ``pageToken`` from the
     previous answer's ``nextPageToken`` until there is none. Each of ``studies[]`` has
     ``protocolSection.identificationModule`` with ``nctId``, ``briefTitle``, ``officialTitle``.
@@ -246,7 +246,7 @@ def _ctgov(http: Http, q: Query) -> Found:
                 raise SourceError(q.name, "malformed response: a study has no "
                                           "protocolSection.identificationModule.nctId")
             status = (study.get("protocolSection") or {}).get("statusModule") or {}
-            first = _str(((status.get("studyFirstPostDateStruct") or {}).get("date")))
+            first = _str((status.get("studyFirstPostDateStruct") or {}).get("date"))
             records.append(Record(q.source, title=_str(ident.get("briefTitle"))
                                   or _str(ident.get("officialTitle")),
                                   nct_id=_str(ident.get("nctId")), year=_year(first)))

@@ -6,7 +6,7 @@ is tried again after an exponentially growing wait (``initial * 2**k`` seconds, 
 other 4xx fails at once. When the attempts are used up, :class:`SourceError` names the source and
 the last HTTP status in one line. Successive requests to one source are spaced by at least the
 source's interval (NCBI asks for no more than 3 requests a second without an API key, 10 with
-one [ncbi2024eutils]).
+one [eutils2010]).
 
 The HTTP client is httpx and the retry loop is tenacity's; both come with the ``search`` extra
 and are imported only when a search runs.
@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from analysis.evidence.extras import require
 
@@ -111,7 +111,7 @@ class Http:
     _last: dict[str, float] = field(default_factory=dict, repr=False)
     _client: Any = field(default=None, repr=False)
 
-    def __enter__(self) -> Http:
+    def __enter__(self) -> Self:
         httpx = require("httpx", "search", "python -m analysis search")
         self._client = httpx.Client(timeout=self.policy.timeout, follow_redirects=True,
                                     headers={"User-Agent": self.user_agent})

@@ -12,7 +12,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.living.searchfixtures import (
-    env_for, make_repo, serve_ctgov, serve_europepmc, serve_pubmed, study,
+    env_for,
+    make_repo,
+    serve_ctgov,
+    serve_europepmc,
+    serve_pubmed,
+    study,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
