@@ -382,8 +382,8 @@ def test_bad_csv_quoting(data: Path) -> None:
 
 def test_row_with_too_many_cells(data: Path) -> None:
     path = data / "searches.csv"
-    path.write_text(path.read_text() + "2026-01-02,x,y,1,z,extra\n")
-    assert f"{data}/searches.csv:4: -: expected 5 cells as in the header, found 6" in errors_of(
+    path.write_text(path.read_text() + "2026-01-02,x,y,1,0,z,extra\n")
+    assert f"{data}/searches.csv:4: -: expected 6 cells as in the header, found 7" in errors_of(
         data
     )
 
