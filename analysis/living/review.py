@@ -31,6 +31,7 @@ from analysis.evidence.pipeline import (
     synthesise,
 )
 from analysis.evidence.readers import load_yaml
+from analysis.living.prisma import flow_versions
 from analysis.living.snapshot import (
     Snapshot,
     data_digests,
@@ -92,8 +93,35 @@ class LivingReview:
 
     @functools.cached_property
     def flow_versions(self) -> list[dict[str, Any]]:
-        """The PRISMA search-flow records, oldest first."""
-        return self.evidence.records("search_flow")
+        """The PRISMA flow of every version, oldest first, counted from the screening record."""
+        return flow_versions(self.evidence.records("search_flow"), self.screening_rows,
+                             _plain_rows(self.studies), self.source_names)
+
+    @functools.cached_property
+    def screening_rows(self) -> list[dict[str, Any]]:
+        """The screening record as plain rows (empty cells as ``""``)."""
+        if "screening" not in self.evidence:
+            return []
+        return _plain_rows(self.evidence["screening"])
+
+    @functools.cached_property
+    def search_strategy(self) -> dict[str, Any]:
+        """The search strategy (``data/search_strategy.yaml``; empty when there is none)."""
+        path = self.data_dir / "search_strategy.yaml"
+        return dict(load_yaml(path) or {}) if path.exists() else {}
+
+    @property
+    def source_names(self) -> dict[str, str]:
+        """Source id -> name, in the order of the strategy (searched sources, then other ones)."""
+        items = [*(self.search_strategy.get("sources") or []),
+                 *(self.search_strategy.get("other_sources") or [])]
+        return {str(s["id"]): str(s.get("name") or s["id"]) for s in items if isinstance(s, dict) and s.get("id")}
+
+    @property
+    def last_search(self) -> str:
+        """Date of the latest search in the search log (ISO), or ``""`` when the log is empty."""
+        dates = self.evidence["searches"]["search_date"].dropna()
+        return str(max(pd.Timestamp(d).date() for d in dates)) if len(dates) else ""
 
     @property
     def data_date(self) -> str:
@@ -220,3 +248,7 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _plain_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a table as dicts, missing cells as ``""`` (dates stay dates)."""
+    return [{k: ("" if (v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT) else v)
+             for k, v in row.items()} for row in table.to_dict("records")]

@@ -6,7 +6,7 @@ inclusion, with the records removed, excluded or not retrieved at each step on t
 for an updated (living) review, a "previous studies" arm whose studies join the total. Studies
 awaiting data (classification pending) branch off before inclusion.
 
-Input is a mapping in the shape of one ``versions`` entry of ``search_flow.yaml``::
+Input is a mapping in the shape of one version's flow (:func:`analysis.living.prisma.flow_versions`)::
 
     identified: [{source: str, records: int}, ...]
     duplicates_removed, screened, excluded_screening, reports_sought,
@@ -14,6 +14,8 @@ Input is a mapping in the shape of one ``versions`` entry of ``search_flow.yaml`
     excluded_fulltext: [{reason: str, n: int}, ...]
     awaiting_data, included_new, included_total: int
     version, search_date (optional, shown in the title)
+    removed_before_screening: [{reason: str, n: int}, ...]  (optional; else duplicates)
+    awaiting_screening, ongoing: int  (optional; shown when above 0)
 
 Every number in the figure is read from that mapping; none is added up or derived here.
 """
@@ -274,24 +276,28 @@ def prisma_flow(flow: Mapping[str, Any], previous: Mapping[str, Any] | None = No
         excluded_text = f"Reports excluded:\n{reasons}"
     else:
         excluded_text = "Reports excluded: none"
+    removed_list = flow.get("removed_before_screening")
+    if removed_list:
+        removed = "\n".join(f"   {r['reason']} {_n(int(r['n']))}" for r in removed_list)
+    else:
+        removed = f"   Duplicate records removed {_n(c['duplicates_removed'])}"
+    waiting = int(flow.get("awaiting_screening") or 0)
+    pending = f"\nRecords awaiting screening {_n(waiting)}" if waiting else ""
+    registered = int(flow.get("ongoing") or 0)
+    ongoing = f"\nOngoing studies (registered) {_n(registered)}" if registered else ""
     rows: list[tuple[str, list[_Box]]] = [
         (
             "identification",
             [
                 _Box(f"Records identified from:\n{sources}", main_x, _MAIN_W),
-                _Box(
-                    "Records removed before screening:\n"
-                    f"   Duplicate records removed {_n(c['duplicates_removed'])}",
-                    side_x,
-                    _SIDE_W,
-                ),
+                _Box("Records removed before screening:\n" + removed, side_x, _SIDE_W),
             ],
         ),
         (
             "screening",
             [
                 _Box(f"Records screened {_n(c['screened'])}", main_x, _MAIN_W),
-                _Box(f"Records excluded {_n(c['excluded_screening'])}", side_x, _SIDE_W),
+                _Box(f"Records excluded {_n(c['excluded_screening'])}" + pending, side_x, _SIDE_W),
             ],
         ),
         (
@@ -317,7 +323,7 @@ def prisma_flow(flow: Mapping[str, Any], previous: Mapping[str, Any] | None = No
                     _MAIN_W,
                     fill="#EEF4FA",
                 ),
-                _Box(f"Studies awaiting data {_n(c['awaiting_data'])}", side_x, _SIDE_W),
+                _Box(f"Studies awaiting data {_n(c['awaiting_data'])}" + ongoing, side_x, _SIDE_W),
             ],
         ),
         (
@@ -484,11 +490,14 @@ def prisma_flow_alt_text(flow: Mapping[str, Any], previous: Mapping[str, Any] | 
         excluded = "no report excluded"
     parts = [
         f"{head}. Records identified from {len(f.identified)} source(s) ({sources})",
-        f"{c['duplicates_removed']} duplicate records removed",
-        f"{c['screened']} records screened, {c['excluded_screening']} excluded",
+        (", ".join(f"{r['n']} {str(r['reason']).lower()} removed" for r in flow["removed_before_screening"])
+         if flow.get("removed_before_screening") else f"{c['duplicates_removed']} duplicate records removed"),
+        f"{c['screened']} records screened, {c['excluded_screening']} excluded"
+        + (f", {flow['awaiting_screening']} awaiting screening" if flow.get("awaiting_screening") else ""),
         f"{c['reports_sought']} reports sought for retrieval, {c['reports_not_retrieved']} not retrieved",
         f"{c['assessed']} reports assessed for eligibility, {excluded}",
-        f"{c['awaiting_data']} studies awaiting data",
+        f"{c['awaiting_data']} studies awaiting data"
+        + (f", {flow['ongoing']} ongoing registered studies" if flow.get("ongoing") else ""),
         f"{c['included_new']} new studies included",
     ]
     if previous is not None:
