@@ -287,6 +287,60 @@ class Review(LivingReview):
         table.columns = ["Search date", "Source", "Queries", "Records returned"]
         return _html_table(table)
 
+    def search_strategy_table(self) -> Any:
+        """The search strategy (PRISMA-S): each source, its interface, the exact query and the date limits."""
+        kinds = {"database": "bibliographic database", "register": "trial registry", "other": "other method"}
+        rows = [
+            {
+                "Source": src.get("name", src.get("id")),
+                "Kind": kinds.get(str(src.get("kind")), str(src.get("kind") or "")),
+                "Query": " ".join(str(src.get("query") or "").split()),
+                "Date limits": (f"{src.get('date_from') or 'database start'} to "
+                                f"{'the day of each run' if str(src.get('date_to')) == 'today' else src.get('date_to') or 'no limit'}"),
+            }
+            for src in self.search_strategy.get("sources") or []
+        ]
+        return _html_table(pd.DataFrame(rows, columns=["Source", "Kind", "Query", "Date limits"]))
+
+    def glue_search_dates(self) -> None:
+        """Glue the dates of the first and of the latest search in the search log."""
+        dates = sorted(str(pd.Timestamp(d).date()) for d in self.evidence["searches"]["search_date"].dropna())
+        _glue("first_search", dates[0] if dates else "none")
+        _glue("last_search", self.last_search or "none")
+        names = [str(s.get("name")) for s in self.search_strategy.get("sources") or []]
+        _glue("searched_sources", ", ".join(names) if names else "none")
+
+    def ongoing_table(self) -> Any:
+        """Registered studies without results (screening decision ``ongoing``)."""
+        rows = [
+            {
+                "Registration": r.get("nct_id") or r.get("doi") or r.get("pmid") or r.get("record_id"),
+                "Title": r.get("title", ""),
+                "First found": str(r.get("first_found", ""))[:10],
+                "What is known": r.get("reason", ""),
+            }
+            for r in self.screening_rows if r.get("decision") == "ongoing"
+        ]
+        if not rows:
+            return _markdown("No ongoing study is recorded.")
+        return _html_table(pd.DataFrame(rows))
+
+    def new_records_box(self) -> Any:
+        """Records found since the latest version's search, by screening decision (living box)."""
+        from analysis.living.prisma import since_version
+
+        latest = self.flow_versions[-1]
+        counts = since_version(self.screening_rows, latest.get("search_date"))
+        labels = {"awaiting": "awaiting screening", "known": "records of studies already in the review",
+                  "exclude": "excluded at screening", "not_retrieved": "reports not retrieved",
+                  "exclude_fulltext": "excluded after assessment", "include": "included (reports)",
+                  "ongoing": "ongoing registered studies"}
+        rows = [{"New records": labels[k], "n": v} for k, v in counts.items() if k in labels and v]
+        rows.append({"New records": "total", "n": counts["records"]})
+        _glue("new_since_version", str(latest.get("version")))
+        _glue("new_since_date", str(latest.get("search_date")))
+        return _html_table(pd.DataFrame(rows))
+
     def outcome_vocabulary(self) -> Any:
         """The outcome vocabulary as a table."""
         rows = [
