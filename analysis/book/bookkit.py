@@ -309,6 +309,11 @@ class Review(LivingReview):
         _glue("last_search", self.last_search or "none")
         names = [str(s.get("name")) for s in self.search_strategy.get("sources") or []]
         _glue("searched_sources", ", ".join(names) if names else "none")
+        log = self.evidence["searches"]
+        runs = sorted(str(pd.Timestamp(d).date()) for d in log.loc[log["source"].isin(names), "search_date"].dropna())
+        _glue("systematic_status",
+              f"These searches were last run on {runs[-1]}." if runs
+              else "These searches have not been run yet: their first run is the next scheduled one.")
 
     def ongoing_table(self) -> Any:
         """Registered studies without results (screening decision ``ongoing``)."""

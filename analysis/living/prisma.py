@@ -109,7 +109,8 @@ def _count_version(rows: Sequence[Mapping[str, Any]], studies: Mapping[str, Mapp
 
 def flow_versions(versions: Iterable[Mapping[str, Any]], screening: Sequence[Mapping[str, Any]],
                   studies: Iterable[Mapping[str, Any]],
-                  source_names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+                  source_names: Mapping[str, str] | None = None,
+                  source_kinds: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The counted flow of every version, oldest first.
 
     Parameters
@@ -122,6 +123,9 @@ def flow_versions(versions: Iterable[Mapping[str, Any]], screening: Sequence[Map
         Rows of the study table (``study_id``, ``status``, ``exclusion_reason``).
     source_names : mapping, optional
         Source id -> name shown in the diagram (and the order of the sources).
+    source_kinds : mapping, optional
+        Source id -> ``database``, ``register`` or ``other``; names the identification column
+        (PRISMA 2020: "via databases and registers" or "via other methods").
     """
     names = dict(source_names or {})
     table = {str(s.get("study_id")): s for s in studies}
@@ -135,12 +139,22 @@ def flow_versions(versions: Iterable[Mapping[str, Any]], screening: Sequence[Map
         counts, included = _count_version(rows, table, names, included)
         flow = {k: v[k] for k in v if k in ("version", "search_date", "trigger")}
         flow.update(counts)
+        flow["heading"] = _heading(rows, source_kinds or {})
         problems = check_flow(flow)
         if problems:
             raise FlowError(f"version {v.get('version')}: " + "; ".join(problems))
         out.append(flow)
         before = until
     return out
+
+
+def _heading(rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, str]) -> str:
+    used = {kinds.get(s, "database") for r in rows for s in _sources(r)}
+    if used == {"other"}:
+        return "Identification of new studies via other methods"
+    if "other" in used:
+        return "Identification of new studies via databases, registers and other methods"
+    return "Identification of new studies via databases and registers"
 
 
 def check_flow(flow: Mapping[str, Any]) -> list[str]:

@@ -95,7 +95,7 @@ class LivingReview:
     def flow_versions(self) -> list[dict[str, Any]]:
         """The PRISMA flow of every version, oldest first, counted from the screening record."""
         return flow_versions(self.evidence.records("search_flow"), self.screening_rows,
-                             _plain_rows(self.studies), self.source_names)
+                             _plain_rows(self.studies), self.source_names, self.source_kinds)
 
     @functools.cached_property
     def screening_rows(self) -> list[dict[str, Any]]:
@@ -116,6 +116,13 @@ class LivingReview:
         items = [*(self.search_strategy.get("sources") or []),
                  *(self.search_strategy.get("other_sources") or [])]
         return {str(s["id"]): str(s.get("name") or s["id"]) for s in items if isinstance(s, dict) and s.get("id")}
+
+    @property
+    def source_kinds(self) -> dict[str, str]:
+        """Source id -> kind (``database``, ``register``, ``other``) from the strategy."""
+        items = [*(self.search_strategy.get("sources") or []),
+                 *(self.search_strategy.get("other_sources") or [])]
+        return {str(s["id"]): str(s.get("kind") or "database") for s in items if isinstance(s, dict) and s.get("id")}
 
     @property
     def last_search(self) -> str:

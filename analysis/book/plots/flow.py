@@ -16,6 +16,7 @@ Input is a mapping in the shape of one version's flow (:func:`analysis.living.pr
     version, search_date (optional, shown in the title)
     removed_before_screening: [{reason: str, n: int}, ...]  (optional; else duplicates)
     awaiting_screening, ongoing: int  (optional; shown when above 0)
+    heading: str  (optional; the identification column's heading)
 
 Every number in the figure is read from that mapping; none is added up or derived here.
 """
@@ -135,6 +136,7 @@ class _Flow:
     counts: dict[str, int]
     version: str | None
     search_date: str | None
+    heading: str | None = None
 
 
 def _read(flow: Mapping[str, Any], what: str = "") -> _Flow:
@@ -152,6 +154,7 @@ def _read(flow: Mapping[str, Any], what: str = "") -> _Flow:
         counts={key: _count(flow, key, where) for key in COUNT_KEYS},
         version=str(flow["version"]) if flow.get("version") is not None else None,
         search_date=str(flow["search_date"]) if flow.get("search_date") is not None else None,
+        heading=str(flow["heading"]) if flow.get("heading") else None,
     )
 
 
@@ -419,7 +422,7 @@ def _draw_headers(
         (
             main_x,
             side_x + _SIDE_W - main_x,
-            "Identification of new studies via databases and registers",
+            str(f.heading or "Identification of new studies via databases and registers"),
         )
     ]
     if prev_x is not None:
