@@ -125,6 +125,8 @@ def test_extras_named_in_errors_match_pyproject() -> None:
     assert f"{name}[evidence]" in extras["book"]  # book includes evidence
     assert declared["book"] - {name} <= named["book"]
     assert named["evidence"] <= named["book"]
+    assert declared["search"] - {name} == named["search"] <= named["book"]
+    assert f"{name}[search]" in extras["book"]  # book includes the search client's libraries
 
 
 def test_distribution_name_and_import_name() -> None:
