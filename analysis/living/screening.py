@@ -6,8 +6,10 @@ normalised title (lower case, letters and digits only). A record found again, by
 or in a later run, updates its row (a new identifier, one more source, the date it was last
 seen) and never makes a second row; a decision already written is never changed.
 
-A new record that matches a study already in the review (by PMID, DOI or NCT id) gets the
-decision ``known`` with that study's id instead of waiting for screening.
+A new record that matches a study already in the review (by PMID, DOI or NCT id, or else by its
+normalised title) gets the decision ``known`` with that study's id instead of waiting for
+screening. Records of other methods (a hand search) are kept apart, as the PRISMA 2020 diagram
+counts them in their own column.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from analysis.living.searchsources import Record
 
 __all__ = [
     "COLUMNS",
+    "RECORD_PREFIX",
     "KnownIndex",
     "Merge",
     "merge_records",
@@ -34,6 +37,9 @@ __all__ = [
     "read_rows",
     "rows_text",
 ]
+
+#: How :class:`KnownIndex` names a screened record that is not (yet) a study of the review.
+RECORD_PREFIX = "record "
 
 #: The columns the search writes (a screening file may hold more; they are kept).
 COLUMNS = ("record_id", "pmid", "doi", "nct_id", "title", "year", "sources", "first_found",
@@ -48,9 +54,9 @@ def norm_doi(value: str) -> str:
 
 
 def norm_pmid(value: str) -> str:
-    """A PMID as digits only (``"PMID: 123"`` -> ``"123"``; no digits -> ``""``)."""
-    digits = re.sub(r"\D", "", value or "")
-    return digits.lstrip("0") or ("" if not digits else "0")
+    """A PMID as digits only (``"PMID: 00123"`` -> ``"123"``); anything else -> ``""``."""
+    match = re.fullmatch(r"\s*(?:PMID:?\s*)?(\d+)\s*", value or "", re.IGNORECASE)
+    return (match.group(1).lstrip("0") or "0") if match else ""
 
 
 def norm_nct(value: str) -> str:
@@ -78,14 +84,16 @@ class KnownIndex:
 
     ids: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def add(self, study_id: str, *, pmid: str = "", doi: str = "", nct_id: str = "") -> None:
+    def add(self, study_id: str, *, pmid: str = "", doi: str = "", nct_id: str = "",
+            title: str = "") -> None:
         """Register one study's identifiers (empty ones are ignored)."""
-        for key in _keys(pmid, doi, nct_id, ""):
+        for key in _keys(pmid, doi, nct_id, title):
             self.ids.setdefault(key, study_id)
 
     def match(self, row: Mapping[str, str]) -> str:
-        """The study id a row's PMID, DOI or NCT id belongs to, or ``""``."""
-        for key in _keys(row.get("pmid", ""), row.get("doi", ""), row.get("nct_id", ""), ""):
+        """The study a row belongs to (by PMID, DOI, NCT id, then exact normalised title), or ``""``."""
+        for key in _keys(row.get("pmid", ""), row.get("doi", ""), row.get("nct_id", ""),
+                         row.get("title", "")):
             if key in self.ids:
                 return self.ids[key]
         return ""
@@ -106,9 +114,11 @@ def _next_id(rows: Iterable[Mapping[str, str]]) -> int:
     return max(numbers, default=0) + 1
 
 
-def _index(rows: list[dict[str, str]]) -> dict[tuple[str, str], int]:
+def _index(rows: list[dict[str, str]], other: frozenset[str]) -> dict[tuple[str, str], int]:
     index: dict[tuple[str, str], int] = {}
     for i, row in enumerate(rows):
+        if other and set(_sources(row)) <= other:
+            continue  # a record of another method (hand search) is counted in its own column
         for key in _keys(row.get("pmid", ""), row.get("doi", ""), row.get("nct_id", ""),
                          row.get("title", "")):
             index.setdefault(key, i)
@@ -120,7 +130,7 @@ def _sources(row: Mapping[str, str]) -> list[str]:
 
 
 def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, today: str,
-                  known: KnownIndex) -> Merge:
+                  known: KnownIndex, other_sources: Iterable[str] = ()) -> Merge:
     """Add records to the screening rows; return the new rows and what changed.
 
     Parameters
@@ -133,9 +143,14 @@ def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, toda
         Date of the run (ISO), written to ``first_found`` / ``last_found``.
     known : KnownIndex
         Identifiers of the studies already in the review.
+    other_sources : iterable of str, optional
+        Sources that are not searches of databases or registers (a hand search). Their rows are
+        never merged with the searches' records: as in the PRISMA 2020 diagram, records found by
+        other methods are counted in their own column [page2021]; a search's record of the same
+        report becomes its own row, marked ``known`` when it belongs to a study of the review.
     """
     out = [dict(r) for r in rows]
-    index = _index(out)
+    index = _index(out, frozenset(other_sources))
     counter = _next_id(out)
     new: list[str] = []
     new_by_source: dict[str, int] = {}
@@ -167,10 +182,13 @@ def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, toda
         if row.get("decision"):
             continue
         study = known.match(row)
-        if study:
+        if study.startswith(RECORD_PREFIX):
+            row.update(decision="known", reason=f"the same report as {study[len(RECORD_PREFIX):]}, "
+                                                "found by another method and already screened")
+        elif study:
             row.update(decision="known", study_id=row.get("study_id") or study,
                        reason=f"already in the review as {study}")
-            known_new += row["record_id"] in new
+        known_new += bool(study) and row["record_id"] in new
     return Merge(out, new, new_by_source, known_new)
 
 

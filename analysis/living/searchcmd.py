@@ -32,6 +32,7 @@ from analysis.evidence.bibliography import parse_bibliography
 from analysis.evidence.readers import load_yaml
 from analysis.living.screening import (
     COLUMNS,
+    RECORD_PREFIX,
     KnownIndex,
     Merge,
     merge_records,
@@ -68,6 +69,7 @@ class Strategy:
     known_id: str
     known_bibkey: str
     bibliography: Path | None
+    other_sources: tuple[str, ...] = ()
 
 
 def _base(service: str, env: Mapping[str, str]) -> str:
@@ -135,6 +137,8 @@ def load_strategy(path: Path, *, today: dt.date, env: Mapping[str, str] | None =
         log=_file(files.get("log") or "searches.csv"),  # type: ignore[arg-type]
         known_table=_file(known.get("table")), known_id=str(known.get("id") or "study_id"),
         known_bibkey=str(known.get("bibkey") or "bibkey"), bibliography=_file(known.get("bibliography")),
+        other_sources=tuple(str(o["id"]) for o in raw.get("other_sources") or []
+                            if isinstance(o, dict) and o.get("id")),
     )
 
 
@@ -142,8 +146,10 @@ def known_index(strategy: Strategy) -> KnownIndex:
     """Identifiers of the studies already in the review (table rows and their BibTeX entries).
 
     A study's identifiers are its table row's ``pmid``/``doi``/``nct_id`` columns when the table
-    has them, and the ``pmid``, ``doi`` and ``eprint`` (with ``eprinttype = pubmed``) fields of
-    the BibTeX entry its bibliography-key column names.
+    has them, the ``pmid``, ``doi``, ``eprint`` (with ``eprinttype = pubmed``) and ``title`` fields
+    of the BibTeX entry its bibliography-key column names, and the identifiers and titles of the
+    screening rows linked to it. A screened record of another method (a hand search) that is not a
+    study is known by its PMID, DOI or NCT id as that record.
     """
     index = KnownIndex()
     if strategy.known_table is None or not strategy.known_table.exists():
@@ -160,13 +166,16 @@ def known_index(strategy: Strategy) -> KnownIndex:
         fields = entries.get(row.get(strategy.known_bibkey, ""), {})
         eprint = fields.get("eprint", "") if fields.get("eprinttype", "").lower() == "pubmed" else ""
         index.add(study, pmid=fields.get("pmid", "") or eprint, doi=fields.get("doi", ""),
-                  nct_id=fields.get("nct", "") or fields.get("nct_id", ""))
+                  nct_id=fields.get("nct", "") or fields.get("nct_id", ""), title=fields.get("title", ""))
     # records already screened and linked to a study count too
     _, screened = read_rows(strategy.screening)
     for row in screened:
         if row.get("study_id"):
             index.add(row["study_id"], pmid=row.get("pmid", ""), doi=row.get("doi", ""),
-                      nct_id=row.get("nct_id", ""))
+                      nct_id=row.get("nct_id", ""), title=row.get("title", ""))
+        elif row.get("decision") and set(row.get("sources", "").split(";")) <= set(strategy.other_sources):
+            index.add(RECORD_PREFIX + row.get("record_id", ""), pmid=row.get("pmid", ""),
+                      doi=row.get("doi", ""), nct_id=row.get("nct_id", ""))
     return index
 
 
@@ -213,7 +222,7 @@ def run_search(strategy: Strategy, *, today: dt.date, http: Http) -> tuple[Merge
     header, rows = read_rows(strategy.screening)
     header += [c for c in COLUMNS if c not in header]
     merge = merge_records(rows, (r for f in found for r in f.records), today=today.isoformat(),
-                          known=known_index(strategy))
+                          known=known_index(strategy), other_sources=strategy.other_sources)
     _write_atomic({
         strategy.screening: rows_text(header, merge.rows),
         strategy.log: _append_log(strategy.log, _log_rows(found, merge, today.isoformat())),

@@ -12,7 +12,7 @@ from analysis.living.searchsources import Record
 def test_identifiers_are_normalised() -> None:
     assert norm_doi("https://doi.org/10.1182/BLOOD.X") == "10.1182/blood.x"
     assert norm_doi("doi: 10.1/A") == "10.1/a"
-    assert norm_pmid("PMID: 00123") == "123" and norm_pmid("") == ""
+    assert norm_pmid("PMID: 00123") == "123" and norm_pmid("") == "" and norm_pmid("X1") == ""
     assert norm_title("Stem-Cell  Boost: a Séries!") == "stem cell boost a series"
 
 
@@ -54,3 +54,17 @@ def test_merging_twice_adds_no_row(items: list[tuple[str, str, str]]) -> None:
     twice = merge_records(once.rows, records, today="2030-01-02", known=KnownIndex())
     assert len(twice.rows) == len(once.rows) and twice.new == []
     assert len(once.rows) <= len(items)
+
+
+def test_records_of_other_methods_are_kept_apart_and_recognised() -> None:
+    hand = [{"record_id": "r0001", "pmid": "", "doi": "10.1/h", "nct_id": "", "title": "Hand found",
+             "sources": "hand", "first_found": "2029-01-01", "decision": "include", "reason": "x",
+             "study_id": "s1"}]
+    known = KnownIndex()
+    known.add("s1", doi="10.1/h", title="Hand found")
+    merge = merge_records(hand, [Record("db", doi="10.1/H"), Record("db", title="HAND FOUND!")],
+                          today="2030-01-01", known=known, other_sources=["hand"])
+    assert [r["record_id"] for r in merge.rows] == ["r0001", "r0002"]
+    assert merge.rows[0]["sources"] == "hand"
+    assert (merge.rows[1]["decision"], merge.rows[1]["study_id"]) == ("known", "s1")
+    assert merge.rows[1]["title"] == "HAND FOUND!" and merge.known_new == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests.evidence_helpers import review_copy
 from tests.living.searchfixtures import (
     env_for,
     make_repo,
@@ -185,3 +186,38 @@ def test_a_bad_strategy_is_one_line(tmp_path: Path, httpserver: HTTPServer) -> N
     (data / "search_strategy.yaml").write_text("sources:\n  - {id: x, name: X, service: gopher, query: q}\n")
     proc = _run(tmp_path, httpserver)
     assert proc.returncode == 2 and "sources[0].service" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_reviews_own_strategy_against_the_stand_in(tmp_path: Path, httpserver: HTTPServer) -> None:
+    """The real data/ and references.bib; the answers are SYNTHETIC except the identifiers of
+    studies already in the review (read from references.bib) and the registered trial."""
+    root = review_copy(tmp_path)
+    data = root / "data"
+    before = {r["record_id"]: r for r in _rows(data / "screening.csv")}
+    httpserver.expect_request("/esearch.fcgi").respond_with_json(
+        {"esearchresult": {"count": "2", "idlist": ["37477866", "99999901"]}})
+    httpserver.expect_request("/esummary.fcgi").respond_with_json({"result": {
+        "uids": ["37477866", "99999901"],
+        "37477866": {"title": "SYNTHETIC title of a known PMID", "articleids": []},
+        "99999901": {"title": "SYNTHETIC new report", "articleids": [{"idtype": "doi", "value": "10.9999/new"}]}}})
+    httpserver.expect_request("/search").respond_with_json({"hitCount": 2, "resultList": {"result": [
+        {"id": "PPR9", "source": "PPR", "doi": "10.1182/BLOODADVANCES.2022008042", "title": "SYNTHETIC"},
+        {"id": "99999901", "source": "MED", "pmid": "99999901", "title": "SYNTHETIC new report"}]}})
+    httpserver.expect_request("/studies").respond_with_json(
+        {"studies": [study("NCT06589089", "SYNTHETIC registry title")]})
+    proc = _run(root, httpserver)
+    assert proc.returncode == 0, proc.stderr
+    rows = _rows(data / "screening.csv")
+    for rid, row in before.items():  # nothing decided before is changed
+        assert next(r for r in rows if r["record_id"] == rid) == row
+    added = [r for r in rows if r["record_id"] not in before]
+    by_key = {r["pmid"] or r["doi"] or r["nct_id"]: r for r in added}
+    assert len(added) == 4
+    assert (by_key["37477866"]["decision"], by_key["37477866"]["study_id"]) == ("known", "li2023")
+    assert (by_key["10.1182/bloodadvances.2022008042"]["decision"],
+            by_key["10.1182/bloodadvances.2022008042"]["study_id"]) == ("known", "gagelmann2023")
+    assert by_key["NCT06589089"]["decision"] == "known" and "r0009" in by_key["NCT06589089"]["reason"]
+    assert by_key["99999901"]["decision"] == "" and by_key["99999901"]["sources"] == "pubmed;europepmc"
+    log = _rows(data / "searches.csv")
+    assert [r["new_records"] for r in log[-3:]] == ["2", "1", "1"]
+    assert "[dates" in log[-3]["query"]  # the date limits of the run are logged
