@@ -62,7 +62,7 @@ def test_records_of_other_methods_are_kept_apart_and_recognised() -> None:
              "study_id": "s1"}]
     known = KnownIndex()
     known.add("s1", doi="10.1/h", title="Hand found")
-    merge = merge_records(hand, [Record("db", doi="10.1/H"), Record("db", title="HAND FOUND!")],
+    merge = merge_records(hand, [Record("db", doi="10.1/H", title="HAND FOUND!"), Record("db", title="Hand found")],
                           today="2030-01-01", known=known, other_sources=["hand"])
     assert [r["record_id"] for r in merge.rows] == ["r0001", "r0002"]
     assert merge.rows[0]["sources"] == "hand"
