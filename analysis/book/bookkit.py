@@ -760,7 +760,7 @@ class Review(LivingReview):
         out = self.root / "book" / "_generated"
         out.mkdir(exist_ok=True)
         links = []
-        for name in ("studies", "outcomes", "risk_of_bias", "searches"):
+        for name in ("studies", "outcomes", "risk_of_bias", "searches", "screening"):
             path = out / f"{name}.csv"
             self.evidence[name].to_csv(path, index=False)
             links.append(f"- [{name}.csv (data)](_generated/{name}.csv)")

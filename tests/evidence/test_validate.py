@@ -432,3 +432,11 @@ def test_command_line_never_shows_a_traceback(data: Path, breakage: str) -> None
     assert "Traceback" not in proc.stdout + proc.stderr
     assert proc.stdout.strip(), proc.stderr
     assert all(line.startswith(str(data)) for line in proc.stdout.splitlines())
+
+
+def test_screening_links_to_a_study(data: Path) -> None:
+    set_cell(data / "screening.csv", 2, "study_id", "nosuchstudy")
+    set_cell(data / "screening.csv", 3, "study_id", "")
+    errors = errors_of(data)
+    assert any(line.startswith(f"{data}/screening.csv:2: study_id:") and "nosuchstudy" in line for line in errors)
+    assert any(line.startswith(f"{data}/screening.csv:3: study_id:") for line in errors)
