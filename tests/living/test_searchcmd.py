@@ -221,3 +221,18 @@ def test_the_reviews_own_strategy_against_the_stand_in(tmp_path: Path, httpserve
     log = _rows(data / "searches.csv")
     assert [r["new_records"] for r in log[-3:]] == ["2", "1", "1"]
     assert "[dates" in log[-3]["query"]  # the date limits of the run are logged
+
+
+def test_the_scheduled_workflow_runs_the_search_with_the_repository_token_only() -> None:
+    import re
+
+    import yaml
+
+    text = (ROOT / ".github" / "workflows" / "search.yml").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    assert set(re.findall(r"secrets\.(\w+)", text)) <= {"NCBI_API_KEY"}
+    runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["search"]["steps"])
+    assert "python -m analysis search" in runs and "gh pr create" in runs
+    assert "prisma_flow_alt_text" in runs and "python -m analysis diff" in runs
