@@ -2,7 +2,8 @@
 
 Records are the same record when they share, in this order, a PMID, a DOI (compared in lower
 case without ``https://doi.org/`` or ``doi:``), a trial registration number (NCT id), or a
-normalised title (lower case, letters and digits only). A record found again, by another source
+normalised title (lower case, letters and digits only; a title of fewer than twelve characters or
+a placeholder such as "[Not Available]" identifies nothing). A record found again, by another source
 or in a later run, updates its row (a new identifier, one more source, the date it was last
 seen) and never makes a second row; a decision already written is never changed.
 
@@ -72,9 +73,20 @@ def norm_title(value: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", text))
 
 
+#: Normalised titles too short or too generic to identify a record (PubMed's placeholder for a
+#: missing title, for one).
+_NO_TITLE = frozenset({"not available", "untitled", "no title", "erratum", "correction", "editorial"})
+_MIN_TITLE = 12
+
+
+def _title_key(title: str) -> str:
+    key = norm_title(title)
+    return "" if len(key) < _MIN_TITLE or key in _NO_TITLE else key
+
+
 def _keys(pmid: str, doi: str, nct: str, title: str) -> list[tuple[str, str]]:
     keys = [("pmid", norm_pmid(pmid)), ("doi", norm_doi(doi)), ("nct", norm_nct(nct)),
-            ("title", norm_title(title))]
+            ("title", _title_key(title))]
     return [(k, v) for k, v in keys if v]
 
 
@@ -107,6 +119,7 @@ class Merge:
     new: list[str]  # record ids created by this run, in order
     new_by_source: dict[str, int]
     known_new: int
+    unidentifiable: int = 0  # records with no PMID, DOI, NCT id or usable title: not recorded, counted
 
 
 def _next_id(rows: Iterable[Mapping[str, str]]) -> int:
@@ -154,9 +167,11 @@ def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, toda
     counter = _next_id(out)
     new: list[str] = []
     new_by_source: dict[str, int] = {}
+    unidentifiable = 0
     for rec in records:
         keys = _keys(rec.pmid, rec.doi, rec.nct_id, rec.title)
         if not keys:
+            unidentifiable += 1
             continue
         hit = next((index[k] for k in keys if k in index), None)
         if hit is None:
@@ -189,7 +204,7 @@ def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, toda
             row.update(decision="known", study_id=row.get("study_id") or study,
                        reason=f"already in the review as {study}")
         known_new += bool(study) and row["record_id"] in new
-    return Merge(out, new, new_by_source, known_new)
+    return Merge(out, new, new_by_source, known_new, unidentifiable)
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -188,7 +188,9 @@ def _log_rows(found: list[Found], merge: Merge, today: str) -> list[dict[str, st
             "records": str(len(f.records)), "new_records": str(merge.new_by_source.get(source, 0)),
             "notes": (f"Automatic search (python -m analysis search); the service reported "
                       f"{f.reported} records, {len(f.records)} were read; new records go to the "
-                      f"screening record with source '{source}'."),
+                      f"screening record with source '{source}'."
+                      + (f" {merge.unidentifiable} records of this run had no identifier or usable "
+                         "title and were not recorded." if merge.unidentifiable else "")),
         })
     return rows
 
@@ -247,6 +249,9 @@ def _summary(merge: Merge, found: list[Found]) -> str:
     pending = sum(1 for r in merge.rows if not r.get("decision"))
     lines.append(f"{len(merge.new)} new records ({merge.known_new} already in the review, marked "
                  f"known); {pending} records await screening.")
+    if merge.unidentifiable:
+        lines.append(f"{merge.unidentifiable} records had no PMID, DOI, NCT id or usable title and "
+                     "could not be recorded (see the search log).")
     return "\n".join(lines)
 
 

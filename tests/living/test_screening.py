@@ -31,10 +31,10 @@ def test_a_record_seen_by_two_sources_is_one_row_and_gains_identifiers() -> None
 def test_known_records_and_kept_decisions() -> None:
     known = KnownIndex()
     known.add("s1", pmid="9")
-    rows = [{"record_id": "r0007", "pmid": "", "doi": "", "nct_id": "", "title": "Decided",
+    rows = [{"record_id": "r0007", "pmid": "", "doi": "", "nct_id": "", "title": "Decided synthetic record",
              "sources": "a", "first_found": "2029-01-01", "decision": "exclude", "reason": "x"}]
-    merge = merge_records(rows, [Record("b", title="Decided", pmid="9"), Record("b", pmid="9"),
-                                 Record("b", nct_id="nct00000009", title="New")],
+    merge = merge_records(rows, [Record("b", title="Decided synthetic record", pmid="9"), Record("b", pmid="9"),
+                                 Record("b", nct_id="nct00000009", title="New synthetic record")],
                           today="2030-01-01", known=known)
     assert merge.rows[0]["decision"] == "exclude" and merge.rows[0]["pmid"] == "9"
     assert [r["record_id"] for r in merge.rows] == ["r0007", "r0008"]
@@ -47,13 +47,20 @@ def test_nothing_found_changes_nothing() -> None:
 
 
 @given(st.lists(st.tuples(st.sampled_from(["1", "2", ""]), st.sampled_from(["10.1/a", "10.1/B", ""]),
-                          st.sampled_from(["T one", "T two", "t ONE"])), max_size=12))
+                          st.sampled_from(["Title number one", "Title number two", "TITLE number ONE.", "[Not Available]."])), max_size=12))
 def test_merging_twice_adds_no_row(items: list[tuple[str, str, str]]) -> None:
     records = [Record("s", pmid=p, doi=d, title=t) for p, d, t in items]
     once = merge_records([], records, today="2030-01-01", known=KnownIndex())
     twice = merge_records(once.rows, records, today="2030-01-02", known=KnownIndex())
     assert len(twice.rows) == len(once.rows) and twice.new == []
-    assert len(once.rows) <= len(items)
+    assert len(once.rows) + once.unidentifiable <= len(items)
+
+
+def test_placeholders_and_short_titles_identify_nothing() -> None:
+    merge = merge_records([], [Record("a", title="[Not Available]."), Record("b", title="Short"),
+                               Record("c", title="[Not available]", pmid="12")],
+                          today="2030-01-01", known=KnownIndex())
+    assert merge.unidentifiable == 2 and [r["pmid"] for r in merge.rows] == ["12"]
 
 
 def test_records_of_other_methods_are_kept_apart_and_recognised() -> None:
