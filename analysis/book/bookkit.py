@@ -371,19 +371,56 @@ class Review(LivingReview):
                 prisma_flow_alt_text(versions[-1], previous))
 
     # ----------------------------------------------------------------- study tables
+    def code_labels(self, table: str) -> dict[str, dict[str, str]]:
+        """Words for coded values, per column of ``table``: the ``x-labels`` of its enum fields in the data package."""
+        descriptor = load_yaml(self.data_dir / "datapackage.yaml")
+        for resource in descriptor.get("resources", []):
+            if resource.get("name") == table:
+                return {
+                    str(f["name"]): {str(k): str(v) for k, v in f["x-labels"].items()}
+                    for f in resource.get("schema", {}).get("fields", [])
+                    if isinstance(f.get("x-labels"), dict)
+                }
+        return {}
+
+    def in_words(self, frame: pd.DataFrame, table: str) -> pd.DataFrame:
+        """``frame`` with codes read as words: enum values by their ``x-labels`` (else ``a_b`` -> ``a b``),
+        study ids by their citation labels, outcome ids by the vocabulary's labels."""
+        out = frame.copy()
+        labels = self.code_labels(table)
+        for name, spec in self.fields(table).items():
+            if name in out.columns and (spec.get("enum") or name in labels):
+                words = labels.get(name, {})
+                out[name] = out[name].map(
+                    lambda v, w=words: w.get(v, v.replace("_", " ")) if isinstance(v, str) else v
+                )
+        if "study_id" in out.columns:
+            out["study_id"] = out["study_id"].map(lambda s: self.labels.get(s, s))
+        if "outcome" in out.columns:
+            out["outcome"] = out["outcome"].map(lambda o: str(self.vocabulary.get(o, {}).get("label", o)))
+        return out
+
     def _study_table(self, status: str, key: str, evidence_set: str | None = None) -> Any:
-        columns = self.plan_raw.get("presentation", {}).get("tables", {}).get(key, ["study_id"])
+        tables = self.plan_raw.get("presentation", {}).get("tables", {})
+        columns = tables.get(key, ["study_id"])
+        more = [c for c in tables.get(f"{key}_details", []) if c not in columns]
         studies = self.set_studies(evidence_set) if evidence_set else self.studies
         rows = studies.loc[studies["status"] == status].copy()
         if rows.empty:
             return _markdown(f"No study is {status.replace('_', ' ')} in this version.")
-        rows["study_id"] = rows["study_id"].map(self.labels)
+        rows = self.in_words(rows, "studies")
         fields = self.fields("studies")
-        for name, spec in fields.items():  # coded values read as words: case_series -> case series
-            if spec.get("enum") and name in rows.columns:
-                rows[name] = rows[name].map(lambda v: v.replace("_", " ") if isinstance(v, str) else v)
         fields["study_id"] = {**fields.get("study_id", {}), "title": "Study"}
-        return _html_table(report.labelled_columns(rows, fields, columns))
+        table = _html_table(report.labelled_columns(rows, fields, columns))
+        if not more:
+            return table
+        details = _html_table(report.labelled_columns(rows, fields, ["study_id", *more]))
+        from IPython.display import HTML
+
+        return HTML(
+            f"{table.data}<details class=\"study-details\"><summary>All characteristics "
+            f"({len(more)} more columns, one row per study)</summary>{details.data}</details>"
+        )
 
     def included_table(self, evidence_set: str = "review") -> Any:
         """Characteristics of the included studies of an evidence set."""
@@ -637,22 +674,61 @@ class Review(LivingReview):
 
     # ----------------------------------------------------------------- one study / IPD
     def study_card(self, study_id: str) -> None:
-        """What is known of one study: its characteristics and its outcome rows with quotes."""
+        """What is known of one study, in words: its characteristics and its outcome rows with quotes.
+
+        Identifiers (study id, reference key) and internal curation notes are not shown; coded values
+        read as words (:meth:`in_words`); counts not yet checked by a second person are marked.
+        """
         study = self.studies.loc[self.studies["study_id"] == study_id]
         if study.empty:
             raise ValueError(f"study {study_id!r} is not in studies.csv")
         fields = self.fields("studies")
-        facts = [
+        hidden = {"study_id", "bibkey", *self.internal_columns("studies")}
+        shown = self.in_words(study, "studies").iloc[0]
+        facts = [{"Item": "Study", "Value": self.labels.get(study_id, study_id)}] + [
             {"Item": fields.get(c, {}).get("title", c), "Value": v}
-            for c, v in study.iloc[0].items()
-            if pd.notna(v) and str(v) != ""
+            for c, v in shown.items()
+            if c not in hidden and pd.notna(v) and str(v) != ""
         ]
         _display(_html_table(pd.DataFrame(facts)))
         rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
         if rows.empty:
             _display(_markdown("No outcome count could be read from the published letter yet."))
-        else:
-            _display(_html_table(rows[["outcome", "events", "total", "confidence", "quote", "source"]]))
+            return
+        _display(_html_table(self.count_rows(rows)))
+        _display(_markdown(self.extraction_note(rows)))
+
+    def internal_columns(self, table: str) -> list[str]:
+        """Columns kept in the data for the curators but never shown as evidence (``*curation_note*``)."""
+        return [name for name in self.fields(table) if "curation_note" in name]
+
+    def count_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Outcome rows as a reader sees them: outcome, patients, how read, checked, quote, source."""
+        shown = self.in_words(rows, "outcomes")
+        return pd.DataFrame({
+            "Outcome": shown["outcome"].to_numpy(),
+            "Patients with the event / assessed": [
+                report.events_of(e, n) + ("" if _checked(c) else SINGLE_MARK)
+                for e, n, c in zip(rows["events"], rows["total"], rows.get("checked_by", pd.Series([None] * len(rows))), strict=True)
+            ],
+            "How the count was obtained": shown["confidence"].to_numpy(),
+            "Supporting sentence": shown["quote"].fillna("").to_numpy(),
+            "Source": shown["source"].fillna("").to_numpy(),
+        })
+
+    def extraction_note(self, rows: pd.DataFrame | None = None) -> str:
+        """One sentence on double extraction of the counts ``rows`` (all outcome rows by default)."""
+        rows = self.outcomes if rows is None else rows
+        if rows.empty:
+            return "No count is shown here."
+        checked = rows.get("checked_by", pd.Series([None] * len(rows))).map(_checked)
+        single = int((~checked).sum())
+        if single == 0:
+            return "Every count shown here was checked against its source by a second person."
+        return (
+            f"{SINGLE_MARK} Single extraction: {single} of {len(rows)} counts shown here were read from their "
+            "source by one person and have not yet been checked by a second (double extraction is pending)."
+        )
 
     def show_ipd(self, study_id: str) -> None:
         """Aggregates and Kaplan-Meier curve from private patient data, when present."""
@@ -792,6 +868,14 @@ class Review(LivingReview):
 
 
 # --------------------------------------------------------------------- helpers
+#: Marker of a count that only one person has extracted (``checked_by`` empty).
+SINGLE_MARK = "†"
+
+
+def _checked(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
 def _engine(options: Mapping[str, Any]) -> dict[str, Any]:
     from analysis.evidence.pipeline import engine_options
 

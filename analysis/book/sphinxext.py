@@ -304,11 +304,38 @@ def _hand_over(cache: Any, jobs: Sequence[Any], outcomes: Sequence[Any], env: An
                      source, outcome.error)
 
 
+def _labelled_bibfiles(app: Any, config: Any) -> None:
+    """Point sphinxcontrib-bibtex at copies of the ``.bib`` files with readable, unique citation labels.
+
+    The copies (:func:`analysis.evidence.bibliography.labelled_bibtex`) are written next to the
+    doctrees; same-author same-year works cite as "2023a"/"2023b" and entries without a real
+    author list as "Venue (authors not yet identified)". Off with ``bibtex_labelled = False``.
+    """
+    from analysis.evidence.bibliography import labelled_bibtex
+
+    bibfiles = list(getattr(config, "bibtex_bibfiles", None) or [])
+    if not config.bibtex_labelled or not bibfiles:
+        return
+    folder = Path(app.doctreedir).parent / "labelled-bib"
+    folder.mkdir(parents=True, exist_ok=True)
+    labelled = []
+    for name in bibfiles:
+        source = Path(app.confdir) / name
+        target = folder / Path(name).name
+        text = labelled_bibtex(source.read_text(encoding="utf-8"))
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+        labelled.append(os.path.relpath(target, app.srcdir))
+    config.bibtex_bibfiles = labelled
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Register the extension with Sphinx."""
     app.add_config_value("live_inputs_fork", True, "", [bool])
     app.add_config_value("live_inputs_workers", 0, "", [int])
     app.add_config_value("live_inputs_preload", [], "", [list, tuple])
+    app.add_config_value("bibtex_labelled", True, "env", [bool])
+    app.connect("config-inited", _labelled_bibfiles, priority=400)
     app.connect("config-inited", _start_zygote)
     app.connect("builder-inited", _init_env)
     app.connect("env-before-read-docs", _pre_execute)

@@ -20,9 +20,24 @@ from typing import Any
 from analysis.evidence.extras import require
 from analysis.evidence.readers import Problem, RawTable, Row, read_text
 
-__all__ = ["BibEntry", "Bibliography", "author_year", "parse_bibliography", "read_bibtex_rows"]
+__all__ = [
+    "BibEntry",
+    "Bibliography",
+    "author_year",
+    "citation_fields",
+    "citation_labels",
+    "labelled_bibtex",
+    "parse_bibliography",
+    "read_bibtex_rows",
+]
 
 _ENTRY_HEAD = re.compile(r"@\s*(\w+)\s*[{(]\s*([^,\s]*)")
+
+#: An author field that stands in for an unknown author list ("[author list not read]", "Authors not verified").
+_PLACEHOLDER_AUTHOR = re.compile(r"not (?:yet )?(?:verified|read|identified|known)", re.IGNORECASE)
+
+#: How a work whose authors are not known is named: its journal (or where it appeared) and this remark.
+UNKNOWN_AUTHORS = "authors not yet identified"
 
 
 @dataclass(frozen=True)
@@ -181,7 +196,7 @@ def author_year(fields: Mapping[str, str]) -> str | None:
     "[author list not read]" or "Authors not verified" give None (the study id is shown instead).
     """
     author, year = fields.get("author", "").strip(), fields.get("year", "")
-    if not author or not year or re.search(r"not (verified|read)", author, re.IGNORECASE):
+    if not author or not year or _PLACEHOLDER_AUTHOR.search(author):
         return None
     first = author.split(" and ")[0].strip()
     if first.startswith("{") and first.endswith("}") and "," not in first:
@@ -197,3 +212,105 @@ def author_year(fields: Mapping[str, str]) -> str | None:
 def _latex_to_text(text: str) -> str:
     latex2text = require("pylatexenc.latex2text", "evidence", who="decoding LaTeX in BibTeX fields")
     return latex2text.LatexNodes2Text().latex_to_text(text)
+
+
+def _venue(fields: Mapping[str, str]) -> str:
+    """Where a work appeared, shortest form first: ``shortjournal``, ``journal``, ``howpublished``, ``publisher``."""
+    for name in ("shortjournal", "journal", "howpublished", "publisher"):
+        value = _latex_to_text(fields.get(name, "")).strip()
+        if value:
+            return value
+    return ""
+
+
+def _provisional(fields: Mapping[str, str]) -> bool:
+    author = fields.get("author", "").strip()
+    return not author or bool(_PLACEHOLDER_AUTHOR.search(author))
+
+
+def citation_labels(entries: Iterable[BibEntry]) -> dict[str, str]:
+    """Readable, unique labels of bibliography entries, by key.
+
+    * an entry with a first author reads "Surname year" (:func:`author_year`);
+    * an entry whose author list is missing or a stand-in ("[author list not read]") reads
+      "Venue year (authors not yet identified)", the venue being ``shortjournal``, ``journal``,
+      ``howpublished`` or ``publisher``, whichever comes first;
+    * labels that would be the same for different works get a letter after the year, in key order
+      ("Rejeski 2023a", "Rejeski 2023b"), as author-year styles do (APA 7, section 8.19);
+    * an entry with nothing to build a label from keeps its key.
+
+    Parameters
+    ----------
+    entries : iterable of BibEntry
+
+    Returns
+    -------
+    dict of str to str
+    """
+    out = {}
+    for key, (who, year) in _citations(entries).items():
+        if not (who and year):
+            out[key] = key
+        elif who.endswith(f"({UNKNOWN_AUTHORS})"):
+            out[key] = f"{who.removesuffix(f' ({UNKNOWN_AUTHORS})')} {year} ({UNKNOWN_AUTHORS})"
+        else:
+            out[key] = f"{who} {year}"
+    return out
+
+
+def _citations(entries: Iterable[BibEntry]) -> dict[str, tuple[str, str]]:
+    """Key -> (who, year with its disambiguating letter), in key order."""
+    cited = {e.key: citation_fields(e.fields) for e in sorted(entries, key=lambda e: e.key)}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key, pair in cited.items():
+        if all(pair):
+            groups.setdefault(pair, []).append(key)
+    out = {}
+    for key, (who, year) in cited.items():
+        same = groups.get((who, year), [key])
+        letter = _LETTERS[same.index(key)] if len(same) > 1 else ""
+        out[key] = (who, f"{year}{letter}" if year else year)
+    return out
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def citation_fields(fields: Mapping[str, str]) -> tuple[str, str]:
+    """(who, year) of an entry as a citation shows them; ``("", "")`` when they cannot be read.
+
+    ``who`` is the first author's surname, or "Venue (authors not yet identified)" for an entry
+    whose author list is a stand-in (see :func:`citation_labels`).
+    """
+    year = fields.get("year", "").strip()
+    if not year:
+        return "", ""
+    if _provisional(fields):
+        venue = _venue(fields)
+        return (f"{venue} ({UNKNOWN_AUTHORS})", year) if venue else ("", "")
+    label = author_year(fields)
+    return (label.rsplit(" ", 1)[0], year) if label else ("", "")
+
+
+def labelled_bibtex(text: str) -> str:
+    """The BibTeX ``text`` rewritten so that author-year citations of it are readable and unique.
+
+    Same-author same-year works get their letter in ``year`` ("2023a"); an entry whose author list
+    is a stand-in gets ``author = {{Venue (authors not yet identified)}}`` (a corporate name, so that
+    styles print it whole). Every other field is kept. Meant for citation renderers that build
+    labels from ``author`` and ``year`` (for example sphinxcontrib-bibtex's author_year style).
+    """
+    model = require("bibtexparser.model", "evidence", who="writing BibTeX files")
+    bibtexparser = require("bibtexparser", "evidence", who="writing BibTeX files")
+    library = _parse(text)
+    entries = [_entry(block) for block in library.entries]
+    cited = _citations(entries)
+    for block, entry in zip(library.entries, entries, strict=True):
+        who, year = cited[entry.key]
+        if not (who and year):
+            continue
+        if _provisional(entry.fields):
+            block.set_field(model.Field("author", "{" + who + "}"))
+        if year != entry.fields.get("year", "").strip():
+            block.set_field(model.Field("year", year))
+    return bibtexparser.write_string(library)

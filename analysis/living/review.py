@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.engine import __version__
-from analysis.evidence.bibliography import author_year, parse_bibliography
+from analysis.evidence.bibliography import citation_labels, parse_bibliography
 from analysis.evidence.grade import certainty_table
 from analysis.evidence.loading import load_evidence
 from analysis.evidence.pipeline import (
@@ -72,24 +72,33 @@ class LivingReview:
         """The version being built: ``YY.MINOR.PATCH`` for a release, ``"dev"`` otherwise.
 
         A versioned-site build says which in ``REVIEW_BUILD_VERSION``. Otherwise the file
-        ``VERSION`` names the latest release (or the first one, before any release): the tree is
-        that release when no snapshot of it exists yet or when its data are byte-identical to the
-        snapshot's; data that differ from the released snapshot make it a development version.
+        ``VERSION`` names the latest release, or the first one before any release. The tree is that
+        release only when its released snapshot ``results/<version>.json`` exists and the tree's data
+        are byte-identical to the snapshot's; without a snapshot (nothing released yet) or with
+        changed data it is a development version, and never shows a release number as if released.
         """
         if os.environ.get("REVIEW_BUILD_VERSION"):
             return os.environ["REVIEW_BUILD_VERSION"]
-        released = read_version(self.root)
-        snapshot = self.root / "results" / f"{released}.json"
-        if snapshot.exists() and dict(read_snapshot(snapshot).data_files) != data_digests(self.root):
+        named = read_version(self.root)
+        snapshot = self.root / "results" / f"{named}.json"
+        if not snapshot.exists() or dict(read_snapshot(snapshot).data_files) != data_digests(self.root):
             return "dev"
-        return released
+        return named
 
     @property
     def version_text(self) -> str:
-        """The version as shown to readers ("development version after 26.0.0" for dev)."""
+        """The version as shown to readers.
+
+        A release shows its number; a development build says that it is one: "development version
+        (after release 26.0.0)" when that release's snapshot exists, "development version (26.0.0 not
+        yet released)" when the version named in ``VERSION`` has no released snapshot yet.
+        """
         if self.version != "dev":
             return self.version
-        return f"development version (after release {read_version(self.root)})"
+        named = read_version(self.root)
+        if (self.root / "results" / f"{named}.json").exists():
+            return f"development version (after release {named})"
+        return f"development version ({named} not yet released)"
 
     @functools.cached_property
     def flow_versions(self) -> list[dict[str, Any]]:
@@ -232,13 +241,14 @@ def _vocabulary(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 
 def study_labels(bib: Path, studies: pd.DataFrame) -> dict[str, str]:
-    """study_id -> "Surname year" from the first author in the BibTeX entry."""
-    entries = {e.key: e.fields for e in parse_bibliography(bib).entries}
-    labels = {}
-    for _, row in studies.iterrows():
-        fields = entries.get(str(row["bibkey"]), {})
-        labels[str(row["study_id"])] = author_year(fields) or str(row["study_id"])
-    return labels
+    """study_id -> the citation label of its BibTeX entry (:func:`~analysis.evidence.bibliography.citation_labels`).
+
+    "Surname year", with a letter for same-author same-year works ("Rejeski 2023a"); "Venue year
+    (authors not yet identified)" for an entry without a real author list; the study id only when the
+    entry is missing or has no year.
+    """
+    cited = citation_labels(parse_bibliography(bib).entries)
+    return {str(r["study_id"]): cited.get(str(r["bibkey"]), str(r["study_id"])) for _, r in studies.iterrows()}
 
 
 

@@ -125,13 +125,17 @@ def test_review_labels_end_with_the_bibtex_year(rv: Review, root: Path) -> None:
     assert set(rv.labels) == {s["study_id"] for s in studies}
     for study in studies:
         label = rv.labels[study["study_id"]]
-        if label != study["study_id"]:  # fallback when the author list was not read
-            assert label.endswith(" " + years[study["bibkey"]]), (study["study_id"], label)
+        assert label != study["study_id"], "a study label is never the raw study id"
+        year = years[study["bibkey"]]
+        assert re.search(rf" {year}[a-z]?( \(authors not yet identified\))?$", label), (study["study_id"], label)
+    assert len(set(rv.labels.values())) == len(rv.labels), "two studies share a label"
 
 
 # ---------------------------------------------------------------- basic facts
 def test_version_and_data_date(rv: Review, root: Path) -> None:
-    assert rv.version == (root / "VERSION").read_text(encoding="utf-8").strip()
+    named = (root / "VERSION").read_text(encoding="utf-8").strip()
+    released = (root / "results" / f"{named}.json").exists()
+    assert rv.version == (named if released else "dev")
     flow = _yaml(root / "data" / "search_flow.yaml")
     assert rv.data_date == max(str(v["search_date"]) for v in flow["versions"])
 
@@ -145,17 +149,26 @@ def test_version_from_the_build_environment(root: Path, monkeypatch: pytest.Monk
 def test_version_release_or_dev_against_the_released_snapshot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No snapshot, or a snapshot of identical data: the release in VERSION. Changed data: dev."""
+    """No snapshot: a development version (not yet released), in the version line and the citation.
+    A snapshot of identical data: the release in VERSION. Changed data after it: dev again."""
     from analysis.living.snapshot import write_snapshot
 
     monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
     root = _copy_review(tmp_path)
     released = (root / "VERSION").read_text(encoding="utf-8").strip()
+    shutil.rmtree(root / "results", ignore_errors=True)
     first = Review(root)
-    assert first.version == first.version_text == released
+    assert first.version == "dev"
+    assert first.version_text == f"development version ({released} not yet released)"
+    assert "not yet released" in first.citation() and f"version {released}" not in first.citation()
+    monkeypatch.setenv("REVIEW_BUILD_VERSION", released)  # the release tool's build of that version
+    snapshot = Review(root).current_snapshot()
+    monkeypatch.delenv("REVIEW_BUILD_VERSION")
     (root / "results").mkdir()
-    write_snapshot(root / "results" / f"{released}.json", first.current_snapshot())
-    assert Review(root).version == released
+    write_snapshot(root / "results" / f"{released}.json", snapshot)
+    release = Review(root)
+    assert release.version == release.version_text == released
+    assert f"version {released};" in release.citation()
     with (root / "data" / "outcomes.yaml").open("a", encoding="utf-8") as handle:
         handle.write("# SYNTHETIC edit after the release\n")
     dev = Review(root)
@@ -284,7 +297,9 @@ def test_citation(rv: Review, root: Path) -> None:
     date = max(str(v["search_date"]) for v in flow["versions"])
     version = (root / "VERSION").read_text(encoding="utf-8").strip()
     names = ", ".join(a.get("name") or a["family-names"] for a in cff["authors"])
-    expected = f"{names}. {cff['title']}. Living systematic review, version {version}; data searched up to {date}."
+    released = (root / "results" / f"{version}.json").exists()
+    shown = f"version {version}" if released else f"development version ({version} not yet released)"
+    expected = f"{names}. {cff['title']}. Living systematic review, {shown}; data searched up to {date}."
     if cff.get("doi"):
         expected += f" doi:{cff['doi']}"
     assert rv.citation() == expected
@@ -298,7 +313,7 @@ def test_citation_with_doi_and_person_authors(tmp_path: Path) -> None:
     (root / "CITATION.cff").write_text(yaml.safe_dump(cff, allow_unicode=True), encoding="utf-8")
     (root / "VERSION").write_text("99.1.2\n", encoding="utf-8")
     text = Review(root).citation()
-    assert text.startswith(f"Synthetic, SYNTHETIC Consortium. {cff['title']}. Living systematic review, version 99.1.2;")
+    assert text.startswith(f"Synthetic, SYNTHETIC Consortium. {cff['title']}. Living systematic review, development version (99.1.2 not yet released);")
     assert text.endswith(" doi:10.0000/synthetic.1")
 
 
@@ -324,7 +339,9 @@ def test_key_findings_match_the_files(rv: Review, root: Path, glued: dict[str, A
     assert glued["n_included"] == str(len(included))
     assert glued["n_patients"] == str(sum(int(s[size]) for s in included if s[size]))
     assert glued["n_awaiting"] == str(sum(s["status"] == "awaiting_data" for s in studies))
-    assert glued["version"] == (root / "VERSION").read_text(encoding="utf-8").strip()
+    named = (root / "VERSION").read_text(encoding="utf-8").strip()
+    released = (root / "results" / f"{named}.json").exists()
+    assert glued["version"] == (named if released else f"development version ({named} not yet released)")
     assert glued["data_date"] == rv.data_date
     sentences = rv.key_sentences()
     assert 1 <= len(sentences) <= 3

@@ -60,11 +60,15 @@ def test_payload_is_one_record_per_study_and_outcome(root: Path, payload: dict) 
     assert len(keys) == len(set(keys))
 
 
-def test_version_without_a_released_snapshot_is_the_version_file(root: Path) -> None:
+def test_version_without_a_released_snapshot_is_a_development_version(root: Path) -> None:
+    """No ``results/<VERSION>.json``: nothing is released, so the tree is not shown as that release."""
+    named = (root / "VERSION").read_text().strip()
+    assert not (root / "results" / f"{named}.json").exists()
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("REVIEW_BUILD_VERSION", raising=False)
         review = LivingReview(root)
-        assert review.version == (root / "VERSION").read_text().strip()
+        assert review.version == "dev"
+        assert review.version_text == f"development version ({named} not yet released)"
         assert review.previous_snapshot() is None
 
 
