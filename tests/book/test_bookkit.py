@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from analysis import metaprop
+from analysis.book import bookkit
 from analysis.book.bookkit import Review, find_root
 from analysis.evidence.grade import rate
 from analysis.evidence.pipeline import engine_options
@@ -421,3 +422,63 @@ def test_protocol_amendments_are_shown_with_their_dates(rv: Review, root: Path) 
     for row in _csv(root / "data" / "protocol_amendments.csv"):
         assert row["date"] in html and row["section"] in html
     assert "After results were seen" in html
+
+
+# ---------------------------------------------------------------- codes as words, study cards, extraction
+_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case codes such as awaiting_data, post_car_t
+
+
+def _shown(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    out: list[str] = []
+    monkeypatch.setattr(bookkit, "_display", lambda *objs: out.extend(getattr(o, "data", str(o)) for o in objs))
+    return out
+
+
+def test_in_words_uses_the_packages_labels_and_never_leaves_codes(rv: Review) -> None:
+    words = rv.in_words(rv.studies, "studies")
+    labels = rv.code_labels("studies")
+    for name, mapping in labels.items():
+        for code, value in zip(rv.studies[name], words[name], strict=True):
+            if isinstance(code, str):
+                assert value == mapping.get(code, code.replace("_", " "))
+    assert not words["study_id"].isin(rv.studies["study_id"]).any()
+    coded = ["status", "evidence", "design", "scb_source", "donor_type", "age_group"]
+    assert not any(_CODE.fullmatch(str(v)) for v in words[coded].to_numpy().ravel())
+
+
+def test_study_card_shows_no_ids_codes_or_curation_notes(rv: Review, monkeypatch: pytest.MonkeyPatch) -> None:
+    provisional = rv.studies.loc[rv.studies["curation_note"].notna()]
+    assert not provisional.empty
+    for study_id in [*provisional["study_id"], rv.outcomes["study_id"].iloc[0]]:
+        out = _shown(monkeypatch)
+        rv.study_card(study_id)
+        html = "".join(out)
+        assert rv.labels[study_id] in html
+        assert f">{study_id}<" not in html
+        assert "PROVISIONAL" not in html and "rename" not in html
+        for code in ("awaiting_data", "post_car_t", "pgf_context", "case_series", "transplant_donor",
+                     "verified_abstract", "haematological_recovery", "retrospective_cohort"):
+            assert code not in html, (study_id, code)
+
+
+def test_extraction_note_counts_single_extracted_rows(rv: Review) -> None:
+    rows = rv.outcomes.head(3).copy()
+    rows["checked_by"] = [None, "SYNTHETIC checker", ""]
+    assert rv.extraction_note(rows).startswith(f"{bookkit.SINGLE_MARK} Single extraction: 2 of 3 counts")
+    rows["checked_by"] = "SYNTHETIC checker"
+    assert rv.extraction_note(rows) == "Every count shown here was checked against its source by a second person."
+    assert rv.extraction_note(rows.iloc[0:0]) == "No count is shown here."
+    marked = rv.count_rows(rv.outcomes)["Patients with the event / assessed"]
+    unchecked = ~rv.outcomes["checked_by"].map(bookkit._checked)
+    assert (marked.str.endswith(bookkit.SINGLE_MARK) == unchecked.to_numpy()).all()
+
+
+def test_included_table_keeps_key_columns_and_puts_the_rest_in_details(rv: Review) -> None:
+    tables = PLAN["presentation"]["tables"]
+    html = rv.included_table("review").data
+    head, _, details = html.partition("<details")
+    titles = {name: spec["title"] for name, spec in rv.fields("studies").items()}
+    for name in tables["included_details"]:
+        assert f"<th>{titles[name]}</th>" not in head
+        assert f"<th>{titles[name]}</th>" in details
+    assert "<th>Patients boosted</th>" in head or f"<th>{titles['n_boosted']}</th>" in head

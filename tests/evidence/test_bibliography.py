@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from analysis.evidence.bibliography import author_year, parse_bibliography, read_bibtex_rows
+from analysis.evidence.bibliography import (
+    BibEntry,
+    author_year,
+    citation_labels,
+    labelled_bibtex,
+    parse_bibliography,
+    read_bibtex_rows,
+)
 from tests.evidence_helpers import FIXTURES, ROOT
 
 GOOD = FIXTURES / "evidence" / "references.bib"
@@ -118,3 +125,85 @@ def test_author_year_latex_accents() -> None:
 
 def test_author_year_corporate_author() -> None:
     assert author_year({"author": "{The ASCO Post}", "year": "2022"}) == "The ASCO Post 2022"
+
+
+# ---------------------------------------------------------------- citation labels (SYNTHETIC entries)
+def _e(key: str, **fields: str) -> BibEntry:
+    return BibEntry(key, "article", 1, fields)
+
+
+def test_citation_labels_disambiguate_same_author_and_year_in_key_order() -> None:
+    entries = [
+        _e("smith2020b", author="Smith, A. and Jones, B.", year="2020"),
+        _e("smith2020a", author="Smith, C.", year="2020"),
+        _e("smith2021", author="Smith, A.", year="2021"),
+        _e("jones2020", author="Jones, B.", year="2020"),
+    ]
+    labels = citation_labels(entries)
+    assert labels == {"smith2020a": "Smith 2020a", "smith2020b": "Smith 2020b",
+                      "smith2021": "Smith 2021", "jones2020": "Jones 2020"}
+
+
+def test_citation_labels_three_of_a_kind_and_none() -> None:
+    entries = [_e(f"x{i}", author="Doe, J.", year="1999") for i in range(3)]
+    assert sorted(citation_labels(entries).values()) == ["Doe 1999a", "Doe 1999b", "Doe 1999c"]
+    assert citation_labels([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"author": "{[author list not read]}", "journal": "Blood Advances", "shortjournal": "Blood Adv", "year": "2024"},
+         "Blood Adv 2024 (authors not yet identified)"),
+        ({"author": "{Authors not verified}", "journal": "Bone Marrow Transplantation", "year": "2024"},
+         "Bone Marrow Transplantation 2024 (authors not yet identified)"),
+        ({"journal": "SYNTHETIC Journal", "year": "2001"}, "SYNTHETIC Journal 2001 (authors not yet identified)"),
+        ({"author": "Authors not verified", "howpublished": "Conference abstract", "year": "2025"},
+         "Conference abstract 2025 (authors not yet identified)"),
+        ({"author": "Authors not verified", "year": "2025"}, "k"),  # nothing to name it by: the key
+        ({"author": "Doe, J.", "journal": "J"}, "k"),  # no year: the key
+    ],
+)
+def test_citation_labels_of_unknown_authors(fields: dict[str, str], expected: str) -> None:
+    assert citation_labels([_e("k", **fields)]) == {"k": expected}
+
+
+def test_unknown_authors_of_one_venue_and_year_are_disambiguated() -> None:
+    entries = [_e(k, author="{[author list not read]}", journal="J", year="2024") for k in ("b", "a")]
+    assert citation_labels(entries) == {"a": "J 2024a (authors not yet identified)",
+                                        "b": "J 2024b (authors not yet identified)"}
+
+
+def test_labelled_bibtex_rewrites_only_what_a_citation_shows() -> None:
+    text = (
+        "@article{doe2020a,\n  author = {Doe, J.},\n  title = {First},\n  year = {2020},\n  doi = {10.1/x}\n}\n\n"
+        "@article{doe2020b,\n  author = {Doe, J.},\n  title = {Second},\n  year = {2020}\n}\n\n"
+        "@article{unk2024,\n  author = {{[author list not read]}},\n  title = {T},\n  journal = {Blood Advances},\n"
+        "  shortjournal = {Blood Adv},\n  year = {2024}\n}\n\n"
+        "@article{roe2019,\n  author = {Roe, R.},\n  title = {Alone},\n  year = {2019}\n}\n"
+    )
+    out = {e.key: e.fields for e in _parse_text(labelled_bibtex(text))}
+    assert out["doe2020a"]["year"] == "2020a" and out["doe2020b"]["year"] == "2020b"
+    assert out["doe2020a"]["doi"] == "10.1/x" and out["doe2020a"]["title"] == "First"
+    assert out["unk2024"]["author"] == "{Blood Adv (authors not yet identified)}"
+    assert out["unk2024"]["year"] == "2024"
+    assert out["roe2019"] == {"author": "Roe, R.", "title": "Alone", "year": "2019"}
+
+
+def _parse_text(text: str) -> tuple[BibEntry, ...]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.bib"
+        path.write_text(text, encoding="utf-8")
+        bib = parse_bibliography(path, recommended=())
+    assert not bib.problems
+    return bib.entries
+
+
+def test_the_reviews_bibliography_gives_unique_labels() -> None:
+    root = Path(__file__).resolve().parents[2]
+    entries = parse_bibliography(root / "references.bib").entries
+    labels = citation_labels(entries)
+    assert len(set(labels.values())) == len(labels)
+    assert not any("not read" in v or "not verified" in v for v in labels.values())
