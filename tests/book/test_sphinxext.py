@@ -252,3 +252,27 @@ DEPENDENCIES = [
 def test_chapter_declares_what_its_output_is_computed_from(chapter: str, file: str) -> None:
     assert (ROOT / file).exists(), f"{file} is not in the repository"
     assert file in _tracked(ROOT / "book" / chapter)
+
+
+# ---------------------------------------------------------------- labelled bibliography for citations
+def test_labelled_bibfiles_points_the_citations_at_a_relabelled_copy(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from analysis.book.sphinxext import _labelled_bibfiles
+
+    (tmp_path / "refs.bib").write_text(
+        "@article{doe2020a,\n  author = {Doe, J.},\n  title = {A},\n  year = {2020}\n}\n\n"
+        "@article{doe2020b,\n  author = {Doe, J.},\n  title = {B},\n  year = {2020}\n}\n",
+        encoding="utf-8",
+    )
+    app = SimpleNamespace(confdir=str(tmp_path), srcdir=str(tmp_path), doctreedir=str(tmp_path / "_build" / ".doctrees"))
+    config = SimpleNamespace(bibtex_bibfiles=["refs.bib"], bibtex_labelled=True)
+    _labelled_bibfiles(app, config)
+    assert config.bibtex_bibfiles == [os.path.join("_build", "labelled-bib", "refs.bib")]
+    text = (tmp_path / config.bibtex_bibfiles[0]).read_text(encoding="utf-8")
+    assert "{2020a}" in text and "{2020b}" in text
+    assert "{2020}" in (tmp_path / "refs.bib").read_text(encoding="utf-8")  # the source is never changed
+
+    off = SimpleNamespace(bibtex_bibfiles=["refs.bib"], bibtex_labelled=False)
+    _labelled_bibfiles(app, off)
+    assert off.bibtex_bibfiles == ["refs.bib"]
