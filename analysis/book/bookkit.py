@@ -13,6 +13,7 @@ Numbers reach the prose through ``myst_nb.glue``; tables and figures are display
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ class Review(LivingReview):
         included = studies.loc[studies["status"] == "included"]
         size = self.plan_raw.get("presentation", {}).get("size_column", "n")
         _glue("version", self.version_text)
+        _glue("version_line", self.version_line)
         _glue("data_date", self.data_date)
         known = included[size].dropna()
         at_least = "at least " if len(known) < len(included) else ""
@@ -195,6 +197,13 @@ class Review(LivingReview):
                     "series) with its 95% confidence interval; a square is a single study's own proportion with its "
                     "exact 95% interval; open circles are studies too few or too inconsistent to pool, each with its "
                     "exact interval.", outcome_summary_plot_alt_text(frame))
+
+    @property
+    def version_line(self) -> str:
+        """The version as the head of a page shows it: "Version 26.1.0", or "Development version (...)"."""
+        if self.version != "dev":
+            return f"Version {self.version}"
+        return self.version_text[0].upper() + self.version_text[1:]
 
     def citation(self) -> str:
         """How to cite this version (from CITATION.cff)."""
@@ -547,7 +556,18 @@ class Review(LivingReview):
                 _display(_markdown(_too_few(synth, self.plan)))
             table = (analyse(synth.rows, self.plan, synth.excluded) if analyse is sensitivity_subsets
                      else analyse(synth.rows, self.plan))
+            if "analysis" in table.columns:
+                table["analysis"] = table["analysis"].map(self.codes_in_text)
             _display(_html_table(_interval_table(table)))
+
+    def codes_in_text(self, text: str) -> str:
+        """``text`` with every snake_case code of the data package's ``x-labels`` replaced by its words (lower case)."""
+        words: dict[str, str] = {}
+        for table in ("studies", "outcomes"):
+            for mapping in self.code_labels(table).values():
+                words.update(mapping)
+        return re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b",
+                      lambda m: words.get(m.group(0), m.group(0).replace("_", " ")).lower(), str(text))
 
     def show_leave_one_out(self) -> None:
         """Leave-one-out plots of the focus outcomes with at least three studies."""
@@ -987,7 +1007,8 @@ def _anchor_row(outcome: str, ref: pd.Series, labels: Mapping[str, str]) -> dict
     ci = "" if pd.isna(ref.get("ci_lower")) else f" [{report.interval(ref['ci_lower'], ref['ci_upper'])}]"
     return {
         "Outcome": outcome,
-        "Evidence": f"Published meta-analysis ({ref['bibkey']}; {str(ref['confidence']).replace('_', ' ')} source)",
+        "Evidence": f"Published meta-analysis ({labels.get(ref['bibkey'], ref['bibkey'])}; "
+                    f"{str(ref['confidence']).replace('_', ' ')} source)",
         "Studies": ref.get("k_studies"),
         "Patients": ref.get("n_patients"),
         "Proportion [95% CI]": report.percent(ref["estimate"]) + (ci or " [CI not reported in the source read]"),

@@ -343,6 +343,7 @@ def test_key_findings_match_the_files(rv: Review, root: Path, glued: dict[str, A
     named = (root / "VERSION").read_text(encoding="utf-8").strip()
     released = (root / "results" / f"{named}.json").exists()
     assert glued["version"] == (named if released else f"development version ({named} not yet released)")
+    assert glued["version_line"] == (f"Version {named}" if released else f"Development version ({named} not yet released)")
     assert glued["data_date"] == rv.data_date
     sentences = rv.key_sentences()
     assert 1 <= len(sentences) <= 3
@@ -482,3 +483,20 @@ def test_included_table_keeps_key_columns_and_puts_the_rest_in_details(rv: Revie
         assert f"<th>{titles[name]}</th>" not in head
         assert f"<th>{titles[name]}</th>" in details
     assert "<th>Patients boosted</th>" in head or f"<th>{titles['n_boosted']}</th>" in head
+
+
+def test_codes_in_text_become_words(rv: Review) -> None:
+    assert rv.codes_in_text("Excluding designs: case_report") == "Excluding designs: case report"
+    assert rv.codes_in_text("Excluding designs: case_report, retrospective_cohort") == (
+        "Excluding designs: case report, retrospective cohort")
+    assert rv.codes_in_text("SYNTHETIC unknown_code stays readable") == "SYNTHETIC unknown code stays readable"
+    assert rv.codes_in_text("no codes here") == "no codes here"
+
+
+def test_indirect_anchor_row_names_the_meta_analysis_by_its_label(rv: Review) -> None:
+    anchor = rv._published_pooled()
+    if anchor.empty:
+        pytest.skip("no published pooled estimate in the data")
+    row = bookkit._anchor_row("SYNTHETIC outcome", anchor.iloc[0], rv.labels)
+    assert rv.labels[anchor.iloc[0]["bibkey"]] in row["Evidence"]
+    assert f"({anchor.iloc[0]['bibkey']};" not in row["Evidence"]

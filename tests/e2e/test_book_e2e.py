@@ -260,7 +260,11 @@ def test_home_page_names_the_review_its_version_and_date_of_data(book: Built, re
         review, "version_text", released
     )  # a release, or "development version (after ...)"
     assert released in shown
-    assert f"Version {shown}" in page.text
+    assert review.version_line in page.text
+    if review.version == "dev":  # a development build never shows a release number as if released
+        assert f"Version {released}" not in page.text and "not yet released" in review.version_line + shown
+        cite = page.section("how-to-cite-this-version", "<section").text
+        assert "development version" in cite and f"version {released};" not in cite
     assert f"data searched up to {_latest_search_date(book.root)}" in page.text
     assert "living review (updated when new evidence appears)" in page.text
 
@@ -652,3 +656,39 @@ def test_results_csv_single_study_rows_agree_with_the_html(book: Built) -> None:
         assert f"({report.percent(est)}; exact 95% CI {report.interval(lo, hi)})" in text, row[
             "outcome"
         ]
+
+
+# ---- evidence pages speak in words ---------------------------------------------------------
+EVIDENCE_PAGES = ("index", "studies", "gethtc", "rob", "indirect", "results", "sof", "sensitivity", "subgroups",
+                  "flow", "cumulative")
+
+
+def _prose(page: Page) -> str:
+    """The page's visible text without code (cell inputs are ``<pre>``; inline code is ``<code>``)."""
+    fragment = re.sub(r"<(pre|code)\b.*?</\1>", " ", page.main, flags=re.DOTALL)
+    return Page.parse(page.path, page.source, fragment).text
+
+
+def _codes(review: Any) -> set[str]:
+    """Every coded value of the evidence tables and every study id and reference key."""
+    codes = set(review.studies["study_id"].astype(str)) | set(review.studies["bibkey"].astype(str))
+    codes |= set(review.vocabulary)
+    for table in ("studies", "outcomes", "risk_of_bias"):
+        for spec in review.fields(table).values():
+            codes |= {str(v) for v in spec.get("enum") or [] if "_" in str(v)}
+    return codes
+
+
+@pytest.mark.parametrize("name", EVIDENCE_PAGES)
+def test_evidence_pages_show_no_raw_codes_or_ids(book: Built, review: Any, name: str) -> None:
+    text = _prose(book.page(f"book/{name}"))
+    shown = sorted(c for c in _codes(review) if re.search(rf"(?<![\w/.-]){re.escape(c)}(?![\w/.-])", text))
+    assert not shown, f"{name}: raw codes or ids shown as words: {shown}"
+    assert "PROVISIONAL" not in text and "not read]" not in text
+
+
+def test_pages_with_counts_say_which_are_single_extracted(book: Built, review: Any) -> None:
+    if review.outcomes["checked_by"].map(lambda v: isinstance(v, str) and v.strip() != "").all():
+        pytest.skip("every count has been checked by a second person")
+    for name in ("studies", "results", "gethtc"):
+        assert "Single extraction" in book.page(f"book/{name}").text, name
