@@ -417,7 +417,7 @@ class Review(LivingReview):
         rows = studies.loc[studies["status"] == status].copy()
         if rows.empty:
             return _markdown(f"No study is {status.replace('_', ' ')} in this version.")
-        rows = self.in_words(rows, "studies")
+        rows = _whole_numbers(self.in_words(rows, "studies"))
         fields = self.fields("studies")
         fields["study_id"] = {**fields.get("study_id", {}), "title": "Study"}
         table = _html_table(report.labelled_columns(rows, fields, columns))
@@ -888,6 +888,18 @@ class Review(LivingReview):
 
 
 # --------------------------------------------------------------------- helpers
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns whose values are all whole numbers shown without ".0" (69.0 days -> 69)."""
+    out = frame.copy()
+    for name in out.columns:
+        values = out[name]
+        if pd.api.types.is_float_dtype(values) and values.notna().any():
+            known = values.dropna()
+            if (known == known.round()).all():
+                out[name] = values.astype("Int64")
+    return out
+
+
 #: Marker of a count that only one person has extracted (``checked_by`` empty).
 SINGLE_MARK = "†"
 

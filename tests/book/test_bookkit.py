@@ -500,3 +500,12 @@ def test_indirect_anchor_row_names_the_meta_analysis_by_its_label(rv: Review) ->
     row = bookkit._anchor_row("SYNTHETIC outcome", anchor.iloc[0], rv.labels)
     assert rv.labels[anchor.iloc[0]["bibkey"]] in row["Evidence"]
     assert f"({anchor.iloc[0]['bibkey']};" not in row["Evidence"]
+
+
+def test_whole_numbers_drop_the_decimal_point_only_when_every_value_is_whole() -> None:
+    frame = pd.DataFrame({"days": [69.0, None, 43.0], "dose": [3.4, 6.6, None], "name": ["a", "b", "c"]})
+    out = bookkit._whole_numbers(frame)
+    assert out["days"].tolist()[0] == 69 and str(out["days"].dtype) == "Int64" and pd.isna(out["days"][1])
+    assert out["dose"].tolist()[:2] == [3.4, 6.6]
+    assert out["name"].tolist() == ["a", "b", "c"]
+    assert bookkit._whole_numbers(pd.DataFrame({"x": [float("nan")]}))["x"].isna().all()
