@@ -27,7 +27,7 @@ from tests.evidence_helpers import ROOT, SYNTHETIC_IPD, evidence_copy, set_cell
 NEW_STUDY = (
     "synthgh2023,synthgh2023,included,,post_car_t,case_series,full_article,Nowhere,1,"
     "SYNTHETIC lymphoma,CD19,product A,autologous,yes,autologous,12,,,adult,2023-06,"
-    "SYNTHETIC study added by the diff tests.\n"
+    "SYNTHETIC study added by the diff tests.,\n"
 )
 NEW_OUTCOME = (
     'synthgh2023,neutrophil_recovery,11,12,as defined,day 28,verified_fulltext,,'
