@@ -1032,7 +1032,9 @@ def _field_row(field: Any) -> dict[str, str]:
     """One data-dictionary row from a Table Schema field."""
     rules = ["required"] if field.required else []
     if field.enum:
-        rules.append("one of: " + ", ".join(str(v) for v in field.enum))
+        words = (getattr(field, "properties", None) or {}).get("x-labels") or {}
+        rules.append("one of: " + ", ".join(
+            f"{v} (shown as {words[str(v)]!r})" if str(v) in words else str(v) for v in field.enum))
     for value, word in ((field.minimum, "at least"), (field.maximum, "at most")):
         if value is not None:
             rules.append(f"{word} {value:g}")

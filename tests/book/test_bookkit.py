@@ -509,3 +509,10 @@ def test_whole_numbers_drop_the_decimal_point_only_when_every_value_is_whole() -
     assert out["dose"].tolist()[:2] == [3.4, 6.6]
     assert out["name"].tolist() == ["a", "b", "c"]
     assert bookkit._whole_numbers(pd.DataFrame({"x": [float("nan")]}))["x"].isna().all()
+
+
+def test_data_dictionary_names_the_words_shown_for_codes(rv: Review) -> None:
+    field = next(f for f in rv.evidence.package.resource("studies").schema.fields if f.name == "status")
+    rules = bookkit._field_row(field)["Rules"]
+    for code, word in rv.code_labels("studies")["status"].items():
+        assert f"{code} (shown as {word!r})" in rules
