@@ -695,3 +695,15 @@ def test_pages_with_counts_say_which_are_single_extracted(book: Built, review: A
     gethtc = book.page("book/gethtc").text  # its card shows counts only when the letter's could be read
     counted = "Patients with the event / assessed" in gethtc
     assert counted == ("Single extraction" in gethtc)
+
+
+def test_different_works_are_never_cited_with_the_same_text(book: Built) -> None:
+    """Same-author same-year works cite as 2023a/2023b; a work without known authors by its journal."""
+    link = re.compile(r'<a class="reference internal" href="(?:\./)?bibliography\.html#([^"]+)"[^>]*>(.*?)</a>', re.S)
+    texts: dict[str, set[str]] = {}
+    for name in TOC_PAGES:
+        for target, inner in link.findall(book.page(name).main):
+            texts.setdefault(squash(re.sub(r"<[^>]+>", "", inner)), set()).add(target)
+    shared = {text: ids for text, ids in texts.items() if len(ids) > 1}
+    assert texts and not shared, f"one citation text for different works: {shared}"
+    assert not any("not read" in t or "not verified" in t for t in texts)
