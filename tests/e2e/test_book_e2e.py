@@ -699,7 +699,7 @@ def test_pages_with_counts_say_which_are_single_extracted(book: Built, review: A
 
 def test_different_works_are_never_cited_with_the_same_text(book: Built) -> None:
     """Same-author same-year works cite as 2023a/2023b; a work without known authors by its journal."""
-    link = re.compile(r'<a class="reference internal" href="(?:\./)?bibliography\.html#([^"]+)"[^>]*>(.*?)</a>', re.S)
+    link = re.compile(r'<a class="reference internal" href="(?:\./)?bibliography\.html#([^"]+)"[^>]*>(.*?)</a>', re.DOTALL)
     texts: dict[str, set[str]] = {}
     for name in TOC_PAGES:
         for target, inner in link.findall(book.page(name).main):
