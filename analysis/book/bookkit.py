@@ -725,11 +725,12 @@ class Review(LivingReview):
     def count_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Outcome rows as a reader sees them: outcome, patients, how read, checked, quote, source."""
         shown = self.in_words(rows, "outcomes")
+        checked = _checked_column(rows)
         return pd.DataFrame({
             "Outcome": shown["outcome"].to_numpy(),
             "Patients with the event / assessed": [
-                report.events_of(e, n) + ("" if _checked(c) else SINGLE_MARK)
-                for e, n, c in zip(rows["events"], rows["total"], rows.get("checked_by", pd.Series([None] * len(rows))), strict=True)
+                report.events_of(e, n) + ("" if ok else SINGLE_MARK)
+                for e, n, ok in zip(rows["events"], rows["total"], checked, strict=True)
             ],
             "How the count was obtained": shown["confidence"].to_numpy(),
             "Supporting sentence": shown["quote"].fillna("").to_numpy(),
@@ -741,8 +742,7 @@ class Review(LivingReview):
         rows = self.outcomes if rows is None else rows
         if rows.empty:
             return "No count is shown here."
-        checked = rows.get("checked_by", pd.Series([None] * len(rows))).map(_checked)
-        single = int((~checked).sum())
+        single = int((~_checked_column(rows)).sum())
         if single == 0:
             return "Every count shown here was checked against its source by a second person."
         return (
@@ -906,6 +906,13 @@ SINGLE_MARK = "†"
 
 def _checked(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
+
+
+def _checked_column(rows: pd.DataFrame) -> pd.Series:
+    """Whether each row's count was checked by a second person (a filled ``checked_by``)."""
+    if "checked_by" not in rows.columns:
+        return pd.Series(False, index=rows.index)
+    return rows["checked_by"].map(_checked).astype(bool)
 
 
 def _engine(options: Mapping[str, Any]) -> dict[str, Any]:
