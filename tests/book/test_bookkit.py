@@ -469,6 +469,8 @@ def test_extraction_note_counts_single_extracted_rows(rv: Review) -> None:
     rows["checked_by"] = "SYNTHETIC checker"
     assert rv.extraction_note(rows) == "Every count shown here was checked against its source by a second person."
     assert rv.extraction_note(rows.iloc[0:0]) == "No count is shown here."
+    without = rv.outcomes.head(2).drop(columns=["checked_by"])
+    assert rv.extraction_note(without).startswith(f"{bookkit.SINGLE_MARK} Single extraction: 2 of 2 counts")
     marked = rv.count_rows(rv.outcomes)["Patients with the event / assessed"]
     unchecked = ~rv.outcomes["checked_by"].map(bookkit._checked)
     assert (marked.str.endswith(bookkit.SINGLE_MARK) == unchecked.to_numpy()).all()
