@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.evidence.bibliography import (
     BibEntry,
@@ -207,3 +210,25 @@ def test_the_reviews_bibliography_gives_unique_labels() -> None:
     labels = citation_labels(entries)
     assert len(set(labels.values())) == len(labels)
     assert not any("not read" in v or "not verified" in v for v in labels.values())
+
+
+@given(st.lists(st.tuples(st.sampled_from(["Doe", "Roe", "van Heteren", ""]),
+                          st.sampled_from(["1999", "2023", ""])), max_size=12))
+@settings(max_examples=150, deadline=None)
+def test_citation_labels_are_unique_and_keep_the_year(works: list[tuple[str, str]]) -> None:
+    """Property (SYNTHETIC entries): one label per entry, no two alike, each ending in its year (+ a letter)."""
+    entries = [
+        _e(f"k{i}", **({"author": f"{who}, A."} if who else {"author": "{[author list not read]}", "journal": "J"}),
+           **({"year": year} if year else {}))
+        for i, (who, year) in enumerate(works)
+    ]
+    labels = citation_labels(entries)
+    assert set(labels) == {e.key for e in entries}
+    assert len(set(labels.values())) == len(labels)
+    for entry in entries:
+        year = entry.fields.get("year", "")
+        label = labels[entry.key]
+        if not year:
+            assert label == entry.key
+        else:
+            assert re.search(rf" {year}[a-z]?( \(authors not yet identified\))?$", label), label
