@@ -793,7 +793,7 @@ class Review(LivingReview):
     def glue_changes(self) -> None:
         """Glue the version, the previous one and the trigger of this version."""
         previous = self.previous_snapshot()
-        _glue("changes_version", self.version_text)
+        _glue("changes_version", self.version_line[0].lower() + self.version_line[1:])  # "version 26.1.0"
         _glue("changes_previous", previous.version if previous else "none (this is the first version)")
         _glue("changes_trigger", str(self.flow_versions[-1].get("trigger", "not recorded")))
 

@@ -518,3 +518,12 @@ def test_data_dictionary_names_the_words_shown_for_codes(rv: Review) -> None:
     rules = bookkit._field_row(field)["Rules"]
     for code, word in rv.code_labels("studies")["status"].items():
         assert f"{code} (shown as {word!r})" in rules
+
+
+def test_changes_page_names_the_version_in_a_sentence(rv: Review, root: Path, glued: dict[str, Any]) -> None:
+    rv.glue_changes()
+    named = (root / "VERSION").read_text(encoding="utf-8").strip()
+    released = (root / "results" / f"{named}.json").exists()
+    expected = f"version {named}" if released else f"development version ({named} not yet released)"
+    assert glued["changes_version"] == expected
+    assert glued["changes_previous"] == "none (this is the first version)" or glued["changes_previous"] != named
