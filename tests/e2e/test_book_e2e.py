@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -685,6 +686,8 @@ def test_evidence_pages_show_no_raw_codes_or_ids(book: Built, review: Any, name:
     shown = sorted(c for c in _codes(review) if re.search(rf"(?<![\w/.-]){re.escape(c)}(?![\w/.-])", text))
     assert not shown, f"{name}: raw codes or ids shown as words: {shown}"
     assert "PROVISIONAL" not in text and "not read]" not in text
+    notes = review.studies.get("curation_note", pd.Series(dtype=object)).dropna()
+    assert not [n for n in notes if squash(str(n))[:40] in text], f"{name}: a curation note is shown"
 
 
 def test_pages_with_counts_say_which_are_single_extracted(book: Built, review: Any) -> None:
