@@ -32,7 +32,8 @@ extensions (custom keys start with ``x-``):
 ``x-partial-date`` (field)
     A ``date`` that may be given as ``YYYY-MM``; such values stay ISO text.
 ``x-recommended`` (field)
-    A missing value is reported as a warning.
+    A missing value is reported as a warning, unless the record fills one of the fields
+    listed in ``x-recommended-unless`` (for example ``nodoi = {a letter without a DOI}``).
 ``x-items`` (field of type array)
     ``{fields: [...]}``: the schema of each item of a YAML list.
 
@@ -42,9 +43,10 @@ aggregation, summaries, the data dictionary).
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -600,7 +602,9 @@ def constraint_errors(
     items = value.split(spec.separator) if spec.separator and isinstance(value, str) else [value]
     for item in items:
         if spec.enum is not None and item not in spec.enum:
-            yield f"{show(item)} is not one of: {', '.join(str(v) for v in spec.enum)}"
+            close = difflib.get_close_matches(str(item), [str(v) for v in spec.enum], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            yield f"{show(item)} is not one of: {', '.join(str(v) for v in spec.enum)}{hint}"
     if spec.minimum is not None and isinstance(value, int | float) and value < spec.minimum:
         yield f"{show(value)} is below the minimum {spec.minimum}"
     if spec.maximum is not None and isinstance(value, int | float) and value > spec.maximum:
@@ -728,7 +732,7 @@ def _check_cell(row: Row, spec: Field, schema: Schema, report: _Reporter, presen
     elif value is None and present:
         if spec.required:
             report.add(line, spec.name, "required value is missing")
-        elif spec.recommended:
+        elif spec.recommended and not _excused(row, spec):
             keys = [report.value(row.raw.get(k)) for k in schema.primary_key if row.raw.get(k)]
             where = f" for {', '.join(keys)}" if keys else ""
             report.add(line, spec.name, f"no {spec.name}{where} (recommended)", "warning")
@@ -739,6 +743,13 @@ def _check_cell(row: Row, spec: Field, schema: Schema, report: _Reporter, presen
         if spec.items is not None:
             _check_items(row, spec, value, report)
     row.values[spec.name] = None if spec.name in row.invalid else value
+
+
+def _excused(row: Row, spec: Field) -> bool:
+    """``x-recommended-unless: [nodoi]``: a record that fills one of these fields says why the value is absent."""
+    unless = spec.properties.get("x-recommended-unless") or []
+    names = [unless] if isinstance(unless, str) else list(unless)
+    return any(str(row.raw.get(n) or "").strip() for n in names)
 
 
 def _check_items(row: Row, spec: Field, items: list[Any], report: _Reporter) -> None:
@@ -966,7 +977,7 @@ def _read_one(
     if resource.format == "csv":
         raw, found = read_csv_rows(path, display)
         problems += found
-        return raw
+        return None if any(stops_file(p) for p in found) else raw
     if resource.format == "bibtex":
         from analysis.evidence.bibliography import read_bibtex_rows
 
@@ -978,6 +989,18 @@ def _read_one(
         problems += cache[path][1]
     data = cache[path][0]
     return None if data is None else _yaml_records(resource, data, display, problems)
+
+
+def stops_file(problem: Problem) -> bool:
+    """A read problem after which the file's rows cannot be trusted (its other checks are skipped).
+
+    A malformed CSV (an unclosed quote swallows the rest of the file) or a row whose cells do
+    not match the header: checking what was read would only add follow-on errors, here and
+    in the tables that refer to this one.
+    """
+    return problem.severity == "error" and problem.message.startswith(
+        ("malformed CSV", "expected ", "not valid UTF-8")
+    ) and problem.column == "-"
 
 
 def _yaml_records(
@@ -1034,11 +1057,33 @@ def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
                 shown = ", ".join(report.value(v) for v in key)
                 column = " + ".join(fk.fields)
                 refs = " + ".join(fk.reference_fields)
+                hint = "" if report.private else suggestion(key, index)
                 report.add(
                     row.line_of(fk.fields[0]),
                     column,
-                    f"{shown} is not found in {Path(where).name} ({refs})",
+                    f"{shown} is not found in {Path(where).name} ({refs}){hint}",
                 )
+
+
+#: Up to this many valid values are listed after an unknown one.
+SHORT_LIST = 12
+
+
+def suggestion(value: Any, valid: Iterable[Any]) -> str:
+    """``"; did you mean 'x'?"`` (:func:`difflib.get_close_matches`) and, for a short list, the valid values.
+
+    ``value`` and the valid values may be tuples (keys of several fields); they are compared as text.
+    """
+
+    def text(v: Any) -> str:
+        return ", ".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
+
+    options = sorted({text(v) for v in valid if v is not None and v != ()})
+    close = difflib.get_close_matches(text(value), options, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if 0 < len(options) <= SHORT_LIST:
+        hint += f" (valid: {', '.join(options)})"
+    return hint
 
 
 def _check_pattern_reference(result: PackageCheck, resource: Resource) -> None:
