@@ -119,10 +119,8 @@ def _name(path: str) -> str:
 
 
 def _broken(check: PackageCheck, table: CheckedTable) -> bool:
-    """A table whose file has a read error (malformed CSV, wrong cell counts)."""
-    return any(p.path == table.path and p.severity == "error" and p.column == "-" and p.line > 1
-               and ("malformed" in p.message or "cells as in the header" in p.message)
-               for p in check.problems)
+    """A table whose file could not be read whole (its own read error is the one to fix)."""
+    return table.resource.name in check.incomplete
 
 
 def _expected_values(each: Mapping[str, Any], data_dir: Path) -> tuple[tuple[Any, ...], list[Problem]]:

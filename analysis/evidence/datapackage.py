@@ -850,6 +850,9 @@ class PackageCheck:
         file could not be read).
     problems : list of Problem
         Sorted by file and line; errors and warnings.
+    incomplete : set of str
+        Resources whose file could not be read whole (malformed): references into them,
+        and checks across them, are skipped.
     """
 
     package: Package
@@ -858,6 +861,7 @@ class PackageCheck:
     indexes: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], Row]] = field(
         default_factory=dict, repr=False
     )
+    incomplete: set[str] = field(default_factory=set)
 
     @property
     def errors(self) -> list[Problem]:
@@ -904,15 +908,19 @@ def check_package(
     problems: list[Problem] = []
     cache: dict[Path, tuple[Any, list[Problem]]] = {}
     tables: dict[str, list[CheckedTable]] = {}
+    incomplete: set[str] = set()
     for resource in package.resources:
         override = (paths or {}).get(resource.name)
+        before = len(problems)
         tables[resource.name] = _read_resource(resource, base, shown, override, cache, problems)
+        if any(stops_file(p) for p in problems[before:]):
+            incomplete.add(resource.name)
         for table in tables[resource.name]:
             check_columns(table, problems)
             check_rows(table, problems)
             check_keys(table, problems)
             _check_min_rows(table, problems)
-    result = PackageCheck(package, tables, problems)
+    result = PackageCheck(package, tables, problems, incomplete=incomplete)
     for resource in package.resources:
         _check_foreign_keys(result, resource)
         _check_pattern_reference(result, resource)
@@ -999,7 +1007,7 @@ def stops_file(problem: Problem) -> bool:
     in the tables that refer to this one.
     """
     return problem.severity == "error" and problem.message.startswith(
-        ("malformed CSV", "expected ", "not valid UTF-8")
+        ("malformed", "expected ", "not valid UTF-8")
     ) and problem.column == "-"
 
 
@@ -1044,8 +1052,8 @@ def _lookup(
 
 def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
     for fk in resource.schema.foreign_keys:
-        if result.table(fk.resource) is None:
-            continue  # the missing file is reported already
+        if result.table(fk.resource) is None or fk.resource in result.incomplete:
+            continue  # the missing or broken file is reported already: no follow-on errors
         index = _lookup(result, fk.resource, fk.reference_fields)
         where = result.tables[fk.resource][0].path
         for table in result.tables[resource.name]:
@@ -1079,10 +1087,10 @@ def suggestion(value: Any, valid: Iterable[Any]) -> str:
         return ", ".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
 
     options = sorted({text(v) for v in valid if v is not None and v != ()})
-    close = difflib.get_close_matches(text(value), options, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(text(value), options, n=1, cutoff=0.75)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     if 0 < len(options) <= SHORT_LIST:
-        hint += f" (valid: {', '.join(options)})"
+        hint += f"; valid: {', '.join(options)}"
     return hint
 
 

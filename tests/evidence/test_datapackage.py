@@ -135,7 +135,7 @@ def test_valid_toy_package_has_one_warning_only(base: Path) -> None:
         ),
         (
             "C3,x,plain,red,1,2,3,2024-02,n",
-            "boxes.csv:2: shelf: 'C3' is not found in shelves.csv (shelf)",
+            "boxes.csv:2: shelf: 'C3' is not found in shelves.csv (shelf); valid: A1, B2",
         ),
         (
             "A1,x,plain,red,3,2,3,2024-02,n",
