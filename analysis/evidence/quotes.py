@@ -60,7 +60,7 @@ _ALL = ("all", "every", "each", "both")
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+|" + "|".join(sorted(_WORDS, key=len, reverse=True)) + ")"
 _UNITS = (
     r"(?:-|\s)?(?:days?|weeks?|months?|years?|yrs?|hours?|hrs?|h\b|min|mg|kg|g\b|ml|mL|l\b|L\b|"
-    r"µl|ul|gy|Gy|x\b|×|\^|cells|copies|times|fold|cycles?|lines?|doses?|boosts?|infusions?|"
+    r"µl|ul|gy|Gy|x\b|\u00d7|\^|cells|copies|times|fold|cycles?|lines?|doses?|boosts?|infusions?|"
     r"log|%|percent|per\s*cent)"
 )
 _BEFORE = (
@@ -120,7 +120,7 @@ def _blanked(text: str) -> str:
     patterns = (
         r"\b[pP]\s*[=<>≤≥]\s*0?\.?\d+(?:\.\d+)?",  # P = .3, P=3, p < 0.05
         r"\d+(?:\.\d+)?\s*%\s*(?:CI|CrI|confidence|credible|prediction)",  # 95% CI
-        r"\d+(?:\.\d+)?\s*(?:-|–|—|to)\s*\d+(?:\.\d+)?(?!\s*%)(?!\s+of\b)",  # 7-14, 14 to 120
+        r"\d+(?:\.\d+)?\s*(?:-|\u2013|\u2014|to)\s*\d+(?:\.\d+)?(?!\s*%)(?!\s+of\b)",  # 7-14, 14 to 120
         r"\b(?:19|20)\d{2}\b",  # years
     )
     for pattern in patterns:
@@ -143,7 +143,7 @@ def parse_quote(quote: str) -> QuoteFacts:
             fractions.append((int(a), int(b)))
     counts: set[int] = set()
     paired = []
-    for m in re.finditer(rf"(?<![\w.^/×])({_NUMBER})(?!\w)(?!\.\d)", text, flags=re.IGNORECASE):
+    for m in re.finditer(rf"(?<![\w.^/\u00d7])({_NUMBER})(?!\w)(?!\.\d)", text, flags=re.IGNORECASE):
         token = m.group(1)
         if "." in token:
             continue

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from analysis.evidence.crosschecks import cross_table_problems
 from analysis.evidence.datapackage import (
     DescriptorError,
     PackageCheck,
@@ -30,7 +31,6 @@ from analysis.evidence.datapackage import (
     read_descriptor,
     stops_file,
 )
-from analysis.evidence.crosschecks import cross_table_problems
 from analysis.evidence.rules import ExpressionError, parse_expression
 
 __all__ = ["DEFAULT_DESCRIPTOR", "ValidationReport", "check_evidence", "main", "validate"]
