@@ -521,14 +521,16 @@ def _descriptor(spec: Field, constraints: bool = True) -> dict[str, Any]:
     return out
 
 
-_FIELDS: dict[tuple[int, bool], Any] = {}
+_FIELDS: dict[str, Any] = {}
 
 
 def _ffield(spec: Field, constraints: bool) -> Any:
-    key = (id(spec), constraints)
+    """The frictionless field of a field (cached by its descriptor)."""
+    descriptor = _descriptor(spec, constraints)
+    key = repr(sorted(descriptor.items()))
     if key not in _FIELDS:
-        _FIELDS[key] = (spec, _frictionless().Field.from_descriptor(_descriptor(spec, constraints)))
-    return _FIELDS[key][1]
+        _FIELDS[key] = _frictionless().Field.from_descriptor(descriptor)
+    return _FIELDS[key]
 
 
 def cast_value(spec: Field, raw: Any, missing: Sequence[str] = ("",)) -> tuple[Any, str | None]:

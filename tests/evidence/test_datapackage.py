@@ -262,7 +262,7 @@ def test_descriptor_problems_are_all_listed_with_lines(tmp_path: Path) -> None:
     assert ":8: type: type 'integr' is not one of" in text
     assert ":9: pattern: invalid regular expression" in text
     assert (
-        ":11: check: rule \"__import__('os')\": only the functions sum, len, abs, min, max are allowed"
+        ":11: check: rule \"__import__('os')\": only the functions sum, len, abs, min, max are allowed, with one argument"
         in text
     )
     assert ":12: check: cannot parse rule 'a <='" in text
