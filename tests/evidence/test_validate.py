@@ -363,12 +363,12 @@ def test_ipd_recovery_without_its_day(ipd_data: Path) -> None:
 def test_ipd_recovery_after_follow_up(ipd_data: Path) -> None:
     set_cell(ipd_data / "private" / "synthcd2021.csv", 2, "days_to_neutrophil_recovery", "500")
     lines = errors_of(ipd_data)
-    assert any(
-        line.startswith(
-            f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery: recovery after"
-        )
-        for line in lines
-    )
+    found = [x for x in lines if x.startswith(f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery:")]
+    assert found == [  # once (the descriptor had this rule twice), and never the private value
+        f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery: the day of neutrophil "
+        "recovery is after the last follow-up (days_to_neutrophil_recovery = this value; "
+        "followup_days = this value)"
+    ]
 
 
 def test_ipd_file_for_unknown_study(ipd_data: Path) -> None:
