@@ -365,9 +365,9 @@ def test_ipd_recovery_after_follow_up(ipd_data: Path) -> None:
     lines = errors_of(ipd_data)
     found = [x for x in lines if x.startswith(f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery:")]
     assert found == [  # once (the descriptor had this rule twice), and never the private value
-        f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery: the day of neutrophil "
+        (f"{ipd_data}/private/synthcd2021.csv:2: days_to_neutrophil_recovery: the day of neutrophil "
         "recovery is after the last follow-up (days_to_neutrophil_recovery = this value; "
-        "followup_days = this value)"
+        "followup_days = this value)")
     ]
 
 
