@@ -1,11 +1,16 @@
-"""Frictionless-style data package descriptors: parse them, and check data against them.
+"""Frictionless data package descriptors: parse them, and check data against them.
 
 The descriptor (``datapackage.yaml``) is the single source of truth for the columns of
 every table. This module knows the Table Schema vocabulary, not any table: field
 ``type`` (string, integer, number, boolean, date, array, any), ``constraints``
 (``required``, ``unique``, ``enum``, ``minimum``, ``maximum``, ``pattern``),
-``primaryKey``, ``foreignKeys``, ``missingValues`` and ``fieldsMatch``, plus these
-extensions (custom keys start with ``x-``):
+``primaryKey``, ``foreignKeys``, ``missingValues`` and ``fieldsMatch``. Types, constraints,
+missing values, primary keys and unique fields are checked by ``frictionless`` (the
+standard's reference implementation), fed the rows as inline data so that every problem
+keeps the line it came from; this module reads the files (CSV, YAML records, BibTeX) with
+their lines, words the messages (``file:line: column: message``, private values hidden),
+checks foreign keys (with "did you mean") and these extensions (custom keys start with
+``x-``):
 
 ``x-required-if`` (schema)
     ``[{field: quote, when: "confidence in ['verified_fulltext']"}]``: a field that must
@@ -38,7 +43,8 @@ extensions (custom keys start with ``x-``):
     ``{fields: [...]}``: the schema of each item of a YAML list.
 
 Other ``x-`` keys are kept in ``properties`` for the modules that use them (IPD
-aggregation, summaries, the data dictionary).
+aggregation, summaries, the data dictionary, ``x-covers`` and ``x-quote-support`` of
+:mod:`analysis.evidence.crosschecks`).
 """
 
 from __future__ import annotations
