@@ -3,8 +3,9 @@
 A count ``events / total`` is supported by its quote when
 
 1. the quote states the pair as a fraction (``36 of 58``, ``4 out of 7``, ``10/12``,
-   ``seven of nine``), or states ``events`` or ``total`` as a number of patients (digits or
-   number words; ``no``, ``none`` state 0 events), or
+   ``seven of nine``), or states ``events`` as a number of patients (digits or number words;
+   ``no``, ``none`` state 0 events; ``all``, ``every`` state events = total; one event when
+   the quote speaks of one patient: ``the patient``, ``his``, as in a case report), or
 2. a percentage in the quote rounds, at the precision it is given, to ``events / total``
    (``84%`` supports 26/31 = 83.9 %; both halves of a tie are accepted, so 82.5 % supports
    ``82%`` and ``83%``).
@@ -57,6 +58,10 @@ _WORDS = {
 }  # fmt: skip
 _ZERO = ("no", "none", "neither", "nobody", "zero")
 _ALL = ("all", "every", "each", "both")
+_ONE_PATIENT = (
+    r"\b(?:a|an|the|one|this|our|single)\s+(?:\w+\s+){0,2}?(?:patient|man|woman|boy|girl|child|infant)\b"
+    r"|\b(?:he|she|his|her)\b"
+)
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+|" + "|".join(sorted(_WORDS, key=len, reverse=True)) + ")"
 _UNITS = (
     r"(?:-|\s)?(?:days?|weeks?|months?|years?|yrs?|hours?|hrs?|h\b|min|mg|kg|g\b|ml|mL|l\b|L\b|"
@@ -90,6 +95,8 @@ class QuoteFacts:
         The quote says ``no``/``none`` (0 events).
     everyone : bool
         The quote says ``all``/``every``/``each`` (events = total).
+    one_patient : bool
+        The quote speaks of one patient (``the patient``, ``his``): one event.
     percents : tuple of Percent
         Percentages other than confidence levels.
     fractions : tuple of (int, int)
@@ -101,6 +108,7 @@ class QuoteFacts:
     counts: frozenset[int]
     zero: bool
     everyone: bool
+    one_patient: bool
     percents: tuple[Percent, ...]
     fractions: tuple[tuple[int, int], ...]
     paired: tuple[tuple[int, Percent], ...]
@@ -157,7 +165,8 @@ def parse_quote(quote: str) -> QuoteFacts:
             paired.append((number, Percent(float(near.group(1)), len(near.group(2) or ""), 0)))
     zero = re.search(rf"\b(?:{'|'.join(_ZERO)})\b", quote, flags=re.IGNORECASE) is not None
     everyone = re.search(rf"\b(?:{'|'.join(_ALL)})\b", quote, flags=re.IGNORECASE) is not None
-    return QuoteFacts(frozenset(counts), zero, everyone, percents, tuple(fractions), tuple(paired))
+    one = re.search(_ONE_PATIENT, quote, flags=re.IGNORECASE) is not None
+    return QuoteFacts(frozenset(counts), zero, everyone, one, percents, tuple(fractions), tuple(paired))
 
 
 def percent_fits(count: int, total: int, percent: float, decimals: int = 0) -> bool:
@@ -226,6 +235,7 @@ def count_problems(events: int, total: int, quote: str, derivation: str | None) 
         or events in facts.counts
         or (events == 0 and facts.zero)
         or (events == total and facts.everyone)
+        or (events == 1 and facts.one_patient)
     )
     fitting = [p for p in facts.percents if percent_fits(events, total, p.value, p.decimals)]
     impossible = [p for p in facts.percents if not _possible(total, p)]

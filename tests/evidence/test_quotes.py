@@ -133,6 +133,14 @@ def test_the_same_percentage_fits_a_denominator_it_can_be_a_share_of() -> None:
     assert count_problems(30, 40, STASIA, "75% of 40 = 30") == []
 
 
+def test_one_patient_is_one_event() -> None:
+    quote = "SYNTHETIC: a boost from his donor led to recovery and resolution of his infections."
+    assert count_problems(1, 1, quote, None) == []
+    assert count_problems(1, 5, "SYNTHETIC: the patient died of severe infection.", None) == []
+    assert count_problems(0, 1, quote, None) != []
+    assert count_problems(2, 5, "SYNTHETIC: the patient died of severe infection.", None) != []
+
+
 def test_an_unsupported_count_needs_a_derivation() -> None:
     quote = "SYNTHETIC: We gave a stem cell boost that led to recovery."
     [message] = count_problems(1, 1, quote, None)
