@@ -87,8 +87,6 @@ FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "array", "any")
 FIELDS_MATCH = ("exact", "equal", "subset", "superset", "partial")
 _TRUE = ("true", "True", "TRUE", "1")
 _FALSE = ("false", "False", "FALSE", "0")
-_INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
 
@@ -582,24 +580,20 @@ def _type_message(spec: Field, raw: Any) -> str:
 
 
 def _extension_error(spec: Field, raw: Any, value: Any) -> str | None:
-    """Checks frictionless does not make: finite numbers, text numbers, ``x-partial-date``."""
-    if spec.type == "number" and isinstance(value, float) and not math.isfinite(value):
+    """What frictionless accepts and this package does not: NaN and infinity, a decimal in an
+    integer column, and an ``x-partial-date`` that is neither YYYY-MM-DD nor YYYY-MM."""
+    wrong_number = isinstance(value, float) and not math.isfinite(value)
+    if wrong_number or (spec.type == "integer" and isinstance(raw, bool | float)):
         return _type_message(spec, raw)
-    if spec.type in ("integer", "number") and isinstance(raw, bool | float) and spec.type == "integer":
-        return _type_message(spec, raw)
-    if spec.partial_date:
-        if isinstance(raw, date):
-            return None
-        text = str(value)
-        month = _YEAR_MONTH.fullmatch(text)
-        if month and 1 <= int(month.group(2)) <= 12:
-            return None
-        try:
-            ok = bool(_DATE.fullmatch(text)) and date.fromisoformat(text) is not None
-        except ValueError:
-            return "expected a date YYYY-MM-DD or YYYY-MM (this day does not exist)"
-        return None if ok else "expected a date YYYY-MM-DD or YYYY-MM"
-    return None
+    if not spec.partial_date or isinstance(raw, date):
+        return None
+    month = _YEAR_MONTH.fullmatch(str(value))
+    if month and 1 <= int(month.group(2)) <= 12:
+        return None
+    try:
+        return None if _DATE.fullmatch(str(value)) and date.fromisoformat(str(value)) else _type_message(spec, "")
+    except ValueError:
+        return _type_message(spec, str(value))
 
 
 def _partial(spec: Field, value: Any) -> Any:
