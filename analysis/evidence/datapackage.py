@@ -1145,7 +1145,7 @@ def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
 
 
 #: Up to this many valid values are listed after an unknown one.
-SHORT_LIST = 12
+SHORT_LIST = 20
 
 
 def suggestion(value: Any, valid: Iterable[Any]) -> str:
