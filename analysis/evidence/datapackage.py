@@ -806,8 +806,8 @@ def _report_error(error: Any, row: Row, rows: list[Row], specs: list[Field], sch
         message = f"{wrong}, found {report.value(raw)}" if wrong else _constraint_message(
             spec, which, value, report.value)
         report.add(row.line_of(spec.name), spec.name, message)
-    else:
-        report.add(row.line, name or "-", error.note or kind)
+    else:  # no other kind is expected from rows built here; its note may hold a value
+        report.add(row.line, name or "-", kind if report.private else (error.note or kind))
 
 
 def _raw_or_value(row: Row, name: str) -> Any:
