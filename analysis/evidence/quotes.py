@@ -69,8 +69,8 @@ _UNITS = (
     r"log|%|percent|per\s*cent)"
 )
 _BEFORE = (
-    r"(?:day|days|d|grade|grades|median|mean|range|aged?|age|p|P|HR|OR|RR|CI|version|phase|"
-    r"week|month|year|cycle|line|dose|level|stage|score|ratio|of\s+the\s+year)\s*[=:,]?\s*$"
+    r"\b(?:(?i:day|days|grade|grades|median|mean|range|aged?|version|phase|week|month|year|cycle|"
+    r"line|dose|level|stage|score|ratio)|d|D|p|P|HR|OR|RR|CI)\s*[=:,]?\s*$"
 )
 
 
@@ -156,7 +156,7 @@ def parse_quote(quote: str) -> QuoteFacts:
         if "." in token:
             continue
         after, before = text[m.end() :], text[: m.start()]
-        if re.match(_UNITS, after) or re.search(_BEFORE, before, flags=re.IGNORECASE):
+        if re.match(_UNITS, after) or re.search(_BEFORE, before):
             continue
         number = int(_value(token))
         counts.add(number)

@@ -57,6 +57,12 @@ def test_units_years_doses_and_p_values_are_not_counts() -> None:
     assert parse_quote(quote).counts == {3}
 
 
+def test_words_ending_like_a_unit_do_not_hide_counts() -> None:
+    # "group 3", "4 or 5": only whole words (day, grade, P, OR...) mark a number as not a count
+    assert parse_quote("SYNTHETIC: in group 3, 4 or 5 patients responded.").counts == {3, 4, 5}
+    assert parse_quote("SYNTHETIC: grade 3 GVHD in 2 patients; OR 5.1 (P = 0.2).").counts == {2}
+
+
 def test_number_words_fractions_and_zero() -> None:
     facts = parse_quote("Platelet engraftment occurred in seven of nine patients")
     assert (7, 9) in facts.fractions and {7, 9} <= facts.counts
