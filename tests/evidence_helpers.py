@@ -1,7 +1,8 @@
 """Helpers for the evidence-base tests: a temporary copy of the SYNTHETIC fixture.
 
 The copy holds the SYNTHETIC tables of ``tests/fixtures/evidence`` with the review's real
-``data/datapackage.yaml`` and ``data/outcomes.yaml``, so the tests exercise the real descriptor.
+``data/datapackage.yaml``, ``data/outcomes.yaml`` and ``data/analysis_plan.yaml`` (the
+risk-of-bias items every included study must have), so the tests exercise the real descriptor.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def evidence_copy(tmp_path: Path, *, with_ipd: bool = False) -> Path:
     """Copy the SYNTHETIC evidence base to ``tmp_path``; return its data directory."""
     shutil.copytree(FIXTURES / "evidence", tmp_path, dirs_exist_ok=True)
     data = tmp_path / "data"
-    for name in ("datapackage.yaml", "outcomes.yaml"):
+    for name in ("datapackage.yaml", "outcomes.yaml", "analysis_plan.yaml"):
         shutil.copy(ROOT / "data" / name, data / name)
     _add_empty_tables(data)
     if with_ipd:

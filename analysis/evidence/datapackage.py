@@ -1,11 +1,16 @@
-"""Frictionless-style data package descriptors: parse them, and check data against them.
+"""Frictionless data package descriptors: parse them, and check data against them.
 
 The descriptor (``datapackage.yaml``) is the single source of truth for the columns of
 every table. This module knows the Table Schema vocabulary, not any table: field
 ``type`` (string, integer, number, boolean, date, array, any), ``constraints``
 (``required``, ``unique``, ``enum``, ``minimum``, ``maximum``, ``pattern``),
-``primaryKey``, ``foreignKeys``, ``missingValues`` and ``fieldsMatch``, plus these
-extensions (custom keys start with ``x-``):
+``primaryKey``, ``foreignKeys``, ``missingValues`` and ``fieldsMatch``. Types, constraints,
+missing values, primary keys and unique fields are checked by ``frictionless`` (the
+standard's reference implementation), fed the rows as inline data so that every problem
+keeps the line it came from; this module reads the files (CSV, YAML records, BibTeX) with
+their lines, words the messages (``file:line: column: message``, private values hidden),
+checks foreign keys (with "did you mean") and these extensions (custom keys start with
+``x-``):
 
 ``x-required-if`` (schema)
     ``[{field: quote, when: "confidence in ['verified_fulltext']"}]``: a field that must
@@ -32,24 +37,28 @@ extensions (custom keys start with ``x-``):
 ``x-partial-date`` (field)
     A ``date`` that may be given as ``YYYY-MM``; such values stay ISO text.
 ``x-recommended`` (field)
-    A missing value is reported as a warning.
+    A missing value is reported as a warning, unless the record fills one of the fields
+    listed in ``x-recommended-unless`` (for example ``nodoi = {a letter without a DOI}``).
 ``x-items`` (field of type array)
     ``{fields: [...]}``: the schema of each item of a YAML list.
 
 Other ``x-`` keys are kept in ``properties`` for the modules that use them (IPD
-aggregation, summaries, the data dictionary).
+aggregation, summaries, the data dictionary, ``x-covers`` and ``x-quote-support`` of
+:mod:`analysis.evidence.crosschecks`).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from analysis.evidence.extras import require
 from analysis.evidence.readers import LineDict, Problem, RawTable, Row, read_csv_rows, read_yaml
 from analysis.evidence.rules import UNKNOWN, Expression, ExpressionError, parse_expression
 
@@ -78,8 +87,6 @@ FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "array", "any")
 FIELDS_MATCH = ("exact", "equal", "subset", "superset", "partial")
 _TRUE = ("true", "True", "TRUE", "1")
 _FALSE = ("false", "False", "FALSE", "0")
-_INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
 
@@ -491,11 +498,47 @@ def _check_aggregate(
             out.add(data, "resources", f"{resource.name}: x-aggregate names unknown {column!r}")
 
 
-# ------------------------------------------------------------------------- casting
+# ------------------------------------------------------- Table Schema, on frictionless
+
+
+def _frictionless() -> Any:
+    return require("frictionless", "evidence", who="checking tables against their Table Schema")
+
+
+def _descriptor(spec: Field, constraints: bool = True) -> dict[str, Any]:
+    """The frictionless field descriptor of a field (the ``x-`` extensions are checked here)."""
+    out: dict[str, Any] = {"name": spec.name, "type": "string" if spec.partial_date else spec.type}
+    if spec.type == "number":
+        out["floatNumber"] = True
+    if spec.type == "boolean":
+        out["trueValues"], out["falseValues"] = list(spec.true_values), list(spec.false_values)
+    found = {
+        "required": spec.required or None,
+        "unique": spec.unique or None,
+        "enum": list(spec.enum) if spec.enum is not None and not spec.separator else None,
+        "minimum": spec.minimum,
+        "maximum": spec.maximum,
+        "pattern": spec.pattern,
+    }
+    if constraints and any(v is not None for v in found.values()):
+        out["constraints"] = {k: v for k, v in found.items() if v is not None}
+    return out
+
+
+_FIELDS: dict[str, Any] = {}
+
+
+def _ffield(spec: Field, constraints: bool) -> Any:
+    """The frictionless field of a field (cached by its descriptor)."""
+    descriptor = _descriptor(spec, constraints)
+    key = repr(sorted(descriptor.items()))
+    if key not in _FIELDS:
+        _FIELDS[key] = _frictionless().Field.from_descriptor(descriptor)
+    return _FIELDS[key]
 
 
 def cast_value(spec: Field, raw: Any, missing: Sequence[str] = ("",)) -> tuple[Any, str | None]:
-    """Type one raw value according to its field.
+    """Type one raw value according to its field (frictionless ``Field.read_cell``).
 
     Parameters
     ----------
@@ -514,79 +557,47 @@ def cast_value(spec: Field, raw: Any, missing: Sequence[str] = ("",)) -> tuple[A
     """
     if raw is None or (isinstance(raw, str) and raw in missing):
         return None, None
-    caster = _CASTERS[spec.type]
-    return caster(spec, raw)
+    value, notes = _ffield(spec, False).read_cell(raw)
+    error = _extension_error(spec, raw, value) if not notes else _type_message(spec, raw)
+    return (None, error) if error else (value, None)
 
 
-def _cast_string(spec: Field, raw: Any) -> tuple[Any, str | None]:
-    if isinstance(raw, str):
-        return raw, None
-    return None, "expected text (in YAML, put the value in quotes)"
+def _type_message(spec: Field, raw: Any) -> str:
+    """Why a value is not of its field's type, in words a contributor can act on."""
+    if spec.type == "date":
+        expected = "a date YYYY-MM-DD" + (" or YYYY-MM" if spec.partial_date else "")
+        if isinstance(raw, str) and _DATE.fullmatch(raw):
+            return f"expected {expected} (this day does not exist)"
+        return f"expected {expected}"
+    if spec.type == "boolean":
+        return f"expected true or false ({', '.join((*spec.true_values, *spec.false_values))})"
+    return {
+        "string": "expected text (in YAML, put the value in quotes)",
+        "integer": "expected a whole number",
+        "number": "expected a number (digits, with . as decimal point)",
+        "array": "expected a list",
+    }.get(spec.type, f"expected a value of type {spec.type}")
 
 
-def _cast_integer(spec: Field, raw: Any) -> tuple[Any, str | None]:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw, None
-    if isinstance(raw, str) and _INTEGER.fullmatch(raw):
-        return int(raw), None
-    return None, "expected a whole number"
+def _extension_error(spec: Field, raw: Any, value: Any) -> str | None:
+    """What frictionless accepts and this package does not: NaN and infinity, a decimal in an
+    integer column, and an ``x-partial-date`` that is neither YYYY-MM-DD nor YYYY-MM."""
+    wrong_number = isinstance(value, float) and not math.isfinite(value)
+    if wrong_number or (spec.type == "integer" and isinstance(raw, bool | float)):
+        return _type_message(spec, raw)
+    if not spec.partial_date or isinstance(raw, date):
+        return None
+    month = _YEAR_MONTH.fullmatch(str(value))
+    if month and 1 <= int(month.group(2)) <= 12:
+        return None
+    try:
+        return None if _DATE.fullmatch(str(value)) and date.fromisoformat(str(value)) else _type_message(spec, "")
+    except ValueError:
+        return _type_message(spec, str(value))
 
 
-def _cast_number(spec: Field, raw: Any) -> tuple[Any, str | None]:
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-        return float(raw), None
-    if isinstance(raw, str) and _NUMBER.fullmatch(raw):
-        return float(raw), None
-    return None, "expected a number (digits, with . as decimal point)"
-
-
-def _cast_boolean(spec: Field, raw: Any) -> tuple[Any, str | None]:
-    if isinstance(raw, bool):
-        return raw, None
-    if isinstance(raw, str) and raw in spec.true_values:
-        return True, None
-    if isinstance(raw, str) and raw in spec.false_values:
-        return False, None
-    allowed = ", ".join((*spec.true_values, *spec.false_values))
-    return None, f"expected true or false ({allowed})"
-
-
-def _cast_date(spec: Field, raw: Any) -> tuple[Any, str | None]:
-    expected = "a date YYYY-MM-DD" + (" or YYYY-MM" if spec.partial_date else "")
-    if isinstance(raw, date):
-        return (raw.isoformat() if spec.partial_date else raw), None
-    if not isinstance(raw, str):
-        return None, f"expected {expected}"
-    if spec.partial_date and (m := _YEAR_MONTH.fullmatch(raw)):
-        return (raw, None) if 1 <= int(m.group(2)) <= 12 else (None, f"expected {expected}")
-    if _DATE.fullmatch(raw):
-        try:
-            value = date.fromisoformat(raw)
-        except ValueError:
-            return None, f"expected {expected} (this day does not exist)"
-        return (raw if spec.partial_date else value), None
-    return None, f"expected {expected}"
-
-
-def _cast_array(spec: Field, raw: Any) -> tuple[Any, str | None]:
-    if isinstance(raw, list):
-        return raw, None
-    return None, "expected a list"
-
-
-def _cast_any(spec: Field, raw: Any) -> tuple[Any, str | None]:
-    return raw, None
-
-
-_CASTERS = {
-    "string": _cast_string,
-    "integer": _cast_integer,
-    "number": _cast_number,
-    "boolean": _cast_boolean,
-    "date": _cast_date,
-    "array": _cast_array,
-    "any": _cast_any,
-}
+def _partial(spec: Field, value: Any) -> Any:
+    return value.isoformat() if spec.partial_date and isinstance(value, date) else value
 
 
 def constraint_errors(
@@ -595,19 +606,34 @@ def constraint_errors(
     """Messages for the constraints (enum, minimum, maximum, pattern) a typed value breaks.
 
     ``show`` renders the offending value in the message (default: its repr for text).
+    With ``x-separator``, ``enum`` applies to each item.
     """
     show = show or _shown
-    items = value.split(spec.separator) if spec.separator and isinstance(value, str) else [value]
-    for item in items:
-        if spec.enum is not None and item not in spec.enum:
-            yield f"{show(item)} is not one of: {', '.join(str(v) for v in spec.enum)}"
-    if spec.minimum is not None and isinstance(value, int | float) and value < spec.minimum:
-        yield f"{show(value)} is below the minimum {spec.minimum}"
-    if spec.maximum is not None and isinstance(value, int | float) and value > spec.maximum:
-        yield f"{show(value)} is above the maximum {spec.maximum}"
-    if isinstance(value, str) and spec.pattern and not re.fullmatch(spec.pattern, value):
+    if spec.separator and spec.enum is not None and isinstance(value, str):
+        for item in value.split(spec.separator):
+            if item not in spec.enum:
+                yield _constraint_message(spec, "enum", item, show)
+    _, notes = _ffield(spec, True).read_cell(value)
+    for name in notes or {}:
+        if name not in ("required", "unique", "type"):
+            yield _constraint_message(spec, name, value, show)
+
+
+def _constraint_message(spec: Field, name: str, value: Any, show: Callable[[Any], str]) -> str:
+    if name == "enum":
+        close = difflib.get_close_matches(str(value), [str(v) for v in spec.enum or ()], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{show(value)} is not one of: {', '.join(str(v) for v in spec.enum or ())}{hint}"
+    if name == "minimum":
+        return f"{show(value)} is below the minimum {spec.minimum}"
+    if name == "maximum":
+        return f"{show(value)} is above the maximum {spec.maximum}"
+    if name == "pattern":
         hint = spec.properties.get("x-pattern-hint") or f"pattern {spec.pattern}"
-        yield f"{show(value)} does not match {hint}"
+        return f"{show(value)} does not match {hint}"
+    if name == "required":
+        return "required value is missing"
+    return f"{show(value)} breaks the {name} constraint"
 
 
 def _shown(value: Any) -> str:
@@ -706,44 +732,124 @@ def _check_min_rows(table: CheckedTable, problems: list[Problem]) -> None:
 
 
 def check_rows(table: CheckedTable, problems: list[Problem]) -> None:
-    """Type every cell and check required, enum, range, pattern and x-required-if."""
-    schema = table.resource.schema
-    report = _Reporter(table, problems)
+    """Type every cell and check the schema: types, constraints, missing values, primary key.
+
+    frictionless reads the rows (as inline data, so that every row keeps its line); the
+    ``x-`` extensions (``x-separator``, ``x-partial-date``, ``x-recommended``, ``x-items``,
+    ``x-required-if``, ``x-empty-if``) are checked after it.
+    """
     present = set(table.raw.columns)
+    everywhere = table.resource.format != "csv"
+    specs = [f for f in table.resource.schema.fields if everywhere or f.name in present]
+    _check_records(table.rows, specs, table.resource.schema, _Reporter(table, problems))
     for row in table.rows:
-        for spec in schema.fields:
-            _check_cell(
-                row, spec, schema, report, spec.name in present or table.resource.format != "csv"
-            )
-        _check_required_if(row, schema, report)
+        _check_required_if(row, table.resource.schema, _Reporter(table, problems))
 
 
-def _check_cell(row: Row, spec: Field, schema: Schema, report: _Reporter, present: bool) -> None:
-    raw = row.raw.get(spec.name)
-    value, error = cast_value(spec, raw, schema.missing_values)
-    line = row.line_of(spec.name)
-    if error:
+def _check_records(rows: list[Row], specs: list[Field], schema: Schema, report: _Reporter,
+                   prefixes: Sequence[str] = ()) -> None:
+    """Type ``rows`` with frictionless and report its errors at the rows' lines.
+
+    ``prefixes`` (one per row) name the items of a list field (``legs[2]``) in messages.
+    """
+    fl = _frictionless()
+    descriptor: dict[str, Any] = {
+        "fields": [_descriptor(f) for f in specs],
+        "missingValues": list(schema.missing_values),
+    }
+    names = [f.name for f in specs]
+    if schema.primary_key and set(schema.primary_key) <= set(names):
+        descriptor["primaryKey"] = list(schema.primary_key)
+    data = [names] + [[_inline(row.raw.get(n)) for n in names] for row in rows]
+    resource = fl.Resource(data=data, schema=fl.Schema.from_descriptor(descriptor))
+    with resource:
+        for frow in resource.row_stream:
+            index = frow.row_number - 2
+            row, cells = rows[index], frow.to_dict()
+            here = _Prefixed(report, prefixes[index]) if prefixes else report
+            for error in frow.errors:
+                _report_error(error, row, rows, specs, schema, here)
+            for spec in specs:
+                _finish_cell(row, spec, cells.get(spec.name), schema, here)
+
+
+def _inline(raw: Any) -> Any:
+    """A raw value as frictionless inline data (a YAML mapping is passed as a plain dict)."""
+    return dict(raw) if isinstance(raw, LineDict) else raw
+
+
+def _report_error(error: Any, row: Row, rows: list[Row], specs: list[Field], schema: Schema,
+                  report: _Reporter) -> None:
+    kind, name = error.type, getattr(error, "field_name", None)
+    spec = next((f for f in specs if f.name == name), None)
+    if kind in ("primary-key", "unique-error"):
+        first = re.search(r"row at position (\d+)", error.note)
+        if first is None:
+            return  # a key with missing cells: the required value is reported instead
+        fields = schema.primary_key if kind == "primary-key" else (str(name),)
+        key = ", ".join(report.value(_raw_or_value(row, n)) for n in fields)
+        earlier = rows[int(first.group(1)) - 2].line
+        report.add(row.line, fields[0], f"duplicate {' + '.join(fields)} ({key}); first on line {earlier}")
+    elif kind == "blank-row":
+        report.add(row.line, "-", "the row is empty")
+    elif spec is not None and kind == "type-error":
         row.invalid.add(spec.name)
-        report.add(line, spec.name, f"{error}, found {report.value(raw)}")
-    elif value is None and present:
-        if spec.required:
-            report.add(line, spec.name, "required value is missing")
-        elif spec.recommended:
-            keys = [report.value(row.raw.get(k)) for k in schema.primary_key if row.raw.get(k)]
-            where = f" for {', '.join(keys)}" if keys else ""
-            report.add(line, spec.name, f"no {spec.name}{where} (recommended)", "warning")
-    elif value is not None:
-        for message in constraint_errors(spec, value, report.value):
+        report.add(row.line_of(spec.name), spec.name,
+                   f"{_type_message(spec, row.raw.get(spec.name))}, found {report.value(row.raw.get(spec.name))}")
+    elif spec is not None and kind == "constraint-error":
+        constraint = re.match(r'constraint "(\w+)"', error.note)
+        which = constraint.group(1) if constraint else "constraint"
+        if which != "required":
+            row.invalid.add(spec.name)
+        raw = row.raw.get(spec.name)
+        value, wrong = cast_value(spec, raw, schema.missing_values)
+        message = f"{wrong}, found {report.value(raw)}" if wrong else _constraint_message(
+            spec, which, value, report.value)
+        report.add(row.line_of(spec.name), spec.name, message)
+    else:  # no other kind is expected from rows built here; its note may hold a value
+        report.add(row.line, name or "-", kind if report.private else (error.note or kind))
+
+
+def _raw_or_value(row: Row, name: str) -> Any:
+    value = row.values.get(name)
+    return row.raw.get(name) if value is None else value
+
+
+def _finish_cell(row: Row, spec: Field, value: Any, schema: Schema, report: _Reporter) -> None:
+    """The ``x-`` extensions of one cell, once frictionless has typed it."""
+    line, raw = row.line_of(spec.name), row.raw.get(spec.name)
+    if spec.name not in row.invalid and value is not None:
+        error = _extension_error(spec, raw, value)
+        messages = [f"{error}, found {report.value(raw)}"] if error else []
+        if not error and spec.separator and spec.enum is not None:
+            messages = [m for m in constraint_errors(spec, value, report.value) if "is not one of" in m]
+        for message in messages:
             row.invalid.add(spec.name)
             report.add(line, spec.name, message)
-        if spec.items is not None:
-            _check_items(row, spec, value, report)
-    row.values[spec.name] = None if spec.name in row.invalid else value
+    if spec.name in row.invalid:
+        row.values[spec.name] = None
+        return
+    row.values[spec.name] = _partial(spec, value)
+    if value is None and spec.recommended and not spec.required and not _excused(row, spec):
+        keys = [report.value(row.raw.get(k)) for k in schema.primary_key if row.raw.get(k)]
+        where = f" for {', '.join(keys)}" if keys else ""
+        report.add(line, spec.name, f"no {spec.name}{where} (recommended)", "warning")
+    if value is not None and spec.items is not None:
+        _check_items(row, spec, value, report)
+
+
+def _excused(row: Row, spec: Field) -> bool:
+    """``x-recommended-unless: [nodoi]``: a record that fills one of these fields says why the value is absent."""
+    unless = spec.properties.get("x-recommended-unless") or []
+    names = [unless] if isinstance(unless, str) else list(unless)
+    return any(str(row.raw.get(n) or "").strip() for n in names)
 
 
 def _check_items(row: Row, spec: Field, items: list[Any], report: _Reporter) -> None:
+    """``x-items``: each item of a YAML list is a record of the items' schema."""
     assert spec.items is not None
-    typed = []
+    subs: list[Row] = []
+    prefixes: list[str] = []
     for position, item in enumerate(items, start=1):
         where = f"{spec.name}[{position}]"
         if not isinstance(item, Mapping):
@@ -751,22 +857,22 @@ def _check_items(row: Row, spec: Field, items: list[Any], report: _Reporter) -> 
             row.invalid.add(spec.name)
             continue
         sub = Row(item.line if isinstance(item, LineDict) else row.line, dict(item))
-        if isinstance(item, LineDict):
-            sub.field_lines = dict(item.key_lines)
+        sub.field_lines = dict(item.key_lines) if isinstance(item, LineDict) else {}
         for key in item:
             if key not in spec.items.names:
                 report.add(sub.line_of(key), f"{where}.{key}", "field is not in the schema")
-        for sub_spec in spec.items.fields:
-            sub_report = _Reporter(report.table, report.problems)
-            _check_cell(sub, sub_spec, spec.items, _Prefixed(sub_report, where), True)
-        if sub.invalid:
-            row.invalid.add(spec.name)
-        typed.append(sub.values)
-    if spec.name not in row.invalid:
-        row.values[spec.name] = typed
+        subs.append(sub)
+        prefixes.append(where)
+    if subs:
+        _check_records(subs, list(spec.items.fields), spec.items, report, prefixes)
+    if any(sub.invalid for sub in subs):
+        row.invalid.add(spec.name)
+    row.values[spec.name] = None if spec.name in row.invalid else [sub.values for sub in subs]
 
 
 class _Prefixed(_Reporter):
+    """Reports on an item of a list field as ``field[position].item_field``."""
+
     def __init__(self, inner: _Reporter, prefix: str) -> None:
         super().__init__(inner.table, inner.problems)
         self.prefix = prefix
@@ -801,29 +907,6 @@ def _decide(expression: Expression, row: Row, reference: Any) -> Any:
     return result if result is UNKNOWN else bool(result)
 
 
-def check_keys(table: CheckedTable, problems: list[Problem]) -> None:
-    """Check ``unique`` fields and the ``primaryKey`` (duplicates name the first line)."""
-    schema = table.resource.schema
-    groups = [(f.name,) for f in schema.fields if f.unique]
-    if schema.primary_key and schema.primary_key not in groups:
-        groups.append(schema.primary_key)
-    report = _Reporter(table, problems)
-    for names in groups:
-        seen: dict[tuple[Any, ...], int] = {}
-        for row in table.rows:
-            key = tuple(row.values.get(n) for n in names)
-            if any(v is None for v in key):
-                continue
-            if key in seen:
-                shown = ", ".join(report.value(v) for v in key)
-                label = " + ".join(names)
-                report.add(
-                    row.line, names[0], f"duplicate {label} ({shown}); first on line {seen[key]}"
-                )
-            else:
-                seen[key] = row.line
-
-
 # ------------------------------------------------------------------ package checks
 
 
@@ -839,6 +922,9 @@ class PackageCheck:
         file could not be read).
     problems : list of Problem
         Sorted by file and line; errors and warnings.
+    incomplete : set of str
+        Resources whose file could not be read whole (malformed): references into them,
+        and checks across them, are skipped.
     """
 
     package: Package
@@ -847,6 +933,7 @@ class PackageCheck:
     indexes: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], Row]] = field(
         default_factory=dict, repr=False
     )
+    incomplete: set[str] = field(default_factory=set)
 
     @property
     def errors(self) -> list[Problem]:
@@ -893,15 +980,18 @@ def check_package(
     problems: list[Problem] = []
     cache: dict[Path, tuple[Any, list[Problem]]] = {}
     tables: dict[str, list[CheckedTable]] = {}
+    incomplete: set[str] = set()
     for resource in package.resources:
         override = (paths or {}).get(resource.name)
+        before = len(problems)
         tables[resource.name] = _read_resource(resource, base, shown, override, cache, problems)
+        if any(stops_file(p) for p in problems[before:]):
+            incomplete.add(resource.name)
         for table in tables[resource.name]:
             check_columns(table, problems)
             check_rows(table, problems)
-            check_keys(table, problems)
             _check_min_rows(table, problems)
-    result = PackageCheck(package, tables, problems)
+    result = PackageCheck(package, tables, problems, incomplete=incomplete)
     for resource in package.resources:
         _check_foreign_keys(result, resource)
         _check_pattern_reference(result, resource)
@@ -966,7 +1056,7 @@ def _read_one(
     if resource.format == "csv":
         raw, found = read_csv_rows(path, display)
         problems += found
-        return raw
+        return None if any(stops_file(p) for p in found) else raw
     if resource.format == "bibtex":
         from analysis.evidence.bibliography import read_bibtex_rows
 
@@ -978,6 +1068,18 @@ def _read_one(
         problems += cache[path][1]
     data = cache[path][0]
     return None if data is None else _yaml_records(resource, data, display, problems)
+
+
+def stops_file(problem: Problem) -> bool:
+    """A read problem after which the file's rows cannot be trusted (its other checks are skipped).
+
+    A malformed CSV (an unclosed quote swallows the rest of the file) or a row whose cells do
+    not match the header: checking what was read would only add follow-on errors, here and
+    in the tables that refer to this one.
+    """
+    return problem.severity == "error" and problem.message.startswith(
+        ("malformed", "expected ", "not valid UTF-8")
+    ) and problem.column == "-"
 
 
 def _yaml_records(
@@ -1021,8 +1123,8 @@ def _lookup(
 
 def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
     for fk in resource.schema.foreign_keys:
-        if result.table(fk.resource) is None:
-            continue  # the missing file is reported already
+        if result.table(fk.resource) is None or fk.resource in result.incomplete:
+            continue  # the missing or broken file is reported already: no follow-on errors
         index = _lookup(result, fk.resource, fk.reference_fields)
         where = result.tables[fk.resource][0].path
         for table in result.tables[resource.name]:
@@ -1034,11 +1136,33 @@ def _check_foreign_keys(result: PackageCheck, resource: Resource) -> None:
                 shown = ", ".join(report.value(v) for v in key)
                 column = " + ".join(fk.fields)
                 refs = " + ".join(fk.reference_fields)
+                hint = "" if report.private else suggestion(key, index)
                 report.add(
                     row.line_of(fk.fields[0]),
                     column,
-                    f"{shown} is not found in {Path(where).name} ({refs})",
+                    f"{shown} is not found in {Path(where).name} ({refs}){hint}",
                 )
+
+
+#: Up to this many valid values are listed after an unknown one.
+SHORT_LIST = 20
+
+
+def suggestion(value: Any, valid: Iterable[Any]) -> str:
+    """``"; did you mean 'x'?"`` (:func:`difflib.get_close_matches`) and, for a short list, the valid values.
+
+    ``value`` and the valid values may be tuples (keys of several fields); they are compared as text.
+    """
+
+    def text(v: Any) -> str:
+        return ", ".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
+
+    options = sorted({text(v) for v in valid if v is not None and v != ()})
+    close = difflib.get_close_matches(text(value), options, n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if 0 < len(options) <= SHORT_LIST:
+        hint += f"; valid: {', '.join(options)}"
+    return hint
 
 
 def _check_pattern_reference(result: PackageCheck, resource: Resource) -> None:

@@ -17,7 +17,12 @@ __all__ = ["EXTRAS", "MissingExtraError", "install_hint", "require", "require_ex
 #: Import name -> distribution name of what each extra provides (kept equal to ``pyproject.toml``
 #: by a test). ``book`` includes ``evidence``.
 EXTRAS: dict[str, dict[str, str]] = {
-    "evidence": {"yaml": "PyYAML", "bibtexparser": "bibtexparser", "pylatexenc": "pylatexenc"},
+    "evidence": {
+        "yaml": "PyYAML",
+        "bibtexparser": "bibtexparser",
+        "pylatexenc": "pylatexenc",
+        "frictionless": "frictionless",
+    },
     "book": {
         "matplotlib": "matplotlib",
         "forestplot": "forestplot",

@@ -188,7 +188,12 @@ def read_csv_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Problem
                 continue
             rows.append(Row(start, dict(zip(header, cells, strict=True))))
     except csv.Error as exc:
-        problems.append(Problem(shown, reader.line_num, "-", f"malformed CSV: {exc}"))
+        if "unexpected end of data" in str(exc):
+            message = (f"malformed CSV: the quoted cell opened in the record that starts here "
+                       f"is never closed (a missing \" before line {reader.line_num})")
+            problems.append(Problem(shown, last_line + 1, "-", message))
+        else:
+            problems.append(Problem(shown, reader.line_num, "-", f"malformed CSV: {exc}"))
     if header is None:
         problems.append(Problem(shown, 1, "-", "the file is empty: a header line is required"))
         return None, problems

@@ -5,6 +5,12 @@ one per line as ``file:line: column: message`` (line 1 is a CSV header; line 0 m
 file as a whole), and exits with status 1; when there is no error it prints one summary
 line (built from the descriptor's ``x-summary``) and exits with 0. Warnings go to
 standard error and do not change the exit status. Bad data never produce a traceback.
+
+Root causes come first: a file that cannot be read as a table (a malformed CSV, a row whose
+cells do not match the header) is reported before anything else, and its other checks, and
+those of the tables that refer to it, are skipped rather than repeated as follow-on errors.
+Beyond each table's schema, the descriptor's ``x-covers`` and ``x-quote-support`` declare
+checks across tables (:mod:`analysis.evidence.crosschecks`).
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from analysis.evidence.crosschecks import cross_table_problems
 from analysis.evidence.datapackage import (
     DescriptorError,
     PackageCheck,
     Problem,
     check_package,
     read_descriptor,
+    stops_file,
 )
 from analysis.evidence.rules import ExpressionError, parse_expression
 
@@ -96,6 +104,8 @@ def check_evidence(
         return None, list(exc.problems)
     overrides = {r.name: Path(bib) for r in package.resources if r.format == "bibtex" and bib}
     check = check_package(package, data_dir, paths=overrides)
+    check.problems.extend(cross_table_problems(check, path.parent))
+    check.problems.sort(key=lambda p: (not stops_file(p), p.path, p.line, p.column, p.message))
     return check, list(check.problems)
 
 

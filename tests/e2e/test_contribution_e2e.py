@@ -372,7 +372,7 @@ def test_broken_contribution_fails_with_one_line_messages(evidence: Path) -> Non
     done = run(evidence, "validate")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
-    assert done.stdout.splitlines() == [
+    expected = [  # each message may go on with "did you mean" and the valid ids
         (f"data/outcomes.csv:{line['haematological_recovery']}: outcome: 'neutrophil_engraftment' "
         "is not found in outcomes.yaml (id)"),
         (f"data/outcomes.csv:{line['neutrophil_recovery']}: events: more patients with the event "
@@ -380,6 +380,9 @@ def test_broken_contribution_fails_with_one_line_messages(evidence: Path) -> Non
         (f"data/studies.csv:{record_lines(studies)[-1]}: bibkey: 'synthmissing2026' is not found in "
         "references.bib (key)"),
     ]
+    printed = done.stdout.splitlines()
+    assert len(printed) == len(expected), printed
+    assert all(p.startswith(e) for p, e in zip(printed, expected, strict=True)), printed
     assert done.stderr.splitlines()[-1] == "3 problems found"
 
 

@@ -135,7 +135,7 @@ def test_valid_toy_package_has_one_warning_only(base: Path) -> None:
         ),
         (
             "C3,x,plain,red,1,2,3,2024-02,n",
-            "boxes.csv:2: shelf: 'C3' is not found in shelves.csv (shelf)",
+            "boxes.csv:2: shelf: 'C3' is not found in shelves.csv (shelf); valid: A1, B2",
         ),
         (
             "A1,x,plain,red,3,2,3,2024-02,n",
@@ -262,7 +262,7 @@ def test_descriptor_problems_are_all_listed_with_lines(tmp_path: Path) -> None:
     assert ":8: type: type 'integr' is not one of" in text
     assert ":9: pattern: invalid regular expression" in text
     assert (
-        ":11: check: rule \"__import__('os')\": only the functions sum, len, abs, min, max are allowed"
+        ":11: check: rule \"__import__('os')\": only the functions sum, len, abs, min, max are allowed, with one argument"
         in text
     )
     assert ":12: check: cannot parse rule 'a <='" in text

@@ -64,9 +64,17 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+NEW_ROB = "".join(
+    f"synthgh2023,jbi_case_series,Q{i},unclear,SYNTHETIC: not reported.,tester-a,2026-02-01\n"
+    for i in range(1, 11)
+)
+
+
 def add_study(root: Path) -> None:
     with (root / "data" / "studies.csv").open("a", encoding="utf-8") as f:
         f.write(NEW_STUDY)
+    with (root / "data" / "risk_of_bias.csv").open("a", encoding="utf-8") as f:
+        f.write(NEW_ROB)
     with (root / "data" / "outcomes.csv").open("a", encoding="utf-8") as f:
         f.write(NEW_OUTCOME)
     with (root / "references.bib").open("a", encoding="utf-8") as f:
@@ -146,6 +154,7 @@ def test_unchanged_and_single_study_outcomes(repo: Path) -> None:
 
 def test_corrected_count_is_an_updated_row(repo: Path) -> None:
     set_cell(repo / "data" / "outcomes.csv", 2, "events", "9")
+    set_cell(repo / "data" / "outcomes.csv", 2, "quote", "SYNTHETIC: neutrophils recovered in 9 of 10 patients.")
     report = diff_against("main", repo)
     assert "**Studies:** 0 added, 0 removed, 0 updated." in report
     assert "| outcomes | 0 | 0 | 1 |" in report
