@@ -2,8 +2,16 @@
 
 Usage (what ``make simulate`` runs)::
 
-    python -m tools.simulate [--out results/simulation] [--seed 20261125] [--replicates 1000]
+    python -m tools.simulate [--out results/simulation] [--plan data/simulation_plan.yaml]
                              [--workers 2]
+
+The grid, seed and replicates come from the simulation plan (``data/simulation_plan.yaml``), which
+also holds the rule that chooses the review's primary method from these results
+(:func:`analysis.engine.method_choice.choose_method`).
+
+Parallelism: the standard library's :mod:`multiprocessing` (a ``spawn`` pool, one scenario per
+task); no extra dependency is needed, and each scenario's generator is seeded from the study seed
+and its own parameters, so results do not depend on the number of workers.
 
 Writes into ``--out``:
 
@@ -39,15 +47,20 @@ import scipy
 
 from analysis import __version__
 from analysis.engine.simulation import METHODS, Scenario, run_scenario, scenario_grid
+from analysis.evidence.readers import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Seed of the stored study.
-SEED = 20261125
-#: Replicates per scenario of the stored study.
-REPLICATES = 1000
-#: The tiny grid re-run by the tests (one hard scenario: k = 3, rates near 100 %).
-CHECK_GRID: tuple[Scenario, ...] = (Scenario(3, 0.95, 0.5),)
-CHECK_REPLICATES = 40
+#: The simulation plan: grid, seed, replicates and the rule that chooses the primary method.
+PLAN = ROOT / "data" / "simulation_plan.yaml"
+#: The tiny grid re-run by the tests (two hard scenarios: k = 2 and 3, rates near 100 %).
+CHECK_GRID: tuple[Scenario, ...] = (Scenario(3, 0.95, 0.5), Scenario(2, 0.99, 1.0))
+CHECK_REPLICATES = 30
+
+
+def plan_grid(plan: dict[str, Any]) -> tuple[Scenario, ...]:
+    """The plan's full factorial grid (order k, proportion, tau)."""
+    g = plan["grid"]
+    return scenario_grid(g["k"], g["proportion"], g["tau"], (int(g["n_min"]), int(g["n_max"])))
 #: Significant digits written to the CSV files.
 DIGITS = 10
 
@@ -62,8 +75,11 @@ def run_grid(grid: Sequence[Scenario], replicates: int, seed: int,
     """All scenarios of ``grid`` (in ``workers`` processes when > 1), one row per method."""
     jobs = [(s, replicates, seed, tuple(methods)) for s in grid]
     if workers > 1 and len(jobs) > 1:
+        # largest k first, so that the slowest scenarios do not finish last on one worker
+        order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].k)
         with mp.get_context("spawn").Pool(workers) as pool:
-            parts = pool.map(_one, jobs, chunksize=1)
+            done = pool.map(_one, [jobs[i] for i in order], chunksize=1)
+        parts = [p for _, p in sorted(zip(order, done, strict=True), key=lambda t: t[0])]
     else:
         parts = [_one(j) for j in jobs]
     return pd.DataFrame([row for part in parts for row in part])
@@ -113,16 +129,19 @@ def write_study(out: Path, grid: Sequence[Scenario], replicates: int, seed: int,
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "simulation")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--replicates", type=int, default=REPLICATES)
+    parser.add_argument("--plan", type=Path, default=PLAN)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--check-only", action="store_true",
+                        help="only the tiny check grid (seconds), not the study")
     args = parser.parse_args(argv)
-    grid = scenario_grid()
-    print(f"==> simulation: {len(grid)} scenarios x {args.replicates} replicates x "
-          f"{len(METHODS)} methods, seed {args.seed}, {args.workers} workers", flush=True)
-    rec = write_study(args.out, grid, args.replicates, args.seed, METHODS, args.workers)
-    print(f"    done in {rec['run_time_seconds']:.1f} s -> {args.out / 'summary.csv'}")
-    check = write_study(args.out / "check", CHECK_GRID, CHECK_REPLICATES, args.seed, METHODS, 1)
+    plan = load_yaml(args.plan)
+    grid, seed, reps = plan_grid(plan), int(plan["seed"]), int(plan["replicates"])
+    if not args.check_only:
+        print(f"==> simulation: {len(grid)} scenarios x {reps} replicates x "
+              f"{len(METHODS)} methods, seed {seed}, {args.workers} workers", flush=True)
+        rec = write_study(args.out, grid, reps, seed, METHODS, args.workers)
+        print(f"    done in {rec['run_time_seconds']:.1f} s -> {args.out / 'summary.csv'}")
+    check = write_study(args.out / "check", CHECK_GRID, CHECK_REPLICATES, seed, METHODS, 1)
     print(f"    check grid done in {check['run_time_seconds']:.1f} s -> "
           f"{args.out / 'check' / 'summary.csv'}")
     return 0

@@ -1,7 +1,8 @@
 """Meta-analysis of single proportions: :func:`metaprop`.
 
 Pipeline (metafor's): validate counts -> :func:`analysis.engine.effects.escalc` ->
-:func:`analysis.engine.rma.rma_uni` (or the binomial-normal GLMM / the Bayesian normal-normal model) ->
+:func:`analysis.engine.rma.rma_uni` (or the binomial-normal GLMM, the Bayesian binomial-normal
+model or the Bayesian normal-normal model) ->
 back-transform for display -> :class:`analysis.engine.results.MetaPropResult`.
 """
 
@@ -31,10 +32,12 @@ from analysis.engine.results import MetaPropResult, StudyRow
 from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
 from analysis.engine.tau2 import TAU2_METHODS
 
-__all__ = ["METHODS", "metaprop", "validate_counts"]
+__all__ = ["CI_CHOICES", "METHODS", "metaprop", "validate_counts"]
 
 #: Accepted ``method`` values of :func:`metaprop`.
-METHODS: tuple[str, ...] = (*TAU2_METHODS, "GLMM", "BAYES")
+METHODS: tuple[str, ...] = (*TAU2_METHODS, "GLMM", "BAYES_BN", "BAYES")
+#: Accepted ``ci`` values: those of :func:`analysis.engine.rma.rma_uni` and "t" (GLMM only).
+CI_CHOICES: tuple[str, ...] = (*CI_METHODS, "t")
 
 IntArray = npt.NDArray[np.int64]
 
@@ -143,7 +146,7 @@ def validate_counts(
 def _check_options(measure: str, method: str, ci: str, pi: str, level: float,
                    study_ci_method: str, cc: float) -> None:
     checks = [("measure", measure, MEASURES), ("method", method, METHODS),
-              ("ci", ci, CI_METHODS), ("pi", pi, PI_METHODS),
+              ("ci", ci, CI_CHOICES), ("pi", pi, PI_METHODS),
               ("study_ci", study_ci_method, STUDY_CI_METHODS)]
     for name, value, allowed in checks:
         if value not in allowed:
@@ -152,6 +155,11 @@ def _check_options(measure: str, method: str, ci: str, pi: str, level: float,
         raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95, not 95); got {level}")
     if not (isinstance(cc, float | int) and math.isfinite(cc) and cc >= 0):
         raise ValueError(f"cc (continuity correction) must be a number >= 0; got {cc!r}")
+    if ci == "t" and method != "GLMM":
+        raise ValueError(f"ci 't' (Wald SE with a t(k-1) quantile) is offered for method 'GLMM' "
+                         f"only; got method {method!r}")
+    if method == "BAYES_BN" and measure != "PLO":
+        raise ValueError(f"method 'BAYES_BN' models the logit; use measure='PLO' (got {measure!r})")
 
 
 _BOUND_NAMES = ("pooled estimate", "lower CI bound", "upper CI bound",
@@ -215,7 +223,8 @@ def _result(fit: UniFit, x: IntArray, n: IntArray, labels: tuple[str, ...], yi: 
             lrt: float | None = None, lrt_pvalue: float | None = None) -> MetaPropResult:
     """Assemble a :class:`MetaPropResult` from a measure-scale fit."""
     nh = harmonic_mean(n) if measure == "PFT" else None
-    mask = continuity_mask(x, n, measure) if tau2_estimator != "GLMM" else np.zeros(len(x), bool)
+    exact = tau2_estimator in ("GLMM", "BAYES_BN")  # binomial likelihood: no correction enters
+    mask = continuity_mask(x, n, measure) if not exact else np.zeros(len(x), bool)
     shown, clip_notes = _display(
         [fit.mu, fit.ci_lower, fit.ci_upper, fit.pi_lower, fit.pi_upper], measure, nh)
     notes = (*fit.notes, *extra_notes, *_cc_note(mask, labels, cc), *_pft_note(nh), *clip_notes)
@@ -223,7 +232,7 @@ def _result(fit: UniFit, x: IntArray, n: IntArray, labels: tuple[str, ...], yi: 
         k=fit.k, estimate=shown[0], ci_lower=shown[1], ci_upper=shown[2], pi_lower=shown[3],
         pi_upper=shown[4], mu=fit.mu, se=fit.se, mu_ci_lower=fit.ci_lower,
         mu_ci_upper=fit.ci_upper, mu_pi_lower=fit.pi_lower, mu_pi_upper=fit.pi_upper,
-        pvalue=None if tau2_estimator == "BAYES" else fit.pvalue, ci_df=fit.ci_df, pi_df=fit.pi_df, tau2=fit.tau2,
+        pvalue=None if tau2_estimator in ("BAYES", "BAYES_BN") else fit.pvalue, ci_df=fit.ci_df, pi_df=fit.pi_df, tau2=fit.tau2,
         tau2_ci=raw_field(fit, "tau2_ci"),
         q=fit.q, q_df=fit.q_df, q_pvalue=fit.q_pvalue, i2=fit.i2, i2_q=fit.i2_q, h2=fit.h2,
         measure=measure, method=method, ci=fit.ci, pi=fit.pi, level=fit.level,
@@ -249,7 +258,7 @@ def metaprop(
     study_ci: str = "clopper-pearson",
     cc: float = 0.5,
     tau_prior_scale: float = 0.5,
-    mu_prior_sd: float = 10.0,
+    mu_prior_sd: float | None = None,
 ) -> MetaPropResult:
     """Pool single-arm proportions (events out of n) across studies.
 
@@ -261,13 +270,20 @@ def metaprop(
         Scale of pooling: logit, arcsine, Freeman-Tukey double arcsine (back-transformed with
         the harmonic mean n, [miller1978]; sensitivity analysis only,
         [schwarzer2019]), raw proportion.
-    method : {"EE", "DL", "REML", "ML", "PM", "SJ", "HE", "GLMM", "BAYES"}, default "REML"
+    method : {"EE", "DL", "REML", "ML", "PM", "SJ", "HE", "GLMM", "BAYES_BN", "BAYES"}, default "REML"
         tau2 estimator of the inverse-variance model (:mod:`analysis.engine.tau2`), "EE" for the
-        common-effect model, "GLMM" for the binomial-normal model (logit; falls back to logit
-        REML with a note when it does not converge), "BAYES" for the Bayesian normal-normal
-        model on the chosen measure's scale.
-    ci : {"z", "hksj", "hksj_adhoc"}, default "z"
-        Wald or Hartung-Knapp-Sidik-Jonkman CI (:func:`analysis.engine.rma.rma_uni`).
+        common-effect model, "GLMM" for the binomial-normal model fitted by ML
+        (:mod:`analysis.engine.glmm`, [hamza2008]; logit; falls back to logit REML with a note
+        when it does not converge), "BAYES_BN" for the Bayesian binomial-normal model (exact
+        binomial likelihood, no continuity correction, :mod:`analysis.engine.bayes_bn`,
+        [gunhan2020]; logit), "BAYES" for the Bayesian normal-normal model on the chosen
+        measure's scale (:mod:`analysis.engine.bayes`, [roever2020]).
+    ci : {"z", "hksj", "hksj_adhoc", "t"}, default "z"
+        Wald or Hartung-Knapp-Sidik-Jonkman CI (:func:`analysis.engine.rma.rma_uni`); "t"
+        (GLMM only) is the Wald SE with a t quantile on k - 1 df,
+        :math:`\\hat\\mu \\pm t_{k-1;\\,1-\alpha/2}\\,\\mathrm{SE}(\\hat\\mu)`, as metafor's
+        ``rma.glmm(test="t")`` [viechtbauer2010]. The Bayesian methods ignore ``ci`` (their
+        interval is the equal-tailed credible interval).
     pi : {"t", "z"}, default "t"
         Prediction interval with t(k - 1) or normal quantiles.
     level : float, default 0.95
@@ -279,8 +295,12 @@ def metaprop(
         Per-study interval shown in ``studies`` (:mod:`analysis.engine.intervals`).
     cc : float, default 0.5
         Continuity correction for PLO and PR, added only to studies with 0 or n events.
-    tau_prior_scale, mu_prior_sd : float
-        Half-normal prior scale for tau and normal prior SD for mu (``method="BAYES"`` only).
+    tau_prior_scale : float, default 0.5
+        Scale of the half-normal prior on tau (Bayesian methods only; 0.5 and 1.0 are the
+        weakly informative choices of [roever2021]).
+    mu_prior_sd : float, optional
+        SD of the normal prior on mu (Bayesian methods only); default 2.82 for "BAYES_BN" (logit
+        scale, [gunhan2020]) and 10 for "BAYES".
 
     Returns
     -------
@@ -302,27 +322,47 @@ def metaprop(
     opts = {"measure": measure, "cc": cc, "study_ci_method": study_ci}
     if method == "GLMM":
         return _fit_glmm(x, nn, labs, ci=ci, pi=pi, level=level, **opts)
+    if method == "BAYES_BN":
+        from analysis.engine.bayes_bn import MU_PRIOR_SD
+
+        return _fit_bayes_bn(x, nn, labs, level=level, tau_prior_scale=tau_prior_scale,
+                             mu_prior_sd=MU_PRIOR_SD if mu_prior_sd is None else mu_prior_sd,
+                             pi=pi, **opts)
     if method == "BAYES":
         return _fit_bayes(x, nn, labs, level=level, tau_prior_scale=tau_prior_scale,
-                          mu_prior_sd=mu_prior_sd, pi=pi, **opts)
+                          mu_prior_sd=10.0 if mu_prior_sd is None else mu_prior_sd, pi=pi, **opts)
     yi, vi = _escalc_checked(x, nn, labs, measure, cc)
     fit = rma_uni(yi, vi, method, ci, pi, level)
     return _result(fit, x, nn, labs, yi, vi, method=method, **opts)
 
 
 def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
-                 pi: str, level: float) -> UniFit:
-    """A measure-scale fit from the GLMM's mu, se, tau2 (Wald z CI, PI with ``pi``).
+                 pi: str, level: float, ci: str = "z") -> UniFit:
+    """A measure-scale fit from the GLMM's mu, se, tau2 (CI with ``ci``, PI with ``pi``).
+
+    ``ci="z"``: :math:`\\hat\\mu \\pm z_{1-\alpha/2}\\mathrm{SE}`; ``ci="t"``:
+    :math:`\\hat\\mu \\pm t_{k-1;\\,1-\alpha/2}\\mathrm{SE}` with the p-value from t(k-1)
+    (metafor ``rma.glmm(test="t")``). PI: :math:`\\hat\\mu \\pm c\\sqrt{\\mathrm{SE}^2 +
+    \\hat\tau^2}`, :math:`c` from t(k-1) for ``pi="t"`` [inthout2016] or normal.
 
     Heterogeneity as metafor's ``rma.glmm``: Q is the Wald-type test of the saturated logistic
     model (``GLMMFit.q_wald``); I^2 and H^2 come from the GLMM tau2 and the typical within-study
     variance of the continuity-corrected logits (``vi``); ``i2_q`` is meta's Q-based I^2 of that
     Wald Q (which can be 0 % while tau2 is large, a known artefact).
     """
-    from scipy.special import ndtr, ndtri, stdtrit  # the ufuncs behind scipy.stats norm and t
+    from scipy.special import (  # the ufuncs behind scipy.stats norm and t
+        ndtr,
+        ndtri,
+        stdtr,
+        stdtrit,
+    )
 
     k = len(x)
     zc = float(ndtri(1 - (1 - level) / 2))
+    ci_df = k - 1 if ci == "t" else None
+    cc = float(stdtrit(ci_df, 1 - (1 - level) / 2)) if ci_df else zc
+    stat = float(g.mu / g.se)
+    pval = float(2 * stdtr(ci_df, -abs(stat))) if ci_df else float(2 * ndtr(-abs(stat)))
     pi_df = k - 1 if pi == "t" else None
     pc = float(stdtrit(pi_df, 1 - (1 - level) / 2)) if pi_df else zc
     half_pi = pc * math.sqrt(g.se**2 + g.tau2)
@@ -331,12 +371,12 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
     weights = 100 * w / w.sum()
     weights.setflags(write=False)
     return replace(
-        iv, mu=float(g.mu), se=float(g.se), stat=float(g.mu / g.se),
-        pvalue=float(2 * ndtr(-abs(g.mu / g.se))), ci_lower=g.mu - zc * g.se,
-        ci_upper=g.mu + zc * g.se, pi_lower=g.mu - half_pi, pi_upper=g.mu + half_pi,
-        ci_df=None, pi_df=pi_df, tau2=float(g.tau2), tau2_converged=True, weights=weights,
+        iv, mu=float(g.mu), se=float(g.se), stat=stat,
+        pvalue=pval, ci_lower=g.mu - cc * g.se,
+        ci_upper=g.mu + cc * g.se, pi_lower=g.mu - half_pi, pi_upper=g.mu + half_pi,
+        ci_df=ci_df, pi_df=pi_df, tau2=float(g.tau2), tau2_converged=True, weights=weights,
         q=q, q_df=df, q_pvalue=qp, i2=i2_from_tau2(g.tau2, vi), i2_q=i2_from_q(q, df),
-        h2=h2_from_tau2(g.tau2, vi), method="GLMM", ci="z", notes=(),
+        h2=h2_from_tau2(g.tau2, vi), method="GLMM", ci="t" if ci_df else "z", notes=(),
         tau2_ci=raw_field(iv, "tau2_ci"), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
 
 
@@ -347,7 +387,7 @@ def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str
         raise ValueError(f"method 'GLMM' models the logit; use measure='PLO' (got {measure!r})")
     yi, vi = _escalc_checked(x, n, labels, "PLO", cc)
     opts = {"measure": "PLO", "method": "GLMM", "cc": cc, "study_ci_method": study_ci_method}
-    iv = rma_uni(yi, vi, "REML", ci, pi, level)
+    iv = rma_uni(yi, vi, "REML", "hksj" if ci == "t" else ci, pi, level)
     if len(x) < 2:
         why = "GLMM needs k >= 2 to estimate tau2; logit inverse-variance REML used instead"
         return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
@@ -356,14 +396,14 @@ def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str
     g = fit_binomial_normal(x, n)
     if not g.converged:
         why = (f"GLMM did not converge ({g.message}); fell back to logit inverse-variance REML "
-               f"with ci = {ci!r}")
+               f"with ci = {'hksj' if ci == 't' else ci!r}")
         return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
     notes = [("study weights shown for the GLMM are the approximate inverse-variance weights "
               "1/(vi + tau2) of the corrected logits"),
              "tau2 CI is the Q-profile interval of the inverse-variance logit model"]
-    if ci != "z":
+    if ci not in ("z", "t"):
         notes.insert(0, f"ci = {ci!r} is not defined for the GLMM; the Wald (z) interval is used")
-    fit = _glmm_unifit(g, iv, yi, vi, x, n, pi, level)
+    fit = _glmm_unifit(g, iv, yi, vi, x, n, pi, level, "t" if ci == "t" else "z")
     return _result(fit, x, n, labels, yi, vi, extra_notes=notes, tau2_estimator="GLMM",
                    lrt=float(g.lrt), lrt_pvalue=float(g.lrt_pvalue), **opts)
 
@@ -401,3 +441,40 @@ def _fit_bayes(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: st
              "study weights shown are the inverse-variance weights 1/(vi + posterior median tau2)"]
     return _result(fit, x, n, labels, yi, vi, measure=measure, method="BAYES", cc=cc,
                    study_ci_method=study_ci_method, extra_notes=notes, tau2_estimator="BAYES")
+
+
+def _fit_bayes_bn(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, pi: str,
+                  level: float, cc: float, study_ci_method: str, tau_prior_scale: float,
+                  mu_prior_sd: float) -> MetaPropResult:
+    """method="BAYES_BN": Bayesian binomial-normal model (:func:`analysis.engine.bayes_bn.binomial_normal`).
+
+    The estimate is expit of the posterior median of mu (the posterior median of the median true
+    proportion), the CI the equal-tailed credible interval, the PI the posterior predictive
+    interval of a new study's true proportion; ``se`` is the posterior SD of mu, ``tau2`` the
+    posterior median of tau^2 and ``tau2_ci`` the squared credible interval of tau. No
+    continuity correction enters the model; the study rows' logits and the Q/I^2 statistics are
+    those of the continuity-corrected inverse-variance model, shown for description only.
+    """
+    from analysis.engine.bayes_bn import binomial_normal
+
+    yi, vi = _escalc_checked(x, n, labels, measure, cc)
+    iv = rma_uni(yi, vi, "REML", "z", pi, level)
+    b = binomial_normal(x, n, tau_scale=tau_prior_scale, mu_sd=mu_prior_sd, level=level)
+    tau2 = float(b.tau2_median)
+    w = 1.0 / (np.asarray(vi) + tau2)
+    weights = 100 * w / w.sum()
+    weights.setflags(write=False)
+    fit = replace(
+        iv, mu=float(b.mu_median), se=float(b.mu_post_sd), ci_lower=float(b.mu_lower),
+        ci_upper=float(b.mu_upper), pi_lower=float(b.pred_lower), pi_upper=float(b.pred_upper),
+        ci_df=None, pi_df=None, tau2=tau2, weights=weights,
+        tau2_ci=(float(b.tau_lower) ** 2, float(b.tau_upper) ** 2), method="BAYES_BN",
+        ci="credible", pi="posterior predictive", i2=i2_from_tau2(tau2, vi),
+        h2=h2_from_tau2(tau2, vi), notes=(), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
+    notes = [(f"Bayesian binomial-normal model (exact binomial likelihood, no continuity "
+              f"correction): half-normal prior on tau with scale {tau_prior_scale:g}, normal prior "
+              f"on mu with SD {mu_prior_sd:g} (logit scale); mu and tau2 are posterior medians, se "
+              "is the posterior SD of mu, intervals are equal-tailed posterior intervals"),
+             "study weights shown are the inverse-variance weights 1/(vi + posterior median tau2)"]
+    return _result(fit, x, n, labels, yi, vi, measure=measure, method="BAYES_BN", cc=cc,
+                   study_ci_method=study_ci_method, extra_notes=notes, tau2_estimator="BAYES_BN")

@@ -48,6 +48,7 @@ STUDY_COLUMNS: tuple[str, ...] = (
 
 _CI_TEXT = {
     "z": "Wald-type (normal quantile)",
+    "t": "Wald-type with a t quantile on k - 1 df (metafor rma.glmm test='t')",
     "hksj": "Hartung-Knapp-Sidik-Jonkman (t quantile, k - 1 df; metafor test='knha')",
     "hksj_adhoc": (
         "Hartung-Knapp-Sidik-Jonkman with the ad hoc correction (standard error never below the "
@@ -202,6 +203,12 @@ def _model_sentence(r: MetaPropResult) -> str:
                 "(GLMM) fitted by maximum likelihood to the event counts, without continuity "
                 "correction; tau^2 is its maximum-likelihood estimate and the standard error "
                 "of the pooled logit comes from the joint observed information.")
+    if r.tau2_estimator == "BAYES_BN":
+        return ("Proportions were pooled with a Bayesian binomial-normal random-effects model "
+                "(exact binomial likelihood of the event counts, normal random effects on the logit "
+                "scale, no continuity correction), computed by numerical integration; the "
+                "estimate is the posterior median with an equal-tailed credible interval, and "
+                "the prediction interval is the posterior predictive interval.")
     if r.tau2_estimator == "BAYES":
         return ("Proportions were pooled with a Bayesian normal-normal random-effects model on "
                 f"the {MEASURE_LABELS[r.measure]} scale, computed by numerical integration; the "
@@ -227,14 +234,14 @@ def _transform_sentence(r: MetaPropResult) -> str:
 
 
 def _correction_sentence(r: MetaPropResult) -> str:
-    if r.tau2_estimator == "GLMM" or r.measure in ("PAS", "PFT"):
+    if r.tau2_estimator in ("GLMM", "BAYES_BN") or r.measure in ("PAS", "PFT"):
         return "No continuity correction was needed."
     return (f"A continuity correction of {r.continuity_correction:g} was added to events and "
             f"non-events of studies with 0 or n events only ({r.n_corrected} of {r.k} studies).")
 
 
 def _interval_sentences(r: MetaPropResult) -> list[str]:
-    if r.tau2_estimator == "BAYES":
+    if r.tau2_estimator in ("BAYES", "BAYES_BN"):
         return []
     ci = _CI_TEXT[r.ci] if r.ci_df is not None or r.ci == "z" else r.ci
     pi = f"a t distribution with {r.pi_df} df" if r.pi_df is not None else "a normal quantile"
@@ -250,10 +257,10 @@ def _het_sentence(r: MetaPropResult) -> str:
          "metafor's rma.glmm)") if r.lrt is not None else "Cochran's Q (inverse-variance weights)"
     i2 = ("I^2 is derived from Q" if r.tau2_estimator == "EE"
           else "I^2 is derived from tau^2 and the typical within-study variance (as metafor)")
-    if r.tau2_estimator == "BAYES":
+    if r.tau2_estimator in ("BAYES", "BAYES_BN"):
         i2 = "I^2 is derived from the posterior median of tau^2 and the typical within-study variance"
     tau_ci = ("the interval of tau^2 is the squared credible interval of tau"
-              if r.tau2_estimator == "BAYES" else
+              if r.tau2_estimator in ("BAYES", "BAYES_BN") else
               "the confidence interval of tau^2 is the Q-profile interval")
     return f"Heterogeneity: {q}; {i2}; the Q-based I^2 (as meta) is also reported; {tau_ci}."
 
@@ -273,7 +280,8 @@ def _f(x: float | None, d: int = 4) -> str:
 
 def _layout(r: MetaPropResult) -> list[str]:
     model = {"EE": "Common-Effect Model", "GLMM": "Random-Effects Model (binomial-normal GLMM)",
-             "BAYES": "Bayesian Random-Effects Model"}.get(r.tau2_estimator, "Random-Effects Model")
+             "BAYES": "Bayesian Random-Effects Model",
+             "BAYES_BN": "Bayesian Random-Effects Model (binomial-normal)"}.get(r.tau2_estimator, "Random-Effects Model")
     lines = [f"{model} (k = {r.k}; tau^2 estimator: {r.tau2_estimator})",
              f"Measure: {r.measure} ({MEASURE_LABELS[r.measure]})", ""]
     if r.tau2_estimator != "EE":

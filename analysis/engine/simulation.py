@@ -54,17 +54,18 @@ __all__ = [
     "ENGINE_SETTINGS",
     "METHODS",
     "METHOD_LABELS",
-    "PRIMARY",
     "SUMMARY_COLUMNS",
     "MethodOutput",
     "Scenario",
     "SimulatedData",
+    "check_summary",
+    "coverage_band",
     "coverage_by_k",
-    "findings_text",
     "fit_methods",
-    "holds_nominal",
+    "interval_score",
     "median_mcse",
     "method_for",
+    "nominal_mcse",
     "pi_coverage_probability",
     "pooled_intervals",
     "run_scenario",
@@ -80,25 +81,29 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Methods compared, by short name (all on the logit scale unless said otherwise; every
-#: prediction interval uses t with k - 1 df, as the review's ``pi="t"``).
+#: prediction interval of a frequentist method uses t with k - 1 df, as the review's ``pi="t"``).
 METHODS: tuple[str, ...] = (
     "DL-z",
     "REML-z",
     "REML-HKSJ",
     "REML-HKSJ-adhoc",
-    "GLMM",
+    "GLMM-z",
+    "GLMM-t",
+    "BAYES-BN-HN0.5",
+    "BAYES-BN-HN1.0",
     "PFT-REML",
-    "BAYES-HN0.5",
 )
 #: Plain-language names of :data:`METHODS`.
 METHOD_LABELS: dict[str, str] = {
-    "DL-z": "DerSimonian-Laird, Wald CI",
-    "REML-z": "REML, Wald CI",
-    "REML-HKSJ": "REML, HKSJ CI",
-    "REML-HKSJ-adhoc": "REML, HKSJ CI with ad hoc correction",
-    "GLMM": "Binomial-normal GLMM (ML), Wald CI",
+    "DL-z": "Logit, DerSimonian-Laird, Wald CI",
+    "REML-z": "Logit, REML, Wald CI",
+    "REML-HKSJ": "Logit, REML, HKSJ CI",
+    "REML-HKSJ-adhoc": "Logit, REML, HKSJ CI with ad hoc correction",
+    "GLMM-z": "Binomial-normal GLMM (ML), Wald CI",
+    "GLMM-t": "Binomial-normal GLMM (ML), t(k-1) CI",
+    "BAYES-BN-HN0.5": "Bayesian binomial-normal, half-normal(0.5) prior on tau",
+    "BAYES-BN-HN1.0": "Bayesian binomial-normal, half-normal(1.0) prior on tau",
     "PFT-REML": "Freeman-Tukey double arcsine, REML, Wald CI",
-    "BAYES-HN0.5": "Bayesian normal-normal, half-normal(0.5) prior on tau",
 }
 #: ``metaprop`` settings that each method of :data:`METHODS` reproduces (with ``pi="t"``).
 ENGINE_SETTINGS: dict[str, dict[str, Any]] = {
@@ -106,17 +111,12 @@ ENGINE_SETTINGS: dict[str, dict[str, Any]] = {
     "REML-z": {"measure": "PLO", "method": "REML", "ci": "z"},
     "REML-HKSJ": {"measure": "PLO", "method": "REML", "ci": "hksj"},
     "REML-HKSJ-adhoc": {"measure": "PLO", "method": "REML", "ci": "hksj_adhoc"},
-    "GLMM": {"measure": "PLO", "method": "GLMM", "ci": "z"},
+    "GLMM-z": {"measure": "PLO", "method": "GLMM", "ci": "z"},
+    "GLMM-t": {"measure": "PLO", "method": "GLMM", "ci": "t"},
+    "BAYES-BN-HN0.5": {"measure": "PLO", "method": "BAYES_BN", "ci": "z", "tau_prior_scale": 0.5},
+    "BAYES-BN-HN1.0": {"measure": "PLO", "method": "BAYES_BN", "ci": "z", "tau_prior_scale": 1.0},
     "PFT-REML": {"measure": "PFT", "method": "REML", "ci": "z"},
-    "BAYES-HN0.5": {"measure": "PLO", "method": "BAYES", "ci": "z", "tau_prior_scale": 0.5},
 }
-#: The method of the review's primary analysis (data/analysis_plan.yaml: PLO, REML, hksj_adhoc).
-PRIMARY = "REML-HKSJ-adhoc"
-
-#: Settings of the Bayesian method (prior scale of tau, prior SD of mu), as the review's.
-BAYES_TAU_SCALE = 0.5
-BAYES_MU_SD = 10.0
-
 
 @dataclass(frozen=True)
 class Scenario:
@@ -311,45 +311,55 @@ def _output(values: Sequence[FloatArray], failed: BoolArray, notes: Sequence[str
     return MethodOutput(est, lo, hi, plo, phi, np.asarray(failed, dtype=bool), tuple(notes))
 
 
-def _glmm(events: IntArray, n: IntArray, fallback: MethodOutput, level: float) -> MethodOutput:
-    """GLMM per replicate; where it does not converge, the REML-z result (metaprop's fallback)."""
+def _glmm(events: IntArray, n: IntArray, fallback: MethodOutput, level: float,
+          ci: str = "z") -> MethodOutput:
+    """GLMM per replicate with a Wald (``ci="z"``) or t(k-1) (``"t"``) CI; where it does not
+    converge, ``fallback`` (metaprop's: logit REML with the Wald or the HKSJ CI)."""
     from analysis.engine.glmm import fit_binomial_normal
 
     k = events.shape[1]
-    zc, tc = _quantile(level, None), _quantile(level, k - 1)
+    cq, tc = _quantile(level, k - 1 if ci == "t" else None), _quantile(level, k - 1)
     vals = np.full((5, events.shape[0]), np.nan)
     failed = np.zeros(events.shape[0], dtype=bool)
     notes = [""] * events.shape[0]
     for r in range(events.shape[0]):
         try:
-            g = fit_binomial_normal(events[r], n[r])
+            g = _GLMM_CACHE.get((events[r].tobytes(), n[r].tobytes())) or fit_binomial_normal(
+                events[r], n[r])
+            _GLMM_CACHE[(events[r].tobytes(), n[r].tobytes())] = g
             ok, why = bool(g.converged), str(g.message)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             ok, why = False, f"error {type(exc).__name__}"
         if ok:
-            half, half_pi = zc * g.se, tc * math.sqrt(g.se**2 + g.tau2)
+            half, half_pi = cq * g.se, tc * math.sqrt(g.se**2 + g.tau2)
             vals[:, r] = (g.mu, g.mu - half, g.mu + half, g.mu - half_pi, g.mu + half_pi)
             continue
         failed[r] = True
         reason = ("no finite ML estimate (every study 0 or n events)"
                   if why.startswith("every study has") else "did not converge")
-        notes[r] = f"{reason}; logit REML-z used" if not why.startswith("error") else why
+        used = "logit REML-HKSJ" if ci == "t" else "logit REML-z"
+        notes[r] = f"{reason}; {used} used" if not why.startswith("error") else why
         vals[:, r] = special.logit([fallback.estimate[r], fallback.ci_lower[r],
                                     fallback.ci_upper[r], fallback.pi_lower[r],
                                     fallback.pi_upper[r]])
     return _output(vals, failed, notes)
 
 
-def _bayes(yi: FloatArray, vi: FloatArray, level: float) -> MethodOutput:
-    """Bayesian normal-normal model per replicate (:func:`analysis.engine.bayes.normal_normal`)."""
-    from analysis.engine.bayes import normal_normal
+#: GLMM fits of the replicates being fitted (GLMM-z and GLMM-t share them); cleared by
+#: :func:`fit_methods`.
+_GLMM_CACHE: dict[tuple[bytes, bytes], Any] = {}
 
-    vals = np.full((5, yi.shape[0]), np.nan)
-    failed = np.zeros(yi.shape[0], dtype=bool)
-    notes = [""] * yi.shape[0]
-    for r in range(yi.shape[0]):
+
+def _bayes_bn(events: IntArray, n: IntArray, scale: float, level: float) -> MethodOutput:
+    """Bayesian binomial-normal model per replicate (:func:`analysis.engine.bayes_bn.binomial_normal`)."""
+    from analysis.engine.bayes_bn import binomial_normal
+
+    vals = np.full((5, events.shape[0]), np.nan)
+    failed = np.zeros(events.shape[0], dtype=bool)
+    notes = [""] * events.shape[0]
+    for r in range(events.shape[0]):
         try:
-            b = normal_normal(yi[r], vi[r], BAYES_TAU_SCALE, BAYES_MU_SD, level)
+            b = binomial_normal(events[r], n[r], tau_scale=scale, level=level)
         except (ValueError, ArithmeticError, RuntimeError) as exc:
             failed[r], notes[r] = True, f"error {type(exc).__name__}"
             continue
@@ -390,10 +400,12 @@ def fit_methods(
 
     Notes
     -----
-    Logit methods use the engine's continuity correction (0.5 added to studies with 0 or n
-    events, :func:`analysis.engine.effects.escalc`); the GLMM and PFT use none. A GLMM without a finite
-    estimate (every study with 0 or n events) or that does not converge is replaced by the logit
-    REML-z result, as :func:`analysis.engine.metaprop` does, and counted as a failure.
+    Logit inverse-variance methods use the engine's continuity correction (0.5 added to studies
+    with 0 or n events, :func:`analysis.engine.effects.escalc`); the GLMM, the Bayesian
+    binomial-normal model and PFT use none. A GLMM without a finite estimate (every study with 0
+    or n events) or that does not converge is replaced by the logit REML result (Wald CI for
+    GLMM-z, HKSJ CI for GLMM-t), as :func:`analysis.engine.metaprop` does, and counted as a
+    failure.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -405,20 +417,24 @@ def fit_methods(
     yi, vi = escalc(x, m, "PLO")
     out: dict[str, MethodOutput] = {}
     reml: tuple[FloatArray, list[str]] | None = None
+    _GLMM_CACHE.clear()
     for method in methods:
         if method == "DL-z":
             res = pooled_intervals(yi, vi, _dl(yi, vi), "z", level)
             out[method] = _output(res, np.zeros(x.shape[0], bool), [""] * x.shape[0])
-        elif method.startswith("REML") or method == "GLMM":
+        elif method.startswith(("REML", "GLMM")):
             reml = reml or _reml(yi, vi)
-            ci = {"REML-HKSJ": "hksj", "REML-HKSJ-adhoc": "hksj_adhoc"}.get(method, "z")
+            ci = {"REML-HKSJ": "hksj", "REML-HKSJ-adhoc": "hksj_adhoc", "GLMM-t": "hksj"}.get(
+                method, "z")
             failed = np.array([bool(s) for s in reml[1]])
             res_out = _output(pooled_intervals(yi, vi, reml[0], ci, level), failed, reml[1])
-            out[method] = _glmm(x, m, res_out, level) if method == "GLMM" else res_out
+            out[method] = (_glmm(x, m, res_out, level, "t" if method == "GLMM-t" else "z")
+                           if method.startswith("GLMM") else res_out)
         elif method == "PFT-REML":
             out[method] = _pft(x, m, level)
         else:
-            out[method] = _bayes(yi, vi, level)
+            out[method] = _bayes_bn(x, m, float(ENGINE_SETTINGS[method]["tau_prior_scale"]), level)
+    _GLMM_CACHE.clear()
     return {name: out[name] for name in methods}
 
 
@@ -466,6 +482,29 @@ def median_mcse(values: npt.ArrayLike, level: float = 0.95) -> float:
     return float((x[hi - 1] - x[lo - 1]) / (2 * z))
 
 
+def interval_score(lower: npt.ArrayLike, upper: npt.ArrayLike, truth: float,
+                   alpha: float = 0.05) -> FloatArray:
+    """Interval (Winkler) score of each interval for the true value ([winkler1972],
+    [gneiting2007]); smaller is better.
+
+    .. math:: S = (U - L) + \\frac{2}{\\alpha}(L - p)\\,1\\{p < L\\}
+              + \\frac{2}{\\alpha}(p - U)\\,1\\{p > U\\}
+
+    It rewards narrow intervals and penalises each miss by its distance, so an interval
+    [0, 1] that always covers scores 1.
+    """
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    return (hi - lo) + (2 / alpha) * np.maximum(lo - truth, 0.0) + (2 / alpha) * np.maximum(
+        truth - hi, 0.0)
+
+
+def nominal_mcse(level: float, replicates: int) -> float:
+    """Monte Carlo SE of a coverage estimate AT the nominal level, :math:`\\sqrt{c_0(1-c_0)/R}`:
+    the yardstick for judging coverage (it is not 0 for a method that covers 100 %)."""
+    return math.sqrt(level * (1 - level) / replicates)
+
+
 def _mean_and_se(values: FloatArray) -> tuple[float, float]:
     if values.size == 0:
         return math.nan, math.nan
@@ -478,7 +517,7 @@ def _notes_text(notes: Iterable[str]) -> str:
     return "; ".join(f"{c} x {why}" for why, c in sorted(counts.items()))
 
 
-def summarise(output: MethodOutput, scenario: Scenario) -> dict[str, Any]:
+def summarise(output: MethodOutput, scenario: Scenario, level: float = 0.95) -> dict[str, Any]:
     """Performance measures of one method in one scenario, with Monte Carlo SEs.
 
     Replicates where the method raised an error (NaN bounds) are left out of every measure except
@@ -490,8 +529,11 @@ def summarise(output: MethodOutput, scenario: Scenario) -> dict[str, Any]:
     dict
         ``replicates``, ``n_used``; ``coverage_ci``, ``coverage_pi``, ``bias`` (pooled proportion
         minus :math:`\\operatorname{expit}\\mu`), ``width_ci`` and ``width_pi`` (medians on the
-        proportion scale), ``failure_rate``, each followed by ``<name>_mcse``; and ``notes``
-        (counts of failure reasons).
+        proportion scale), ``interval_score`` (mean :func:`interval_score` of the CI),
+        ``failure_rate``, each followed by ``<name>_mcse``; and ``notes`` (counts of failure
+        reasons). ``coverage_ci_mcse`` is the MCSE of the observed coverage,
+        :math:`\\sqrt{\\hat c(1-\\hat c)/R}`; judging coverage against the nominal level uses the
+        MCSE at the nominal level instead (:func:`nominal_mcse`).
     """
     truth = scenario.proportion
     bounds = np.vstack([output.estimate, output.ci_lower, output.ci_upper, output.pi_lower,
@@ -501,6 +543,7 @@ def summarise(output: MethodOutput, scenario: Scenario) -> dict[str, Any]:
     used = int(ok.sum())
     cov = ((lo <= truth) & (truth <= hi)).astype(float)
     cov_ci = float(cov.mean()) if used else math.nan
+    score, score_se = _mean_and_se(interval_score(lo, hi, truth, 1 - level))
     cov_pi, cov_pi_se = _mean_and_se(pi_coverage_probability(plo, phi, scenario.mu, scenario.tau))
     bias, bias_se = _mean_and_se(est - truth)
     fail = float(np.mean(output.failed))
@@ -518,6 +561,8 @@ def summarise(output: MethodOutput, scenario: Scenario) -> dict[str, Any]:
         "width_ci_mcse": median_mcse(hi - lo),
         "width_pi": float(np.median(phi - plo)) if used else math.nan,
         "width_pi_mcse": median_mcse(phi - plo),
+        "interval_score": score,
+        "interval_score_mcse": score_se,
         "failure_rate": fail,
         "failure_rate_mcse": math.sqrt(fail * (1 - fail) / reps),
         "notes": _notes_text(output.notes),
@@ -540,7 +585,7 @@ def run_scenario(
     fits = fit_methods(data.events, data.n, methods, level)
     head = {"k": scenario.k, "proportion": scenario.proportion, "tau": scenario.tau,
             "n_min": scenario.n_min, "n_max": scenario.n_max}
-    return [{**head, "method": name, **summarise(out, scenario)} for name, out in fits.items()]
+    return [{**head, "method": name, **summarise(out, scenario, level)} for name, out in fits.items()]
 
 
 # ------------------------------------------------------------------------- reading results
@@ -548,8 +593,9 @@ def run_scenario(
 #: Columns of a stored summary table (one row per scenario and method), as written by
 #: ``tools/simulate.py``.
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "k", "proportion", "tau", "method", "coverage_ci", "coverage_ci_mcse", "coverage_pi",
-    "coverage_pi_mcse", "bias", "bias_mcse", "width_ci", "width_pi", "failure_rate",
+    "k", "proportion", "tau", "method", "replicates", "coverage_ci", "coverage_ci_mcse",
+    "coverage_pi", "coverage_pi_mcse", "bias", "bias_mcse", "width_ci", "width_ci_mcse",
+    "width_pi", "interval_score", "interval_score_mcse", "failure_rate",
 )
 
 
@@ -558,26 +604,36 @@ def method_for(measure: str, method: str, ci: str, tau_prior_scale: float = 0.5)
     for name, cfg in ENGINE_SETTINGS.items():
         if (cfg["measure"], cfg["method"]) != (measure, method):
             continue
-        if method == "BAYES" and cfg["tau_prior_scale"] == tau_prior_scale:
-            return name
-        if method != "BAYES" and (cfg["ci"] == ci or method == "GLMM"):
+        if method.startswith("BAYES"):
+            if cfg["tau_prior_scale"] == tau_prior_scale:
+                return name
+        elif cfg["ci"] == ci:
             return name
     return None
 
 
-def _check_summary(summary: Any) -> None:
+def check_summary(summary: Any) -> None:
+    """ValueError naming the columns a summary table lacks (:data:`SUMMARY_COLUMNS`)."""
     missing = [c for c in SUMMARY_COLUMNS if c not in getattr(summary, "columns", ())]
     if missing:
         raise ValueError(f"simulation summary lacks the column(s) {', '.join(missing)}")
 
 
-def holds_nominal(coverage: Any, mcse: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
-    """True where coverage is not detectably below nominal: ``coverage >= level - n_se * mcse``."""
-    return np.asarray(coverage, dtype=float) >= level - n_se * np.asarray(mcse, dtype=float)
+def coverage_band(summary: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
+    """Where each row's CI coverage lies against ``level`` +/- ``n_se`` MCSE at the nominal level
+    (:func:`nominal_mcse` with the row's replicates): a Series of "below", "within", "above"."""
+    import pandas as pd
+
+    check_summary(summary)
+    se = np.sqrt(level * (1 - level) / summary["replicates"].to_numpy(dtype=float))
+    cov = summary["coverage_ci"].to_numpy(dtype=float)
+    out = np.where(cov < level - n_se * se, "below", np.where(cov > level + n_se * se, "above",
+                                                              "within"))
+    return pd.Series(out, index=summary.index, name="band")
 
 
 def scorecard(summary: Any, level: float = 0.95) -> Any:
-    """One row per method: how often and how closely it holds nominal coverage.
+    """One row per method: two-sided coverage, bias, width and interval score over scenarios.
 
     Parameters
     ----------
@@ -589,31 +645,25 @@ def scorecard(summary: Any, level: float = 0.95) -> Any:
     -------
     pandas.DataFrame
         Indexed by method (in :data:`METHODS` order where known) with ``scenarios``;
-        ``ci_holds`` and ``pi_holds`` (scenarios whose coverage is at least ``level`` minus two
-        MCSE, :func:`holds_nominal`); ``ci_min``, ``ci_max``, ``ci_mad`` (mean absolute
-        deviation of CI coverage from ``level``); ``pi_min``, ``pi_mad``; ``width_ci_median``
-        (median over scenarios of the median CI width); ``failure_max``.
+        ``ci_below``, ``ci_within``, ``ci_above`` (scenarios whose coverage lies below, within or
+        above ``level`` +/- 2 MCSE at the nominal level, :func:`coverage_band`); ``ci_min``,
+        ``ci_max``; ``bias_max_abs``; ``width_ci_median`` (median over scenarios of the median
+        CI width); ``interval_score_mean``; ``failure_max``.
     """
     import pandas as pd
 
-    _check_summary(summary)
-    df = summary.assign(
-        ci_ok=holds_nominal(summary["coverage_ci"], summary["coverage_ci_mcse"], level),
-        pi_ok=holds_nominal(summary["coverage_pi"], summary["coverage_pi_mcse"], level),
-        ci_dev=(summary["coverage_ci"] - level).abs(),
-        pi_dev=(summary["coverage_pi"] - level).abs(),
-    )
+    df = summary.assign(band=coverage_band(summary, level), abs_bias=summary["bias"].abs())
     g = df.groupby("method", sort=False)
     card = pd.DataFrame({
         "scenarios": g.size(),
-        "ci_holds": g["ci_ok"].sum().astype(int),
+        "ci_below": g["band"].apply(lambda b: int((b == "below").sum())),
+        "ci_within": g["band"].apply(lambda b: int((b == "within").sum())),
+        "ci_above": g["band"].apply(lambda b: int((b == "above").sum())),
         "ci_min": g["coverage_ci"].min(),
         "ci_max": g["coverage_ci"].max(),
-        "ci_mad": g["ci_dev"].mean(),
-        "pi_holds": g["pi_ok"].sum().astype(int),
-        "pi_min": g["coverage_pi"].min(),
-        "pi_mad": g["pi_dev"].mean(),
+        "bias_max_abs": g["abs_bias"].max(),
         "width_ci_median": g["width_ci"].median(),
+        "interval_score_mean": g["interval_score"].mean(),
         "failure_max": g["failure_rate"].max(),
     })
     order = [m for m in METHODS if m in card.index] + [m for m in card.index if m not in METHODS]
@@ -623,80 +673,8 @@ def scorecard(summary: Any, level: float = 0.95) -> Any:
 def coverage_by_k(summary: Any, column: str = "coverage_ci") -> Any:
     """Range (min, max) of ``column`` over scenarios, per method and k: a DataFrame with a
     (method) index and (k, "min"/"max") columns."""
-    _check_summary(summary)
+    check_summary(summary)
     table = summary.groupby(["method", "k"], sort=False)[column].agg(["min", "max"]).unstack("k")
     table = table.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
     order = [m for m in METHODS if m in table.index] + [m for m in table.index if m not in METHODS]
     return table.loc[order]
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
-def _scenario_text(row: Any) -> str:
-    return f"k = {int(row['k'])}, pooled proportion {row['proportion']:g}, tau {row['tau']:g}"
-
-
-def findings_text(summary: Any, primary: str = PRIMARY, level: float = 0.95,
-                  labels: dict[str, str] | None = None) -> str:
-    """Plain-language verdict on the ``primary`` method, computed from a summary table.
-
-    Says in how many scenarios each method held nominal CI coverage (:func:`holds_nominal`),
-    whether the primary method did so most often, where it fell short and which method did
-    better there, and how wide its intervals were relative to the narrowest method that held
-    coverage. Every number comes from ``summary``.
-    """
-    _check_summary(summary)
-    names = {**METHOD_LABELS, **(labels or {})}
-    card = scorecard(summary, level)
-    if primary not in card.index:
-        raise ValueError(f"method {primary!r} is not in the simulation summary")
-    n = int(card.loc[primary, "scenarios"])
-    held = int(card.loc[primary, "ci_holds"])
-    rivals = card.drop(index=primary)
-    best_rival = str(rivals["ci_holds"].idxmax())
-    rival_held = int(rivals.loc[best_rival, "ci_holds"])
-    lv = f"{100 * level:g} %"
-    out = [(f"The review's primary method ({names.get(primary, primary)}) kept the coverage of its "
-           f"{lv} confidence interval at the nominal level (not detectably below it: at least "
-           f"{lv} minus two Monte Carlo SEs) in {held} of {n} scenarios")]
-    if held > rival_held:
-        out[-1] += (f", more than any other method (next: {names.get(best_rival, best_rival)}, "
-                    f"{rival_held} of {n}).")
-    elif held == rival_held:
-        out[-1] += f", as many as {names.get(best_rival, best_rival)}."
-    else:
-        out[-1] += (f"; **{names.get(best_rival, best_rival)} did so in more scenarios "
-                    f"({rival_held} of {n})**.")
-    df = summary.assign(ok=holds_nominal(summary["coverage_ci"], summary["coverage_ci_mcse"], level))
-    mine = df[df["method"] == primary]
-    short = mine[~mine["ok"]]
-    if len(short):
-        worst = short.loc[short["coverage_ci"].idxmin()]
-        keys = set(zip(short["k"], short["proportion"], short["tau"], strict=True))
-        in_short = np.array([(a, b, c) in keys for a, b, c in
-                             zip(df["k"], df["proportion"], df["tau"], strict=True)])
-        there = df[in_short & (df["method"] != primary).to_numpy()]
-        means = there.groupby("method")["coverage_ci"].mean()
-        alt = str(means.idxmax())
-        out.append(f"It fell short in {len(short)} scenarios, most of all with "
-                   f"{_scenario_text(worst)} (coverage {_pct(worst['coverage_ci'])}). In those "
-                   f"scenarios {names.get(alt, alt)} came closest to nominal (mean coverage "
-                   f"{_pct(means.max())}, against {_pct(short['coverage_ci'].mean())}).")
-    over = mine[mine["coverage_ci"] > level + 2 * mine["coverage_ci_mcse"]]
-    if len(over):
-        ks = ", ".join(str(int(k)) for k in sorted(over["k"].unique()))
-        out.append(f"It was conservative (coverage above nominal) in {len(over)} scenarios "
-                   f"(k = {ks}), up to {_pct(over['coverage_ci'].max())}.")
-    pi_best = str(card["pi_holds"].idxmax())
-    out.append(f"Its {lv} prediction interval covered a new study's true proportion at the "
-               f"nominal level in {int(card.loc[primary, 'pi_holds'])} of {n} scenarios (the "
-               f"most, {int(card.loc[pi_best, 'pi_holds'])}, for {names.get(pi_best, pi_best)}).")
-    holders = card[card["ci_holds"] > 0]
-    narrow = str(holders["width_ci_median"].idxmin())
-    if narrow != primary:
-        ratio = card.loc[primary, "width_ci_median"] / card.loc[narrow, "width_ci_median"]
-        out.append(f"The price is width: over all scenarios its median CI was {ratio:.1f} times "
-                   f"as wide as that of {names.get(narrow, narrow)}.")
-    return " ".join(out)

@@ -216,7 +216,7 @@ def subgroup_analysis(
     qb = qm = None
     if len(used) < 2:
         notes.append("fewer than two subgroups qualify: no test for subgroup differences")
-    elif method == "BAYES":
+    elif method in ("BAYES", "BAYES_BN"):
         notes.append("no frequentist test for subgroup differences with the Bayesian model")
     else:
         qb = _q_between([r for r, ok in zip(results, in_test, strict=True) if ok])

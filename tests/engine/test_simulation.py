@@ -26,14 +26,14 @@ from analysis import metaprop
 from analysis.engine.simulation import (
     ENGINE_SETTINGS,
     METHODS,
-    PRIMARY,
     MethodOutput,
     Scenario,
+    coverage_band,
     coverage_by_k,
-    findings_text,
     fit_methods,
-    holds_nominal,
+    interval_score,
     median_mcse,
+    nominal_mcse,
     method_for,
     pi_coverage_probability,
     pooled_intervals,
@@ -115,7 +115,6 @@ def _replicates() -> tuple[np.ndarray, np.ndarray]:
 
 def test_every_method_has_engine_settings() -> None:
     assert set(ENGINE_SETTINGS) == set(METHODS)
-    assert PRIMARY == "REML-HKSJ-adhoc"
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -135,10 +134,15 @@ def test_method_matches_metaprop(method: str) -> None:
 def test_glmm_without_finite_estimate_falls_back_and_counts_as_failure() -> None:
     events = np.array([[5, 10, 3], [4, 9, 2]])
     n = np.array([[5, 10, 3], [6, 9, 2]])
-    out = fit_methods(events, n, ("REML-z", "GLMM"))
-    assert out["GLMM"].failed.tolist() == [True, False]
-    assert "no finite ML estimate" in out["GLMM"].notes[0]
-    assert out["GLMM"].estimate[0] == pytest.approx(out["REML-z"].estimate[0], rel=1e-12)
+    out = fit_methods(events, n, ("REML-z", "REML-HKSJ", "GLMM-z", "GLMM-t"))
+    assert out["GLMM-z"].failed.tolist() == [True, False]
+    assert "no finite ML estimate" in out["GLMM-z"].notes[0]
+    assert out["GLMM-z"].estimate[0] == pytest.approx(out["REML-z"].estimate[0], rel=1e-12)
+    assert "REML-HKSJ used" in out["GLMM-t"].notes[0]
+    assert out["GLMM-t"].ci_lower[0] == pytest.approx(out["REML-HKSJ"].ci_lower[0], rel=1e-12)
+    # same GLMM fit, wider t(k-1) interval where it converged
+    assert out["GLMM-t"].estimate[1] == out["GLMM-z"].estimate[1]
+    assert out["GLMM-t"].ci_lower[1] < out["GLMM-z"].ci_lower[1]
 
 
 def test_unknown_method_rejected() -> None:

@@ -80,7 +80,9 @@ _MEASURES = {
     "PFT": "Freeman-Tukey double-arcsine-transformed proportions",
     "PR": "untransformed proportions",
 }
-_CI_METHODS = {"z": "Wald-type (z)", "hksj": "Hartung-Knapp-Sidik-Jonkman"}
+_CI_METHODS = {"z": "Wald-type (z)", "t": "Wald-type, t(k-1)", "hksj": "Hartung-Knapp-Sidik-Jonkman",
+               "hksj_adhoc": "Hartung-Knapp-Sidik-Jonkman, ad hoc correction",
+               "credible": "equal-tailed credible interval"}
 _XTICKS = [0.0, 0.25, 0.5, 0.75, 1.0]
 _XLIM = (-0.03, 1.03)
 _NBSP = "\u00a0"
@@ -183,7 +185,7 @@ def _model_label(result: Any) -> str:
     method = str(result.method).upper()
     if method == "EE":
         return "Common-effect model"
-    if method == "BAYES":
+    if method in ("BAYES", "BAYES_BN"):
         return "Bayesian random-effects model"
     if method == "GLMM":
         return "Random-effects model (GLMM)"
@@ -219,8 +221,9 @@ def _model_text(result: Any) -> str:
         "EE": "common effect",
         "GLMM": "binomial-normal GLMM",
         "BAYES": "Bayesian normal-normal",
+        "BAYES_BN": "Bayesian binomial-normal",
     }
-    if method == "BAYES":
+    if method in ("BAYES", "BAYES_BN"):
         interval = f"{lvl} credible interval: equal-tailed posterior interval"
     else:
         interval = f"{lvl} CI: {_CI_METHODS.get(str(result.ci).lower(), str(result.ci))}"
