@@ -343,7 +343,8 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
     ``ci="z"``: :math:`\\hat\\mu \\pm z_{1-\alpha/2}\\mathrm{SE}`; ``ci="t"``:
     :math:`\\hat\\mu \\pm t_{k-1;\\,1-\alpha/2}\\mathrm{SE}` with the p-value from t(k-1)
     (metafor ``rma.glmm(test="t")``). PI: :math:`\\hat\\mu \\pm c\\sqrt{\\mathrm{SE}^2 +
-    \\hat\tau^2}`, :math:`c` from t(k-1) for ``pi="t"`` [inthout2016] or normal.
+    \\hat\tau^2}`, :math:`c` from t(k-1) for ``pi="t"`` or normal (the df rule of
+    :func:`analysis.engine.rma.rma_uni`).
 
     Heterogeneity as metafor's ``rma.glmm``: Q is the Wald-type test of the saturated logistic
     model (``GLMMFit.q_wald``); I^2 and H^2 come from the GLMM tau2 and the typical within-study

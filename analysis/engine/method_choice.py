@@ -14,7 +14,7 @@ on the rows of a simulation summary (:data:`analysis.engine.simulation.SUMMARY_C
    go on.
 3. **Bias**: candidates whose largest :math:`|\text{bias}|` over the relevant scenarios is within
    ``bias_tolerance`` of the smallest go on.
-4. **Interval score** ([winkler1972], [gneiting2007]): the smallest mean over the relevant
+4. **Interval score** ([gneiting2007]): the smallest mean over the relevant
    scenarios wins.
 5. A remaining tie goes to the candidate listed first.
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from analysis.engine.simulation import check_summary, coverage_band
 
-__all__ = ["MethodChoice", "Step", "choose_method", "in_box"]
+__all__ = ["MethodChoice", "Step", "choice_text", "choose_method", "in_box", "rule_text"]
 
 
 @dataclass(frozen=True)
@@ -152,3 +152,60 @@ def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
     se0 = float(np.sqrt(level * (1 - level) / reps.min()))
     margin = float(rule["band_mcse"]) * se0
     return MethodChoice(kept[0], tuple(steps), n_rel, n_core, (level - margin, level + margin))
+
+
+def _box_text(box: Mapping[str, Sequence[float]]) -> str:
+    k, p, t = box["k"], box["proportion"], box["tau"]
+    return (f"k {int(k[0])} to {int(k[1])} studies, true proportion {p[0]:g} to {p[1]:g}, "
+            f"tau {t[0]:g} to {t[1]:g}")
+
+
+def rule_text(plan: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> list[str]:
+    """The plan's rule in words, one item per step (every number read from ``plan``)."""
+    r, names = plan["rule"], dict(labels or {})
+    lv = float(plan.get("level", 0.95))
+    reps = int(plan.get("replicates", 1000))
+    se0 = (lv * (1 - lv) / reps) ** 0.5
+    cands = ", ".join(names.get(c, c) for c in plan["candidates"])
+    return [
+        f"Candidates: {cands}.",
+        (f"Scenarios judged (relevant): {_box_text(plan['relevant'])}; core: "
+         f"{_box_text(plan['core'])}."),
+        (f"1. Gate: in every core scenario, coverage of the {100 * lv:g} % interval at least "
+         f"{100 * float(r['coverage_floor']):g} % and absolute bias of the pooled proportion at "
+         f"most {100 * float(r['bias_limit']):g} percentage points."),
+        (f"2. Two-sided coverage: count the relevant scenarios whose coverage lies outside "
+         f"{100 * lv:g} % +/- {r['band_mcse']:g} Monte Carlo SEs taken at the nominal level "
+         f"(MCSE = sqrt({lv:g} x {1 - lv:g} / {reps}) = {100 * se0:.2f} points), below or above; "
+         f"keep the methods within {100 * float(r['count_tolerance']):g} % of the relevant "
+         "scenarios of the smallest count."),
+        (f"3. Bias: keep the methods whose largest absolute bias over the relevant scenarios is "
+         f"within {100 * float(r['bias_tolerance']):g} percentage points of the smallest."),
+        ("4. Interval score (width plus 2/alpha times the distance by which the interval misses "
+         "the truth): the smallest mean over the relevant scenarios wins."),
+        "5. A tie that remains goes to the candidate listed first.",
+    ]
+
+
+def choice_text(choice: MethodChoice, labels: Mapping[str, str] | None = None) -> list[str]:
+    """What each step of :func:`choose_method` measured and who went on, in words."""
+    names = dict(labels or {})
+
+    def nm(m: str) -> str:
+        return names.get(m, m)
+
+    fmt = {"gate": lambda v: f"lowest core coverage {100 * v:.1f} %",
+           "two-sided coverage": lambda v: f"{int(v)} of {choice.relevant_scenarios} off nominal",
+           "bias": lambda v: f"largest |bias| {100 * v:.1f} points",
+           "interval score": lambda v: f"mean interval score {v:.3f}"}
+    out = []
+    for step in choice.steps:
+        if step.name == "tie-break":
+            out.append(f"Tie-break: {nm(step.kept[0])} ({step.note}).")
+            continue
+        vals = "; ".join(f"{nm(m)}: {fmt[step.name](v)}" for m, v in step.values.items())
+        went = ", ".join(nm(m) for m in step.kept)
+        note = f" ({step.note})" if step.note else ""
+        out.append(f"{step.name.capitalize()}: {vals}. Went on: {went}{note}.")
+    out.append(f"Chosen: {nm(choice.chosen)}.")
+    return out

@@ -25,8 +25,10 @@ Confidence interval (``ci``):
 Prediction interval (``pi``) [inthout2016] [cochranehandbook2024] (Higgins et al. [higgins2009] proposed
 the same interval with a t quantile on k - 2 degrees of freedom; k - 1 is the current Cochrane guidance):
 :math:`\\hat\\mu \\pm c\\sqrt{\\operatorname{SE}^2 + \\hat\\tau^2}`, with the SE of the chosen CI
-method and :math:`c = t_{k-1;\\,1-\\alpha/2}` for ``"t"`` (our default; meta's since 8.0) or
-:math:`z_{1-\\alpha/2}` for ``"z"`` (metafor's ``predict`` default with ``test="z"``).
+method and :math:`c = t_{k-1;\\,1-\\alpha/2}` for ``"t"`` (our default, and the default of the R
+package meta since version 8.0, ``method.predict = "V"``) or :math:`z_{1-\\alpha/2}` for ``"z"``
+(metafor's ``predict`` default with ``test="z"``). The df rule is stated wherever an interval is
+shown (``MetaPropResult.pi_df``).
 """
 
 from __future__ import annotations

@@ -279,7 +279,8 @@ def pooled_intervals(
     The formulas of :func:`analysis.engine.rma.rma_uni` with ``pi="t"``: :math:`w_i = 1/(v_i +
     \\hat\\tau^2)`, :math:`\\hat\\mu = \\sum w_i y_i / \\sum w_i`; SE :math:`(\\sum w_i)^{-1/2}`
     ("z"), the HKSJ SE ("hksj", [knapp2003]) or the larger of the two ("hksj_adhoc");
-    PI :math:`\\hat\\mu \\pm t_{k-1}\\sqrt{SE^2 + \\hat\\tau^2}` [higgins2009].
+    PI :math:`\\hat\\mu \\pm t_{k-1}\\sqrt{SE^2 + \\hat\\tau^2}` (the form of [higgins2009], who used
+    k - 2 df).
 
     Returns
     -------
@@ -484,8 +485,8 @@ def median_mcse(values: npt.ArrayLike, level: float = 0.95) -> float:
 
 def interval_score(lower: npt.ArrayLike, upper: npt.ArrayLike, truth: float,
                    alpha: float = 0.05) -> FloatArray:
-    """Interval (Winkler) score of each interval for the true value ([winkler1972],
-    [gneiting2007]); smaller is better.
+    """Interval (Winkler) score of each interval for the true value ([gneiting2007], section
+    6.2); smaller is better.
 
     .. math:: S = (U - L) + \\frac{2}{\\alpha}(L - p)\\,1\\{p < L\\}
               + \\frac{2}{\\alpha}(p - U)\\,1\\{p > U\\}

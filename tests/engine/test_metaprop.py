@@ -254,3 +254,37 @@ def test_bayes_prior_scale_matters_and_k1_works() -> None:
     one = metaprop([3], [10], method="BAYES")
     assert one.ci_lower < one.estimate < one.ci_upper
     assert one.pi_lower <= one.ci_lower and one.ci_upper <= one.pi_upper
+
+
+# --------------------------------------------------------------------------- GLMM with a t CI
+
+
+def test_glmm_t_interval_matches_metafor_rma_glmm_test_t() -> None:
+    """metafor 3.8-1 ``rma.glmm(measure="PLO", xi, ni, test="t")`` on the first five studies of
+    metadat::dat.pritz1997 (xi 16, 10, 4, 43, 10; ni 17, 12, 8, 58, 10): b 1.5987843030,
+    se 0.5266624378, CI 0.1365349556 to 3.0610336503, p 0.0385647251. The GLMMs agree to about
+    1e-3 (lme4's nAGQ = 7 against our converged quadrature, tests/engine/test_glmm.py)."""
+    from scipy import special, stats
+
+    res = metaprop([16, 10, 4, 43, 10], [17, 12, 8, 58, 10], method="GLMM", ci="t")
+    assert res.ci == "t" and res.ci_df == 4
+    assert res.mu == pytest.approx(1.5987843030, abs=2e-3)
+    assert res.se == pytest.approx(0.5266624378, abs=2e-3)
+    assert (res.mu_ci_lower, res.mu_ci_upper) == pytest.approx((0.1365349556, 3.0610336503), abs=5e-3)
+    assert res.pvalue == pytest.approx(0.0385647251, abs=1e-3)
+    # exactly the t(k-1) quantile times our own SE, back-transformed
+    q = stats.t.ppf(0.975, 4)
+    assert res.mu_ci_lower == pytest.approx(res.mu - q * res.se, rel=1e-12)
+    assert res.ci_upper == pytest.approx(special.expit(res.mu + q * res.se), rel=1e-12)
+    wald = metaprop([16, 10, 4, 43, 10], [17, 12, 8, 58, 10], method="GLMM", ci="z")
+    assert wald.mu == res.mu and wald.ci_lower > res.ci_lower and wald.ci_df is None
+
+
+def test_ci_t_only_for_the_glmm() -> None:
+    with pytest.raises(ValueError, match="offered for method 'GLMM' only"):
+        metaprop([3, 4], [5, 6], method="REML", ci="t")
+
+
+def test_glmm_t_falls_back_to_reml_hksj_when_no_finite_estimate() -> None:
+    res = metaprop([5, 10, 3], [5, 10, 3], method="GLMM", ci="t")
+    assert any("fell back" in s for s in res.notes) and res.ci == "hksj" and res.ci_df == 2

@@ -44,6 +44,7 @@ from analysis.engine.simulation import (
     simulate_data,
     summarise,
 )
+from analysis.evidence.readers import load_yaml
 from tools import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,6 +215,8 @@ def test_summarise_hand_made_replicates() -> None:
     assert s["width_pi"] == pytest.approx(0.35)
     assert s["failure_rate"] == 0.5
     assert s["failure_rate_mcse"] == pytest.approx(math.sqrt(0.25 / 4))
+    # interval score: widths 0.15, 0.09, 0.19; the 2nd and 3rd miss 0.8 by 0.01: + 40 * 0.01 each
+    assert s["interval_score"] == pytest.approx((0.15 + 0.09 + 0.19 + 0.4 + 0.4) / 3)
     assert s["notes"] == "1 x did not converge; logit REML-z used; 1 x error ValueError"
 
 
@@ -232,7 +235,7 @@ def test_writer_reproduces_stored_check_exactly(tmp_path: Path) -> None:
 def test_stored_study_is_complete() -> None:
     run = json.loads((STORED / "run.json").read_text(encoding="utf-8"))
     table = pd.read_csv(STORED / "summary.csv")
-    assert run["seed"] == simulate.SEED == json.loads(
+    assert run["seed"] == json.loads(
         (STORED / "check" / "run.json").read_text(encoding="utf-8"))["seed"]
     assert run["replicates"] >= 1000
     assert (table["replicates"] == run["replicates"]).all()
@@ -240,8 +243,11 @@ def test_stored_study_is_complete() -> None:
     want = {(s["k"], s["proportion"], s["tau"], m) for s in run["grid"] for m in METHODS}
     got = set(zip(table.k, table.proportion, table.tau, table.method, strict=True))
     assert got == want and len(table) == len(want)
+    plan = load_yaml(simulate.PLAN)
+    assert run["seed"] == plan["seed"] and run["replicates"] == plan["replicates"]
     assert [tuple(s.values()) for s in run["grid"]] == [
-        (s.k, s.proportion, s.tau, s.n_min, s.n_max) for s in scenario_grid()]
+        (s.k, s.proportion, s.tau, s.n_min, s.n_max) for s in simulate.plan_grid(plan)]
+    assert set(plan["candidates"]) | set(plan["reported_only"]) == set(METHODS)
 
 
 # --------------------------------------------------------------------------- verdict and figures
@@ -251,56 +257,53 @@ def _toy_summary() -> pd.DataFrame:
     """Hand-made summary: 2 scenarios x 3 methods (SYNTHETIC numbers, not simulation output)."""
     rows = []
     values = {  # method: (coverage in scenario 1, scenario 2), width
-        "REML-HKSJ-adhoc": ((0.97, 0.90), 0.30),
-        "GLMM": ((0.93, 0.94), 0.20),
+        "REML-HKSJ-adhoc": ((0.99, 0.90), 0.30),
+        "GLMM-z": ((0.93, 0.945), 0.20),
         "DL-z": ((0.85, 0.80), 0.15),
     }
     for s, (k, tau) in enumerate([(3, 0.5), (10, 1.0)]):
         for method, (cov, width) in values.items():
             rows.append({"k": k, "proportion": 0.95, "tau": tau, "method": method,
-                         "coverage_ci": cov[s], "coverage_ci_mcse": 0.005, "coverage_pi": cov[s],
-                         "coverage_pi_mcse": 0.005, "bias": -0.01, "bias_mcse": 0.001,
-                         "width_ci": width, "width_pi": 2 * width, "failure_rate": 0.0})
+                         "replicates": 1000, "coverage_ci": cov[s], "coverage_ci_mcse": 0.005,
+                         "coverage_pi": cov[s], "coverage_pi_mcse": 0.005, "bias": -0.01 * (s + 1),
+                         "bias_mcse": 0.001, "width_ci": width, "width_ci_mcse": 0.001,
+                         "width_pi": 2 * width, "interval_score": width + (1 - cov[s]),
+                         "interval_score_mcse": 0.001, "failure_rate": 0.0})
     return pd.DataFrame(rows)
 
 
-def test_holds_nominal_threshold() -> None:
-    got = holds_nominal([0.95, 0.941, 0.939, 0.99], [0.005, 0.005, 0.005, 0.0])
-    assert got.tolist() == [True, True, False, True]
+def test_nominal_mcse_and_two_sided_band() -> None:
+    assert nominal_mcse(0.95, 1000) == pytest.approx(math.sqrt(0.95 * 0.05 / 1000))
+    toy = _toy_summary()
+    band = coverage_band(toy).tolist()  # 0.95 +/- 0.0138
+    assert band == ["above", "below", "below", "below", "within", "below"]
+
+
+def test_interval_score() -> None:
+    got = interval_score([0.8, 0.9, 0.5], [0.9, 0.99, 0.8], 0.85, alpha=0.05)
+    assert got.tolist() == pytest.approx([0.1, 0.09 + 40 * 0.05, 0.3 + 40 * 0.05])
+    assert interval_score([0.0], [1.0], 0.3).tolist() == [1.0]  # always covers, scores 1
 
 
 def test_scorecard_counts_and_ranges() -> None:
     card = scorecard(_toy_summary())
-    assert card.index.tolist() == ["DL-z", "REML-HKSJ-adhoc", "GLMM"]  # METHODS order
-    assert card.loc["REML-HKSJ-adhoc", "ci_holds"] == 1
-    assert card.loc["GLMM", "ci_holds"] == 1  # 0.93 < 0.94; 0.94 >= 0.94
-    assert card.loc["DL-z", "ci_holds"] == 0
-    assert card.loc["GLMM", "ci_mad"] == pytest.approx((0.02 + 0.01) / 2)
+    assert card.index.tolist() == ["DL-z", "REML-HKSJ-adhoc", "GLMM-z"]  # METHODS order
+    assert card.loc["REML-HKSJ-adhoc", ["ci_below", "ci_within", "ci_above"]].tolist() == [1, 0, 1]
+    assert card.loc["GLMM-z", ["ci_below", "ci_within", "ci_above"]].tolist() == [1, 1, 0]
+    assert card.loc["DL-z", "bias_max_abs"] == pytest.approx(0.02)
     assert card.loc["REML-HKSJ-adhoc", "ci_min"] == 0.90
     by_k = coverage_by_k(_toy_summary())
     assert by_k.loc["DL-z", (10, "min")] == 0.80
 
 
-def test_findings_text_reports_ties_shortfalls_and_width() -> None:
-    text = findings_text(_toy_summary())
-    assert "in 1 of 2 scenarios, as many as Binomial-normal GLMM" in text
-    assert "k = 10, pooled proportion 0.95, tau 1 (coverage 90.0 %)" in text
-    assert "Binomial-normal GLMM (ML), Wald CI came closest to nominal (mean coverage 94.0 %" in text
-    assert "1.5 times as wide as that of Binomial-normal GLMM" in text
-    worse = _toy_summary()
-    worse.loc[worse.method == "REML-HKSJ-adhoc", "coverage_ci"] = 0.5
-    assert "**Binomial-normal GLMM (ML), Wald CI did so in more scenarios (1 of 2)**" in (
-        findings_text(worse))
-    with pytest.raises(ValueError, match="not in the simulation summary"):
-        findings_text(_toy_summary(), primary="PFT-REML")
-
-
 def test_method_for_maps_plan_settings() -> None:
     assert method_for("PLO", "REML", "hksj_adhoc") == "REML-HKSJ-adhoc"
     assert method_for("PLO", "REML", "hksj") == "REML-HKSJ"
-    assert method_for("PLO", "GLMM", "z") == "GLMM"
-    assert method_for("PLO", "BAYES", "z", 0.5) == "BAYES-HN0.5"
-    assert method_for("PLO", "BAYES", "z", 1.0) is None
+    assert method_for("PLO", "GLMM", "z") == "GLMM-z"
+    assert method_for("PLO", "GLMM", "t") == "GLMM-t"
+    assert method_for("PLO", "BAYES_BN", "z", 0.5) == "BAYES-BN-HN0.5"
+    assert method_for("PLO", "BAYES_BN", "z", 1.0) == "BAYES-BN-HN1.0"
+    assert method_for("PLO", "BAYES", "z", 0.5) is None
     assert method_for("PAS", "REML", "z") is None
 
 

@@ -49,8 +49,8 @@ summarise <- function(x, n, scale, lo, hi) {
 cases <- list(
   list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 0.5, lo = -5, hi = 11),
   list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 1.0, lo = -8, hi = 16),
-  list(x = c(0, 0), n = c(10, 20), scale = 1.0, lo = -18, hi = 4),
-  list(x = c(45, 20, 9, 30, 2), n = c(50, 20, 12, 41, 2), scale = 1.0, lo = -5, hi = 12)
+  list(x = c(0, 0), n = c(10, 20), scale = 1.0, lo = -20, hi = 16),
+  list(x = c(45, 20, 9, 30, 2), n = c(50, 20, 12, 41, 2), scale = 1.0, lo = -8, hi = 14)
 )
 out <- lapply(cases, function(cs) { r <- summarise(cs$x, cs$n, cs$scale, cs$lo, cs$hi); message(toJSON(r, auto_unbox = TRUE)); r })
 args <- commandArgs(trailingOnly = TRUE)

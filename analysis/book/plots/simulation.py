@@ -31,11 +31,12 @@ MEASURE_LABELS: dict[str, str] = {
     "bias": "Bias of the pooled proportion",
     "width_ci": "Median width of the confidence interval",
     "width_pi": "Median width of the prediction interval",
+    "interval_score": "Mean interval score of the confidence interval (smaller is better)",
     "failure_rate": "Failure rate",
 }
 _COLOURS = [st.OKABE_ITO[c] for c in ("orange", "sky_blue", "bluish_green", "vermillion",
                                       "blue", "reddish_purple", "yellow")]
-_MARKERS = ["o", "s", "^", "v", "P", "X", "h"]
+_MARKERS = ["o", "s", "^", "v", "P", "X", "h", "<", ">"]
 
 
 def _check(summary: pd.DataFrame, measure: str) -> list[str]:
@@ -63,6 +64,7 @@ def simulation_plot(
     labels: Mapping[str, str] | None = None,
     highlight: str | None = None,
     level: float = 0.95,
+    band: tuple[float, float] | None = None,
 ) -> Figure:
     """Small multiples of one performance measure: rows k, columns tau, x the true proportion.
 
@@ -80,6 +82,8 @@ def simulation_plot(
         Method drawn in black with a larger marker (the review's choice).
     level : float, default 0.95
         Nominal level, drawn as a dashed line for coverage measures.
+    band : (float, float), optional
+        Shaded horizontal band (e.g. the nominal level +/- 2 Monte Carlo SEs at that level).
     """
     present = _check(summary, measure)
     order = list(methods) if methods is not None else present
@@ -104,6 +108,9 @@ def simulation_plot(
                 _panel(ax, panel, measure, order, props, highlight)
                 if measure.startswith("coverage"):
                     ax.axhline(level, color=st.INK, linestyle="--", linewidth=1.0, zorder=1)
+                if band is not None:
+                    ax.axhspan(band[0], band[1], color=st.LIGHT, alpha=0.6, zorder=0,
+                               gid="sim-band")
                 if i == 0:
                     ax.set_title(f"tau = {tau:g}", fontsize=st.FONT_SIZE)
                 if j == 0:
