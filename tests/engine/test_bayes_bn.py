@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_mirror_symmetry(data: tuple[list[int], list[int]]) -> None:
 
 def test_more_events_higher_estimate_and_all_events_finite() -> None:
     meds = [binomial_normal([x, 20], [20, 25]).mu_median for x in range(0, 21, 5)]
-    assert all(b > a for a, b in zip(meds, meds[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(meds))
     allev = binomial_normal([12, 1, 5], [12, 1, 5])
     assert math.isfinite(allev.mu_median) and allev.mu_median > 2
 
