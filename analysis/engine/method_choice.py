@@ -166,7 +166,7 @@ def rule_text(plan: Mapping[str, Any], labels: Mapping[str, str] | None = None) 
     lv = float(plan.get("level", 0.95))
     reps = int(plan.get("replicates", 1000))
     se0 = (lv * (1 - lv) / reps) ** 0.5
-    cands = ", ".join(names.get(c, c) for c in plan["candidates"])
+    cands = "; ".join(names.get(c, c) for c in plan["candidates"])
     return [
         f"Candidates: {cands}.",
         (f"Scenarios judged (relevant): {_box_text(plan['relevant'])}; core: "
@@ -204,7 +204,7 @@ def choice_text(choice: MethodChoice, labels: Mapping[str, str] | None = None) -
             out.append(f"Tie-break: {nm(step.kept[0])} ({step.note}).")
             continue
         vals = "; ".join(f"{nm(m)}: {fmt[step.name](v)}" for m, v in step.values.items())
-        went = ", ".join(nm(m) for m in step.kept)
+        went = "; ".join(nm(m) for m in step.kept)
         note = f" ({step.note})" if step.note else ""
         out.append(f"{step.name.capitalize()}: {vals}. Went on: {went}{note}.")
     out.append(f"Chosen: {nm(choice.chosen)}.")

@@ -96,7 +96,7 @@ def test_rule_and_choice_in_words() -> None:
 
     plan = {**PLAN, "replicates": 1000}
     text = " ".join(rule_text(plan, {"A": "Method A"}))
-    assert "Method A, B, C" in text and "at least 92.5 %" in text and "0.69 points" in text
+    assert "Method A; B; C" in text and "at least 92.5 %" in text and "0.69 points" in text
     s = _summary({"A": [1.0, 1.0, 1.0], "B": [0.95, 0.945, 0.955]})
     lines = choice_text(choose_method(s, {**PLAN, "candidates": ["A", "B"]}))
     assert lines[1] == ("Two-sided coverage: A: 3 of 3 off nominal; B: 0 of 3 off nominal. "
