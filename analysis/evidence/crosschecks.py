@@ -84,6 +84,7 @@ def coverage_problems(
     found: dict[tuple[Any, ...], list[Row]] = {}
     for row in here.rows:
         found.setdefault(tuple(row.values.get(k) for k in here_keys), []).append(row)
+    aggregated = _aggregated_keys(check, resource.name, here_keys) if field is None else set()
     try:
         candidates = list(_rows_where(there, spec.get("where")))
     except ExpressionError as exc:
@@ -95,7 +96,7 @@ def coverage_problems(
         shown = ", ".join(repr(v) for v in key)
         rows = found.get(key, [])
         if field is None:
-            if not rows:
+            if not rows and key not in aggregated:
                 message = spec.get("message") or f"needs at least one row in {_name(here.path)}"
                 problems.append(Problem(there.path, row.line, there_keys[0],
                                         f"{shown}: {message}; {_name(here.path)} has none"))
@@ -112,6 +113,24 @@ def coverage_problems(
                 problems.append(Problem(there.path, row.line, there_keys[0],
                                         f"{shown}: {detail}; {_name(here.path)} has no row for it"))
     return problems
+
+
+def _aggregated_keys(check: PackageCheck, into: str, keys: tuple[str, ...]) -> set[tuple[Any, ...]]:
+    """Keys of the rows that patient-level files add to ``into`` (``x-aggregate.into``).
+
+    A study whose counts come from its private patient-level file has outcome rows once the file is
+    aggregated, even before they are copied into the table; only the file's name (its placeholder
+    values) is used, never a patient value.
+    """
+    covered: set[tuple[Any, ...]] = set()
+    for resource in check.package.resources:
+        spec = resource.properties.get("x-aggregate")
+        if not isinstance(spec, Mapping) or spec.get("into") != into:
+            continue
+        for table in check.tables.get(resource.name) or []:
+            if table.rows and all(k in table.keys for k in keys):
+                covered.add(tuple(table.keys[k] for k in keys))
+    return covered
 
 
 def _name(path: str) -> str:

@@ -263,7 +263,8 @@ def test_root_redirects_to_latest_release_home(real_site: Served, tmp_path: Path
     assert f"Version {version}, released" in text  # footer of the release's pages
     assert "living systematic review" in text.lower()
     _check_switcher_menu(page, _versions(real_site))
-    _check_images(real_site, real_site.base + f"{version}/", page, required=False)
+    # the version's root redirects to its home page: images are relative to that page
+    _check_images(real_site, real_site.base + f"{version}/book/index.html", page, required=True)
 
 
 @pytest.mark.parametrize("page_path", [RESULTS_PAGE, CHANGES_PAGE])

@@ -214,8 +214,13 @@ def reduced_toc(project: Path, pages: tuple[str, ...]) -> list[str]:
     return wanted
 
 
-def _include_the_study(studies: Path, n_patients: int) -> None:
-    """Mark the study included with its number of patients, as data/PRIVATE_DATA.md asks."""
+def _include_the_study(data: Path, n_patients: int) -> None:
+    """Mark the study included with its number of patients, as data/PRIVATE_DATA.md asks.
+
+    An included study needs a risk-of-bias judgement for every item of the plan's tool (the validator
+    refuses it otherwise), so ten SYNTHETIC judgements are added for it, as the appraisers would.
+    """
+    studies = data / "studies.csv"
     with studies.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
         fields = list(rows[0])
@@ -225,6 +230,11 @@ def _include_the_study(studies: Path, n_patients: int) -> None:
         writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+    with (data / "risk_of_bias.csv").open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        for item in range(1, 11):
+            writer.writerow([STUDY, "jbi_case_series", f"Q{item}", "unclear",
+                             "SYNTHETIC judgement for the test build", "test-suite", "2026-12-04"])
 
 
 def build_with_private_file(folder: Path, fixture: Path) -> Built:
@@ -239,7 +249,7 @@ def build_with_private_file(folder: Path, fixture: Path) -> Built:
     shutil.copy2(fixture, private / f"{STUDY}.csv")
     with fixture.open(encoding="utf-8", newline="") as handle:
         patients = len(list(csv.DictReader(handle)))
-    _include_the_study(project / "data" / "studies.csv", patients)
+    _include_the_study(project / "data", patients)
     reduced_toc(project, PAGES)
     return build_copy(project)
 
@@ -327,8 +337,8 @@ def test_results_page_uses_the_aggregated_counts(ipd_book: Built, ipd_review: An
         if synth.pooled:
             assert f"{label} {events}/{total}" in alts, outcome
             assert "ipd" in section.text, outcome  # provenance line: "... 1 ipd ..."
-        else:
-            assert f"{events}/{total} patients" in section.text, outcome
+        else:  # one study alone, or several shown side by side (few-study rules of the plan)
+            assert f"{events}/{total}" in section.text + " " + alts, outcome
 
 
 @pytest.mark.build

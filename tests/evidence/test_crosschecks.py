@@ -42,6 +42,17 @@ def test_included_study_without_outcome_rows(data: Path) -> None:
     ]
 
 
+def test_patient_level_file_gives_an_included_study_its_outcome_rows(tmp_path: Path) -> None:
+    # synthcd2021's counts come from its SYNTHETIC private file: without any published row it is covered
+    data = evidence_copy(tmp_path, with_ipd=True)
+    drop_lines(data / "outcomes.csv", lambda line: not line.startswith("synthcd2021,"))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(data, out=out, err=err) == 0, out.getvalue()
+    (data / "private" / "synthcd2021.csv").unlink()  # without the file the same rows are missing
+    assert any("'synthcd2021': an included study needs at least one row in outcomes.csv" in line
+               for line in errors_of(data))
+
+
 def test_awaiting_study_needs_no_rows(data: Path) -> None:
     # synthef2022 (awaiting data) has neither outcome nor risk-of-bias rows: no problem
     out, err = io.StringIO(), io.StringIO()
