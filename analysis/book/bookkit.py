@@ -62,12 +62,36 @@ def _markdown(text: str) -> Any:
     return Markdown(text)
 
 
-def _html_table(frame: pd.DataFrame, index: bool = False) -> Any:
-    """A DataFrame as a compact, scrollable HTML table (without the index unless asked)."""
+def _html_table(frame: pd.DataFrame, index: bool = False, html_columns: tuple[str, ...] = (),
+                classes: str = "review-table") -> Any:
+    """A DataFrame as a compact, scrollable HTML table (without the index unless asked).
+
+    Every cell is HTML-escaped except those of ``html_columns``, which hold HTML made by this
+    package (counts with their provenance, :mod:`analysis.book.provenance`).
+    """
     from IPython.display import HTML
 
-    html = frame.to_html(index=index, escape=True, na_rep="", classes="review-table", border=0)
-    return HTML(f'<div class="table-scroll">{html}</div>')
+    if not html_columns:
+        table = frame.to_html(index=index, escape=True, na_rep="", classes=classes, border=0)
+        return HTML(f'<div class="table-scroll">{table}</div>')
+    shown = frame.copy()
+    for name in shown.columns:
+        if name not in html_columns:
+            shown[name] = [_escaped(v) for v in shown[name]]
+    shown.columns = [_escaped(name) for name in shown.columns]
+    if index:
+        shown.index = [_escaped(v) for v in shown.index]
+    with pd.option_context("display.max_colwidth", None):
+        table = shown.to_html(index=index, escape=False, na_rep="", classes=classes, border=0)
+    return HTML(f'<div class="table-scroll">{table}</div>')
+
+
+def _escaped(value: Any) -> str:
+    import html
+
+    from analysis.book.provenance import is_blank
+
+    return "" if is_blank(value) else html.escape(str(value))
 
 
 def show_table(frame: pd.DataFrame, index: bool = False) -> None:
@@ -392,6 +416,47 @@ class Review(LivingReview):
                 }
         return {}
 
+    # ----------------------------------------------------------------- provenance of counts
+    @functools.cached_property
+    def bib_fields(self) -> dict[str, Mapping[str, str]]:
+        """Fields of every bibliography entry, by key (``references.bib``)."""
+        from analysis.evidence.bibliography import parse_bibliography
+
+        path = self.root / "references.bib"
+        if not path.exists():
+            return {}
+        return {e.key: e.fields for e in parse_bibliography(path).entries}
+
+    @functools.cached_property
+    def _confidence_words(self) -> dict[str, str]:
+        return self.code_labels("outcomes").get("confidence", {})
+
+    def count_details(self, row: Mapping[str, Any]) -> str:
+        """One count (``events/total``) as HTML that opens on its quote, source, confidence and check.
+
+        The study's reference (DOI, PubMed record, web address) comes from its bibliography entry.
+        """
+        from analysis.book.provenance import count_details, reference_links
+
+        study = str(row.get("study_id", ""))
+        bibkey = row.get("bibkey")
+        if not isinstance(bibkey, str) or not bibkey:
+            match = self.studies.loc[self.studies["study_id"] == study, "bibkey"]
+            bibkey = str(match.iloc[0]) if len(match) and isinstance(match.iloc[0], str) else study
+        fields = self.bib_fields.get(bibkey, {})
+        return count_details(row, confidence_labels=self._confidence_words, references=reference_links(fields),
+                             reference_label=self.labels.get(study, "") if fields else "")
+
+    def count_cells(self, rows: pd.DataFrame) -> list[str]:
+        """:meth:`count_details` of every row of ``rows`` (outcome counts), in order."""
+        return [self.count_details(row) for _, row in rows.iterrows()]
+
+    def labelled_counts(self, rows: pd.DataFrame, label: str = "label") -> str:
+        """The counts of ``rows`` as one HTML list, each count behind its study's label."""
+        from analysis.book.provenance import count_list
+
+        return count_list(zip(rows[label].astype(str), self.count_cells(rows), strict=True))
+
     def in_words(self, frame: pd.DataFrame, table: str) -> pd.DataFrame:
         """``frame`` with codes read as words: enum values by their ``x-labels`` (else ``a_b`` -> ``a b``),
         study ids by their citation labels, outcome ids by the vocabulary's labels."""
@@ -417,10 +482,14 @@ class Review(LivingReview):
         rows = studies.loc[studies["status"] == status].copy()
         if rows.empty:
             return _markdown(f"No study is {status.replace('_', ' ')} in this version.")
+        ids = rows["study_id"].to_list()
         rows = _whole_numbers(self.in_words(rows, "studies"))
         fields = self.fields("studies")
         fields["study_id"] = {**fields.get("study_id", {}), "title": "Study"}
-        table = _html_table(report.labelled_columns(rows, fields, columns))
+        frame = report.labelled_columns(rows, fields, columns)
+        if status == "included":  # each count opens on its quote and source
+            frame[STUDY_COUNTS_COLUMN] = [self._study_counts(s) for s in ids]
+        table = _html_table(frame, html_columns=(STUDY_COUNTS_COLUMN,))
         if not more:
             return table
         details = _html_table(report.labelled_columns(rows, fields, ["study_id", *more]))
@@ -430,6 +499,14 @@ class Review(LivingReview):
             f"{table.data}<details class=\"study-details\"><summary>All characteristics "
             f"({len(more)} more columns, one row per study)</summary>{details.data}</details>"
         )
+
+    def _study_counts(self, study_id: str) -> str:
+        """Every outcome count of one study, labelled by outcome, each opening on its provenance."""
+        from analysis.book.provenance import count_list
+
+        rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
+        names = [str(self.vocabulary.get(o, {}).get("label", o)) for o in rows["outcome"]]
+        return count_list(zip(names, self.count_cells(rows), strict=True), empty="no count recorded")
 
     def included_table(self, evidence_set: str = "review") -> Any:
         """Characteristics of the included studies of an evidence set."""
@@ -449,17 +526,17 @@ class Review(LivingReview):
         if synth.k == 0:
             return
         rows = synth.rows
-        table = pd.DataFrame({"Study": rows["label"], "Events/N": [report.events_of(e, n) for e, n in
-                                                                      zip(rows["events"], rows["total"], strict=True)]})
+        table = pd.DataFrame({"Study": rows["label"], COUNT_COLUMN: self.count_cells(rows)})
         if "selected_from" in rows.columns:
             table["Selected from"] = [str(self.vocabulary.get(o, {}).get("label", o)) for o in rows["selected_from"]]
         table["The study's definition"] = rows["definition"] if "definition" in rows.columns else ""
-        _display(_html_table(table))
+        _display(_html_table(table, html_columns=(COUNT_COLUMN,)))
         if len(synth.excluded):
-            left = ", ".join(f"{lab} ({report.events_of(e, n)})" for lab, e, n in
-                             zip(synth.excluded["label"], synth.excluded["events"], synth.excluded["total"], strict=True))
-            _display(_markdown(f"Left out of the primary analysis by the plan (single-patient case reports): {left}; "
-                               "the sensitivity analyses put them back."))
+            from IPython.display import HTML
+
+            _display(HTML(
+                "<p>Left out of the primary analysis by the plan (single-patient case reports); the sensitivity "
+                "analyses put them back:</p>" + self.labelled_counts(synth.excluded)))
 
     def show_outcome(self, outcome: str | OutcomeSynthesis, result: Any = None, evidence_set: str = "review") -> None:
         """Headline, forest plot, heterogeneity and details of methods of one outcome.
@@ -535,6 +612,10 @@ class Review(LivingReview):
                 show_figure(self.root, Plot(forest_plot_subgroups, (res,)), f"subgroups-{outcome}-{spec['id']}",
                         f"Subgroup forest plot: {synth.label.lower()} by {spec['label'].lower()}.",
                         forest_plot_subgroups_alt_text(res))
+                words = self.in_words(rows[[spec["column"]]], "studies")[spec["column"]]
+                _display(_html_table(pd.DataFrame({"Study": rows["label"].to_numpy(), spec["label"]: words.to_numpy(),
+                                                   COUNT_COLUMN: self.count_cells(rows)}),
+                                     html_columns=(COUNT_COLUMN,)))
 
     # ----------------------------------------------------------------- sensitivity
     def sensitivity_methods_table(self) -> None:
@@ -637,6 +718,7 @@ class Review(LivingReview):
         for outcome, synth in context.items():
             if synth.pooled:
                 _display(_markdown(f"### {synth.label}: poor graft function"))
+                self.show_selection(synth)
                 self.show_outcome(outcome, evidence_set="context")
 
     def _published_pooled(self) -> pd.DataFrame:
@@ -715,7 +797,7 @@ class Review(LivingReview):
         if rows.empty:
             _display(_markdown("No outcome count could be read from the published letter yet."))
             return
-        _display(_html_table(self.count_rows(rows)))
+        _display(_html_table(self.count_rows(rows), html_columns=(COUNT_COLUMN,)))
         _display(_markdown(self.extraction_note(rows)))
 
     def internal_columns(self, table: str) -> list[str]:
@@ -723,19 +805,18 @@ class Review(LivingReview):
         return [name for name in self.fields(table) if "curation_note" in name]
 
     def count_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Outcome rows as a reader sees them: outcome, patients, how read, checked, quote, source."""
+        """Outcome rows as a reader sees them: outcome, the count (HTML: it opens on its quote, source,
+        how it was obtained and whether a second person checked it; column :data:`COUNT_COLUMN`), how
+        it was obtained, and the study's definition. Display with ``html_columns=(COUNT_COLUMN,)``."""
         shown = self.in_words(rows, "outcomes")
-        checked = _checked_column(rows)
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "Outcome": shown["outcome"].to_numpy(),
-            "Patients with the event / assessed": [
-                report.events_of(e, n) + ("" if ok else SINGLE_MARK)
-                for e, n, ok in zip(rows["events"], rows["total"], checked, strict=True)
-            ],
+            COUNT_COLUMN: self.count_cells(rows),
             "How the count was obtained": shown["confidence"].to_numpy(),
-            "Supporting sentence": shown["quote"].fillna("").to_numpy(),
-            "Source": shown["source"].fillna("").to_numpy(),
         })
+        if "definition" in rows.columns:
+            out["The study's definition"] = rows["definition"].fillna("").to_numpy()
+        return out
 
     def extraction_note(self, rows: pd.DataFrame | None = None) -> str:
         """One sentence on double extraction of the counts ``rows`` (all outcome rows by default)."""
@@ -764,7 +845,7 @@ class Review(LivingReview):
 
         rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
         _display(_markdown("Counts aggregated from the patient-level data (they replace the published ones):"))
-        _display(_html_table(rows[["outcome", "events", "total"]]))
+        _display(_html_table(self.count_rows(rows), html_columns=(COUNT_COLUMN,)))
         patients = load_ipd(self.data_dir, study_id)
         for spec in ipd_time_to_event(self.evidence.package):
             label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
@@ -903,6 +984,12 @@ def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
 #: Marker of a count that only one person has extracted (``checked_by`` empty).
 SINGLE_MARK = "†"
 
+#: Heading of a table column of counts, each opening on its quote and source.
+COUNT_COLUMN = "Events/N (open for the source)"
+
+#: Heading of the studies table's column of every count of a study.
+STUDY_COUNTS_COLUMN = "Outcome counts (open for the source)"
+
 
 def _checked(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
@@ -924,7 +1011,8 @@ def _engine(options: Mapping[str, Any]) -> dict[str, Any]:
 def _provenance(rows: pd.DataFrame) -> str:
     counts = rows["confidence"].value_counts()
     parts = [f"{n} {c.replace('_', ' ')}" for c, n in counts.items()]
-    return "Source of the counts: " + ", ".join(parts) + " (see the data tables for each quotation)."
+    return ("Source of the counts: " + ", ".join(parts)
+            + " (open a count in the table of studies for its quotation, source and check).")
 
 
 def _too_few(synth: OutcomeSynthesis, plan: Plan) -> str:
