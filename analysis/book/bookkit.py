@@ -758,21 +758,68 @@ class Review(LivingReview):
                 summary_bars_alt_text(rob, items))
 
     def summary_of_findings(self) -> Any:
-        """Summary-of-findings table: studies, patients, result and certainty per outcome."""
-        cert = self.certainty()
-        rows = []
-        for outcome, synth in self.synthesis().items():
-            rows.append(
-                {
-                    "Outcome": synth.label + (" (primary)" if synth.role == "primary" else ""),
-                    "Studies": synth.k,
-                    "Patients": synth.total_n,
-                    "Result": report.headline(synth),
-                    "Certainty (GRADE)": cert.loc[outcome, "certainty"],
-                    "Reasons for rating down": cert.loc[outcome, "reasons"],
-                }
-            )
-        return _html_table(pd.DataFrame(rows))
+        """Summary-of-findings table in GRADE's format (:func:`analysis.book.sof.sof_table`).
+
+        Per outcome: patients and studies; the proportion per 100 patients (pooled, a single
+        study's own with its exact CI, or each study side by side); the certainty as symbols and
+        word with a footnote letter per rating down (the short reason of ``grade.csv``); the
+        plain-language statement; the counts, each opening on its provenance; the full reasoning
+        one click away.
+        """
+        from IPython.display import HTML
+
+        from analysis.book.sof import sof_table
+
+        return HTML(sof_table([self.sof_row(o, s) for o, s in self.synthesis().items()],
+                              levels=self._certainty_levels))
+
+    @property
+    def _certainty_levels(self) -> tuple[str, ...]:
+        from analysis.evidence.grade import LEVELS
+
+        return tuple(self.plan_raw.get("certainty", {}).get("levels") or LEVELS)
+
+    def _judgements(self) -> pd.DataFrame:
+        try:
+            return self.evidence["grade"]
+        except KeyError:
+            return pd.DataFrame(columns=["outcome", "domain", "rating", "reason"])
+
+    def sof_row(self, outcome: str, synth: OutcomeSynthesis) -> Any:
+        """One outcome of the summary of findings (:class:`analysis.book.sof.SofRow`)."""
+        from analysis.book.sof import SofRow
+        from analysis.evidence.grade import DOMAINS, downgrades, plain_statement
+
+        certainty = _certainty_words(self.certainty(), outcome)
+        effect, note, amount = _absolute_effect(synth)
+        judged = self._judgements()
+        mine = judged.loc[judged["outcome"] == outcome]
+        order = {d: i for i, d in enumerate(DOMAINS)}
+        mine = mine.iloc[sorted(range(len(mine)), key=lambda i: order.get(mine["domain"].iloc[i], len(order)))]
+        assessed = certainty not in ("not yet assessed",) and synth.k > 0
+        return SofRow(
+            outcome=synth.label + (" (primary outcome)" if synth.role == "primary" else ""),
+            patients=synth.total_n,
+            studies=synth.k,
+            effect=effect,
+            effect_note=note,
+            certainty=certainty,
+            downgrades=downgrades(judged, outcome) if assessed else (),
+            statement=plain_statement(certainty, synth.label, amount),
+            counts_html=self.labelled_counts(synth.rows) if synth.k else "",
+            judgements=tuple((str(d), str(r), str(w)) for d, r, w in
+                             zip(mine["domain"], mine["rating"], mine["reason"], strict=True)) if assessed else (),
+        )
+
+    def grade_wording(self) -> Any:
+        """The certainty levels as the summary of findings shows them, with the statement each gives."""
+        from analysis.book.sof import certainty_html
+        from analysis.evidence.grade import PROPORTION_STATEMENTS, plain_statement
+
+        rows = [{"Certainty": certainty_html(level, self._certainty_levels),
+                 "Plain-language statement": plain_statement(level, "the outcome", "about N of every 100 patients")}
+                for level in reversed(self._certainty_levels) if level in PROPORTION_STATEMENTS]
+        return _html_table(pd.DataFrame(rows), html_columns=("Certainty",))
 
     # ----------------------------------------------------------------- one study / IPD
     def study_card(self, study_id: str) -> None:
@@ -1039,6 +1086,26 @@ def _cumulative_by_the_rules(df: pd.DataFrame, rows: pd.DataFrame, plan: Plan) -
             out.loc[out.index[0], column] = np.nan
     drop = (out["k"] > 1) & (out["k"] < plan.min_studies_to_pool)
     return out.loc[~drop].reset_index(drop=True), out.loc[drop, "label"].astype(str).to_list()
+
+
+def _absolute_effect(synth: OutcomeSynthesis) -> tuple[str, str, str]:
+    """(effect, how it was obtained, amount for the statement) of an outcome, per 100 patients."""
+    if synth.k == 0:
+        return "No study", "", ""
+    if synth.display == "side_by_side":
+        studies = synth.studies
+        shown = "; ".join(f"{s['label']}: {report.per_100(s['proportion'])} per 100 "
+                          f"({report.per_100(s['ci_lower'])} to {report.per_100(s['ci_upper'])})"
+                          for _, s in studies.iterrows())
+        low, high = (report.per_100(studies["proportion"].min()), report.per_100(studies["proportion"].max()))
+        amount = (f"about {low} of every 100 patients in each study" if low == high
+                  else f"between {low} and {high} of every 100 patients, depending on the study")
+        return shown, f"Not pooled ({synth.reason}); each study's own proportion with its exact 95% CI.", amount
+    est, lo, hi = report.shown_estimate(synth)
+    level = round(100 * synth.level)
+    note = (f"Pooled from {synth.k} studies ({level}% CI)." if synth.pooled
+            else f"One study, not pooled (exact {level}% CI).")
+    return report.per_100_with_ci(est, lo, hi), note, f"about {report.per_100(est)} of every 100 patients"
 
 
 def _certainty_words(cert: pd.DataFrame, outcome: str) -> str:

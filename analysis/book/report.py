@@ -34,6 +34,33 @@ def interval(lower: float, upper: float, digits: int = 0) -> str:
     return f"{percent(lower, digits)} to {percent(upper, digits)}"
 
 
+def per_100(x: float) -> str:
+    """A proportion as a whole number of patients per 100, rounded as :func:`percent` rounds it.
+
+    A proportion above 0 that rounds to 0 reads ``"<1"`` and one below 1 that rounds to 100 reads
+    ``">99"``, so that neither "none" nor "all" is claimed where the number is neither.
+
+    Examples
+    --------
+    >>> [per_100(x) for x in (0.0, 0.004, 0.006, 0.875, 0.994, 0.996, 1.0)]
+    ['0', '<1', '1', '88', '99', '>99', '100']
+    """
+    value = _finite(x, "per_100")
+    if not 0 <= value <= 1:
+        raise ValueError(f"per_100: a proportion must lie in [0, 1], got {value!r}")
+    shown = percent(value).rstrip("%")
+    if shown == "0" and value > 0:
+        return "<1"
+    if shown == "100" and value < 1:
+        return ">99"
+    return shown
+
+
+def per_100_with_ci(estimate: float, lower: float, upper: float) -> str:
+    """``"88 per 100 (52 to 98)"``: an absolute effect as GRADE's summary-of-findings tables print it."""
+    return f"{per_100(estimate)} per 100 ({per_100(lower)} to {per_100(upper)})"
+
+
 def estimate_with_ci(res: Any, digits: int = 0) -> str:
     """``"84% (95% CI 70% to 93%)"`` from a result with estimate and CI bounds."""
     level = round(100 * float(getattr(res, "level", 0.95)))

@@ -3,7 +3,8 @@
 The descriptor (``datapackage.yaml``) is the single source of truth for the columns of
 every table. This module knows the Table Schema vocabulary, not any table: field
 ``type`` (string, integer, number, boolean, date, array, any), ``constraints``
-(``required``, ``unique``, ``enum``, ``minimum``, ``maximum``, ``pattern``),
+(``required``, ``unique``, ``enum``, ``minimum``, ``maximum``, ``pattern``, ``minLength``,
+``maxLength``),
 ``primaryKey``, ``foreignKeys``, ``missingValues`` and ``fieldsMatch``. Types, constraints,
 missing values, primary keys and unique fields are checked by ``frictionless`` (the
 standard's reference implementation), fed the rows as inline data so that every problem
@@ -116,6 +117,8 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
     separator: str | None = None
     partial_date: bool = False
     recommended: bool = False
@@ -373,6 +376,8 @@ def _field(item: Any, out: _Collector) -> Field | None:
         minimum=constraints.get("minimum"),
         maximum=constraints.get("maximum"),
         pattern=pattern,
+        min_length=constraints.get("minLength"),
+        max_length=constraints.get("maxLength"),
         separator=item.get("x-separator"),
         partial_date=bool(item.get("x-partial-date", False)),
         recommended=bool(item.get("x-recommended", False)),
@@ -519,6 +524,8 @@ def _descriptor(spec: Field, constraints: bool = True) -> dict[str, Any]:
         "minimum": spec.minimum,
         "maximum": spec.maximum,
         "pattern": spec.pattern,
+        "minLength": spec.min_length,
+        "maxLength": spec.max_length,
     }
     if constraints and any(v is not None for v in found.values()):
         out["constraints"] = {k: v for k, v in found.items() if v is not None}
@@ -631,6 +638,10 @@ def _constraint_message(spec: Field, name: str, value: Any, show: Callable[[Any]
     if name == "pattern":
         hint = spec.properties.get("x-pattern-hint") or f"pattern {spec.pattern}"
         return f"{show(value)} does not match {hint}"
+    if name == "maxLength":
+        return f"{show(value)} is {len(str(value))} characters long; at most {spec.max_length} allowed"
+    if name == "minLength":
+        return f"{show(value)} is {len(str(value))} characters long; at least {spec.min_length} needed"
     if name == "required":
         return "required value is missing"
     return f"{show(value)} breaks the {name} constraint"
