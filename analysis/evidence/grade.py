@@ -144,8 +144,8 @@ def downgrades(judgements: pd.DataFrame, outcome: str, *, short: str = "short_re
     for _, row in mine.iterrows():
         text = row.get(short)
         full = str(row["reason"]).strip()
-        text = full if text is None or (isinstance(text, float) and text != text) or not str(text).strip() else str(text)
-        found.append(Downgrade(str(row["domain"]), str(row["rating"]), text.strip(), full))
+        text = full if pd.isna(text) or not str(text).strip() else str(text).strip()
+        found.append(Downgrade(str(row["domain"]), str(row["rating"]), text, full))
     return tuple(sorted(found, key=lambda d: order.get(d.domain, len(order))))
 
 

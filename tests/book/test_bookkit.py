@@ -471,9 +471,12 @@ def test_extraction_note_counts_single_extracted_rows(rv: Review) -> None:
     assert rv.extraction_note(rows.iloc[0:0]) == "No count is shown here."
     without = rv.outcomes.head(2).drop(columns=["checked_by"])
     assert rv.extraction_note(without).startswith(f"{bookkit.SINGLE_MARK} Single extraction: 2 of 2 counts")
-    marked = rv.count_rows(rv.outcomes)["Patients with the event / assessed"]
+    marked = rv.count_rows(rv.outcomes)[bookkit.COUNT_COLUMN]
+    summaries = marked.str.extract(r"<summary>(.*?)</summary>", expand=False)
     unchecked = ~rv.outcomes["checked_by"].map(bookkit._checked)
-    assert (marked.str.endswith(bookkit.SINGLE_MARK) == unchecked.to_numpy()).all()
+    assert (summaries.str.contains(bookkit.SINGLE_MARK) == unchecked.to_numpy()).all()
+    counts = [f"{e}/{n}" for e, n in zip(rv.outcomes["events"], rv.outcomes["total"], strict=True)]
+    assert [s.startswith(c) for s, c in zip(summaries, counts, strict=True)] == [True] * len(counts)
 
 
 def test_included_table_keeps_key_columns_and_puts_the_rest_in_details(rv: Review) -> None:

@@ -300,3 +300,22 @@ def test_heterogeneity_accepts_any_result_like_object() -> None:
     """Presentation only: a hand-made object with the result's attribute names is enough."""
     res = SimpleNamespace(k=2, tau2=0.125, i2=33.349, q=6.0004, q_df=1, q_pvalue=0.19915)
     assert report.heterogeneity(res) == "τ² = 0.12; Q = 6.0 (df 1, p = 0.199)"
+
+
+@pytest.mark.parametrize(("x", "expected"), [
+    (0.0, "0"), (1e-9, "<1"), (0.004, "<1"), (0.0049, "<1"), (0.0051, "1"), (0.014, "1"), (0.016, "2"),
+    (0.5, "50"), (0.875, "88"), (0.9949, "99"), (0.9951, ">99"), (0.999999, ">99"), (1.0, "100"),
+])
+def test_per_100_rounding_boundaries(x: float, expected: str) -> None:
+    assert report.per_100(x) == expected
+
+
+def test_per_100_agrees_with_the_percentages_elsewhere_and_refuses_non_proportions() -> None:
+    for x in np.linspace(0.01, 0.99, 199):
+        assert report.per_100(x) == report.percent(x).rstrip("%")
+    for bad in (-0.01, 1.01, float("nan"), None):
+        with pytest.raises(ValueError):
+            report.per_100(bad)  # type: ignore[arg-type]
+    assert report.per_100_with_ci(0.8812, 0.5194, 0.9811) == "88 per 100 (52 to 98)"
+    assert report.per_100_with_ci(1.0, 0.7354, 1.0) == "100 per 100 (74 to 100)"
+    assert report.per_100_with_ci(0.0, 0.0, 0.0842) == "0 per 100 (0 to 8)"

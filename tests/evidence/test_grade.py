@@ -132,3 +132,91 @@ def test_certainty_table_agrees_with_rate() -> None:
         assert table.loc[outcome, "certainty"] == rate("high", ratings)
         assert table.loc[outcome, "downgrades"] == sum(DOWNGRADE[r] for r in ratings)
     assert table["certainty"].tolist() == ["very low", "high", "moderate"]  # high-3, high, high-1
+
+
+# ---------------------------------------------------------------- summary-of-findings pieces
+
+from analysis.evidence.grade import (  # noqa: E402
+    DOMAINS,
+    NOT_ASSESSED,
+    STATEMENT_NO_EVIDENCE,
+    STATEMENT_NOT_ASSESSED,
+    downgrades,
+    footnote_letter,
+    footnote_letters,
+    plain_statement,
+    symbols,
+)
+
+
+@pytest.mark.parametrize(("level", "expected"), [
+    ("high", "⊕⊕⊕⊕"), ("moderate", "⊕⊕⊕◯"), ("low", "⊕⊕◯◯"), ("very low", "⊕◯◯◯"),
+])
+def test_symbols_per_level(level: str, expected: str) -> None:
+    assert symbols(level) == expected
+
+
+def test_symbols_follow_the_levels_given_and_refuse_others() -> None:
+    five = ("very low", "low", "moderate", "high", "very high")  # SYNTHETIC scale
+    assert [symbols(x, five) for x in five] == ["⊕◯◯◯◯", "⊕⊕◯◯◯", "⊕⊕⊕◯◯", "⊕⊕⊕⊕◯", "⊕⊕⊕⊕⊕"]
+    with pytest.raises(ValueError, match="not one of"):
+        symbols(NOT_ASSESSED)
+
+
+@pytest.mark.parametrize(("certainty", "expected"), [
+    ("high", "Neutrophil recovery occurs in about 88 of every 100 patients."),
+    ("moderate", "Neutrophil recovery probably occurs in about 88 of every 100 patients."),
+    ("low", "Neutrophil recovery may occur in about 88 of every 100 patients."),
+    ("very low", "The evidence is very uncertain about how often neutrophil recovery occurs."),
+    (NOT_ASSESSED, STATEMENT_NOT_ASSESSED),
+    (NO_EVIDENCE, STATEMENT_NO_EVIDENCE),
+])
+def test_statement_per_level(certainty: str, expected: str) -> None:
+    assert plain_statement(certainty, "Neutrophil recovery", "about 88 of every 100 patients") == expected
+
+
+def test_statements_keep_acronyms_and_refuse_unknown_levels() -> None:
+    assert plain_statement("very low", "GVHD of the skin", "x") == (
+        "The evidence is very uncertain about how often GVHD of the skin occurs.")
+    assert plain_statement("low", "death (all causes)", "about 5 of every 100 patients") == (
+        "Death (all causes) may occur in about 5 of every 100 patients.")
+    with pytest.raises(ValueError, match="no statement"):
+        plain_statement("certain", "X", "x")
+
+
+@pytest.mark.parametrize(("index", "letter"), [
+    (0, "a"), (1, "b"), (25, "z"), (26, "aa"), (27, "ab"), (51, "az"), (52, "ba"), (701, "zz"), (702, "aaa"),
+])
+def test_footnote_letter_boundaries(index: int, letter: str) -> None:
+    assert footnote_letter(index) == letter
+
+
+def test_footnote_letters_are_unique_and_stable() -> None:
+    letters = [footnote_letter(i) for i in range(2000)]
+    assert len(set(letters)) == len(letters)
+    keys = [("risk_of_bias", "x"), ("imprecision", "y"), ("risk_of_bias", "x"), ("publication_bias", "z"),
+            ("imprecision", "y2")]
+    first = footnote_letters(keys)
+    assert first == {("risk_of_bias", "x"): "a", ("imprecision", "y"): "b", ("publication_bias", "z"): "c",
+                     ("imprecision", "y2"): "d"}
+    assert footnote_letters(keys) == first  # same table, same letters
+    assert footnote_letters([]) == {}
+    with pytest.raises(ValueError):
+        footnote_letter(-1)
+
+
+def test_downgrades_in_grade_order_with_short_reasons() -> None:
+    judgements = pd.DataFrame({  # SYNTHETIC
+        "outcome": ["o"] * 5 + ["p"],
+        "domain": ["publication_bias", "imprecision", "indirectness", "risk_of_bias", "inconsistency", "imprecision"],
+        "rating": ["serious", "very_serious", "not_serious", "serious", "serious", "serious"],
+        "reason": ["long pb", "long imp", "long ind", "long rob", "long inc", "long p"],
+        "short_reason": ["pb", "imp", None, "rob", "  ", "p"],
+    })
+    found = downgrades(judgements, "o")
+    assert [d.domain for d in found] == ["risk_of_bias", "inconsistency", "imprecision", "publication_bias"]
+    assert [d.short for d in found] == ["rob", "long inc", "imp", "pb"]  # a blank short reason falls back
+    assert [d.levels for d in found] == [1, 1, 2, 1]
+    assert downgrades(judgements, "none") == ()
+    assert downgrades(judgements.drop(columns=["short_reason"]), "p")[0].short == "long p"
+    assert DOMAINS[0] == "risk_of_bias" and DOMAINS[-1] == "publication_bias"
