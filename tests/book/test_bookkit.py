@@ -13,6 +13,8 @@ import json
 import math
 import re
 import shutil
+from html import escape as html_escape
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -530,3 +532,159 @@ def test_changes_page_names_the_version_in_a_sentence(rv: Review, root: Path, gl
     expected = f"version {named}" if released else f"development version ({named} not yet released)"
     assert glued["changes_version"] == expected
     assert glued["changes_previous"] == "none (this is the first version)" or glued["changes_previous"] != named
+
+
+# ---------------------------------------------------------------- provenance of every count shown
+class _CountDetails(HTMLParser):
+    """Top-level <details class="provenance ...">: (summary text, body text, links)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[dict[str, Any]] = []
+        self.depth = 0
+        self.summary = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "details" and "provenance" in a.get("class", "").split():
+            self.depth += 1
+            self.found.append({"summary": "", "body": "", "links": []})
+        elif tag == "summary" and self.depth:
+            self.summary = True
+        elif tag == "a" and self.depth:
+            self.found[-1]["links"].append(a.get("href", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "details" and self.depth:
+            self.depth -= 1
+        if tag == "summary":
+            self.summary = False
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.found[-1]["summary" if self.summary else "body"] += data
+
+
+def _count_details(html: str) -> list[dict[str, Any]]:
+    parser = _CountDetails()
+    parser.feed(html)
+    return parser.found
+
+
+def _quote_of(row: Any) -> str:
+    return str(row["quote"]) if isinstance(row.get("quote"), str) and row["quote"].strip() else ""
+
+
+def test_every_selected_count_opens_on_its_own_quote_source_and_check(
+    rv: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analysis.book.provenance import NO_QUOTE
+
+    checked = 0
+    for outcome, synth in rv.synthesis().items():
+        if synth.k == 0:
+            continue
+        out = _shown(monkeypatch)
+        rv.show_selection(synth)
+        found = _count_details("".join(out))
+        assert len(found) == synth.k + len(synth.excluded), outcome
+        for row, details in zip([*synth.rows.to_dict("records"), *synth.excluded.to_dict("records")], found,
+                                strict=True):
+            assert details["summary"].startswith(f"{row['events']}/{row['total']}"), outcome
+            quote = _quote_of(row)
+            assert (quote or NO_QUOTE) in details["body"], (outcome, row["study_id"])
+            urls = re.findall(r"https?://\S+", str(row.get("source") or ""))
+            assert urls and urls[0].rstrip(").,;") in details["links"], (outcome, row["study_id"])
+            assert ("†" in details["summary"]) == (not bookkit._checked(row.get("checked_by")))
+            if isinstance(row.get("derivation"), str):
+                assert row["derivation"] in details["body"]
+            checked += 1
+    assert checked >= len(rv.outcomes.loc[rv.outcomes["study_id"].isin(
+        rv.set_studies().loc[lambda s: s["status"] == "included", "study_id"])]) - 1
+
+
+def test_studies_table_gives_every_count_of_every_included_study(rv: Review) -> None:
+    html = rv.included_table("review").data
+    head = html.partition('<details class="study-details"')[0]
+    found = _count_details(head)
+    included = rv.set_studies().loc[lambda s: s["status"] == "included", "study_id"]
+    rows = rv.outcomes.loc[rv.outcomes["study_id"].isin(included)]
+    assert len(found) == len(rows)
+    for (_, row), details in zip(rows.iterrows(), found, strict=True):
+        assert details["summary"].startswith(f"{row['events']}/{row['total']}")
+        assert _quote_of(row) in details["body"]
+    assert f"<th>{bookkit.STUDY_COUNTS_COLUMN}</th>" in head
+
+
+def test_study_card_counts_open_on_their_provenance(rv: Review, monkeypatch: pytest.MonkeyPatch) -> None:
+    study = rv.outcomes["study_id"].iloc[0]
+    out = _shown(monkeypatch)
+    rv.study_card(study)
+    found = _count_details("".join(out))
+    rows = rv.outcomes.loc[rv.outcomes["study_id"] == study]
+    assert [d["summary"].split("†")[0] for d in found] == [f"{e}/{n}" for e, n in zip(rows["events"], rows["total"],
+                                                                                         strict=True)]
+    for (_, row), details in zip(rows.iterrows(), found, strict=True):
+        assert _quote_of(row) in details["body"]
+
+
+# ---------------------------------------------------------------- summary of findings (GRADE format)
+def test_summary_of_findings_in_grade_format(rv: Review) -> None:
+    from analysis.evidence.grade import symbols
+
+    html = rv.summary_of_findings().data
+    cert = rv.certainty()
+    grade = _csv(ROOT / "data" / "grade.csv")
+    rows = html.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == len(rv.synthesis())
+    for row, (outcome, synth) in zip(rows, rv.synthesis().items(), strict=True):
+        level = cert.loc[outcome, "certainty"]
+        judged = [g for g in grade if g["outcome"] == outcome]
+        if synth.k and judged:
+            assert f">{symbols(level)}</span> {level[0].upper() + level[1:]}" in row, outcome
+            for g in judged:
+                if g["rating"] != "not_serious":
+                    assert html_escape(g["short_reason"]) in html  # its footnote
+                assert html_escape(g["reason"]) in row  # the full reasoning, in the details view
+        if synth.pooled:
+            res = synth.result
+            expected = (f"{round(100 * res.estimate)} per 100 ({round(100 * res.ci_lower)} to "
+                        f"{round(100 * res.ci_upper)})")
+            assert expected in row, outcome
+        found = _count_details(row)
+        assert len(found) == synth.k
+    footnotes = re.findall(r'<li id="sof-note-([a-z]+)">', html)
+    assert footnotes == sorted(footnotes, key=lambda x: (len(x), x)) and len(set(footnotes)) == len(footnotes)
+    shorts = {(g["domain"], g["short_reason"]) for g in grade if g["rating"] != "not_serious"
+              and any(s.k for o, s in rv.synthesis().items() if o == g["outcome"])}
+    assert len(footnotes) == len(shorts)
+
+
+def test_unpooled_outcomes_are_shown_side_by_side_per_100(rv: Review) -> None:
+    from analysis.evidence.pipeline import OutcomeSynthesis
+
+    rows = pd.DataFrame({"study_id": ["s1", "s2"], "label": ["SYNTHETIC A", "SYNTHETIC B"], "events": [0, 5],
+                         "total": [3, 5], "quote": ["none of 3", "all 5"], "source": ["p. 1", "p. 2"],
+                         "confidence": ["verified_abstract"] * 2})
+    synth = OutcomeSynthesis("agvhd", "Acute GVHD", "secondary", rows, None, display="side_by_side",
+                             reason="SYNTHETIC conflict")
+    row = rv.sof_row("agvhd", synth)
+    assert row.effect == "SYNTHETIC A: 0 per 100 (0 to 71); SYNTHETIC B: 100 per 100 (48 to 100)"
+    assert row.effect_note.startswith("Not pooled (SYNTHETIC conflict)")
+    level = rv.certainty().loc["agvhd", "certainty"]
+    if level != "very low":
+        assert "between 0 and 100 of every 100 patients, depending on the study" in row.statement
+    from analysis.evidence.grade import plain_statement
+
+    assert plain_statement("low", synth.label, bookkit._absolute_effect(synth)[2]) == (
+        "Acute GVHD may occur in between 0 and 100 of every 100 patients, depending on the study.")
+    same = synth.__class__("x", "X", "secondary", rows.assign(events=[3, 5]), None, display="side_by_side",
+                           reason="r")
+    assert bookkit._absolute_effect(same)[2] == "about 100 of every 100 patients in each study"
+
+
+def test_grade_wording_table_gives_every_level(rv: Review) -> None:
+    html = rv.grade_wording().data
+    for text in ("⊕⊕⊕⊕</span> High", "⊕⊕⊕◯</span> Moderate", "⊕⊕◯◯</span> Low", "⊕◯◯◯</span> Very low",
+                 "The outcome occurs in about N", "probably occurs", "may occur", "The evidence is very uncertain"):
+        assert text in html

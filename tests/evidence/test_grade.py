@@ -9,7 +9,22 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.evidence.grade import DOWNGRADE, LEVELS, NO_EVIDENCE, certainty_table, rate
+from analysis.evidence.grade import (
+    DOMAINS,
+    DOWNGRADE,
+    LEVELS,
+    NO_EVIDENCE,
+    NOT_ASSESSED,
+    STATEMENT_NO_EVIDENCE,
+    STATEMENT_NOT_ASSESSED,
+    certainty_table,
+    downgrades,
+    footnote_letter,
+    footnote_letters,
+    plain_statement,
+    rate,
+    symbols,
+)
 
 
 def test_levels_and_steps() -> None:
@@ -136,17 +151,6 @@ def test_certainty_table_agrees_with_rate() -> None:
 
 # ---------------------------------------------------------------- summary-of-findings pieces
 
-from analysis.evidence.grade import (  # noqa: E402
-    DOMAINS,
-    NOT_ASSESSED,
-    STATEMENT_NO_EVIDENCE,
-    STATEMENT_NOT_ASSESSED,
-    downgrades,
-    footnote_letter,
-    footnote_letters,
-    plain_statement,
-    symbols,
-)
 
 
 @pytest.mark.parametrize(("level", "expected"), [
