@@ -696,7 +696,7 @@ def test_pages_with_counts_say_which_are_single_extracted(book: Built, review: A
     for name in ("studies", "results"):
         assert "Single extraction" in book.page(f"book/{name}").text, name
     gethtc = book.page("book/gethtc").text  # its card shows counts only when the letter's could be read
-    counted = "Patients with the event / assessed" in gethtc
+    counted = "Events/N (open for the source)" in gethtc
     assert counted == ("Single extraction" in gethtc)
 
 
@@ -710,3 +710,100 @@ def test_different_works_are_never_cited_with_the_same_text(book: Built) -> None
     shared = {text: ids for text, ids in texts.items() if len(ids) > 1}
     assert texts and not shared, f"one citation text for different works: {shared}"
     assert not any("not read" in t or "not verified" in t for t in texts)
+
+
+# ---- provenance on the page: every count one click from its quote ----------------------------
+
+
+class _Provenance(HTMLParser):
+    """Every ``<details class="provenance ...">`` of a page: its summary text and the text it opens on."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[dict[str, Any]] = []
+        self.depth = 0
+        self.summary = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "details" and "provenance" in a.get("class", "").split():
+            self.depth += 1
+            self.found.append({"summary": "", "body": "", "links": []})
+        elif tag == "summary" and self.depth:
+            self.summary = True
+        elif tag == "a" and self.depth:
+            self.found[-1]["links"].append(a.get("href", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "details" and self.depth:
+            self.depth -= 1
+        elif tag == "summary":
+            self.summary = False
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.found[-1]["summary" if self.summary else "body"] += data
+
+
+def _provenance(fragment: str) -> list[dict[str, Any]]:
+    parser = _Provenance()
+    parser.feed(fragment)
+    return parser.found
+
+
+def _quote(row: Any) -> str:
+    value = row.get("quote")
+    return str(value) if isinstance(value, str) and value.strip() else ""
+
+
+def test_every_included_count_on_the_results_page_opens_on_its_quote(book: Built, review: Any) -> None:
+    """Held-out style check: each included study's count, in its outcome's section, is the summary of a
+    details element that holds the count's exact quote (HTML-escaped in the source, read back as text)."""
+    page = book.page("book/results")
+    included = set(review.set_studies().loc[lambda s: s["status"] == "included", "study_id"])
+    seen = 0
+    for outcome, synth in review.synthesis().items():
+        if synth.k == 0:
+            continue
+        section = outcome_section(page, outcome)
+        found = _provenance(section.main)
+        for row in [*synth.rows.to_dict("records"), *synth.excluded.to_dict("records")]:
+            assert row["study_id"] in included
+            count = f"{int(row['events'])}/{int(row['total'])}"
+            mine = [d for d in found if d["summary"].startswith(count) and _quote(row) in d["body"]]
+            assert mine, f"{outcome}: {row['study_id']} {count}: no details element with its quote"
+            if _quote(row):
+                assert html.escape(_quote(row)) in section.main  # escaped in the HTML source
+            seen += 1
+    assert seen == sum(s.k + len(s.excluded) for s in review.synthesis().values())
+
+
+def test_studies_and_summary_pages_give_every_count_its_quote(book: Built, review: Any) -> None:
+    included = review.set_studies().loc[lambda s: s["status"] == "included", "study_id"]
+    rows = review.outcomes.loc[review.outcomes["study_id"].isin(included)]
+    studies = _provenance(book.page("book/studies").main)
+    for _, row in rows.iterrows():
+        count = f"{int(row['events'])}/{int(row['total'])}"
+        assert any(d["summary"].startswith(count) and _quote(row) in d["body"] for d in studies), row["study_id"]
+    sof = book.page("book/sof")
+    shown = _provenance(sof.main)
+    assert len(shown) == sum(s.k for s in review.synthesis().values())
+    assert "provenance.css" in sof.source  # the print style that opens every count on paper
+
+
+def test_summary_of_findings_page_in_grade_format(book: Built, review: Any) -> None:
+    from analysis.evidence.grade import symbols
+
+    page = book.page("book/sof")
+    cert = review.certainty()
+    for outcome, synth in review.synthesis().items():
+        if synth.k and not str(cert.loc[outcome, "reasons"]).startswith("not yet assessed"):
+            level = cert.loc[outcome, "certainty"]
+            assert f"{symbols(level)} {level[0].upper() + level[1:]}" in page.text
+    grade = review.evidence["grade"]
+    for short in grade.loc[grade["rating"] != "not_serious", "short_reason"]:
+        assert squash(short) in page.text
+    assert re.search(r'<li id="sof-note-a"><strong>a\.</strong>', page.main)
+    assert "The evidence is very uncertain" in page.text or "may occur" in page.text
+    assert "Reasons in full" in page.text
+    assert 'role="img" aria-label="Certainty of the evidence:' in page.main
