@@ -638,10 +638,10 @@ def _constraint_message(spec: Field, name: str, value: Any, show: Callable[[Any]
     if name == "pattern":
         hint = spec.properties.get("x-pattern-hint") or f"pattern {spec.pattern}"
         return f"{show(value)} does not match {hint}"
-    if name == "maxLength":
-        return f"{show(value)} is {len(str(value))} characters long; at most {spec.max_length} allowed"
-    if name == "minLength":
-        return f"{show(value)} is {len(str(value))} characters long; at least {spec.min_length} needed"
+    if name in ("maxLength", "minLength"):
+        size = len(str(value))
+        limit = f"at most {spec.max_length} allowed" if name == "maxLength" else f"at least {spec.min_length} needed"
+        return f"{show(value)} is {size} character{'' if size == 1 else 's'} long; {limit}"
     if name == "required":
         return "required value is missing"
     return f"{show(value)} breaks the {name} constraint"

@@ -319,3 +319,24 @@ def test_malformed_conditionals_are_descriptor_errors(tmp_path: Path) -> None:
     write(tmp_path, "datapackage.yaml", broken)
     with pytest.raises(DescriptorError, match=r"x-empty-if.*each entry needs a field and a when condition"):
         read_descriptor(tmp_path / "datapackage.yaml")
+
+
+@pytest.mark.parametrize(("label", "expected"), [
+    ("abcd", None),  # at the limit
+    ("abcde", "boxes.csv:2: label: 'abcde' is 5 characters long; at most 4 allowed"),
+    ("a", "boxes.csv:2: label: 'a' is 1 character long; at least 2 needed"),
+    ("ab", None),
+])
+def test_length_constraints(tmp_path: Path, label: str, expected: str | None) -> None:
+    write(tmp_path, "datapackage.yaml", """
+        name: toy
+        resources:
+          - name: boxes
+            path: boxes.csv
+            schema:
+              fields:
+                - {name: label, type: string, constraints: {minLength: 2, maxLength: 4}}
+        """)
+    write(tmp_path, "boxes.csv", f"label\n{label}\n")
+    found = [p for p in problems(tmp_path) if "label" in p]
+    assert found == ([expected] if expected else [])
