@@ -17,8 +17,10 @@ last event, nobody or everybody with the event. For each file:
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +209,12 @@ def test_the_gethtc_page_code_runs_and_shows_the_counts(project: Path, drawn: An
     shown: list[Any] = []
     monkeypatch.setattr(bookkit, "_display", lambda *objs: shown.extend(objs))
     monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
-    bookkit.Review(project).show_ipd(STUDY)
+    review = bookkit.Review(project)
+    review.show_ipd(STUDY)
     text = "\n".join(str(getattr(o, "data", o)) for o in shown)
     for outcome, (events, total) in _direct_counts(columns, rows).items():
-        assert f"<td>{outcome}</td>\n      <td>{events}</td>\n      <td>{total}</td>" in text
+        label = html.escape(str(review.vocabulary[outcome].get("label", outcome)))
+        # the outcome in words, then its count opening on how it was obtained
+        assert re.search(rf"<td>{re.escape(label)}</td>\s*<td><details class=\"provenance[^\"]*\"><summary>"
+                         rf"{events}/{total}\D", text), outcome
     assert "SYNTH-" not in text
