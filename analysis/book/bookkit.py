@@ -404,18 +404,6 @@ class Review(LivingReview):
                 prisma_flow_alt_text(versions[-1], previous))
 
     # ----------------------------------------------------------------- study tables
-    def code_labels(self, table: str) -> dict[str, dict[str, str]]:
-        """Words for coded values, per column of ``table``: the ``x-labels`` of its enum fields in the data package."""
-        descriptor = load_yaml(self.data_dir / "datapackage.yaml")
-        for resource in descriptor.get("resources", []):
-            if resource.get("name") == table:
-                return {
-                    str(f["name"]): {str(k): str(v) for k, v in f["x-labels"].items()}
-                    for f in resource.get("schema", {}).get("fields", [])
-                    if isinstance(f.get("x-labels"), dict)
-                }
-        return {}
-
     # ----------------------------------------------------------------- provenance of counts
     @functools.cached_property
     def bib_fields(self) -> dict[str, Mapping[str, str]]:
@@ -918,33 +906,52 @@ class Review(LivingReview):
             median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
             _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}.{note}"))
 
+    def change_thresholds(self) -> Any:
+        """When a result counts as moved: ``changes`` section of the analysis plan, else the defaults."""
+        from analysis.living.whatchanged import Thresholds
+
+        return Thresholds.from_dict(self.plan_raw.get("changes"))
+
     def glue_changes(self) -> None:
-        """Glue the version, the previous one and the trigger of this version."""
+        """Glue the version, the previous one, this version's own trigger and the thresholds of "moved"."""
         previous = self.previous_snapshot()
         _glue("changes_version", self.version_line[0].lower() + self.version_line[1:])  # "version 26.1.0"
         _glue("changes_previous", previous.version if previous else "none (this is the first version)")
-        _glue("changes_trigger", str(self.flow_versions[-1].get("trigger", "not recorded")))
+        trigger = self.release_trigger()
+        _glue("changes_trigger", trigger if trigger else
+              "not released yet (the trigger is recorded when this version is released)")
+        _glue("changes_thresholds", self.change_thresholds().describe())
 
     def show_changes(self) -> None:
-        """Studies added, removed or updated and estimates that moved since the previous version."""
-        from analysis.living.changes import estimate_changes, record_changes
+        """The change log of the evidence and the results that moved, in sentences, since the previous version."""
+        from IPython.display import HTML
+
+        from analysis.book.versionpage import evidence_log_html, moved_results_html
+        from analysis.living.whatchanged import NO_CHANGE, evidence_log, results_moved, verdict
 
         previous = self.previous_snapshot()
         if previous is None:
             _display(_markdown("This is the first version of the review: every study and result is new."))
             return
-        payload = self.snapshot_payload()
-        studies = record_changes(previous.results["studies"], payload["studies"], "study_id")
-        _display(_markdown("### Studies"))
-        _display(_html_table(studies) if not studies.empty else _markdown("No study was added, removed or updated."))
-        moved = estimate_changes(
-            previous.results["outcomes"], payload["outcomes"], ("evidence_set", "outcome", "subgroup"),
-            numeric={"estimate": "result.estimate", "ci_lower": "result.ci_lower",
-                     "ci_upper": "result.ci_upper", "k": "k", "n": "n"},
-            categorical={"certainty": "certainty"}, only_changed=True,
-        )
+        old, new = previous.results, self.snapshot_payload()
+        log = evidence_log(old, new)
+        moved = results_moved(old, new, self.change_thresholds())
+        if not log and not moved:
+            _display(_markdown(NO_CHANGE))
+            return
+        _display(_markdown("### Changes to the evidence"))
+        if not log:
+            _display(_markdown("No change to the evidence (studies, counts, judgements or the analysis plan)."))
+        else:
+            _display(HTML(evidence_log_html(log)))
         _display(_markdown("### Results that moved"))
-        _display(_html_table(moved) if not moved.empty else _markdown("No pooled result changed."))
+        _display(_markdown(verdict(moved)))
+        if moved:
+            _display(HTML(moved_results_html(moved, self.set_labels(), self.code_labels())))
+
+    def set_labels(self) -> dict[str, str]:
+        """Evidence-set id to its label (analysis plan)."""
+        return {k: str(v.get("label", k)) for k, v in self.plan.evidence_sets.items()}
 
     def show_history(self) -> None:
         """Estimate of each focus outcome over the released versions and this one."""

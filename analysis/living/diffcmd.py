@@ -179,6 +179,15 @@ class EvidenceSnapshot:
     study_table: str
     tables: dict[str, tuple[tuple[str, ...], list[dict[str, Any]]]]
     set_labels: dict[str, str] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        """The results payload of this side (as :meth:`LivingReview.snapshot_payload` gives it)."""
+        out: dict[str, Any] = {"studies": self.studies, "outcomes": self.results}
+        if self.evidence:
+            out["evidence"] = self.evidence
+        return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -227,7 +236,8 @@ def evidence_snapshot(root: Path, side: str) -> EvidenceSnapshot:
             tables[resource.name] = (keys, _records(review.evidence[resource.name]))
     labels = {k: str(v.get("label", k)) for k, v in review.plan.evidence_sets.items()}
     return EvidenceSnapshot(payload["outcomes"], payload["studies"], where.id_field,
-                            where.resource.name, tables, labels)
+                            where.resource.name, tables, labels, payload.get("evidence", {}),
+                            dict(review.plan_raw.get("changes") or {}))
 
 
 @dataclass(frozen=True)
@@ -257,12 +267,15 @@ class EvidenceDiff:
     results: pd.DataFrame
     set_labels: Mapping[str, str]
     left_out: tuple[str, ...] = ()
+    log: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    moved: Sequence[Any] = ()
 
 
 def compare(old: EvidenceSnapshot, new: EvidenceSnapshot, base: str = "base",
             head: str = "working tree", left_out: Sequence[str] = ()) -> EvidenceDiff:
     """Compare two sides: studies, data rows and results."""
     from analysis.living.changes import estimate_changes, record_changes
+    from analysis.living.whatchanged import Thresholds, evidence_log, results_moved
 
     studies = record_changes(old.studies, new.studies, new.study_key)
     counts = []
@@ -280,7 +293,13 @@ def compare(old: EvidenceSnapshot, new: EvidenceSnapshot, base: str = "base",
     results["label"] = [labels.get(k, k[1]) for k in zip(
         results["evidence_set"], results["outcome"], strict=True)]
     sets = {**old.set_labels, **new.set_labels}
-    return EvidenceDiff(base, head, studies, tables, results, sets, tuple(left_out))
+    log = evidence_log(old.payload(), new.payload(), new.study_key)
+    try:
+        limits = Thresholds.from_dict(new.thresholds)
+    except ValueError as exc:
+        raise DiffError(f"data/analysis_plan.yaml: changes: {exc}") from None
+    moved = results_moved(old.payload(), new.payload(), limits)
+    return EvidenceDiff(base, head, studies, tables, results, sets, tuple(left_out), log, tuple(moved))
 
 
 # ------------------------------------------------------------------------------ Markdown
@@ -377,6 +396,25 @@ def _results_section(diff: EvidenceDiff, old: EvidenceSnapshot | None,
     return lines
 
 
+def _log_section(diff: EvidenceDiff) -> list[str]:
+    """The change log and the results that moved: the sentences the next version's page will show."""
+    from analysis.living.whatchanged import NO_CHANGE, subgroup_words, verdict
+
+    lines = ["", "**Change log** (the sentences the next version's page will show):", ""]
+    if not diff.log and not diff.moved:
+        return [*lines, NO_CHANGE]
+    if not diff.log:
+        lines.append("No change to the evidence (studies, counts, judgements or the analysis plan).")
+    for kind, sentences in diff.log.items():
+        lines += [f"**{kind}**", "", *(f"- {_cell(s)}" for s in sentences), ""]
+    lines += ["", "**Results that moved**", "", verdict(diff.moved), ""]
+    for moved in diff.moved:
+        where = "" if moved.subgroup == "all" else f" ({subgroup_words(moved.subgroup)})"
+        label = diff.set_labels.get(moved.evidence_set, moved.evidence_set)
+        lines.append(f"- {_cell(label)}{_cell(where)}: {_cell(moved.sentence())}")
+    return lines
+
+
 def to_markdown(diff: EvidenceDiff, old: EvidenceSnapshot | None = None,
                 new: EvidenceSnapshot | None = None, *, subgroups: bool = False) -> str:
     """The report as Markdown (GitHub-flavoured tables)."""
@@ -389,8 +427,9 @@ def to_markdown(diff: EvidenceDiff, old: EvidenceSnapshot | None = None,
         ("Both sides are computed by the same (current) code, so only the evidence differs. "
         "Pooled results are the primary analysis."),
         "",
-        f"**Studies:** {summary}.",
     ]
+    lines += _log_section(diff)
+    lines += ["", f"**Studies:** {summary}."]
     if not studies.empty:
         key = studies.columns[0]
         lines += ["", "| Study | Change | Fields changed |", "|---|---|---|"]

@@ -33,6 +33,7 @@ from analysis.evidence.pipeline import (
 from analysis.evidence.readers import load_yaml
 from analysis.living.prisma import flow_versions
 from analysis.living.snapshot import (
+    DEV,
     Snapshot,
     data_digests,
     make_snapshot,
@@ -203,7 +204,48 @@ class LivingReview:
                 outcomes.append(json_safe(record))
                 outcomes.extend(self._subgroup_records(synth, evidence_set))
         studies = [json_safe(r) for r in self.studies.to_dict(orient="records")]
-        return {"studies": studies, "outcomes": outcomes}
+        return {"studies": studies, "outcomes": outcomes, "evidence": self._evidence_section()}
+
+    def _evidence_section(self) -> dict[str, Any]:
+        """Counts, judgements, amendments and labels that :func:`~analysis.living.whatchanged.evidence_log` compares."""
+        from analysis.living.whatchanged import evidence_section
+
+        def records(name: str) -> list[dict[str, Any]]:
+            try:
+                return [json_safe(r) for r in self.evidence[name].astype(object).to_dict(orient="records")]
+            except KeyError:
+                return []
+
+        counts = [json_safe(r) for r in self.outcomes.drop(columns=["label"]).astype(object).to_dict(orient="records")]
+        return evidence_section(
+            counts=counts, risk_of_bias=records("risk_of_bias"), certainty=records("grade"),
+            amendments=records("protocol_amendments"), study_labels=self.labels,
+            outcome_labels={k: str(v.get("label", k)) for k, v in self.vocabulary.items()},
+            code_labels=self.code_labels(),
+        )
+
+    def code_labels(self, table: str | None = None) -> dict[str, dict[str, str]]:
+        """Words for coded values (the ``x-labels`` of enum fields in the data package), per field name.
+
+        With ``table``, only that table's fields; without, every table's (the first table naming a
+        field wins).
+        """
+        descriptor = load_yaml(self.data_dir / "datapackage.yaml")
+        out: dict[str, dict[str, str]] = {}
+        for resource in descriptor.get("resources", []):
+            if table is not None and resource.get("name") != table:
+                continue
+            for f in resource.get("schema", {}).get("fields", []):
+                if isinstance(f.get("x-labels"), dict):
+                    out.setdefault(str(f["name"]), {str(k): str(v) for k, v in f["x-labels"].items()})
+        return out
+
+    def release_trigger(self) -> str | None:
+        """The trigger recorded by the release of this version (``results/<version>.json``), or None for dev."""
+        path = self.root / "results" / f"{self.version}.json"
+        if self.version == DEV or not path.is_file():
+            return None
+        return read_snapshot(path).trigger
 
     def _subgroup_records(self, synth: OutcomeSynthesis, evidence_set: str) -> list[dict[str, Any]]:
         """Per subgroup level, the same few-study rules as the whole outcome (a single study: exact CI)."""
@@ -226,7 +268,7 @@ class LivingReview:
         latest = self.flow_versions[-1]
         return make_snapshot(
             self.snapshot_payload(), version=self.version, date=dt.date.fromisoformat(self.data_date),
-            trigger=str(latest.get("trigger", "")), package_version=__version__,
+            trigger=self.release_trigger() or str(latest.get("trigger", "")), package_version=__version__,
             data_files=data_digests(self.root), private_data_used=private_data_present(self.root),
         )
 
