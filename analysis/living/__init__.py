@@ -3,7 +3,8 @@
 What lives here
     The review as a whole, computed from its data and plan (:mod:`.review`), the review version and
     data date (:mod:`.version`), results snapshots written at each release (:mod:`.snapshot`),
-    the comparison of two snapshots or tables (:mod:`.changes`), ``python -m analysis diff``
+    the comparison of two snapshots or tables (:mod:`.changes`), what changed told in sentences
+    (:mod:`.whatchanged`), ``python -m analysis diff``
     (:mod:`.diffcmd`), ``python -m analysis add-study`` (:mod:`.scaffold`), the literature
     and registry search ``python -m analysis search`` (:mod:`.searchcmd`: the services in
     :mod:`.searchsources`, HTTP with retries in :mod:`.webclient`, the screening record in

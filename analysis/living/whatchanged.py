@@ -144,6 +144,13 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _lower_first(text: str) -> str:
+    """``"Included"`` -> ``"included"``, but ``"RBC transfusion"`` and ``"CAR T"`` stay as they are."""
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
 
@@ -259,8 +266,8 @@ def _labels(old: Record, new: Record) -> _Labels:
     merged: dict[str, dict] = {"studies": {}, "outcomes": {}, "codes": {}}
     for payload in (old, new):
         section = _get(payload, "evidence.labels") or {}
-        for key in merged:
-            merged[key].update(section.get(key) or {})
+        for key, found in merged.items():
+            found.update(section.get(key) or {})
     for payload in (old, new):  # result records carry their outcome's label too
         for record in payload.get("outcomes") or []:
             if record.get("label"):
@@ -301,8 +308,8 @@ def evidence_log(old: Record, new: Record, study_key: str = "study_id") -> dict[
         log["Analysis plan"] = _amendment_sentences(old, new)
     elif any(recorded):
         log["Not compared"] = [
-            "The earlier version's record does not hold its outcome counts, risk-of-bias and certainty "
-            "judgements or plan amendments, so only studies and results are compared."
+            ("The earlier version's record does not hold its outcome counts, risk-of-bias and certainty "
+             "judgements or plan amendments, so only studies and results are compared.")
         ]
     return {k: v for k, v in log.items() if v}
 
@@ -319,9 +326,9 @@ def _study_sentences(old: Sequence[Record], new: Sequence[Record], key: str, lab
         changes = []
         for column in ("status", "evidence"):
             a, b = previous.get(column), record.get(column)
-            if not _blank(a) or not _blank(b):
-                if str(a) != str(b):
-                    changes.append(f"{_words(column)} changed from {labels.code(column, a)} to {labels.code(column, b)}")
+            if _differs(a, b):
+                changes.append(f"{_words(column)} changed from {_lower_first(labels.code(column, a))} to "
+                               f"{_lower_first(labels.code(column, b))}")
         if changes and not _blank(record.get("exclusion_reason")) and str(record.get("status")) == "excluded":
             changes[-1] += f" (reason: {' '.join(str(record['exclusion_reason']).split())})"
         others = [c for c in dict.fromkeys([*previous, *record])
@@ -337,9 +344,9 @@ def _study_sentences(old: Sequence[Record], new: Sequence[Record], key: str, lab
 
 
 def _study_state(record: Record, labels: _Labels) -> str:
-    parts = [labels.code("status", record.get("status")).lower()]
+    parts = [_lower_first(labels.code("status", record.get("status")))]
     if not _blank(record.get("evidence")):
-        parts.append(labels.code("evidence", record.get("evidence")).lower())
+        parts.append(_lower_first(labels.code("evidence", record.get("evidence"))))
     return "; ".join(parts)
 
 
@@ -357,20 +364,20 @@ def _count_sentences(old: Record, new: Record, labels: _Labels) -> list[str]:
     after = _index(_get(new, "evidence.counts") or [], keys)
     out = []
     for ident, record in after.items():
-        name = f"{labels.study(ident[0])}, {labels.outcome(ident[1]).lower()}"
+        name = f"{labels.study(ident[0])}, {_lower_first(labels.outcome(ident[1]))}"
         previous = before.get(ident)
         if previous is None:
             out.append(f"{name}: new count {_count(record)}{_source(record)}.")
         elif _count(previous) != _count(record):
             out.append(f"{name}: corrected from {_count(previous)} to {_count(record)}{_source(record)}.")
         elif _differs(previous.get("confidence"), record.get("confidence")):
-            out.append(f"{name}: {_count(record)} now {labels.code('confidence', record.get('confidence')).lower()} "
-                       f"(was {labels.code('confidence', previous.get('confidence')).lower()}){_source(record)}.")
+            out.append(f"{name}: {_count(record)} now {_lower_first(labels.code('confidence', record.get('confidence')))} "
+                       f"(was {_lower_first(labels.code('confidence', previous.get('confidence')))}){_source(record)}.")
         elif _differs(previous.get("source"), record.get("source")):
             out.append(f"{name}: {_count(record)} unchanged, read from a new source{_source(record)}.")
     for ident, record in before.items():
         if ident not in after:
-            out.append(f"{labels.study(ident[0])}, {labels.outcome(ident[1]).lower()}: count removed "
+            out.append(f"{labels.study(ident[0])}, {_lower_first(labels.outcome(ident[1]))}: count removed "
                        f"(was {_count(record)}).")
     return out
 
@@ -388,8 +395,8 @@ def _rob_sentences(old: Record, new: Record, labels: _Labels) -> list[str]:
             assessed[ident[:2]] = assessed.get(ident[:2], 0) + 1
         elif _differs(previous.get("judgement"), record.get("judgement")):
             out.append(f"{labels.study(ident[0])}, risk of bias ({labels.code('tool', ident[1])}, item {ident[2]}): "
-                       f"judgement changed from {labels.code('judgement', previous.get('judgement')).lower()} to "
-                       f"{labels.code('judgement', record.get('judgement')).lower()}.")
+                       f"judgement changed from {_lower_first(labels.code('judgement', previous.get('judgement')))} to "
+                       f"{_lower_first(labels.code('judgement', record.get('judgement')))}.")
     for ident in before:
         if ident not in after:
             dropped[ident[:2]] = dropped.get(ident[:2], 0) + 1
@@ -408,18 +415,18 @@ def _certainty_sentences(old: Record, new: Record, labels: _Labels) -> list[str]
     after = _index(_get(new, "evidence.certainty") or [], keys)
     out = []
     for ident, record in after.items():
-        name = f"{labels.outcome(ident[0])}, {labels.code('domain', ident[1]).lower()}"
+        name = f"{labels.outcome(ident[0])}, {_lower_first(labels.code('domain', ident[1]))}"
         previous = before.get(ident)
-        rating = labels.code("rating", record.get("rating")).lower()
+        rating = _lower_first(labels.code("rating", record.get("rating")))
         if previous is None:
             out.append(f"{name}: judged {rating}.")
         elif _differs(previous.get("rating"), record.get("rating")):
-            out.append(f"{name}: concern changed from {labels.code('rating', previous.get('rating')).lower()} "
+            out.append(f"{name}: concern changed from {_lower_first(labels.code('rating', previous.get('rating')))} "
                        f"to {rating}.")
     for ident, record in before.items():
         if ident not in after:
-            out.append(f"{labels.outcome(ident[0])}, {labels.code('domain', ident[1]).lower()}: judgement removed "
-                       f"(was {labels.code('rating', record.get('rating')).lower()}).")
+            out.append(f"{labels.outcome(ident[0])}, {_lower_first(labels.code('domain', ident[1]))}: judgement removed "
+                       f"(was {_lower_first(labels.code('rating', record.get('rating')))}).")
     return out
 
 
@@ -595,7 +602,7 @@ def subgroup_words(subgroup: str, codes: Mapping[str, Mapping[str, str]] | None 
     if subgroup == "all":
         return "all studies"
     column, _, level = subgroup.partition("=")
-    return f"{_words(column)}: {_words(level, (codes or {}).get(column)).lower()}"
+    return f"{_words(column)}: {_lower_first(_words(level, (codes or {}).get(column)))}"
 
 
 def verdict(moved: Sequence[MovedResult]) -> str:

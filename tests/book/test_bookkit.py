@@ -534,6 +534,48 @@ def test_changes_page_names_the_version_in_a_sentence(rv: Review, root: Path, gl
     assert glued["changes_previous"] == "none (this is the first version)" or glued["changes_previous"] != named
 
 
+def test_changes_page_shows_the_release_own_trigger_not_a_search_entry(
+        tmp_path: Path, glued: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.living.snapshot import data_digests, make_snapshot, write_snapshot
+
+    project = _copy_review(tmp_path / "p")
+    monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
+    version = (project / "VERSION").read_text(encoding="utf-8").strip()
+    review = Review(project)
+    review.glue_changes()
+    assert glued["changes_trigger"].startswith("not released yet")
+    assert "1 percentage point" in glued["changes_thresholds"]
+    snap = make_snapshot({"studies": [], "outcomes": []}, version=version, date=pd.Timestamp("2026-12-02").date(),
+                         trigger="correction of one count", package_version="0", data_files=data_digests(project),
+                         private_data_used=False)
+    write_snapshot(project / "results" / f"{version}.json", snap)
+    review = Review(project)
+    review.glue_changes()
+    assert glued["changes_trigger"] == "correction of one count"
+    assert review.current_snapshot().trigger == "correction of one count"
+
+
+def test_changes_page_thresholds_come_from_the_plan(tmp_path: Path, glued: dict[str, Any]) -> None:
+    project = _copy_review(tmp_path / "p")
+    plan = project / "data" / "analysis_plan.yaml"
+    plan.write_text(plan.read_text(encoding="utf-8") + "\nchanges: {estimate: 0.02, conclusion: 0.15}\n",
+                    encoding="utf-8")
+    Review(project).glue_changes()
+    assert "at least 2 percentage points" in glued["changes_thresholds"]
+    assert "at least 15 percentage points" in glued["changes_thresholds"]
+
+
+def test_payload_evidence_section_holds_every_count_with_labels(rv: Review) -> None:
+    section = rv.snapshot_payload()["evidence"]
+    assert len(section["counts"]) == len(rv.outcomes)
+    assert {(c["study_id"], c["outcome"]) for c in section["counts"]} == set(
+        zip(rv.outcomes["study_id"], rv.outcomes["outcome"], strict=True))
+    assert section["labels"]["studies"] == {str(k): str(v) for k, v in rv.labels.items()}
+    assert len(section["risk_of_bias"]) == len(rv.evidence["risk_of_bias"])
+    assert len(section["certainty"]) == len(rv.evidence["grade"])
+    json.dumps(section, allow_nan=False)
+
+
 # ---------------------------------------------------------------- provenance of every count shown
 class _CountDetails(HTMLParser):
     """Top-level <details class="provenance ...">: (summary text, body text, links)."""

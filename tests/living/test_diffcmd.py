@@ -242,3 +242,26 @@ def test_command_line(repo: Path) -> None:
     assert bad.returncode == 1
     assert bad.stdout == ""
     assert bad.stderr == "diff: unknown git ref 'nosuch'\n"
+
+
+def test_report_carries_the_change_log_sentences_of_the_version_page(repo: Path) -> None:
+    """The pull-request summary shows the same sentences as the next version's page (whatchanged)."""
+    from analysis.living.review import LivingReview
+    from analysis.living.whatchanged import evidence_log
+
+    before = LivingReview(repo).snapshot_payload()
+    set_cell(repo / "data" / "outcomes.csv", 2, "events", "9")
+    set_cell(repo / "data" / "outcomes.csv", 2, "quote", "SYNTHETIC: neutrophils recovered in 9 of 10 patients.")
+    after = LivingReview(repo).snapshot_payload()
+    (sentence,) = evidence_log(before, after)["Outcome counts"]
+    assert "corrected from 8/10 to 9/10" in sentence
+    report = diff_against("main", repo)
+    assert "**Change log** (the sentences the next version's page will show):" in report
+    assert f"- {sentence}" in report.replace("\\|", "|")
+    assert "**Results that moved**" in report
+    assert "Why: " in report and "count corrected from 8/10 to 9/10" in report.split("**Results that moved**")[1]
+
+
+def test_report_without_any_change_says_so(repo: Path) -> None:
+    report = diff_against("main", repo)
+    assert "No change to the evidence or the results." in report

@@ -1,0 +1,101 @@
+"""End to end: a maintainer releases, corrects one count, releases again; the new version's page tells it.
+
+Runs in a temporary git copy of the project. The correction (Li 2023's acute GVHD count changed
+from 5/5 to 4/5) is SYNTHETIC: it exists only in the temporary copy, to exercise the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.buildutil import build, copy_project, html
+from tools import release as rel
+
+pytestmark = [pytest.mark.slow, pytest.mark.build]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _set_count(path: Path, study: str, outcome: str, events: int) -> None:
+    text = path.read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    (row,) = [r for r in rows if r["study_id"] == study and r["outcome"] == outcome]
+    row["events"] = str(events)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def _note(repo: Path, text: str) -> None:
+    log = repo / "CHANGELOG.md"
+    log.write_text(log.read_text(encoding="utf-8").replace("## Unreleased\n", f"## Unreleased\n\n- {text}\n", 1),
+                   encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = copy_project(tmp_path_factory.mktemp("versions") / "project")
+    for folder in (repo / "results",):
+        for path in folder.glob("*.json"):
+            path.unlink()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "project copy")
+    _git(repo, "config", "user.name", "t")
+    _git(repo, "config", "user.email", "t@example.org")
+    rel.release(repo, "26.0.0", "first version", dt.date(2026, 12, 1))
+    _set_count(repo / "data" / "outcomes.csv", "li2023", "agvhd", 4)
+    _note(repo, "Li 2023, acute GVHD corrected (synthetic, test only)")
+    _git(repo, "commit", "-qam", "correct one count")
+    first = (repo / "results" / "26.0.0.json").read_bytes()
+    rel.release(repo, "26.1.0", "correction", dt.date(2026, 12, 2))
+    assert (repo / "results" / "26.0.0.json").read_bytes() == first
+    result = build(repo)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return repo
+
+
+def _text(page: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_new_version_page_shows_its_trigger_correction_and_moved_results(released: Path) -> None:
+    page = html(released, "book/changes")
+    text = _text(page)
+    assert "What triggered this version: correction" in text
+    assert "Li 2023, acute graft-versus-host disease: corrected from 5/5 to 4/5 (source:" in text
+    assert "Results that moved" in text
+    assert re.search(r"Acute graft-versus-host disease: shown side by side, not pooled \(2 studies, 8 patients\): "
+                     r"Li 2023 5/5, Rejeski 2022 0/3 → shown side by side, not pooled \(2 studies, 8 patients\): "
+                     r"Li 2023 4/5, Rejeski 2022 0/3\. Why: Li 2023: count corrected from 5/5 to 4/5\.", text)
+    assert "percentage point" in text  # the thresholds are stated
+    for raw in ("estimate_old", "ci_lower", "None", "NaN", "scb_source="):
+        assert raw not in text, raw
+
+
+def test_release_records_its_own_trigger_in_snapshot_and_changelog(released: Path) -> None:
+    from analysis.living.snapshot import read_snapshot
+
+    assert read_snapshot(released / "results" / "26.1.0.json").trigger == "correction"
+    assert read_snapshot(released / "results" / "26.0.0.json").trigger == "first version"
+    log = (released / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "## 26.1.0 (2026-12-02)\n\nTrigger: correction\n" in log
+
+
+def test_earlier_release_files_are_unchanged_by_the_next(released: Path) -> None:
+    at_tag = _git(released, "show", "26.0.0:results/26.0.0.json")
+    assert (released / "results" / "26.0.0.json").read_text(encoding="utf-8") == at_tag
+    digest = hashlib.sha256(at_tag.encode()).hexdigest()
+    assert digest == hashlib.sha256((released / "results" / "26.0.0.json").read_bytes()).hexdigest()
