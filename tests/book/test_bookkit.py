@@ -730,3 +730,44 @@ def test_grade_wording_table_gives_every_level(rv: Review) -> None:
     for text in ("⊕⊕⊕⊕</span> High", "⊕⊕⊕◯</span> Moderate", "⊕⊕◯◯</span> Low", "⊕◯◯◯</span> Very low",
                  "The outcome occurs in about N", "probably occurs", "may occur", "The evidence is very uncertain"):
         assert text in html
+
+
+def _shown_changes(project: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Text of what ``show_changes`` displays (markdown and HTML outputs joined)."""
+    shown: list[str] = []
+    monkeypatch.setattr(bookkit, "_display", lambda obj: shown.append(str(getattr(obj, "data", obj))))
+    monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
+    Review(project).show_changes()
+    return "\n".join(shown)
+
+
+def test_changes_page_with_nothing_changed_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.living.snapshot import data_digests, make_snapshot, write_snapshot
+
+    project = _copy_review(tmp_path / "p")
+    monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
+    payload = Review(project).snapshot_payload()
+    snap = make_snapshot(payload, version="25.9.0", date=pd.Timestamp("2025-12-01").date(), trigger="earlier",
+                         package_version="0", data_files=data_digests(project), private_data_used=False)
+    write_snapshot(project / "results" / "25.9.0.json", snap)
+    assert _shown_changes(project, monkeypatch) == "No change to the evidence or the results."
+
+
+def test_changes_page_names_a_corrected_count_and_the_result_it_moved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.living.snapshot import data_digests, make_snapshot, write_snapshot
+
+    project = _copy_review(tmp_path / "p")
+    monkeypatch.delenv("REVIEW_BUILD_VERSION", raising=False)
+    review = Review(project)
+    payload = review.snapshot_payload()
+    count = next(c for c in payload["evidence"]["counts"] if c["total"] > c["events"] > 0)
+    count["events"] += 1  # the earlier version had one event more (synthetic correction, test only)
+    snap = make_snapshot(payload, version="25.9.0", date=pd.Timestamp("2025-12-01").date(), trigger="earlier",
+                         package_version="0", data_files=data_digests(project), private_data_used=False)
+    write_snapshot(project / "results" / "25.9.0.json", snap)
+    text = _shown_changes(project, monkeypatch)
+    study, outcome = review.labels[count["study_id"]], review.vocabulary[count["outcome"]]["label"]
+    old, new = f"{count['events']}/{count['total']}", f"{count['events'] - 1}/{count['total']}"
+    assert f"{study}, {outcome[0].lower() + outcome[1:]}: corrected from {old} to {new}" in text
+    assert "None" not in text and "estimate_old" not in text
