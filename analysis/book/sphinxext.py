@@ -38,6 +38,10 @@ With ``execute_notebooks: force`` the fast path is off and every chapter runs in
 Either way the extension names a figure cache for :mod:`analysis.book.figcache` in the build folder
 (``_build/.figure_cache``, trimmed to the most recently used figures after each build).
 
+Loading this extension also loads :mod:`analysis.book.mathml` (formulas as MathML, no script),
+:mod:`analysis.book.pagemeta` (meta descriptions, Open Graph tags) and
+:mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, on request).
+
 Nothing here knows about any particular review; another Jupyter Book can add
 ``analysis.book.sphinxext`` to ``sphinx.extra_extensions`` and use it as is.
 """
@@ -344,4 +348,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
+    # The site's self-containment and page metadata (see each module).
+    for part in ("analysis.book.mathml", "analysis.book.pagemeta", "analysis.book.themetrim"):
+        app.setup_extension(part)
     return {"version": "1", "env_version": 1, "parallel_read_safe": True}
