@@ -83,3 +83,25 @@ def toc_pages(toc: Path) -> list[str]:
 
     walk({k: v for k, v in data.items() if k != "root"})
     return [str(Path(p).with_suffix("")) for p in found]
+
+
+def build_sphinx(project: Path, conf: str, pages: dict[str, str]) -> tuple[Path, str]:
+    """Build a small Sphinx project in-process: ``conf`` is its ``conf.py``, ``pages`` maps file names
+    (with suffix) to their text. Returns the HTML folder and the warnings the build printed."""
+    import io
+
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
+
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "conf.py").write_text(conf, encoding="utf-8")
+    for name, text in pages.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    out, warnings = project / "_build" / "html", io.StringIO()
+    # As sphinx-build does: docutils' registries are restored afterwards, so builds can follow each other.
+    with patch_docutils(project), docutils_namespace():
+        app = Sphinx(str(project), str(project), str(out), str(project / "_build" / "doctrees"), "html",
+                     status=None, warning=warnings, freshenv=True)  # fmt: skip
+        app.build()
+    return out, warnings.getvalue()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
+from xml.etree import ElementTree
 
 from docutils import nodes
 
@@ -40,17 +41,19 @@ def tex_to_mathml(tex: str, display: bool = False) -> str:
     Returns
     -------
     str
-        A ``<math>`` element (``display="block"`` or ``"inline"``) whose text is well-formed: every
-        ``&`` starts a character reference.
+        A well-formed ``<math>`` element (``display="block"`` or ``"inline"``; a bare ``&`` the
+        converter leaves is escaped), or the escaped TeX in ``<code>`` when conversion fails or
+        its result is not well-formed XML.
     """
     from latex2mathml.converter import convert
 
     source = tex.strip()
     try:
-        markup = convert(source, display="block" if display else "inline")
-    except Exception:  # noqa: BLE001 - any parse failure: show the TeX itself
+        markup = _BARE_AMPERSAND.sub("&amp;", convert(source, display="block" if display else "inline"))
+        ElementTree.fromstring(markup)  # well-formed, or not written
+    except Exception:  # noqa: BLE001 - any failure: show the TeX itself
         return f'<code class="math-tex">{html.escape(source)}</code>'
-    return _BARE_AMPERSAND.sub("&amp;", markup)
+    return markup
 
 
 def visit_math(translator: Any, node: nodes.math) -> None:

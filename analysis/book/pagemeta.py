@@ -74,10 +74,14 @@ _SKIPPED = (
 )  # fmt: skip
 
 
+#: Classes of the containers that hold a code cell's output (myst-nb; docutils spells it with a hyphen).
+_OUTPUT_CLASSES = frozenset({"cell_output", "cell-output"})
+
+
 def _inside(node: nodes.Node, kinds: tuple[type, ...]) -> bool:
     parent = node.parent
     while parent is not None:
-        if isinstance(parent, kinds) or "cell_output" in parent.get("classes", ()):
+        if isinstance(parent, kinds) or _OUTPUT_CLASSES.intersection(parent.get("classes", ())):
             return True
         parent = parent.parent
     return False

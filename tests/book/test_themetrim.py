@@ -1,0 +1,97 @@
+"""The PyData theme's Font Awesome script left out, its icons kept (:mod:`analysis.book.themetrim`).
+
+The override template is rendered with Jinja against a stand-in for the theme's macro file, and
+two SYNTHETIC Sphinx projects are built with the installed PyData Sphinx theme, with and without
+``theme_trim_fontawesome_js``. The premise the module rests on is checked too: the theme's own
+style sheet declares Font Awesome's web fonts (and ships them) and the icon rules, so an
+``<i class="fa-brands fa-github">`` still shows without the script.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+
+from analysis.book.themetrim import MACROS, REMOVED, SCRIPT, macro_names, override_template
+from tests.buildutil import build_sphinx
+
+THEME_MACROS = """
+{% macro head_pre_assets() %}
+  <link href="{{ root }}/theme.css" rel="stylesheet" />
+{% endmacro %}
+{%- macro head_js_preload() -%}
+  <script defer src="{{ root }}/fontawesome.js?digest=1"></script>
+  <link rel="preload" as="script" href="{{ root }}/bootstrap.js" />
+{%- endmacro %}
+{% macro body_post() %}
+<script defer src="{{ root }}/bootstrap.js"></script>
+{% endmacro %}
+{% macro with_argument(x) %}{{ x }}{% endmacro %}
+"""
+
+
+def test_macro_names_lists_argumentless_macros_in_order() -> None:
+    assert macro_names(THEME_MACROS) == ["head_pre_assets", "head_js_preload", "body_post"]
+    assert macro_names("no macros") == []
+
+
+def test_override_drops_only_the_script_line() -> None:
+    loader = jinja2.DictLoader({
+        "!" + MACROS: THEME_MACROS,
+        MACROS: override_template(macro_names(THEME_MACROS)),
+        "page.html": '{% import "' + MACROS + '" as w with context %}'
+                     "{{ w.head_pre_assets() }}|{{ w.head_js_preload() }}|{{ w.body_post() }}",
+    })  # fmt: skip
+    page = jinja2.Environment(loader=loader).get_template("page.html").render(root="/s")
+    assert SCRIPT not in page
+    assert page.count("theme.css") == 1
+    assert '<link rel="preload" as="script" href="/s/bootstrap.js" />' in page
+    assert '<script defer src="/s/bootstrap.js"></script>' in page
+
+
+CONF = """
+project = "Synthetic"
+html_theme = "pydata_sphinx_theme"
+html_theme_options = {{"icon_links": [{{"name": "Code", "url": "https://example.org/code",
+                                       "icon": "fa-brands fa-github", "type": "fontawesome"}}]}}
+extensions = ["analysis.book.themetrim"]
+theme_trim_fontawesome_js = {trim}
+"""
+PAGES = {"index.rst": "Home\n====\n\n.. toctree::\n\n   other\n", "other.rst": "Other\n=====\n\nText.\n"}
+
+
+def _build(tmp: Path, trim: bool) -> Path:
+    out, warnings = build_sphinx(tmp, CONF.format(trim=trim), PAGES)
+    assert "WARNING" not in warnings, warnings
+    return out
+
+
+def test_trimmed_build_loads_no_font_awesome_script(tmp_path: Path) -> None:
+    out = _build(tmp_path, trim=True)
+    for page in ("index", "other"):
+        html = (out / f"{page}.html").read_text(encoding="utf-8")
+        assert SCRIPT not in html
+        assert "bootstrap.js" in html and "pydata-sphinx-theme.js" in html  # the rest is kept
+        assert 'class="fa-brands fa-github' in html  # the icon element is still there
+    for name in REMOVED:
+        assert not (out / "_static" / "scripts" / name).exists()
+
+
+def test_untrimmed_build_keeps_the_script(tmp_path: Path) -> None:
+    out = _build(tmp_path, trim=False)
+    assert SCRIPT in (out / "index.html").read_text(encoding="utf-8")
+    assert (out / "_static" / "scripts" / SCRIPT).is_file()
+
+
+def test_theme_style_sheet_draws_icons_from_shipped_web_fonts(tmp_path: Path) -> None:
+    out = _build(tmp_path, trim=True)
+    css = (out / "_static" / "styles" / "pydata-sphinx-theme.css").read_text(encoding="utf-8")
+    faces = re.findall(r"@font-face\{[^}]*Font Awesome[^}]*\}", css)
+    families = {re.search(r"font-weight:(\d+)", f).group(1) + ("b" if "Brands" in f else "") for f in faces}
+    assert {"900", "400", "400b"} <= families  # solid, regular, brands
+    for font in re.findall(r"url\((\.\./vendor/fontawesome/webfonts/[^)]+\.woff2)\)", css):
+        assert (out / "_static" / "styles" / font).resolve().is_file(), font
+    assert ".fa-github:before{content:" in css
+    assert re.search(r"\.fa-brands,\.fab\{font-family:Font Awesome\\ 6 Brands", css)
