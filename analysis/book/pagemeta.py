@@ -9,6 +9,8 @@ social sites, e-mail) read the Open Graph tags (``og:title``, ``og:description``
   code output), else its title, else the project's title; markup is removed, white space collapsed
   and the text cut at a word boundary to at most :data:`DESCRIPTION_LIMIT` characters (an ellipsis
   marks a cut);
+* a page Sphinx generates without a document (search, general index) is described as
+  "<its title>: <project title>";
 * a page that already has a description (a ``meta`` directive or ``html_meta``) keeps its own;
 * the root document (the home page) also gets ``og:title``, ``og:description``, ``og:type``
   (``website``), ``og:site_name`` and, when ``html_baseurl`` is set, ``og:url``.
@@ -158,17 +160,21 @@ def page_url(baseurl: str, pagename: str, suffix: str = ".html") -> str | None:
     return baseurl.rstrip("/") + "/" + pagename + suffix
 
 
+#: Titles of the pages Sphinx generates without a document (their templates, not the context, set them).
+_GENERATED_TITLES = {"search": "Search", "genindex": "Index", "py-modindex": "Python Module Index"}
+
+
 def _page_context(
     app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
     """``html-page-context``: add the description (and, on the home page, Open Graph tags)."""
-    if doctree is None and pagename != app.config.root_doc:
-        return  # generated pages (search, index) are not described
     existing = context.get("metatags", "")
     project = plain_text(app.config.html_title or app.config.project or "")
-    title = plain_text(context.get("title") or "")
+    title = plain_text(context.get("title") or "") or _GENERATED_TITLES.get(pagename, "")
+    # A page generated without a document (search, general index) is described by its title and the project.
+    fallbacks = (title, project) if doctree is not None else (f"{title}: {project}" if title else project,)
     description = page_description(
-        context.get("meta"), doctree, (title, project), app.config.page_description_limit
+        context.get("meta"), doctree, fallbacks, app.config.page_description_limit
     )
     tags = ""
     if description and 'name="description"' not in existing:

@@ -233,3 +233,8 @@ def test_no_base_url_no_og_url(tmp_path: Path) -> None:
     out, _ = build_sphinx(tmp_path, CONF.format(extra=""), {"index.md": "# Home\n\nText.\n"})
     home = _meta(out, "index")
     assert home["og:title"] == ["Home"] and "og:url" not in home
+
+
+def test_generated_pages_are_described_by_title_and_project(built: Path) -> None:
+    assert _meta(built, "search")["description"] == ["Search: Synthetic book documentation"]
+    assert _meta(built, "genindex")["description"] == ["Index: Synthetic book documentation"]

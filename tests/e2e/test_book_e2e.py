@@ -807,3 +807,51 @@ def test_summary_of_findings_page_in_grade_format(book: Built, review: Any) -> N
     assert "The evidence is very uncertain" in page.text or "may occur" in page.text
     assert "Reasons in full" in page.text
     assert 'role="img" aria-label="Certainty of the evidence:' in page.main
+
+
+# ---- a self-contained site with page metadata (issue 18) -------------------------------------
+
+
+def test_no_page_loads_a_script_style_or_font_from_another_host(book: Built) -> None:
+    from tests.sitecheck import other_host_loads
+
+    assert other_host_loads(book.html_dir) == []
+
+
+def test_no_page_loads_mathjax_or_the_font_awesome_script(book: Built) -> None:
+    from tests.sitecheck import pages, scan_page
+
+    loads = {url.split("?")[0] for page in pages(book.html_dir) for _, url in scan_page(page).loads}
+    assert not [u for u in loads if "mathjax" in u.lower() or u.endswith("fontawesome.js")]
+    assert not (book.html_dir / "_static" / "scripts" / "fontawesome.js").exists()
+
+
+def test_api_page_formulas_are_mathml(book: Built) -> None:
+    text = (book.html_dir / "book" / "api.html").read_text(encoding="utf-8")
+    assert text.count("<math ") >= 10  # the docstrings' formulas (metaprop's transforms and more)
+    assert 'class="math-tex"' not in text  # none the converter could not read
+
+
+def test_every_page_has_one_non_empty_description(book: Built) -> None:
+    from tests.sitecheck import missing_descriptions
+
+    assert missing_descriptions(book.html_dir) == []
+
+
+def test_home_page_has_open_graph_tags_with_its_description(book: Built) -> None:
+    from tests.sitecheck import scan_page
+
+    meta = scan_page(book.html_dir / "book" / "index.html").meta
+    for key in ("og:title", "og:description", "og:type", "og:site_name"):
+        assert len(meta.get(key, [])) == 1 and meta[key][0].strip(), key
+    assert meta["og:type"] == ["website"]
+    assert meta["og:description"] == meta["description"]
+    home = yaml.safe_load((book.root / "book" / "index.md").read_text(encoding="utf-8").split("---")[1])
+    assert meta["description"] == [" ".join(home["description"].split())]
+
+
+def test_every_page_links_the_favicon_and_it_exists(book: Built) -> None:
+    from tests.sitecheck import missing_icons
+
+    assert missing_icons(book.html_dir) == []
+    assert (book.html_dir / "_static" / "favicon.svg").read_text(encoding="utf-8").lstrip().startswith("<svg")
