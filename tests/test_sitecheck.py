@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.sitecheck import css_urls, is_other_host, missing_descriptions, missing_icons, other_host_loads
+from tests.sitecheck import (
+    css_urls,
+    is_other_host,
+    missing_descriptions,
+    missing_icons,
+    other_host_loads,
+)
 
 CLEAN = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="description" content="A page." />
