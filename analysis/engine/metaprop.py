@@ -281,7 +281,7 @@ def metaprop(
     ci : {"z", "hksj", "hksj_adhoc", "t"}, default "z"
         Wald or Hartung-Knapp-Sidik-Jonkman CI (:func:`analysis.engine.rma.rma_uni`); "t"
         (GLMM only) is the Wald SE with a t quantile on k - 1 df,
-        :math:`\\hat\\mu \\pm t_{k-1;\\,1-\alpha/2}\\,\\mathrm{SE}(\\hat\\mu)`, as metafor's
+        :math:`\\hat\\mu \\pm t_{k-1;\\,1-\\alpha/2}\\,\\mathrm{SE}(\\hat\\mu)`, as metafor's
         ``rma.glmm(test="t")`` [viechtbauer2010]. The Bayesian methods ignore ``ci`` (their
         interval is the equal-tailed credible interval).
     pi : {"t", "z"}, default "t"
@@ -340,8 +340,8 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
                  pi: str, level: float, ci: str = "z") -> UniFit:
     """A measure-scale fit from the GLMM's mu, se, tau2 (CI with ``ci``, PI with ``pi``).
 
-    ``ci="z"``: :math:`\\hat\\mu \\pm z_{1-\alpha/2}\\mathrm{SE}`; ``ci="t"``:
-    :math:`\\hat\\mu \\pm t_{k-1;\\,1-\alpha/2}\\mathrm{SE}` with the p-value from t(k-1)
+    ``ci="z"``: :math:`\\hat\\mu \\pm z_{1-\\alpha/2}\\mathrm{SE}`; ``ci="t"``:
+    :math:`\\hat\\mu \\pm t_{k-1;\\,1-\\alpha/2}\\mathrm{SE}` with the p-value from t(k-1)
     (metafor ``rma.glmm(test="t")``). PI: :math:`\\hat\\mu \\pm c\\sqrt{\\mathrm{SE}^2 +
     \\hat\tau^2}`, :math:`c` from t(k-1) for ``pi="t"`` or normal (the df rule of
     :func:`analysis.engine.rma.rma_uni`).

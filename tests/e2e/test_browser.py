@@ -15,6 +15,14 @@ Chromium runs with ``--headless --no-sandbox --disable-gpu --no-first-run
 a fresh ``--user-data-dir`` for every page; ``--dump-dom`` returns the DOM after scripts ran
 (``--virtual-time-budget`` lets the redirect, the switcher's fetch and the banner complete).
 Install it with ``apt-get install chromium`` (README); without a chromium binary these tests skip.
+
+Network requests (issue 18): the home, results and studies pages are loaded with Chromium's network
+log (``--log-net-log``), which records every request the page makes, to any host, with the status
+of each response. Requests of the page are told from Chromium's own background traffic by their
+network isolation key (the site of the page that made them). ``--host-resolver-rules`` lets no
+host name but 127.0.0.1 resolve, so a request to another host is recorded but never leaves the
+machine. A probe page with a script on another host and a missing style sheet proves that both
+are caught.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, urldefrag, urljoin, urlparse
@@ -54,6 +63,10 @@ CHROMIUM_FLAGS = (
 #: Pages of the real review the issue names (relative to a version's folder).
 RESULTS_PAGE = "book/results.html"
 CHANGES_PAGE = "book/changes.html"
+HOME_PAGE = "book/index.html"
+STUDIES_PAGE = "book/studies.html"
+#: No host name resolves except 127.0.0.1: a request to another host is logged but sent nowhere.
+OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 
 
 def _chromium() -> str:
@@ -123,6 +136,45 @@ def dump_dom(url: str, tmp: Path, budget_ms: int = 8000) -> str:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "<html" in done.stdout, f"chromium returned no page for {url}: {done.stderr[-2000:]}"
     return done.stdout
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request a page made: its address and the HTTP status of the answer (None: no answer)."""
+
+    url: str
+    status: int | None
+
+
+def page_requests(url: str, tmp: Path, budget_ms: int = 8000) -> list[Request]:
+    """Every request the page at ``url`` (and its scripts) made, from Chromium's network log.
+
+    Chromium's own background requests (update checks, clock, accounts) are left out: they carry
+    no network isolation key of the page's site.
+    """
+    profile = tmp / f"profile-{time.monotonic_ns()}"
+    log = tmp / f"netlog-{time.monotonic_ns()}.json"
+    done = subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, OFFLINE, f"--user-data-dir={profile}", f"--log-net-log={log}",
+         f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    shutil.rmtree(profile, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    netlog = json.loads(log.read_text(encoding="utf-8"))
+    names = {number: name for name, number in netlog["constants"]["logEventTypes"].items()}
+    parsed = urlparse(url)
+    site = f"{parsed.scheme}://{parsed.hostname}"
+    urls: dict[int, str] = {}
+    statuses: dict[int, int] = {}
+    for event in netlog["events"]:
+        name, params, source = names.get(event["type"]), event.get("params", {}), event["source"]["id"]
+        if name == "URL_REQUEST_START_JOB" and "url" in params:
+            if params.get("network_isolation_key", "").split(" ")[0] == site:
+                urls[source] = params["url"]
+        elif name == "HTTP_TRANSACTION_READ_RESPONSE_HEADERS" and params.get("headers"):
+            statuses[source] = int(params["headers"][0].split()[1])
+    return [Request(u, statuses.get(source)) for source, u in sorted(urls.items())]
 
 
 class _Collector(HTMLParser):
@@ -279,6 +331,42 @@ def test_key_pages_render_with_their_figures(
     page = parse(dump_dom(url, tmp_path))
     _check_switcher_menu(page, _versions(real_site))
     _check_images(real_site, url, page, required=True)
+
+
+@pytest.mark.parametrize("page_path", [HOME_PAGE, RESULTS_PAGE, STUDIES_PAGE])
+def test_page_requests_nothing_from_another_host_and_nothing_missing(
+    real_site: Served, tmp_path: Path, page_path: str
+) -> None:
+    version = (ROOT / "VERSION").read_text().strip()
+    url = real_site.base + f"{version}/{page_path}"
+    requests = page_requests(url, tmp_path)
+    here = f"127.0.0.1:{real_site.port}"
+    assert Request(url, 200) in requests, f"the page itself was not recorded: {requests[:5]}"
+    assert len(requests) >= 10, requests  # style sheets, scripts, icons, fonts, figures
+    elsewhere = [r.url for r in requests if urlparse(r.url).netloc != here]
+    assert elsewhere == [], f"{page_path} requested other hosts: {elsewhere}"
+    failed = [r for r in requests if r.status is None or r.status >= 400]
+    assert failed == [], f"{page_path}: requests without a good answer: {failed}"
+    assert not any(r.url.split("?")[0].endswith("fontawesome.js") for r in requests)
+    assert any(r.url.endswith("/_static/favicon.svg") for r in requests)
+
+
+def test_network_recorder_catches_another_host_and_a_missing_file(
+    real_site: Served, tmp_path: Path
+) -> None:
+    """A probe page (written for this test) with a script on another host and a missing style sheet."""
+    probe = real_site.site_dir / "probe.html"
+    probe.write_text(
+        '<!doctype html><html><head><script src="https://cdn.example.invalid/lib.js"></script>'
+        '<link rel="stylesheet" href="missing.css"></head><body>probe</body></html>',
+        encoding="utf-8",
+    )
+    try:
+        requests = page_requests(real_site.base + "probe.html", tmp_path)
+    finally:
+        probe.unlink()
+    assert Request("https://cdn.example.invalid/lib.js", None) in requests
+    assert Request(real_site.base + "missing.css", 404) in requests
 
 
 def test_no_internal_link_is_broken(real_site: Served) -> None:
