@@ -345,8 +345,11 @@ def test_page_requests_nothing_from_another_host_and_nothing_missing(
     assert len(requests) >= 10, requests  # style sheets, scripts, icons, fonts, figures
     elsewhere = [r.url for r in requests if urlparse(r.url).netloc != here]
     assert elsewhere == [], f"{page_path} requested other hosts: {elsewhere}"
-    failed = [r for r in requests if r.status is None or r.status >= 400]
-    assert failed == [], f"{page_path}: requests without a good answer: {failed}"
+    # Chromium may start a request twice (a font is requested, cancelled and requested again): an
+    # address fails when none of its requests got an answer below 400.
+    answered = {r.url for r in requests if r.status is not None and r.status < 400}
+    failed = sorted({r for r in requests if r.url not in answered}, key=lambda r: r.url)
+    assert failed == [], f"{page_path}: addresses without a good answer: {failed}"
     assert not any(r.url.split("?")[0].endswith("fontawesome.js") for r in requests)
     assert any(r.url.endswith("/_static/favicon.svg") for r in requests)
 
