@@ -19,7 +19,22 @@ With ``theme_trim_fontawesome_js = True`` in the Sphinx configuration this modul
   built ``_static/scripts``, so a page that still referred to it would show a broken request in the
   browser test rather than load 1.4 MB.
 
-With another theme, or without the option, nothing changes.
+With ``theme_defer_scripts = True`` (for any theme) the scripts stop blocking the first paint:
+
+* at ``html-page-context``, every script file Sphinx and its extensions add (``script_files``) that is
+  neither ``async`` nor ``defer`` gets ``defer``, except those named in ``theme_defer_scripts_keep``
+  (default ``documentation_options.js``, which inline scripts of the page read while it is parsed);
+  deferred scripts still run in document order, before ``DOMContentLoaded``, which is when Sphinx's,
+  the theme's and the common extensions' scripts start their work; an inline script or script file
+  added twice (sphinx-thebe adds its ``const`` settings once per read phase, a ``SyntaxError`` the
+  second time) is kept once;
+* when the theme is the PyData theme (or one built on it), the ``searchtools.js``,
+  ``language_data.js`` and ``searchindex.js`` its layout writes into every page's head (for its search
+  as you type) are deferred too, through an override of ``layout.html`` that extends the theme's
+  (``{% extends "!layout.html" %}``), written only when no template folder of the project has a
+  ``layout.html`` of its own.
+
+With another theme, or without the options, nothing changes.
 """
 
 from __future__ import annotations
@@ -30,6 +45,14 @@ from typing import Any
 
 #: The theme's template that lists its scripts (PyData Sphinx theme 0.13 and later).
 MACROS = "static/webpack-macros.html"
+#: The layout whose head block loads the search scripts on every page (PyData Sphinx theme).
+LAYOUT = "layout.html"
+#: Override of that layout: the theme's head block with its script files deferred.
+LAYOUT_OVERRIDE = (
+    "{#- Written by analysis.book.themetrim: the theme's layout, its head scripts deferred -#}\n"
+    '{%- extends "!layout.html" %}\n'
+    "{%- block extrahead %}{{ super() | replace('<script src=', '<script defer src=') }}{% endblock %}\n"
+)
 #: The script left out, and the files removed from the build with it.
 SCRIPT = "fontawesome.js"
 REMOVED = (SCRIPT, SCRIPT + ".map", SCRIPT + ".LICENSE.txt")
@@ -57,32 +80,55 @@ def override_template(names: list[str], script: str = SCRIPT) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _theme_macros(app: Any) -> Path | None:
+def _theme_file(app: Any, name: str) -> Path | None:
     theme = getattr(app.builder, "theme", None)
     if theme is None:
         return None
     for folder in theme.get_theme_dirs():
-        candidate = Path(folder) / MACROS
+        candidate = Path(folder) / name
         if candidate.is_file():
             return candidate
     return None
 
 
-def _install_override(app: Any) -> None:
-    """``builder-inited``: write the override and put it first on the template path."""
-    app.themetrim_active = False
-    if not app.config.theme_trim_fontawesome_js or app.builder.format != "html":
-        return
-    original = _theme_macros(app)
-    if original is None:
-        return
-    names = macro_names(original.read_text(encoding="utf-8"))
-    folder = Path(app.doctreedir).parent / "theme-overrides"
-    target = folder / MACROS
+def _theme_loads_search_scripts(app: Any) -> bool:
+    """True when a layout of the theme (or of a theme it inherits) writes ``searchindex.js`` into pages."""
+    theme = getattr(app.builder, "theme", None)
+    folders = theme.get_theme_dirs() if theme is not None else []
+    return any("searchindex.js" in (Path(f) / LAYOUT).read_text(encoding="utf-8")
+               for f in folders if (Path(f) / LAYOUT).is_file())  # fmt: skip
+
+
+def _project_has_template(app: Any, name: str) -> bool:
+    return any((Path(app.confdir) / folder / name).is_file() for folder in app.config.templates_path)
+
+
+def _write(target: Path, text: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = override_template(names)
     if not target.exists() or target.read_text(encoding="utf-8") != text:
         target.write_text(text, encoding="utf-8")
+
+
+def _install_override(app: Any) -> None:
+    """``builder-inited``: write the overrides asked for and put their folder first on the template path."""
+    app.themetrim_active = False
+    if app.builder.format != "html":
+        return
+    folder = Path(app.doctreedir).parent / "theme-overrides"
+    written = []
+    original = _theme_file(app, MACROS)
+    if app.config.theme_trim_fontawesome_js and original is not None:
+        _write(folder / MACROS, override_template(macro_names(original.read_text(encoding="utf-8"))))
+        written.append(MACROS)
+    if (app.config.theme_defer_scripts and _theme_loads_search_scripts(app)
+            and not _project_has_template(app, LAYOUT)):
+        _write(folder / LAYOUT, LAYOUT_OVERRIDE)
+        written.append(LAYOUT)
+    for name in (MACROS, LAYOUT):
+        if name not in written:
+            (folder / name).unlink(missing_ok=True)
+    if not written:
+        return
     from sphinx.jinja2glue import BuiltinTemplateLoader, SphinxFileSystemLoader
 
     templates = app.builder.templates
@@ -93,7 +139,39 @@ def _install_override(app: Any) -> None:
     templates.loaders.insert(0, SphinxFileSystemLoader(str(folder)))
     templates.pathchain.insert(0, str(folder))
     templates.templatepathlen += 1
-    app.themetrim_active = True
+    app.themetrim_active = MACROS in written
+
+
+def deferred_scripts(scripts: list[Any], keep: tuple[str, ...]) -> list[Any]:
+    """Sphinx's ``script_files`` with duplicates removed and every blocking script file deferred.
+
+    A script file (``filename`` set) without ``async`` or ``defer`` gets ``defer="defer"`` unless its
+    file name ends with one of ``keep``; inline scripts (``body``) and modules stay as they are.
+    """
+    from sphinx.builders.html._assets import _JavaScript
+
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    result = []
+    for script in scripts:
+        name = str(script.filename or "")  # an inline script's filename is None or ""
+        key = (name, tuple(sorted(script.attributes.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        attributes = dict(script.attributes)
+        blocking = not ({"async", "defer"} & attributes.keys()) and attributes.get("type") != "module"
+        if name and blocking and not name.split("?")[0].endswith(keep):
+            attributes["defer"] = "defer"
+            script = _JavaScript(script.filename, priority=script.priority, **attributes)
+        result.append(script)
+    return result
+
+
+def _defer_scripts(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """``html-page-context``: defer the page's blocking script files (``theme_defer_scripts``)."""
+    if app.config.theme_defer_scripts and "script_files" in context:
+        keep = tuple(app.config.theme_defer_scripts_keep)
+        context["script_files"] = deferred_scripts(list(context["script_files"]), keep)
 
 
 def _remove_script(app: Any, exception: Exception | None) -> None:
@@ -107,6 +185,9 @@ def _remove_script(app: Any, exception: Exception | None) -> None:
 def setup(app: Any) -> dict[str, Any]:
     """Register the theme-trimming part of the extension."""
     app.add_config_value("theme_trim_fontawesome_js", False, "html", [bool])
+    app.add_config_value("theme_defer_scripts", False, "html", [bool])
+    app.add_config_value("theme_defer_scripts_keep", ["documentation_options.js"], "html", [list, tuple])
     app.connect("builder-inited", _install_override)
+    app.connect("html-page-context", _defer_scripts, priority=900)
     app.connect("build-finished", _remove_script)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
