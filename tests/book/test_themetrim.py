@@ -14,7 +14,14 @@ from pathlib import Path
 
 import jinja2
 
-from analysis.book.themetrim import MACROS, REMOVED, SCRIPT, macro_names, override_template
+from analysis.book.themetrim import (
+    MACROS,
+    REMOVED,
+    SCRIPT,
+    deferred_scripts,
+    macro_names,
+    override_template,
+)
 from tests.buildutil import build_sphinx
 
 THEME_MACROS = """
@@ -58,6 +65,7 @@ html_theme_options = {{"icon_links": [{{"name": "Code", "url": "https://example.
                                        "icon": "fa-brands fa-github", "type": "fontawesome"}}]}}
 extensions = ["analysis.book.themetrim"]
 theme_trim_fontawesome_js = {trim}
+theme_defer_scripts = {trim}
 """
 PAGES = {"index.rst": "Home\n====\n\n.. toctree::\n\n   other\n", "other.rst": "Other\n=====\n\nText.\n"}
 
@@ -95,3 +103,58 @@ def test_theme_style_sheet_draws_icons_from_shipped_web_fonts(tmp_path: Path) ->
         assert (out / "_static" / "styles" / font).resolve().is_file(), font
     assert ".fa-github:before{content:" in css
     assert re.search(r"\.fa-brands,\.fab\{font-family:Font Awesome\\ 6 Brands", css)
+
+
+# ---------------------------------------------------------------- deferred scripts
+def _js(filename: str | None, **attributes: str) -> object:
+    from sphinx.builders.html._assets import _JavaScript
+
+    return _JavaScript(filename, **attributes)
+
+
+def test_blocking_script_files_are_deferred_inline_async_module_and_kept_ones_not() -> None:
+    scripts = [
+        _js("_static/documentation_options.js"),
+        _js("_static/doctools.js"),
+        _js(None, body="DOCUMENTATION_OPTIONS.pagename = 'x';"),
+        _js("_static/a.js", **{"async": "async"}),
+        _js("_static/b.js", defer="defer"),
+        _js("_static/m.js", type="module"),
+        _js("_static/c.js?v=1", **{"data-x": "1"}),
+    ]
+    out = deferred_scripts(scripts, keep=("documentation_options.js",))
+    assert [s.attributes for s in out] == [
+        {}, {"defer": "defer"}, {"body": "DOCUMENTATION_OPTIONS.pagename = 'x';"}, {"async": "async"},
+        {"defer": "defer"}, {"type": "module"}, {"data-x": "1", "defer": "defer"},
+    ]
+    assert [s.filename for s in out] == [s.filename for s in scripts]
+    assert [s.priority for s in out] == [s.priority for s in scripts]
+
+
+def test_duplicate_scripts_are_kept_once_in_first_place() -> None:
+    body = {"body": 'const SETTING = "x";'}
+    scripts = [_js(None, **body), _js("_static/a.js"), _js("", **body), _js("_static/a.js")]
+    out = deferred_scripts(scripts, keep=())
+    assert [(s.filename, s.attributes) for s in out] == [(None, body), ("_static/a.js", {"defer": "defer"})]
+
+
+def test_trimmed_build_defers_every_script_file_but_the_kept_one(tmp_path: Path) -> None:
+    from tests.sitecheck import scan_page
+
+    out = _build(tmp_path, trim=True)
+    html = (out / "index.html").read_text(encoding="utf-8")
+    blocking = re.findall(r"<script(?![^>]*\b(?:defer|async)\b)[^>]*\bsrc=\"([^\"]+)\"", html)
+    assert [src.split("?")[0] for src in blocking] == ["_static/documentation_options.js"]
+    loads = [url.split("?")[0] for _, url in scan_page(out / "index.html").loads]
+    for name in ("_static/searchtools.js", "_static/language_data.js", "searchindex.js", "_static/doctools.js"):
+        assert name in loads, name  # deferred, not dropped
+    assert html.index("documentation_options.js") < html.index("DOCUMENTATION_OPTIONS.pagename")
+
+
+def test_project_layout_is_not_shadowed(tmp_path: Path) -> None:
+    conf = CONF.format(trim=True) + 'templates_path = ["_templates"]\n'
+    layout = '{% extends "!layout.html" %}{% block extrahead %}{{ super() }}<meta name="own-layout" content="1">{% endblock %}'
+    out, _ = build_sphinx(tmp_path, conf, {**PAGES, "_templates/layout.html": layout})
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert 'name="own-layout"' in html
+    assert SCRIPT not in html  # the Font Awesome trim still applies
