@@ -25,9 +25,10 @@ With ``theme_defer_scripts = True`` (for any theme) the scripts stop blocking th
   neither ``async`` nor ``defer`` gets ``defer``, except those named in ``theme_defer_scripts_keep``
   (default ``documentation_options.js``, which inline scripts of the page read while it is parsed);
   deferred scripts still run in document order, before ``DOMContentLoaded``, which is when Sphinx's,
-  the theme's and the common extensions' scripts start their work; an inline script or script file
-  added twice (sphinx-thebe adds its ``const`` settings once per read phase, a ``SyntaxError`` the
-  second time) is kept once;
+  the theme's and the common extensions' scripts start their work (on Sphinx's search page nothing is
+  deferred: its template loads ``searchtools.js`` synchronously, which calls ``doctools.js`` at once);
+  an inline script or script file added twice (sphinx-thebe adds its ``const`` settings once per read
+  phase, a ``SyntaxError`` the second time) is kept once, on every page;
 * when the theme is the PyData theme (or one built on it), the ``searchtools.js``,
   ``language_data.js`` and ``searchindex.js`` its layout writes into every page's head (for its search
   as you type) are deferred too, through an override of ``layout.html`` that extends the theme's
@@ -142,8 +143,8 @@ def _install_override(app: Any) -> None:
     app.themetrim_active = MACROS in written
 
 
-def deferred_scripts(scripts: list[Any], keep: tuple[str, ...]) -> list[Any]:
-    """Sphinx's ``script_files`` with duplicates removed and every blocking script file deferred.
+def deferred_scripts(scripts: list[Any], keep: tuple[str, ...], defer: bool = True) -> list[Any]:
+    """Sphinx's ``script_files`` with duplicates removed and (``defer``) every blocking script file deferred.
 
     A script file (``filename`` set) without ``async`` or ``defer`` gets ``defer="defer"`` unless its
     file name ends with one of ``keep``; inline scripts (``body``) and modules stay as they are.
@@ -160,7 +161,7 @@ def deferred_scripts(scripts: list[Any], keep: tuple[str, ...]) -> list[Any]:
         seen.add(key)
         attributes = dict(script.attributes)
         blocking = not ({"async", "defer"} & attributes.keys()) and attributes.get("type") != "module"
-        if name and blocking and not name.split("?")[0].endswith(keep):
+        if defer and name and blocking and not name.split("?")[0].endswith(keep):
             attributes["defer"] = "defer"
             script = _JavaScript(script.filename, priority=script.priority, **attributes)
         result.append(script)
@@ -171,7 +172,10 @@ def _defer_scripts(app: Any, pagename: str, templatename: str, context: dict[str
     """``html-page-context``: defer the page's blocking script files (``theme_defer_scripts``)."""
     if app.config.theme_defer_scripts and "script_files" in context:
         keep = tuple(app.config.theme_defer_scripts_keep)
-        context["script_files"] = deferred_scripts(list(context["script_files"]), keep)
+        # Nothing is deferred on Sphinx's search page: its template loads searchtools.js without
+        # defer, and that script calls doctools.js's ``_ready`` as soon as it runs.
+        defer = pagename != "search"
+        context["script_files"] = deferred_scripts(list(context["script_files"]), keep, defer)
 
 
 def _remove_script(app: Any, exception: Exception | None) -> None:

@@ -158,3 +158,15 @@ def test_project_layout_is_not_shadowed(tmp_path: Path) -> None:
     html = (out / "index.html").read_text(encoding="utf-8")
     assert 'name="own-layout"' in html
     assert SCRIPT not in html  # the Font Awesome trim still applies
+
+
+def test_nothing_is_deferred_on_the_search_page_but_duplicates_go(tmp_path: Path) -> None:
+    """Sphinx's search page loads searchtools.js synchronously; it needs doctools.js loaded before it."""
+    out = _build(tmp_path, trim=True)
+    html = (out / "search.html").read_text(encoding="utf-8")
+    assert re.search(r'<script src="_static/doctools\.js[^"]*"></script>', html)
+    assert html.count("doctools.js") == 1
+    scripts = [_js(None, body="const A = 1;"), _js("_static/doctools.js"), _js("", body="const A = 1;")]
+    assert [s.attributes for s in deferred_scripts(scripts, keep=(), defer=False)] == [
+        {"body": "const A = 1;"}, {},
+    ]

@@ -28,6 +28,7 @@ are caught.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -370,6 +371,14 @@ def test_network_recorder_catches_another_host_and_a_missing_file(
         probe.unlink()
     assert Request("https://cdn.example.invalid/lib.js", None) in requests
     assert Request(real_site.base + "missing.css", 404) in requests
+
+
+def test_search_page_finds_pages_with_the_scripts_deferred(real_site: Served, tmp_path: Path) -> None:
+    """Sphinx's search runs in the browser from scripts the pages load deferred (analysis.book.themetrim)."""
+    version = (ROOT / "VERSION").read_text().strip()
+    dom = dump_dom(real_site.base + f"{version}/search.html?q=review", tmp_path, budget_ms=15000)
+    found = re.search(r"Search finished, found (\d+) page", dom)
+    assert found and int(found.group(1)) > 0, "the search page found nothing"
 
 
 def test_no_internal_link_is_broken(real_site: Served) -> None:
