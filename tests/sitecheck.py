@@ -7,7 +7,8 @@ on small SYNTHETIC pages (``tests/test_sitecheck.py``). A "page" is every ``.htm
 What a page loads: ``<script src>``, ``<link href>`` whose ``rel`` fetches something (style sheets,
 icons, preloads, manifests), ``<img>``/``<source>``/``<iframe>``/``<video>``/``<audio>``/``<embed>``/``<track>``
 ``src`` (and ``srcset``), ``<object data>``, and ``url(...)``/``@import`` in ``<style>`` blocks,
-``style`` attributes and style sheets. Links a reader follows (``<a href>``) are not loads.
+``style`` attributes and style sheets, and the address of a script, style sheet or font written in an
+inline script (a script that loads another on demand). Links a reader follows (``<a href>``) are not loads.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ FETCHING_RELS = frozenset({
 #: Elements whose ``src`` the browser loads with the page.
 SRC_ELEMENTS = frozenset({"script", "img", "source", "iframe", "video", "audio", "embed", "track", "input"})
 
+#: An address on another host of a script, style sheet or font, written inside an inline script.
+_ASSET_URL_IN_SCRIPT = re.compile(r"""(?:https?:)?//[^\s"'`<>]+?\.(?:m?js|css|woff2?|ttf|otf)\b""", re.IGNORECASE)
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)|@import\s+(['"])([^'"]+)\3""", re.IGNORECASE)
 
 
@@ -49,6 +52,7 @@ class PageScan(HTMLParser):
         self.icons: list[str] = []
         self.redirect = False
         self._in_style = False
+        self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {k: v or "" for k, v in attrs}
@@ -73,14 +77,20 @@ class PageScan(HTMLParser):
                 self.meta.setdefault(key, []).append(found.get("content", ""))
             self.redirect |= found.get("http-equiv", "").lower() == "refresh"
         self._in_style = tag == "style"
+        self._in_script = tag == "script" and not found.get("src") and found.get("type", "text/javascript") in {
+            "text/javascript", "module", "application/javascript", ""}  # fmt: skip
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "style":
             self._in_style = False
+        if tag == "script":
+            self._in_script = False
 
     def handle_data(self, data: str) -> None:
         if self._in_style:
             self.loads.extend(("<style>", u) for u in css_urls(data))
+        if self._in_script:
+            self.loads.extend(("<script> text", m.group(0)) for m in _ASSET_URL_IN_SCRIPT.finditer(data))
 
 
 def scan_page(path: Path) -> PageScan:

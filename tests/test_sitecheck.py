@@ -52,6 +52,7 @@ def test_clean_site_passes(tmp_path: Path) -> None:
         '<img src="a.png" srcset="a.png 1x, https://images.example.org/a2.png 2x" alt="a">',
         '<style>@import "https://fonts.example.org/font.css";</style>',
         '<div style="background:url(\'https://images.example.org/b.png\')"></div>',
+        '<script>const LIB_URL = "https://unpkg.example.org/lib@1/index.js";</script>',
     ],
 )
 def test_each_kind_of_load_from_another_host_is_found(tmp_path: Path, tag: str) -> None:
@@ -87,6 +88,12 @@ def test_missing_or_broken_icon_is_found(tmp_path: Path) -> None:
     assert missing_icons(_site(tmp_path / "b", broken)) == [
         "book/page.html: icon ../_static/missing.ico is not a file of the site"
     ]
+
+
+def test_inline_script_text_other_than_asset_addresses_passes(tmp_path: Path) -> None:
+    script = '<script>const home = "https://example.org/about"; const local = "_static/a.js";</script>'
+    data = '<script type="application/json">{"lib": "https://cdn.example.org/x.js"}</script>'
+    assert other_host_loads(_site(tmp_path, CLEAN.replace("</head>", script + data + "</head>"))) == []
 
 
 def test_other_host_and_css_urls() -> None:

@@ -35,6 +35,11 @@ With ``theme_defer_scripts = True`` (for any theme) the scripts stop blocking th
   (``{% extends "!layout.html" %}``), written only when no template folder of the project has a
   ``layout.html`` of its own.
 
+``theme_drop_assets`` (default empty) lists assets the site does not use, left out of every page: a
+style sheet or script file whose name ends with an entry, and an inline script whose text contains an
+entry (for instance an extension that is loaded but not used, such as sphinx-thebe without launch
+buttons, which still adds its style sheet, its script and settings naming a script on another host).
+
 With another theme, or without the options, nothing changes.
 """
 
@@ -168,8 +173,30 @@ def deferred_scripts(scripts: list[Any], keep: tuple[str, ...], defer: bool = Tr
     return result
 
 
+def without_assets(assets: list[Any], drop: tuple[str, ...]) -> list[Any]:
+    """``assets`` (Sphinx's ``css_files`` or ``script_files``) without those ``drop`` names.
+
+    A file is dropped when its name (without query) ends with an entry of ``drop``; an inline script
+    when its text contains one.
+    """
+    if not drop:
+        return assets
+    kept = []
+    for asset in assets:
+        name = str(getattr(asset, "filename", "") or "").split("?")[0]
+        body = getattr(asset, "attributes", {}).get("body", "")
+        if (name and name.endswith(drop)) or (body and any(entry in body for entry in drop)):
+            continue
+        kept.append(asset)
+    return kept
+
+
 def _defer_scripts(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
-    """``html-page-context``: defer the page's blocking script files (``theme_defer_scripts``)."""
+    """``html-page-context``: drop unused assets (``theme_drop_assets``); defer blocking script files."""
+    drop = tuple(app.config.theme_drop_assets)
+    for key in ("css_files", "script_files"):
+        if key in context:
+            context[key] = without_assets(list(context[key]), drop)
     if app.config.theme_defer_scripts and "script_files" in context:
         keep = tuple(app.config.theme_defer_scripts_keep)
         # Nothing is deferred on Sphinx's search page: its template loads searchtools.js without
@@ -191,6 +218,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("theme_trim_fontawesome_js", False, "html", [bool])
     app.add_config_value("theme_defer_scripts", False, "html", [bool])
     app.add_config_value("theme_defer_scripts_keep", ["documentation_options.js"], "html", [list, tuple])
+    app.add_config_value("theme_drop_assets", [], "html", [list, tuple])
     app.connect("builder-inited", _install_override)
     app.connect("html-page-context", _defer_scripts, priority=900)
     app.connect("build-finished", _remove_script)

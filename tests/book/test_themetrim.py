@@ -21,6 +21,7 @@ from analysis.book.themetrim import (
     deferred_scripts,
     macro_names,
     override_template,
+    without_assets,
 )
 from tests.buildutil import build_sphinx
 
@@ -170,3 +171,15 @@ def test_nothing_is_deferred_on_the_search_page_but_duplicates_go(tmp_path: Path
     assert [s.attributes for s in deferred_scripts(scripts, keep=(), defer=False)] == [
         {"body": "const A = 1;"}, {},
     ]
+
+
+def test_unused_assets_are_dropped_by_file_name_or_inline_text() -> None:
+    from sphinx.builders.html._assets import _CascadingStyleSheet
+
+    scripts = [_js("_static/thebe.js?v=1"), _js("_static/keep.js"), _js(None, body='const URL = "x"; // THEBE'),
+               _js(None, body="const other = 1;")]  # fmt: skip
+    kept = without_assets(scripts, ("thebe.js", "THEBE"))
+    assert [(s.filename, s.attributes) for s in kept] == [("_static/keep.js", {}), (None, {"body": "const other = 1;"})]
+    sheets = [_CascadingStyleSheet("_static/thebe.css"), _CascadingStyleSheet("_static/site.css")]
+    assert [c.filename for c in without_assets(sheets, ("thebe.css",))] == ["_static/site.css"]
+    assert without_assets(scripts, ()) == scripts
