@@ -1,4 +1,7 @@
-"""Sphinx extension part: leave out the PyData theme's 1.4 MB Font Awesome script, keeping its icons.
+"""Sphinx extension part: a lighter theme: its 1.4 MB Font Awesome script left out, scripts deferred.
+
+Three options, each off by default: ``theme_trim_fontawesome_js``, ``theme_defer_scripts`` and
+``theme_drop_assets``.
 
 The PyData Sphinx theme (and the Sphinx Book theme built on it) loads ``_static/scripts/fontawesome.js``
 on every page: Font Awesome's "SVG with JavaScript" build, 1.4 MB, which finds each ``<i class="fa-...">``
