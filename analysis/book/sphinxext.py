@@ -40,7 +40,8 @@ Either way the extension names a figure cache for :mod:`analysis.book.figcache` 
 
 Loading this extension also loads :mod:`analysis.book.mathml` (formulas as MathML, no script),
 :mod:`analysis.book.pagemeta` (meta descriptions, Open Graph tags) and
-:mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, on request).
+:mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, scripts deferred, on request)
+and :mod:`analysis.book.iconfonts` (icon fonts cut to the icons used, on request).
 
 Nothing here knows about any particular review; another Jupyter Book can add
 ``analysis.book.sphinxext`` to ``sphinx.extra_extensions`` and use it as is.
@@ -349,6 +350,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     # The site's self-containment and page metadata (see each module).
-    for part in ("analysis.book.mathml", "analysis.book.pagemeta", "analysis.book.themetrim"):
+    for part in ("analysis.book.mathml", "analysis.book.pagemeta", "analysis.book.themetrim",
+                 "analysis.book.iconfonts"):
         app.setup_extension(part)
     return {"version": "1", "env_version": 1, "parallel_read_safe": True}

@@ -855,3 +855,24 @@ def test_every_page_links_the_favicon_and_it_exists(book: Built) -> None:
 
     assert missing_icons(book.html_dir) == []
     assert (book.html_dir / "_static" / "favicon.svg").read_text(encoding="utf-8").lstrip().startswith("<svg")
+
+
+def test_every_icon_the_pages_use_is_in_the_cut_icon_fonts(book: Built) -> None:
+    from fontTools.ttLib import TTFont
+
+    from analysis.book.iconfonts import icon_code_points, used_icon_classes
+
+    static = book.html_dir / "_static"
+    fonts = sorted((static / "vendor" / "fontawesome" / "webfonts").glob("*.woff2"))
+    assert fonts and sum(f.stat().st_size for f in fonts) < 40_000  # cut from about 300 KB
+    mapped = set().union(*(set(TTFont(str(f)).getBestCmap()) for f in fonts))
+    pages = [p.read_text(encoding="utf-8") for p in book.html_dir.rglob("*.html")]
+    used = used_icon_classes(pages)
+    by_class, always = icon_code_points(
+        "".join(p.read_text(encoding="utf-8") for p in static.rglob("*.css"))
+    )
+    shown = {name for name in used if name in by_class}
+    assert {"fa-github", "fa-download", "fa-magnifying-glass"} <= shown  # the header's icons
+    missing = {name: by_class[name] for name in shown if not by_class[name] & mapped}
+    assert missing == {}
+    assert always <= mapped
