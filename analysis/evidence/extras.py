@@ -33,6 +33,9 @@ EXTRAS: dict[str, dict[str, str]] = {
         "nbformat": "nbformat (with jupyter-book)",
         "jupyter_cache": "jupyter-cache (with jupyter-book)",
         "sphinx": "sphinx (with jupyter-book)",
+        "latex2mathml": "latex2mathml",
+        "fontTools": "fonttools",
+        "brotli": "brotli",
     },
 }
 EXTRAS["search"] = {"httpx": "httpx", "tenacity": "tenacity"}
