@@ -79,7 +79,7 @@ def subset_font(path: Path, code_points: set[int]) -> bool:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(str(path))
+    font = TTFont(str(path), recalcTimestamp=False)  # same bytes from the same input: reproducible builds
     mapped = set(font.getBestCmap() or {})
     wanted = code_points & mapped
     if not wanted:

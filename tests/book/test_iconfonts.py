@@ -96,3 +96,17 @@ def test_subset_site_cuts_to_the_icons_of_the_pages(tmp_path: Path) -> None:
     assert set(TTFont(str(fonts / "fa-brands-400.woff2")).getBestCmap()) == {0xF09B}
     assert set(TTFont(str(fonts / "fa-solid-900.woff2")).getBestCmap()) == {0xF35D, 0xF08E}
     assert subset_site(tmp_path, ["nothing/*"]) == {}
+
+
+def test_cutting_is_reproducible(tmp_path: Path) -> None:
+    """The same font and icons give the same bytes (no time stamp), so two builds of the site are identical."""
+    import time
+
+    outputs = []
+    for run in range(2):
+        font = tmp_path / f"run{run}.woff2"
+        shutil.copy(_theme_fonts() / "fa-solid-900.woff2", font)
+        subset_font(font, {0xF002, 0xF0C9})
+        outputs.append(font.read_bytes())
+        time.sleep(1.1)  # a time stamp in seconds would differ
+    assert outputs[0] == outputs[1]
