@@ -109,7 +109,11 @@ def synthetic_repo(root: Path) -> Path:
     (root / "results").mkdir()
     (root / "analysis" / "book").mkdir(parents=True)
     shutil.copy2(ROOT / "_config.yml", root / "_config.yml")
-    shutil.copy2(ROOT / "analysis" / "book" / "sphinxext.py", root / "analysis" / "book" / "sphinxext.py")
+    # The Sphinx extension and the parts it loads (formulas, page metadata, theme trimming, icon fonts).
+    for module in ("sphinxext", "mathml", "pagemeta", "themetrim", "iconfonts"):
+        shutil.copy2(ROOT / "analysis" / "book" / f"{module}.py", root / "analysis" / "book" / f"{module}.py")
+    (root / "_static").mkdir()
+    shutil.copy2(ROOT / "_static" / "favicon.svg", root / "_static" / "favicon.svg")  # named in _config.yml
     (root / "analysis" / "__init__.py").write_text('"""Synthetic copy of the extension."""\n')
     (root / "analysis" / "book" / "__init__.py").write_text('"""Synthetic copy of the extension."""\n')
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\n")
