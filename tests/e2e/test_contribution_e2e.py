@@ -329,12 +329,15 @@ def test_diff_reports_the_study_and_the_moved_estimates(contribution: Path) -> N
 
 @pytest.mark.build
 def test_what_changed_page_lists_the_study(contribution: Path) -> None:
-    text = page(contribution, "changes")
-    studies = [r for r in re.findall(r"<tr>.*?</tr>", text, re.DOTALL) if f">{KEY}<" in r]
-    assert len(studies) == 1 and ">added<" in studies[0]
-    moved = [r for r in re.findall(r"<tr>.*?</tr>", text, re.DOTALL)
-             if ">neutrophil_recovery<" in r and ">review<" in r and ">all<" in r]
-    assert len(moved) == 1 and ">changed<" in moved[0]
+    """The contributed study is named in the change log, and the result it moves says why, in words."""
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page(contribution, "changes"))).split())
+    assert text.count(f"{LABEL}: added (included;") == 1
+    label = _label(contribution, "neutrophil_recovery")
+    moved = re.search(rf"{re.escape(label)}: [^→]+ → [^→]+?\. Why: ([^.]*)\.", text)
+    assert moved is not None, text[:3000]
+    assert f"{LABEL} added" in moved.group(1)
+    for raw in ("estimate_old", "ci_lower", ">None<", " None "):
+        assert raw not in text
 
 
 def _label(root: Path, outcome: str) -> str:
