@@ -49,6 +49,7 @@ def _project(tmp_path: Path, chapters: dict[str, tuple[str, str | None]]) -> Pat
     (project / "book").mkdir(parents=True)
     (project / "data").mkdir()
     shutil.copy2(ROOT / "_config.yml", project / "_config.yml")
+    shutil.copytree(ROOT / "_static", project / "_static")  # the favicon and styles _config.yml names
     (project / "references.bib").write_text(
         "@misc{synthetic2026, title={Synthetic}, year={2026}}\n", encoding="utf-8"
     )
