@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis.living.changes import _get  # dotted-path lookup, shared with the tables of changes
+
 __all__ = [
     "NO_CHANGE",
     "MovedResult",
@@ -163,15 +165,6 @@ def _words(code: Any, labels: Mapping[str, str] | None = None) -> str:
     if labels and text in labels:
         return str(labels[text])
     return text.replace("_", " ")
-
-
-def _get(record: Record | None, path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def _index(records: Iterable[Record], keys: Sequence[str]) -> dict[tuple, Record]:

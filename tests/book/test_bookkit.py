@@ -14,7 +14,6 @@ import math
 import re
 import shutil
 from html import escape as html_escape
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from analysis.book import bookkit
 from analysis.book.bookkit import Review, find_root
 from analysis.evidence.grade import rate
 from analysis.evidence.pipeline import engine_options
+from tests.provenance_parse import count_details, quote_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -577,46 +577,6 @@ def test_payload_evidence_section_holds_every_count_with_labels(rv: Review) -> N
 
 
 # ---------------------------------------------------------------- provenance of every count shown
-class _CountDetails(HTMLParser):
-    """Top-level <details class="provenance ...">: (summary text, body text, links)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[dict[str, Any]] = []
-        self.depth = 0
-        self.summary = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "details" and "provenance" in a.get("class", "").split():
-            self.depth += 1
-            self.found.append({"summary": "", "body": "", "links": []})
-        elif tag == "summary" and self.depth:
-            self.summary = True
-        elif tag == "a" and self.depth:
-            self.found[-1]["links"].append(a.get("href", ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "details" and self.depth:
-            self.depth -= 1
-        if tag == "summary":
-            self.summary = False
-
-    def handle_data(self, data: str) -> None:
-        if self.depth:
-            self.found[-1]["summary" if self.summary else "body"] += data
-
-
-def _count_details(html: str) -> list[dict[str, Any]]:
-    parser = _CountDetails()
-    parser.feed(html)
-    return parser.found
-
-
-def _quote_of(row: Any) -> str:
-    return str(row["quote"]) if isinstance(row.get("quote"), str) and row["quote"].strip() else ""
-
-
 def test_every_selected_count_opens_on_its_own_quote_source_and_check(
     rv: Review, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -628,12 +588,12 @@ def test_every_selected_count_opens_on_its_own_quote_source_and_check(
             continue
         out = _shown(monkeypatch)
         rv.show_selection(synth)
-        found = _count_details("".join(out))
+        found = count_details("".join(out))
         assert len(found) == synth.k + len(synth.excluded), outcome
         for row, details in zip([*synth.rows.to_dict("records"), *synth.excluded.to_dict("records")], found,
                                 strict=True):
             assert details["summary"].startswith(f"{row['events']}/{row['total']}"), outcome
-            quote = _quote_of(row)
+            quote = quote_of(row)
             assert (quote or NO_QUOTE) in details["body"], (outcome, row["study_id"])
             urls = re.findall(r"https?://\S+", str(row.get("source") or ""))
             assert urls and urls[0].rstrip(").,;") in details["links"], (outcome, row["study_id"])
@@ -648,13 +608,13 @@ def test_every_selected_count_opens_on_its_own_quote_source_and_check(
 def test_studies_table_gives_every_count_of_every_included_study(rv: Review) -> None:
     html = rv.included_table("review").data
     head = html.partition('<details class="study-details"')[0]
-    found = _count_details(head)
+    found = count_details(head)
     included = rv.set_studies().loc[lambda s: s["status"] == "included", "study_id"]
     rows = rv.outcomes.loc[rv.outcomes["study_id"].isin(included)]
     assert len(found) == len(rows)
     for (_, row), details in zip(rows.iterrows(), found, strict=True):
         assert details["summary"].startswith(f"{row['events']}/{row['total']}")
-        assert _quote_of(row) in details["body"]
+        assert quote_of(row) in details["body"]
     assert f"<th>{bookkit.STUDY_COUNTS_COLUMN}</th>" in head
 
 
@@ -662,12 +622,12 @@ def test_study_card_counts_open_on_their_provenance(rv: Review, monkeypatch: pyt
     study = rv.outcomes["study_id"].iloc[0]
     out = _shown(monkeypatch)
     rv.study_card(study)
-    found = _count_details("".join(out))
+    found = count_details("".join(out))
     rows = rv.outcomes.loc[rv.outcomes["study_id"] == study]
     assert [d["summary"].split("†")[0] for d in found] == [f"{e}/{n}" for e, n in zip(rows["events"], rows["total"],
                                                                                          strict=True)]
     for (_, row), details in zip(rows.iterrows(), found, strict=True):
-        assert _quote_of(row) in details["body"]
+        assert quote_of(row) in details["body"]
 
 
 # ---------------------------------------------------------------- summary of findings (GRADE format)
@@ -693,7 +653,7 @@ def test_summary_of_findings_in_grade_format(rv: Review) -> None:
             expected = (f"{round(100 * res.estimate)} per 100 ({round(100 * res.ci_lower)} to "
                         f"{round(100 * res.ci_upper)})")
             assert expected in row, outcome
-        found = _count_details(row)
+        found = count_details(row)
         assert len(found) == synth.k
     footnotes = re.findall(r'<li id="sof-note-([a-z]+)">', html)
     assert footnotes == sorted(footnotes, key=lambda x: (len(x), x)) and len(set(footnotes)) == len(footnotes)

@@ -29,6 +29,7 @@ import yaml
 
 from analysis.book import report
 from tests.buildutil import ROOT, build, copy_project, toc_pages
+from tests.provenance_parse import count_details, quote_of
 
 pytestmark = pytest.mark.build
 
@@ -715,47 +716,6 @@ def test_different_works_are_never_cited_with_the_same_text(book: Built) -> None
 # ---- provenance on the page: every count one click from its quote ----------------------------
 
 
-class _Provenance(HTMLParser):
-    """Every ``<details class="provenance ...">`` of a page: its summary text and the text it opens on."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[dict[str, Any]] = []
-        self.depth = 0
-        self.summary = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "details" and "provenance" in a.get("class", "").split():
-            self.depth += 1
-            self.found.append({"summary": "", "body": "", "links": []})
-        elif tag == "summary" and self.depth:
-            self.summary = True
-        elif tag == "a" and self.depth:
-            self.found[-1]["links"].append(a.get("href", ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "details" and self.depth:
-            self.depth -= 1
-        elif tag == "summary":
-            self.summary = False
-
-    def handle_data(self, data: str) -> None:
-        if self.depth:
-            self.found[-1]["summary" if self.summary else "body"] += data
-
-
-def _provenance(fragment: str) -> list[dict[str, Any]]:
-    parser = _Provenance()
-    parser.feed(fragment)
-    return parser.found
-
-
-def _quote(row: Any) -> str:
-    value = row.get("quote")
-    return str(value) if isinstance(value, str) and value.strip() else ""
-
-
 def test_every_included_count_on_the_results_page_opens_on_its_quote(book: Built, review: Any) -> None:
     """Held-out style check: each included study's count, in its outcome's section, is the summary of a
     details element that holds the count's exact quote (HTML-escaped in the source, read back as text)."""
@@ -766,14 +726,14 @@ def test_every_included_count_on_the_results_page_opens_on_its_quote(book: Built
         if synth.k == 0:
             continue
         section = outcome_section(page, outcome)
-        found = _provenance(section.main)
+        found = count_details(section.main)
         for row in [*synth.rows.to_dict("records"), *synth.excluded.to_dict("records")]:
             assert row["study_id"] in included
             count = f"{int(row['events'])}/{int(row['total'])}"
-            mine = [d for d in found if d["summary"].startswith(count) and _quote(row) in d["body"]]
+            mine = [d for d in found if d["summary"].startswith(count) and quote_of(row) in d["body"]]
             assert mine, f"{outcome}: {row['study_id']} {count}: no details element with its quote"
-            if _quote(row):
-                assert html.escape(_quote(row)) in section.main  # escaped in the HTML source
+            if quote_of(row):
+                assert html.escape(quote_of(row)) in section.main  # escaped in the HTML source
             seen += 1
     assert seen == sum(s.k + len(s.excluded) for s in review.synthesis().values())
 
@@ -781,12 +741,12 @@ def test_every_included_count_on_the_results_page_opens_on_its_quote(book: Built
 def test_studies_and_summary_pages_give_every_count_its_quote(book: Built, review: Any) -> None:
     included = review.set_studies().loc[lambda s: s["status"] == "included", "study_id"]
     rows = review.outcomes.loc[review.outcomes["study_id"].isin(included)]
-    studies = _provenance(book.page("book/studies").main)
+    studies = count_details(book.page("book/studies").main)
     for _, row in rows.iterrows():
         count = f"{int(row['events'])}/{int(row['total'])}"
-        assert any(d["summary"].startswith(count) and _quote(row) in d["body"] for d in studies), row["study_id"]
+        assert any(d["summary"].startswith(count) and quote_of(row) in d["body"] for d in studies), row["study_id"]
     sof = book.page("book/sof")
-    shown = _provenance(sof.main)
+    shown = count_details(sof.main)
     assert len(shown) == sum(s.k for s in review.synthesis().values())
     assert "provenance.css" in sof.source  # the print style that opens every count on paper
 
