@@ -52,7 +52,8 @@ def test_a_later_version_counts_only_its_new_records() -> None:
     assert first["version"] == "1.0.0" and second["identified"] == [{"source": "db", "records": 1}]
     assert (second["included_new"], second["included_total"]) == (0, 2)  # b came in with 1.0.0's report
     assert since_version(rows, "2030-06-01") == {"records": 1, "awaiting": 1, **dict.fromkeys(
-        ["known", "exclude", "not_retrieved", "exclude_fulltext", "include", "ongoing"], 0)}
+        ["known", "exclude", "not_retrieved", "exclude_fulltext", "include", "awaiting_classification",
+         "ongoing"], 0)}
 
 
 def test_no_record_gives_zero_boxes() -> None:
@@ -82,6 +83,7 @@ def test_changing_a_screening_decision_changes_the_diagram(tmp_path: Path) -> No
     line = next(i for i, r in enumerate(rows, start=2) if r["decision"] == "include"
                 and r["first_found"] <= str(before["search_date"]))
     set_cell(path, line, "decision", "exclude")
+    set_cell(path, line, "reason_code", "no_boost")
     after = LivingReview(root).flow_versions[-1]
     assert after["excluded_screening"] == before["excluded_screening"] + 1
     assert after["reports_sought"] == before["reports_sought"] - 1
