@@ -23,9 +23,10 @@ record up to its search date), and counts them box by box [page2021]:
   (``included`` or ``awaiting_data``), and the included ones by study set (``study_sets``: a label
   and the study-table values a study of the set has, such as the analysis plan's evidence sets);
   a report not retrieved is a study awaiting data (its own study, or the record when it names none);
-* reports of included studies: PRISMA 2020 counts reports and studies apart. A record is a report;
-  when a reports table is given (``report_id``, ``study_id``, ``doi``, ``pmid``, ``nct_id``,
-  ``url``), records matching one of its reports by identifier or address count as that one report.
+* reports of included studies (of this version's records, and in total with earlier versions):
+  PRISMA 2020 counts reports and studies apart. A record is a report; when a reports table is
+  given (``report_id``, ``study_id``, ``doi``, ``pmid``, ``nct_id``, ``url``), records matching
+  one of its reports by identifier or address count as that one report.
 
 :func:`check_flow` then verifies that every box adds up from the one before.
 """
@@ -122,11 +123,13 @@ def _in_set(study: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
 
 
 def _count_version(rows: Sequence[Mapping[str, Any]], studies: Mapping[str, Mapping[str, Any]],
-                   names: Mapping[str, str], previous_included: set[str], *,
+                   names: Mapping[str, str], previous: tuple[set[str], set[str]], *,
                    hits: Sequence[Mapping[str, Any]] = (), search_source: Mapping[str, str] | None = None,
                    hit_records: set[str] | None = None, reports: Mapping[str, str] | None = None,
                    study_sets: Mapping[str, Mapping[str, Any]] | None = None,
-                   reason_labels: Mapping[str, str] | None = None) -> tuple[dict[str, Any], set[str]]:
+                   reason_labels: Mapping[str, str] | None = None,
+                   ) -> tuple[dict[str, Any], tuple[set[str], set[str]]]:
+    previous_included, previous_reports = previous
     labels = reason_labels or {}
     by_source = _identified(rows, hits, search_source or {}, hit_records or set())
     order = [s for s in names if s in by_source] + sorted(s for s in by_source if s not in names)
@@ -168,6 +171,8 @@ def _count_version(rows: Sequence[Mapping[str, Any]], studies: Mapping[str, Mapp
     new = included - previous_included
     total = previous_included | included
     report_of = reports or {}
+    new_reports = {report_of.get(str(r.get("record_id")), f"record {r.get('record_id')}") for r in included_records}
+    all_reports = previous_reports | new_reports
     flow = {
         "identified": [{"source": names.get(s, s), "records": by_source[s]} for s in order],
         "removed_before_screening": [{"reason": "Duplicate records", "n": duplicates},
@@ -186,8 +191,8 @@ def _count_version(rows: Sequence[Mapping[str, Any]], studies: Mapping[str, Mapp
             (r for r in rows if r.get("decision") == "awaiting_classification"), labels),
         "records_included": len(included_records),
         "records_awaiting_data": awaiting_records,
-        "reports_included": len({report_of.get(str(r.get("record_id")), f"record {r.get('record_id')}")
-                                 for r in included_records}),
+        "reports_included": len(new_reports),
+        "reports_included_total": len(all_reports),
         "ongoing": decision["ongoing"],
         "awaiting_data": len(awaiting),
         "included_new": len(new),
@@ -195,7 +200,7 @@ def _count_version(rows: Sequence[Mapping[str, Any]], studies: Mapping[str, Mapp
         "included_by_set": [{"label": label, "n": sum(_in_set(studies.get(s, {}), where) for s in total)}
                             for label, where in (study_sets or {}).items()],
     }
-    return flow, total
+    return flow, (total, all_reports)
 
 
 def flow_versions(versions: Iterable[Mapping[str, Any]], screening: Sequence[Mapping[str, Any]],
@@ -251,7 +256,9 @@ def flow_versions(versions: Iterable[Mapping[str, Any]], screening: Sequence[Map
     hit_records = {str(h.get("record_id")) for h in hits}
     report_of = report_keys(screening, reports)
     ordered = sorted(versions, key=lambda v: (_date(v.get("search_date")) or dt.date.min))
-    out, before, included = [], None, set()
+    out: list[dict[str, Any]] = []
+    before: dt.date | None = None
+    state: tuple[set[str], set[str]] = (set(), set())
     for v in ordered:
         until = _date(v.get("search_date"))
 
@@ -260,7 +267,7 @@ def flow_versions(versions: Iterable[Mapping[str, Any]], screening: Sequence[Map
 
         rows = [r for r in screening if _inside(_date(r.get("first_found")))]
         window_hits = [h for h in hits if _inside(search_date[str(h.get("search_id"))])]
-        counts, included = _count_version(rows, table, names, included, hits=window_hits,
+        counts, state = _count_version(rows, table, names, state, hits=window_hits,
                                           search_source=search_source, hit_records=hit_records,
                                           reports=report_of, study_sets=study_sets,
                                           reason_labels=reason_labels)
@@ -315,6 +322,8 @@ def check_flow(flow: Mapping[str, Any]) -> list[str]:
         problems.append("more new studies than studies in total")
     if int(flow.get("reports_included", 0)) > int(flow.get("records_included", flow.get("reports_included", 0))):
         problems.append("more reports of included studies than records of them")
+    if int(flow.get("reports_included_total", flow["included_total"])) < int(flow["included_total"]):
+        problems.append("fewer reports of included studies than included studies")
     if any(int(flow[k]) < 0 for k in ("screened", "reports_sought", "assessed", "duplicates_removed")):
         problems.append("a negative count")
     return problems

@@ -51,6 +51,8 @@ def test_a_later_version_counts_only_its_new_records() -> None:
     first, second = flow_versions([V2, V1], rows, studies)
     assert first["version"] == "1.0.0" and second["identified"] == [{"source": "db", "records": 1}]
     assert (second["included_new"], second["included_total"]) == (0, 2)  # b came in with 1.0.0's report
+    # reports: three in 1.0.0 (r0001, r0002 of a; r0003 of b), one more in 1.1.0
+    assert (first["reports_included"], second["reports_included"], second["reports_included_total"]) == (3, 1, 4)
     assert since_version(rows, "2030-06-01") == {"records": 1, "awaiting": 1, **dict.fromkeys(
         ["known", "exclude", "not_retrieved", "exclude_fulltext", "include", "awaiting_classification",
          "ongoing"], 0)}
