@@ -54,8 +54,8 @@ BASE_URLS: dict[str, tuple[str, str]] = {
     "europepmc": ("ANALYSIS_EUROPEPMC_URL", "https://www.ebi.ac.uk/europepmc/webservices/rest/"),
     "ctgov": ("ANALYSIS_CTGOV_URL", "https://clinicaltrials.gov/api/v2/"),
 }
-LOG_COLUMNS = ("search_id", "search_date", "source_id", "source", "purpose", "query", "rerun_of", "records",
-               "hits", "new_records", "notes")
+LOG_COLUMNS = ("search_id", "search_date", "source_id", "source", "purpose", "query", "rerun_of", "rerun_result",
+               "records", "hits", "new_records", "notes")
 HIT_COLUMNS = ("search_id", "rank", "record_id", "url")
 
 
@@ -212,7 +212,7 @@ def _log_rows(found: list[Found], merge: Merge, today: str, ids: list[str],
         source = f.query.source
         rows.append({
             "search_id": search_id, "search_date": today, "source_id": source, "source": f.query.name,
-            "purpose": "identification", "query": f.logged_query, "rerun_of": "",
+            "purpose": "identification", "query": f.logged_query, "rerun_of": "", "rerun_result": "",
             "records": str(len(f.records)), "hits": str(sum(h["search_id"] == search_id for h in hits)),
             "new_records": str(merge.new_by_source.get(source, 0)),
             "notes": (f"Automatic search (python -m analysis search); the service reported "

@@ -483,3 +483,12 @@ def test_reason_code_outside_the_vocabulary(data: Path) -> None:
     set_cell(data / "screening.csv", 7, "reason_code", "boring")
     assert any(line.startswith(f"{data}/screening.csv:7: reason_code:") and "boring" in line
                for line in errors_of(data))
+
+
+def test_a_rerun_needs_its_result(data: Path) -> None:
+    path = data / "searches.csv"
+    set_cell(path, 3, "rerun_of", "s0001")
+    set_cell(path, 3, "rerun_result", "")
+    assert any(line.startswith(f"{path}:3: rerun_result:") for line in errors_of(data))
+    set_cell(path, 3, "rerun_result", "as_logged")
+    assert run(data)[0] == 0
