@@ -39,7 +39,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["DECISIONS", "FlowError", "check_flow", "flow_versions", "report_keys", "since_version"]
+__all__ = ["DECISIONS", "FlowError", "check_flow", "flow_versions", "report_keys", "search_runs",
+           "since_version"]
 
 #: The screening decisions and what they mean for the flow.
 DECISIONS = ("known", "exclude", "not_retrieved", "exclude_fulltext", "include",
@@ -335,3 +336,51 @@ def since_version(screening: Sequence[Mapping[str, Any]], search_date: Any) -> d
     rows = [r for r in screening if (f := _date(r.get("first_found"))) and (since is None or f > since)]
     counts = Counter(str(r.get("decision") or "awaiting") for r in rows)
     return {"records": len(rows), **{k: counts[k] for k in ("awaiting", *DECISIONS)}}
+
+
+def search_runs(searches: Sequence[Mapping[str, Any]], hits: Sequence[Mapping[str, Any]], *,
+                since: Any = None, until: Any = None) -> dict[str, Any]:
+    """What was searched for a version: the searches run after ``since`` and up to ``until``.
+
+    Parameters
+    ----------
+    searches : sequence of mapping
+        The search log (``search_id``, ``search_date``, ``source_id``, ``purpose``, ``rerun_of``,
+        ``rerun_result``).
+    hits : sequence of mapping
+        The hit log (``search_id``, ``record_id``).
+    since, until : date or str, optional
+        The previous version's search date (excluded) and this version's (included).
+
+    Returns
+    -------
+    dict
+        ``recorded``: per source id (in the log's order), the searches whose results were recorded
+        one by one and their hits; ``reruns``: the re-runs per ``rerun_result``; ``rerun_of``: the
+        dates of the searches they repeat; ``not_as_logged``: the re-runs that did not give what the
+        earlier log names (their rows); ``unrecorded``: per purpose, the searches whose results
+        were not recorded and that no re-run repeats.
+    """
+    first, last = _date(since), _date(until)
+    window = [s for s in searches if (d := _date(s.get("search_date"))) is not None
+              and (first is None or d > first) and (last is None or d <= last)]
+    per_search = Counter(str(h.get("search_id")) for h in hits)
+    recorded: dict[str, dict[str, int]] = {}
+    for s in window:
+        n = per_search[str(s.get("search_id"))]
+        if n:
+            entry = recorded.setdefault(_text(s.get("source_id")), {"searches": 0, "hits": 0})
+            entry["searches"] += 1
+            entry["hits"] += n
+    reruns = [s for s in window if _text(s.get("rerun_of"))]
+    repeated = {_text(s.get("rerun_of")) for s in reruns}
+    dates = {str(s.get("search_id")): _date(s.get("search_date")) for s in searches}
+    return {
+        "recorded": [{"source_id": k, **v} for k, v in recorded.items()],
+        "reruns": dict(Counter(_text(s.get("rerun_result")) or "unstated" for s in reruns)),
+        "rerun_of": sorted({str(d) for k in repeated if (d := dates.get(k)) is not None}),
+        "not_as_logged": [dict(s) for s in reruns if _text(s.get("rerun_result")) != "as_logged"],
+        "unrecorded": dict(Counter(_text(s.get("purpose")) or "unstated" for s in window
+                                   if not per_search[str(s.get("search_id"))]
+                                   and str(s.get("search_id")) not in repeated)),
+    }

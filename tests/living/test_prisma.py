@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from analysis.book.plots.flow import prisma_flow_alt_text
-from analysis.living.prisma import FlowError, check_flow, flow_versions, report_keys, since_version
+from analysis.living.prisma import (
+    FlowError,
+    check_flow,
+    flow_versions,
+    report_keys,
+    search_runs,
+    since_version,
+)
 from analysis.living.review import LivingReview
 from tests.evidence_helpers import review_copy, set_cell
 
@@ -197,3 +204,30 @@ def test_check_flow_names_exclusion_reasons_that_do_not_add_up() -> None:
     flow = _hit_flow()
     flow["excluded_screening_reasons"][0]["n"] += 1
     assert any(p.startswith("records excluded is 4, but the boxes before give 5") for p in check_flow(flow))
+
+
+def test_search_runs_say_what_was_searched_and_what_a_rerun_gave() -> None:
+    log = [
+        {"search_id": "s1", "search_date": "2029-12-01", "source_id": "hand", "purpose": "identification"},
+        {"search_id": "s2", "search_date": "2029-12-01", "source_id": "hand", "purpose": "identification"},
+        {"search_id": "s3", "search_date": "2029-12-01", "source_id": "bib", "purpose": "reference_verification"},
+        {"search_id": "s4", "search_date": "2030-01-01", "source_id": "hand", "purpose": "identification",
+         "rerun_of": "s1", "rerun_result": "as_logged"},
+        {"search_id": "s5", "search_date": "2030-01-01", "source_id": "hand", "purpose": "identification",
+         "rerun_of": "s2", "rerun_result": "not_reproducible", "notes": "SYNTHETIC other collection"},
+        {"search_id": "s6", "search_date": "2030-01-01", "source_id": "proc", "purpose": "identification"},
+        {"search_id": "s7", "search_date": "2030-02-01", "source_id": "proc", "purpose": "identification"},
+    ]
+    hits = [{"search_id": "s4", "record_id": "r1"}, {"search_id": "s4", "record_id": "r2"},
+            {"search_id": "s5", "record_id": "r1"}, {"search_id": "s6", "record_id": "r3"},
+            {"search_id": "s7", "record_id": "r4"}]
+    runs = search_runs(log, hits, until="2030-01-01")
+    assert runs["recorded"] == [{"source_id": "hand", "searches": 2, "hits": 3},
+                                {"source_id": "proc", "searches": 1, "hits": 1}]
+    assert runs["reruns"] == {"as_logged": 1, "not_reproducible": 1}
+    assert runs["rerun_of"] == ["2029-12-01"]
+    assert [r["search_id"] for r in runs["not_as_logged"]] == ["s5"]
+    # s1 and s2 were not recorded but were re-run; s3 was neither
+    assert runs["unrecorded"] == {"reference_verification": 1}
+    later = search_runs(log, hits, since="2030-01-01", until="2030-02-01")
+    assert later["recorded"] == [{"source_id": "proc", "searches": 1, "hits": 1}] and later["reruns"] == {}
