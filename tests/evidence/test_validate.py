@@ -393,8 +393,8 @@ def test_bad_csv_quoting(data: Path) -> None:
 
 def test_row_with_too_many_cells(data: Path) -> None:
     path = data / "searches.csv"
-    path.write_text(path.read_text() + "s0003,2026-01-02,db,x,identification,y,,1,,0,z,extra\n")
-    assert f"{data}/searches.csv:4: -: expected 11 cells as in the header, found 12" in errors_of(
+    path.write_text(path.read_text() + "s0003,2026-01-02,db,x,identification,y,,,1,,0,z,extra\n")
+    assert f"{data}/searches.csv:4: -: expected 12 cells as in the header, found 13" in errors_of(
         data
     )
 
