@@ -310,14 +310,25 @@ class Review(LivingReview):
         return _html_table(report.labelled_columns(table, fields, list(record.columns)))
 
     def search_log(self) -> Any:
-        """Sources searched, with the number of queries and of records returned."""
-        log = self.evidence["searches"]
+        """Sources searched, by date and purpose: queries, results shown, results recorded, new records."""
+        log = self.evidence["searches"].copy()
+        purposes = self.code_labels("searches").get("purpose", {})
+        if "purpose" not in log.columns:
+            log["purpose"] = ""
+        for column in ("hits", "new_records"):
+            if column not in log.columns:
+                log[column] = np.nan
+        log["purpose"] = log["purpose"].fillna("").map(lambda p: purposes.get(p, str(p).replace("_", " ")))
         table = (
-            log.groupby(["search_date", "source"], dropna=False)
-            .agg(queries=("query", "size"), records=("records", "sum"))
+            log.groupby(["search_date", "source", "purpose"], dropna=False, sort=True)
+            .agg(queries=("query", "size"), records=("records", "sum"),
+                 hits=("hits", lambda v: _whole_or_words(v, "not recorded")),
+                 new=("new_records", lambda v: _whole_or_words(v, "")))
             .reset_index()
         )
-        table.columns = ["Search date", "Source", "Queries", "Records returned"]
+        table["search_date"] = [str(pd.Timestamp(d).date()) for d in table["search_date"]]
+        table.columns = ["Search date", "Source", "Purpose", "Queries", "Results shown",
+                         "Results recorded one by one", "New records"]
         return _html_table(table)
 
     def search_strategy_table(self) -> Any:
@@ -372,6 +383,7 @@ class Review(LivingReview):
         labels = {"awaiting": "awaiting screening", "known": "records of studies already in the review",
                   "exclude": "excluded at screening", "not_retrieved": "reports not retrieved",
                   "exclude_fulltext": "excluded after assessment", "include": "included (reports)",
+                  "awaiting_classification": "awaiting classification",
                   "ongoing": "ongoing registered studies"}
         rows = [{"New records": labels[k], "n": v} for k, v in counts.items() if k in labels and v]
         rows.append({"New records": "total", "n": counts["records"]})
@@ -393,6 +405,116 @@ class Review(LivingReview):
         return _html_table(pd.DataFrame(rows))
 
     # ----------------------------------------------------------------- flow
+    def _flow_runs(self) -> dict[str, Any]:
+        """What was searched for this version (:func:`analysis.living.prisma.search_runs`)."""
+        from analysis.living.prisma import search_runs
+
+        versions = self.flow_versions
+        since = versions[-2].get("search_date") if len(versions) > 1 else None
+        return search_runs(self._rows_of("searches"), self._rows_of("search_hits"), since=since,
+                           until=versions[-1].get("search_date"))
+
+    def flow_searched_text(self) -> str:
+        """In words: the searches whose results this version's diagram counts, per source."""
+        runs = self._flow_runs()
+        latest = self.flow_versions[-1]
+        if not runs["recorded"]:
+            return (f"No search of version {latest.get('version')} recorded its results one by one: the "
+                    "diagram counts the records of the screening record by the sources that found them.")
+        names = self.source_names
+        parts = [f"{names.get(r['source_id'], r['source_id'])}: {r['searches']} "
+                 f"{'search' if r['searches'] == 1 else 'searches'}, {r['hits']} results"
+                 for r in runs["recorded"]]
+        total = sum(r["searches"] for r in runs["recorded"])
+        return (f"The diagram of version {latest.get('version')} counts every result of the {total} searches "
+                f"whose results were recorded one by one ({'; '.join(parts)}). Each result was matched to a record "
+                "of the screening record: a record returned by several searches is one record, and its other "
+                "results are counted as duplicates removed before screening. A record that no recorded search "
+                "returned (named by a lead, or found by a search whose results were not recorded) is counted "
+                "once for each source that found it. Every unique record was screened on its title and "
+                "abstract, whatever the search that found it was looking for.")
+
+    def flow_reruns_text(self) -> str:
+        """In words: which searches were re-run, what the re-runs gave and what was not re-run."""
+        runs = self._flow_runs()
+        labels = self.code_labels("searches")
+        words = labels.get("rerun_result", {})
+        purposes = labels.get("purpose", {})
+        out = []
+        if runs["reruns"]:
+            n = sum(runs["reruns"].values())
+            same = runs["reruns"].get("as_logged", 0)
+            phrases = {"differs": "did not return every record the first run's log names",
+                       "not_reproducible": "could not be reproduced"}
+            others = [f"{v} {phrases.get(k, words.get(k, k).lower())}"
+                      for k, v in sorted(runs["reruns"].items()) if k != "as_logged"]
+            out.append(
+                f"The searches logged on {_join(runs['rerun_of'])} were run without recording their results one "
+                f"by one (their log says in words what each returned), so they were run again with the same "
+                f"queries and every result of the re-runs was recorded: of {n} re-runs, "
+                + _join([f"{same} gave what the first run's log describes", *others])
+                + (" (listed below)" if others else "") + ". A web search does not promise the same pages in the same order from one run to the next: "
+                "a re-run is a new search with the same words, and the diagram counts the re-runs, not the "
+                "first runs.")
+        if runs["unrecorded"]:
+            kinds = [f"{purposes.get(k, k.replace('_', ' ')).lower()}: {v}"
+                     for k, v in sorted(runs["unrecorded"].items(), key=lambda kv: (-kv[1], kv[0]))]
+            n = sum(runs["unrecorded"].values())
+            out.append(f"The search log holds {n} more {'search' if n == 1 else 'searches'} whose results were "
+                       f"not recorded one by one and that were not re-run, made for other purposes "
+                       f"({'; '.join(kinds)}); a record one of them turned up is in the screening record and "
+                       "is counted for its source.")
+        return " ".join(out)
+
+    def rerun_differences(self) -> Any:
+        """The re-runs that did not give what the earlier run's log names, with the notes of both runs."""
+        rows = self._flow_runs()["not_as_logged"]
+        if not rows:
+            return _markdown("Every re-run returned the records the first run's log names.")
+        log = {str(r.get("search_id")): r for r in self._rows_of("searches")}
+        words = self.code_labels("searches").get("rerun_result", {})
+        frame = pd.DataFrame([{
+            "Search": f"{r.get('search_id')} ({str(r.get('search_date'))[:10]})",
+            "Repeats": f"{r.get('rerun_of')} ({str(log.get(str(r.get('rerun_of')), {}).get('search_date', ''))[:10]})",
+            "Query": r.get("query", ""),
+            "Result": words.get(str(r.get("rerun_result")), str(r.get("rerun_result"))),
+            "What the re-run returned": r.get("notes", ""),
+            "What the first run's log says": log.get(str(r.get("rerun_of")), {}).get("notes", ""),
+        } for r in rows])
+        return _html_table(frame)
+
+    def flow_reconcile_text(self) -> str:
+        """In words: the diagram's included studies against the home page's count (the review's own set)."""
+        latest = self.flow_versions[-1]
+        sets = self.plan.evidence_sets
+        by_label = {e["label"]: int(e["n"]) for e in latest.get("included_by_set", [])}
+        home = self.set_studies("review")
+        home_n = int((home["status"] == "included").sum())
+        review_label = str(sets["review"].get("label") or "review")
+        in_flow = by_label.get(review_label, 0)
+        parts = [f"{by_label.get(str(e.get('label') or k), 0)} in the evidence set “{e.get('label') or k}”"
+                 for k, e in sets.items()]
+        text = (f"The diagram counts {latest['included_total']} included "
+                f"{'study' if latest['included_total'] == 1 else 'studies'}: {_join(parts)}. ")
+        if in_flow == home_n:
+            text += (f"The {in_flow} of the review's own question are the {home_n} included studies the home "
+                     "page counts; the others are analysed apart.")
+        else:
+            text += (f"The home page counts {home_n} included studies of the review's own question, the diagram "
+                     f"{in_flow}: the diagram counts only studies whose included records were first found up to "
+                     f"this version's search ({latest.get('search_date')}).")
+        reports = latest.get("reports_included_total")
+        if reports is not None:
+            text += (f" These studies have {reports} reports (a paper, a letter, a meeting abstract or a news "
+                     "summary each): PRISMA 2020 counts reports and studies apart.")
+        return text
+
+    def glue_flow(self) -> None:
+        """Glue the flow page's sentences: what was searched, what the re-runs gave, the included count."""
+        _glue("flow_searched", self.flow_searched_text())
+        _glue("flow_reruns", self.flow_reruns_text())
+        _glue("flow_reconcile", self.flow_reconcile_text())
+
     def flow_figure(self) -> None:
         """The PRISMA 2020 flow diagram of this version, with the previous version's arm."""
         from analysis.book.plots import prisma_flow, prisma_flow_alt_text
@@ -1122,6 +1244,12 @@ def _certainty_words(cert: pd.DataFrame, outcome: str) -> str:
     if str(cert.loc[outcome, "reasons"]).startswith("not yet assessed"):
         return "not yet assessed"
     return str(cert.loc[outcome, "certainty"])
+
+
+def _whole_or_words(values: pd.Series, missing: str) -> str:
+    """The sum of ``values`` as a whole number, or ``missing`` when none is given."""
+    known = pd.to_numeric(values, errors="coerce").dropna()
+    return str(int(known.sum())) if len(known) else missing
 
 
 def _join(items: list[str]) -> str:

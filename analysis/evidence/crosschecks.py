@@ -7,7 +7,9 @@ here knows a table or a column by name:
     ``[{resource: studies, key: study_id, where: "status == 'included'", each: {field: item,
     from: {file: analysis_plan.yaml, key: risk_of_bias.items}}, message: ...}]``: every row of
     ``resource`` for which ``where`` holds must have at least one row in this table with the
-    same ``key`` (a field name, or ``{here: there}``); with ``each``, one row for every value
+    same ``key`` (a field name, or ``{here: there}``); with ``matching`` (a condition on the
+    rows of this table, such as ``"decision == 'include'"``), only the rows for which it holds
+    count; with ``each``, one row for every value
     of ``each.field``, the values being listed in ``each.values`` or read from a YAML file
     of the data directory (``from.key`` is a dotted path; a mapping gives its keys, a list
     its items). The problem is reported on the line of the uncovered row, naming both files.
@@ -82,7 +84,11 @@ def coverage_problems(
         if problems:
             return problems
     found: dict[tuple[Any, ...], list[Row]] = {}
-    for row in here.rows:
+    try:
+        here_rows = list(_rows_where(here, spec.get("matching")))
+    except ExpressionError as exc:
+        return [Problem(check.package.source, 0, "x-covers", str(exc))]
+    for row in here_rows:
         found.setdefault(tuple(row.values.get(k) for k in here_keys), []).append(row)
     aggregated = _aggregated_keys(check, resource.name, here_keys) if field is None else set()
     try:

@@ -104,8 +104,17 @@ class LivingReview:
     @functools.cached_property
     def flow_versions(self) -> list[dict[str, Any]]:
         """The PRISMA flow of every version, oldest first, counted from the screening record."""
+        sets = {str(s.get("label") or key): dict(s.get("where") or {})
+                for key, s in self.plan.evidence_sets.items()}
         return flow_versions(self.evidence.records("search_flow"), self.screening_rows,
-                             _plain_rows(self.studies), self.source_names, self.source_kinds)
+                             _plain_rows(self.studies), self.source_names, self.source_kinds,
+                             hits=self._rows_of("search_hits"), searches=self._rows_of("searches"),
+                             reports=self._rows_of("reports"), study_sets=sets,
+                             reason_labels=self.code_labels("screening").get("reason_code", {}))
+
+    def _rows_of(self, name: str) -> list[dict[str, Any]]:
+        """The rows of a table of the evidence base as plain rows; none when the table is absent."""
+        return _plain_rows(self.evidence[name]) if name in self.evidence else []
 
     @functools.cached_property
     def screening_rows(self) -> list[dict[str, Any]]:

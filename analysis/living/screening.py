@@ -43,8 +43,8 @@ __all__ = [
 RECORD_PREFIX = "record "
 
 #: The columns the search writes (a screening file may hold more; they are kept).
-COLUMNS = ("record_id", "pmid", "doi", "nct_id", "title", "year", "sources", "first_found",
-           "last_found", "decision", "reason", "study_id")
+COLUMNS = ("record_id", "pmid", "doi", "nct_id", "url", "title", "year", "sources", "first_found",
+           "last_found", "decision", "reason_code", "reason", "study_id")
 
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 
@@ -120,6 +120,7 @@ class Merge:
     new_by_source: dict[str, int]
     known_new: int
     unidentifiable: int = 0  # records with no PMID, DOI, NCT id or usable title: not recorded, counted
+    hit_ids: list[str] = field(default_factory=list)  # per record read, in order: its row's id ("" if none)
 
 
 def _next_id(rows: Iterable[Mapping[str, str]]) -> int:
@@ -168,10 +169,12 @@ def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, toda
     new: list[str] = []
     new_by_source: dict[str, int] = {}
     unidentifiable = 0
+    hit_ids: list[str] = []
     for rec in records:
         keys = _keys(rec.pmid, rec.doi, rec.nct_id, rec.title)
         if not keys:
             unidentifiable += 1
+            hit_ids.append("")
             continue
         hit = next((index[k] for k in keys if k in index), None)
         if hit is None:
@@ -183,6 +186,7 @@ def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, toda
             new.append(row["record_id"])
             new_by_source[rec.source] = new_by_source.get(rec.source, 0) + 1
         row = out[hit]
+        hit_ids.append(row["record_id"])
         for column, value in (("pmid", norm_pmid(rec.pmid)), ("doi", norm_doi(rec.doi)),
                               ("nct_id", norm_nct(rec.nct_id)), ("title", rec.title.strip()),
                               ("year", rec.year)):
@@ -204,7 +208,7 @@ def merge_records(rows: list[dict[str, str]], records: Iterable[Record], *, toda
             row.update(decision="known", study_id=row.get("study_id") or study,
                        reason=f"already in the review as {study}")
         known_new += bool(study) and row["record_id"] in new
-    return Merge(out, new, new_by_source, known_new, unidentifiable)
+    return Merge(out, new, new_by_source, known_new, unidentifiable, hit_ids)
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -1,14 +1,17 @@
 """``python -m analysis search``: run the review's searches and put new records up for screening.
 
 The strategy file (``data/search_strategy.yaml`` by default) names everything: the sources with
-their service, query and date limits, the files to write (screening record, search log) and
+their service, query and date limits, the files to write (screening record, search log, hit log:
+one row per record read, naming the screening row it is, so that the PRISMA flow counts records
+identified and duplicates from the hits) and
 where the studies already in the review are listed (a table with a bibliography key column and
 the BibTeX file). Nothing here knows the review's topic.
 
 The run is all-or-nothing: every source is searched to its last page first; if one still fails
 after its retries the command prints ONE line naming the source and the HTTP status and exits 1
-with no file changed. Only then are the screening record and the search log written, each to a
-temporary file renamed over the old one. ``--dry-run`` prints the first request of each source
+with no file changed. Only then are the screening record, the search log and the hit log
+written, each to a temporary file renamed over the old one. Each query gets the next search id
+(``s0001``...). ``--dry-run`` prints the first request of each source
 and touches nothing.
 
 Base URLs come from ``ANALYSIS_EUTILS_URL``, ``ANALYSIS_EUROPEPMC_URL`` and
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -50,7 +54,9 @@ BASE_URLS: dict[str, tuple[str, str]] = {
     "europepmc": ("ANALYSIS_EUROPEPMC_URL", "https://www.ebi.ac.uk/europepmc/webservices/rest/"),
     "ctgov": ("ANALYSIS_CTGOV_URL", "https://clinicaltrials.gov/api/v2/"),
 }
-LOG_COLUMNS = ("search_date", "source", "query", "records", "new_records", "notes")
+LOG_COLUMNS = ("search_id", "search_date", "source_id", "source", "purpose", "query", "rerun_of", "rerun_result",
+               "records", "hits", "new_records", "notes")
+HIT_COLUMNS = ("search_id", "rank", "record_id", "url")
 
 
 class StrategyError(ValueError):
@@ -70,6 +76,7 @@ class Strategy:
     known_bibkey: str
     bibliography: Path | None
     other_sources: tuple[str, ...] = ()
+    hits: Path | None = None
 
 
 def _base(service: str, env: Mapping[str, str]) -> str:
@@ -135,6 +142,7 @@ def load_strategy(path: Path, *, today: dt.date, env: Mapping[str, str] | None =
         path=path, queries=tuple(queries),
         screening=_file(files.get("screening") or "screening.csv"),  # type: ignore[arg-type]
         log=_file(files.get("log") or "searches.csv"),  # type: ignore[arg-type]
+        hits=_file(files.get("hits") or "search_hits.csv"),
         known_table=_file(known.get("table")), known_id=str(known.get("id") or "study_id"),
         known_bibkey=str(known.get("bibkey") or "bibkey"), bibliography=_file(known.get("bibliography")),
         other_sources=tuple(str(o["id"]) for o in raw.get("other_sources") or []
@@ -179,13 +187,34 @@ def known_index(strategy: Strategy) -> KnownIndex:
     return index
 
 
-def _log_rows(found: list[Found], merge: Merge, today: str) -> list[dict[str, str]]:
+def _search_ids(log: list[dict[str, str]], n: int) -> list[str]:
+    """The next ``n`` search ids after the highest ``sNNNN`` of the log."""
+    numbers = [int(m.group(1)) for r in log if (m := re.fullmatch(r"s(\d+)", r.get("search_id") or ""))]
+    first = max(numbers, default=0) + 1
+    return [f"s{i:04d}" for i in range(first, first + n)]
+
+
+def _hit_rows(found: list[Found], merge: Merge, ids: list[str]) -> list[dict[str, str]]:
+    """One row per record read, in each query's order, naming the screening row it is."""
+    rows, start = [], 0
+    for f, search_id in zip(found, ids, strict=True):
+        record_ids = merge.hit_ids[start:start + len(f.records)]
+        start += len(f.records)
+        rows += [{"search_id": search_id, "rank": str(rank), "record_id": rid, "url": ""}
+                 for rank, rid in enumerate(record_ids, start=1) if rid]
+    return rows
+
+
+def _log_rows(found: list[Found], merge: Merge, today: str, ids: list[str],
+              hits: list[dict[str, str]]) -> list[dict[str, str]]:
     rows = []
-    for f in found:
+    for f, search_id in zip(found, ids, strict=True):
         source = f.query.source
         rows.append({
-            "search_date": today, "source": f.query.name, "query": f.logged_query,
-            "records": str(len(f.records)), "new_records": str(merge.new_by_source.get(source, 0)),
+            "search_id": search_id, "search_date": today, "source_id": source, "source": f.query.name,
+            "purpose": "identification", "query": f.logged_query, "rerun_of": "", "rerun_result": "",
+            "records": str(len(f.records)), "hits": str(sum(h["search_id"] == search_id for h in hits)),
+            "new_records": str(merge.new_by_source.get(source, 0)),
             "notes": (f"Automatic search (python -m analysis search); the service reported "
                       f"{f.reported} records, {len(f.records)} were read; new records go to the "
                       f"screening record with source '{source}'."
@@ -210,12 +239,12 @@ def _write_atomic(targets: dict[Path, str]) -> None:
             temp.unlink(missing_ok=True)
 
 
-def _append_log(path: Path, rows: list[dict[str, str]]) -> str:
+def _append(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
+    """CSV text of a log with ``rows`` appended (its own columns first, then any missing ones)."""
     header, existing = read_rows(path)
-    columns = list(header) if path.exists() else list(LOG_COLUMNS)
-    columns += [c for c in LOG_COLUMNS if c not in columns]
-    text = rows_text(columns, existing + rows)
-    return text
+    names = list(header) if path.exists() else list(columns)
+    names += [c for c in columns if c not in names]
+    return rows_text(names, existing + rows)
 
 
 def run_search(strategy: Strategy, *, today: dt.date, http: Http) -> tuple[Merge, list[Found]]:
@@ -225,10 +254,16 @@ def run_search(strategy: Strategy, *, today: dt.date, http: Http) -> tuple[Merge
     header += [c for c in COLUMNS if c not in header]
     merge = merge_records(rows, (r for f in found for r in f.records), today=today.isoformat(),
                           known=known_index(strategy), other_sources=strategy.other_sources)
-    _write_atomic({
+    ids = _search_ids(read_rows(strategy.log)[1], len(found))
+    hits = _hit_rows(found, merge, ids)
+    targets = {
         strategy.screening: rows_text(header, merge.rows),
-        strategy.log: _append_log(strategy.log, _log_rows(found, merge, today.isoformat())),
-    })
+        strategy.log: _append(strategy.log, _log_rows(found, merge, today.isoformat(), ids, hits),
+                              LOG_COLUMNS),
+    }
+    if strategy.hits is not None:
+        targets[strategy.hits] = _append(strategy.hits, hits, HIT_COLUMNS)
+    _write_atomic(targets)
     return merge, found
 
 

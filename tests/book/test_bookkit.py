@@ -731,3 +731,63 @@ def test_changes_page_names_a_corrected_count_and_the_result_it_moved(
     old, new = f"{count['events']}/{count['total']}", f"{count['events'] - 1}/{count['total']}"
     assert f"{study}, {outcome[0].lower() + outcome[1:]}: corrected from {old} to {new}" in text
     assert "None" not in text and "estimate_old" not in text
+
+
+# ---------------------------------------------------------------- flow page
+
+
+def test_flow_page_counts_each_sources_recorded_hits(rv: Review, root: Path) -> None:
+    searches = {r["search_id"]: r for r in _csv(root / "data" / "searches.csv")}
+    hits: dict[str, dict[str, int]] = {}
+    per_search: dict[str, int] = {}
+    for h in _csv(root / "data" / "search_hits.csv"):
+        per_search[h["search_id"]] = per_search.get(h["search_id"], 0) + 1
+    for sid, n in per_search.items():
+        entry = hits.setdefault(searches[sid]["source_id"], {"searches": 0, "hits": 0})
+        entry["searches"] += 1
+        entry["hits"] += n
+    text = rv.flow_searched_text()
+    names = rv.source_names
+    for source, entry in hits.items():
+        assert f"{names[source]}: {entry['searches']} searches, {entry['hits']} results" in text
+    assert f"the {sum(e['searches'] for e in hits.values())} searches whose results were recorded" in text
+
+
+def test_flow_page_names_the_reruns_that_differ_from_their_log(rv: Review, root: Path) -> None:
+    reruns = [r for r in _csv(root / "data" / "searches.csv") if r["rerun_of"]]
+    text = rv.flow_reruns_text()
+    assert f"of {len(reruns)} re-runs, {sum(r['rerun_result'] == 'as_logged' for r in reruns)} gave" in text
+    table = rv.rerun_differences().data
+    for r in reruns:
+        assert (r["search_id"] in table) == (r["rerun_result"] != "as_logged"), r["search_id"]
+
+
+def test_flow_page_reconciles_its_included_studies_with_the_home_page(rv: Review, root: Path) -> None:
+    studies = {s["study_id"]: s for s in _csv(root / "data" / "studies.csv")}
+    where = PLAN["evidence_sets"]["review"]["where"]
+    home = [s for s in studies.values() if all(s[c] == v for c, v in where.items())]
+    included = {r["study_id"] for r in _csv(root / "data" / "screening.csv")
+                if r["decision"] == "include" and studies[r["study_id"]]["status"] == "included"}
+    text = rv.flow_reconcile_text()
+    assert text.startswith(f"The diagram counts {len(included)} included studies: {len(home)} in the evidence set")
+    assert f"are the {len(home)} included studies the home page counts" in text
+    assert f"All {len(home)} included studies" in " ".join(rv.key_sentences())
+
+
+def test_flow_page_says_why_its_count_differs_from_the_home_page(tmp_path: Path) -> None:
+    root = _copy_review(tmp_path)
+    path = root / "data" / "screening.csv"
+    rows = _csv(path)
+    studies = {s["study_id"]: s for s in _csv(root / "data" / "studies.csv")}
+    where = PLAN["evidence_sets"]["review"]["where"]
+    late = next(s for s in studies.values() if all(s[c] == v for c, v in where.items()))["study_id"]
+    for r in rows:  # every record of one included study found after the version's search
+        if r["study_id"] == late:
+            r["first_found"] = r["last_found"] = "2099-01-01"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    text = Review(root).flow_reconcile_text()
+    home = sum(all(s[c] == v for c, v in where.items()) for s in studies.values())
+    assert f"The home page counts {home} included studies of the review's own question, the diagram {home - 1}" in text

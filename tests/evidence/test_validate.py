@@ -393,8 +393,8 @@ def test_bad_csv_quoting(data: Path) -> None:
 
 def test_row_with_too_many_cells(data: Path) -> None:
     path = data / "searches.csv"
-    path.write_text(path.read_text() + "2026-01-02,x,y,1,0,z,extra\n")
-    assert f"{data}/searches.csv:4: -: expected 6 cells as in the header, found 7" in errors_of(
+    path.write_text(path.read_text() + "s0003,2026-01-02,db,x,identification,y,,,1,,0,z,extra\n")
+    assert f"{data}/searches.csv:4: -: expected 12 cells as in the header, found 13" in errors_of(
         data
     )
 
@@ -454,3 +454,41 @@ def test_screening_links_to_a_study(data: Path) -> None:
     errors = errors_of(data)
     assert any(line.startswith(f"{data}/screening.csv:2: study_id:") and "nosuchstudy" in line for line in errors)
     assert any(line.startswith(f"{data}/screening.csv:3: study_id:") for line in errors)
+
+
+def test_included_study_without_an_included_screening_record(data: Path) -> None:
+    # a contribution marks a study included but its only screening record is not an inclusion
+    set_cell(data / "screening.csv", 2, "decision", "not_retrieved")
+    errors = errors_of(data)
+    expected = (f"{data}/studies.csv:2: study_id: 'synthab2020': an included study needs at least one "
+                "screening record with decision include and this study_id (screening.csv, column study_id); "
+                "screening.csv has none")
+    assert expected in errors, errors
+
+
+def test_an_excluded_record_of_the_study_does_not_count_as_its_inclusion(data: Path) -> None:
+    set_cell(data / "screening.csv", 2, "decision", "exclude")
+    set_cell(data / "screening.csv", 2, "reason_code", "review_background")
+    errors = errors_of(data)
+    assert [e for e in errors if "studies.csv:2: study_id: 'synthab2020'" in e], errors
+    assert not [e for e in errors if "synthcd2021" in e], errors
+
+
+def test_an_exclusion_needs_its_reason_code(data: Path) -> None:
+    set_cell(data / "screening.csv", 7, "reason_code", "")
+    assert any(line.startswith(f"{data}/screening.csv:7: reason_code:") for line in errors_of(data))
+
+
+def test_reason_code_outside_the_vocabulary(data: Path) -> None:
+    set_cell(data / "screening.csv", 7, "reason_code", "boring")
+    assert any(line.startswith(f"{data}/screening.csv:7: reason_code:") and "boring" in line
+               for line in errors_of(data))
+
+
+def test_a_rerun_needs_its_result(data: Path) -> None:
+    path = data / "searches.csv"
+    set_cell(path, 3, "rerun_of", "s0001")
+    set_cell(path, 3, "rerun_result", "")
+    assert any(line.startswith(f"{path}:3: rerun_result:") for line in errors_of(data))
+    set_cell(path, 3, "rerun_result", "as_logged")
+    assert run(data)[0] == 0

@@ -30,7 +30,8 @@ BIB = """@article{known2020,
 """
 
 STUDIES = "study_id,bibkey,status\nknown2020,known2020,included\n"
-LOG = "search_date,source,query,records,new_records,notes\n2020-01-01,Hand search,synthetic,3,,SYNTHETIC\n"
+LOG = ("search_id,search_date,source_id,source,purpose,query,rerun_of,rerun_result,records,hits,new_records,notes\n"
+       "s0007,2020-01-01,handsearch,Hand search,identification,synthetic,,,3,,,SYNTHETIC\n")
 
 
 def make_repo(root: Path, screening: str | None = None) -> Path:

@@ -75,6 +75,18 @@ def test_a_search_queues_each_new_record_once(tmp_path: Path, httpserver: HTTPSe
     assert [r["records"] for r in log[1:]] == ["3", "3", "2"]
     assert [r["new_records"] for r in log[1:]] == ["3", "2", "2"]
     assert log[0]["notes"] == "SYNTHETIC"
+    # each query gets the next search id and its source id; every record read is a hit
+    assert [(r["search_id"], r["source_id"], r["purpose"], r["hits"]) for r in log[1:]] == [
+        ("s0008", "pubmed", "identification", "3"), ("s0009", "europepmc", "identification", "3"),
+        ("s0010", "ctgov", "identification", "2")]
+    hits = _rows(data / "search_hits.csv")
+    by_id = {r["record_id"]: r for r in rows}
+    assert len(hits) == 8 and {h["search_id"] for h in hits} == {"s0008", "s0009", "s0010"}
+    assert [h["rank"] for h in hits if h["search_id"] == "s0009"] == ["1", "2", "3"]
+    # PubMed 101 and Europe PMC's copy of it are two hits of one record: a duplicate
+    one_hits = [h["search_id"] for h in hits if h["record_id"] == one[0]["record_id"]]
+    assert one_hits == ["s0008", "s0009"]
+    assert all(h["record_id"] in by_id for h in hits)
 
 
 def test_a_second_run_adds_nothing_and_merges_a_changed_record(tmp_path: Path,

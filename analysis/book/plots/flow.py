@@ -17,6 +17,12 @@ Input is a mapping in the shape of one version's flow (:func:`analysis.living.pr
     removed_before_screening: [{reason: str, n: int}, ...]  (optional; else duplicates)
     awaiting_screening, ongoing: int  (optional; shown when above 0)
     heading: str  (optional; the identification column's heading)
+    excluded_screening_reasons: [{reason: str, n: int}, ...]  (optional; records excluded by reason)
+    awaiting_classification: int and awaiting_classification_reasons: [{reason, n}, ...]
+        (optional; reports assessed whose eligibility is not settled, shown when above 0)
+    reports_included, reports_included_total: int  (optional; PRISMA 2020 counts the reports of
+        the included studies apart from the studies)
+    included_by_set: [{label: str, n: int}, ...]  (optional; the included studies per study set)
 
 Every number in the figure is read from that mapping; none is added up or derived here.
 """
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -129,6 +135,17 @@ def _pairs(
     return out
 
 
+#: Optional keys holding a single count, read when present.
+OPTIONAL_COUNT_KEYS = ("awaiting_classification", "reports_included", "reports_included_total")
+
+#: Optional keys holding a list of (name, count) pairs, read when present.
+OPTIONAL_LISTS = {
+    "excluded_screening_reasons": ("reason", "n"),
+    "awaiting_classification_reasons": ("reason", "n"),
+    "included_by_set": ("label", "n"),
+}
+
+
 @dataclass(frozen=True)
 class _Flow:
     identified: list[tuple[str, int]]
@@ -137,6 +154,8 @@ class _Flow:
     version: str | None
     search_date: str | None
     heading: str | None = None
+    optional: dict[str, int] = field(default_factory=dict)
+    lists: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def _read(flow: Mapping[str, Any], what: str = "") -> _Flow:
@@ -155,7 +174,41 @@ def _read(flow: Mapping[str, Any], what: str = "") -> _Flow:
         version=str(flow["version"]) if flow.get("version") is not None else None,
         search_date=str(flow["search_date"]) if flow.get("search_date") is not None else None,
         heading=str(flow["heading"]) if flow.get("heading") else None,
+        optional={key: _count(flow, key, where) for key in OPTIONAL_COUNT_KEYS if key in flow},
+        lists={key: _pairs(flow, key, name, num, where)
+               for key, (name, num) in OPTIONAL_LISTS.items() if key in flow},
     )
+
+
+def _lines(pairs: list[tuple[str, int]]) -> str:
+    """One indented line per (name, count) pair, each on its own line after a newline."""
+    return "".join(f"\n   {name} {_n(num)}" for name, num in pairs)
+
+
+def _texts(f: _Flow) -> dict[str, str]:
+    """The texts of the boxes that optional keys extend (records excluded, reports excluded, studies)."""
+    c, o, lists = f.counts, f.optional, f.lists
+    if f.excluded_fulltext:
+        excluded = "Reports excluded:" + _lines(f.excluded_fulltext)
+    else:
+        excluded = "Reports excluded: none"
+    if o.get("awaiting_classification"):
+        excluded += (f"\nReports awaiting classification {_n(o['awaiting_classification'])}"
+                     + _lines(lists.get("awaiting_classification_reasons", [])))
+    new = f"New studies included in review {_n(c['included_new'])}"
+    if "reports_included" in o:
+        new += f"\nReports of new included studies {_n(o['reports_included'])}"
+    total = f"Total studies included in review {_n(c['included_total'])}" + _lines(
+        lists.get("included_by_set", []))
+    if "reports_included_total" in o:
+        total += f"\nReports of total included studies {_n(o['reports_included_total'])}"
+    return {
+        "screened_out": f"Records excluded {_n(c['excluded_screening'])}"
+        + _lines(lists.get("excluded_screening_reasons", [])),
+        "excluded": excluded,
+        "new": new,
+        "total": total,
+    }
 
 
 # --------------------------------------------------------------------------- drawing
@@ -274,11 +327,7 @@ def prisma_flow(flow: Mapping[str, Any], previous: Mapping[str, Any] | None = No
     width = side_x + _SIDE_W + 0.1
 
     sources = "\n".join(f"   {src} {_n(num)}" for src, num in f.identified)
-    if f.excluded_fulltext:
-        reasons = "\n".join(f"   {why} {_n(num)}" for why, num in f.excluded_fulltext)
-        excluded_text = f"Reports excluded:\n{reasons}"
-    else:
-        excluded_text = "Reports excluded: none"
+    text = _texts(f)
     removed_list = flow.get("removed_before_screening")
     if removed_list:
         removed = "\n".join(f"   {r['reason']} {_n(int(r['n']))}" for r in removed_list)
@@ -300,7 +349,7 @@ def prisma_flow(flow: Mapping[str, Any], previous: Mapping[str, Any] | None = No
             "screening",
             [
                 _Box(f"Records screened {_n(c['screened'])}", main_x, _MAIN_W),
-                _Box(f"Records excluded {_n(c['excluded_screening'])}" + pending, side_x, _SIDE_W),
+                _Box(text["screened_out"] + pending, side_x, _SIDE_W),
             ],
         ),
         (
@@ -314,14 +363,14 @@ def prisma_flow(flow: Mapping[str, Any], previous: Mapping[str, Any] | None = No
             "screening",
             [
                 _Box(f"Reports assessed for eligibility {_n(c['assessed'])}", main_x, _MAIN_W),
-                _Box(excluded_text, side_x, _SIDE_W),
+                _Box(text["excluded"], side_x, _SIDE_W),
             ],
         ),
         (
             "included",
             [
                 _Box(
-                    f"New studies included in review {_n(c['included_new'])}",
+                    text["new"],
                     main_x,
                     _MAIN_W,
                     fill="#EEF4FA",
@@ -333,7 +382,7 @@ def prisma_flow(flow: Mapping[str, Any], previous: Mapping[str, Any] | None = No
             "included",
             [
                 _Box(
-                    f"Total studies included in review {_n(c['included_total'])}",
+                    text["total"],
                     main_x,
                     _MAIN_W,
                     fill="#DCE9F5",
@@ -491,20 +540,32 @@ def prisma_flow_alt_text(flow: Mapping[str, Any], previous: Mapping[str, Any] | 
         excluded = f"reports excluded with reasons ({reasons})"
     else:
         excluded = "no report excluded"
+    o, lists = f.optional, f.lists
+
+    def _listed(key: str) -> str:
+        pairs = lists.get(key, [])
+        return " (" + "; ".join(f"{name}: {num}" for name, num in pairs) + ")" if pairs else ""
+
+    if o.get("awaiting_classification"):
+        excluded += f", {o['awaiting_classification']} awaiting classification" + _listed(
+            "awaiting_classification_reasons")
     parts = [
         f"{head}. Records identified from {len(f.identified)} source(s) ({sources})",
         (", ".join(f"{r['n']} {str(r['reason']).lower()} removed" for r in flow["removed_before_screening"])
          if flow.get("removed_before_screening") else f"{c['duplicates_removed']} duplicate records removed"),
         f"{c['screened']} records screened, {c['excluded_screening']} excluded"
+        + _listed("excluded_screening_reasons")
         + (f", {flow['awaiting_screening']} awaiting screening" if flow.get("awaiting_screening") else ""),
         f"{c['reports_sought']} reports sought for retrieval, {c['reports_not_retrieved']} not retrieved",
         f"{c['assessed']} reports assessed for eligibility, {excluded}",
         f"{c['awaiting_data']} studies awaiting data"
         + (f", {flow['ongoing']} ongoing registered studies" if flow.get("ongoing") else ""),
-        f"{c['included_new']} new studies included",
+        f"{c['included_new']} new studies included"
+        + (f" ({o['reports_included']} reports)" if "reports_included" in o else ""),
     ]
     if previous is not None:
         prev = _read(previous, " (previous version)")
         parts.append(f"{prev.counts['included_total']} studies included in the previous version")
-    parts.append(f"{c['included_total']} studies included in total")
+    parts.append(f"{c['included_total']} studies included in total" + _listed("included_by_set")
+                 + (f", with {o['reports_included_total']} reports" if "reports_included_total" in o else ""))
     return "; ".join(parts) + "."

@@ -195,3 +195,46 @@ def test_missing_key_is_named_with_the_version():
     flow = {k: v for k, v in SYNTHETIC_FIRST.items() if k != "reports_sought"}
     with pytest.raises(ValueError, match=r"version '1.0.0': the key 'reports_sought' is missing"):
         prisma_flow(flow)
+
+
+SYNTHETIC_DETAILED = {
+    **SYNTHETIC_FIRST,
+    "excluded_screening_reasons": [{"reason": "Review or background", "n": 200},
+                                   {"reason": "No stem cell boost", "n": 62}],
+    "excluded_fulltext": [{"reason": "No outcome data", "n": 2}],
+    "awaiting_classification": 4,
+    "awaiting_classification_reasons": [{"reason": "Registry record not read", "n": 1},
+                                        {"reason": "Full text not read", "n": 3}],
+    "awaiting_data": 2,
+    "reports_included": 7,
+    "reports_included_total": 7,
+    "included_by_set": [{"label": "Main set", "n": 3}, {"label": "Context set", "n": 2}],
+}
+
+
+def test_reasons_awaiting_classification_reports_and_study_sets_are_shown():
+    text = texts(prisma_flow(SYNTHETIC_DETAILED))
+    assert "Records excluded (n = 262) Review or background (n = 200) No stem cell boost (n = 62)" in text
+    assert ("Reports awaiting classification (n = 4) Registry record not read (n = 1) "
+            "Full text not read (n = 3)") in text
+    assert "New studies included in review (n = 5) Reports of new included studies (n = 7)" in text
+    assert ("Total studies included in review (n = 5) Main set (n = 3) Context set (n = 2) "
+            "Reports of total included studies (n = 7)") in text
+
+
+def test_alt_text_lists_reasons_reports_and_study_sets():
+    alt = prisma_flow_alt_text(SYNTHETIC_DETAILED)
+    for phrase in (
+        "280 records screened, 262 excluded (Review or background: 200; No stem cell boost: 62)",
+        "4 awaiting classification (Registry record not read: 1; Full text not read: 3)",
+        "5 new studies included (7 reports)",
+        "5 studies included in total (Main set: 3; Context set: 2), with 7 reports",
+    ):
+        assert phrase in alt
+
+
+def test_a_bad_optional_count_is_named():
+    with pytest.raises(ValueError, match=r"'reports_included' must be a non-negative integer \(got -2\)"):
+        prisma_flow({**SYNTHETIC_DETAILED, "reports_included": -2})
+    with pytest.raises(ValueError, match=r"included_by_set\[0\] must have the keys 'label' and 'n'"):
+        prisma_flow({**SYNTHETIC_DETAILED, "included_by_set": [{"reason": "x", "n": 1}]})
