@@ -25,7 +25,7 @@ from analysis.living.diffcmd import DiffError, default_base, diff_against
 from tests.evidence_helpers import ROOT, SYNTHETIC_IPD, evidence_copy, set_cell
 
 NEW_STUDY = (
-    "synthgh2023,synthgh2023,included,,post_car_t,case_series,full_article,Nowhere,1,"
+    "synthgh2023,synthgh2023,included,,post_car_t,case_series,full_article,Nowhere,1,,,,"
     "SYNTHETIC lymphoma,CD19,product A,autologous,yes,autologous,12,,,adult,2023-06,"
     "SYNTHETIC study added by the diff tests.,\n"
 )
