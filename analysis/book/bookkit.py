@@ -630,6 +630,47 @@ class Review(LivingReview):
         """Excluded studies with reasons."""
         return self._study_table("excluded", "excluded")
 
+    # ----------------------------------------------------------------- reports and overlapping series
+    def _table_or_empty(self, name: str) -> pd.DataFrame:
+        """An evidence table, or an empty frame when the data package has no such table."""
+        try:
+            return self.evidence[name]
+        except KeyError:
+            return pd.DataFrame()
+
+    def reports_table(self) -> Any:
+        """Every study with its reports (paper, letter, abstract, news summary...), what was read of each
+        and how many counts come from it (:func:`analysis.book.studyreports.reports_frame`)."""
+        from analysis.book.studyreports import REPORTS_COLUMN, reports_frame
+
+        words = self.code_labels("reports").get("kind", {})
+        status = self.code_labels("studies").get("status", {})
+        frame = reports_frame(self.studies, self._table_or_empty("reports"), self.outcomes,
+                              labels=self.labels, kinds=words, status_words=status)
+        return _html_table(frame, html_columns=(REPORTS_COLUMN,))
+
+    def overlap_table(self) -> Any:
+        """Each judged pair of series that may share patients, with the evidence, what the primary and the
+        sensitivity analyses do, and the reason (:func:`analysis.book.studyreports.overlap_frame`)."""
+        from analysis.book.studyreports import overlap_frame
+
+        overlap = self._table_or_empty("overlap")
+        if overlap.empty:
+            return _markdown("No pair of series has been judged to possibly share patients.")
+        levels = self.code_labels("overlap").get("overlap", {})
+        return _html_table(overlap_frame(overlap, labels=self.labels, levels=levels))
+
+    def alternatives_table(self) -> Any:
+        """Alternative readings of uncertain counts beside their primary reading."""
+        from analysis.book.studyreports import alternatives_frame
+
+        alternatives = self._table_or_empty("count_alternatives")
+        if alternatives.empty:
+            return _markdown("No count has an alternative reading.")
+        names = {k: str(v.get("label", k)) for k, v in self.vocabulary.items()}
+        return _html_table(alternatives_frame(alternatives, self.outcomes, labels=self.labels,
+                                              outcome_labels=names))
+
     # ----------------------------------------------------------------- results
     def show_selection(self, synth: OutcomeSynthesis) -> None:
         """The studies selected for an outcome, each with its own definition (and the outcome it came from)."""

@@ -62,8 +62,14 @@ STUDY = {  # SYNTHETIC values for the cells add-study leaves empty
     "donor_type": "autologous", "n_boosted": "20", "age_group": "adult",
     "notes": "SYNTHETIC study of the end-to-end contribution test; not a real publication.",
 }
+REPORT = {  # the SYNTHETIC paper the counts are read from (reports.csv)
+    "report_id": f"{KEY}-paper", "study_id": KEY, "kind": "full_paper",
+    "citation": "SYNTHETIC: Synthetic F, Tester S. J Synthetic Tests 2026", "doi": "10.0000/synthetic.e2e",
+    "url": "https://example.org/synthetic2026", "year": "2026", "notes": "SYNTHETIC report.",
+}
 PROVENANCE = {
     "confidence": "verified_fulltext", "source": "https://example.org/synthetic2026 (SYNTHETIC)",
+    "report_id": f"{KEY}-paper",
     "extracted_by": "tester-synthetic-a", "extracted_on": "2026-11-25",
     "checked_by": "tester-synthetic-b", "timepoint": "day 30 after the boost (SYNTHETIC)",
 }
@@ -165,6 +171,7 @@ def scaffold_and_fill(root: Path) -> str:
     assert rows[-1]["study_id"] == KEY and rows[-1]["publication_date"] == "2026-03"
     rows[-1].update(STUDY)
     write_table(studies, rows, list(rows[0]))
+    append_rows(root / "data" / "reports.csv", [REPORT])
     append_rows(root / "data" / "outcomes.csv",
                 [{"study_id": KEY, **PROVENANCE, **o} for o in OUTCOMES])
     template = [line for line in done.stdout.splitlines()

@@ -37,7 +37,7 @@ def data(tmp_path: Path) -> Path:
 def test_valid_fixture_prints_one_summary_line(data: Path) -> None:
     status, lines, err = run(data)
     assert status == 0
-    assert lines == ["data OK: 3 studies, 5 outcome rows, 1 awaiting data, bibliography 3 entries"]
+    assert lines == ["data OK: 3 studies, 5 outcome rows, 3 reports, 1 awaiting data, bibliography 3 entries"]
     assert err == ""
 
 
@@ -259,7 +259,7 @@ def test_missing_doi_is_a_warning_only(data: Path) -> None:
     bib.write_text(bib.read_text().replace("  doi = {10.0000/synthetic.3}\n", ""))
     status, lines, err = run(data)
     assert status == 0
-    assert lines == ["data OK: 3 studies, 5 outcome rows, 1 awaiting data, bibliography 3 entries"]
+    assert lines == ["data OK: 3 studies, 5 outcome rows, 3 reports, 1 awaiting data, bibliography 3 entries"]
     assert f"{bib}:18: doi: warning: no doi for 'synthef2022' (recommended)" in err.splitlines()
 
 
@@ -287,7 +287,7 @@ def test_ipd_file_is_counted_in_summary(ipd_data: Path) -> None:
     assert status == 0
     assert lines == [
         (
-            "data OK: 3 studies, 5 outcome rows, 1 awaiting data, 1 with private patient data, "
+            "data OK: 3 studies, 5 outcome rows, 3 reports, 1 awaiting data, 1 with private patient data, "
             "bibliography 3 entries"
         )
     ]

@@ -25,14 +25,18 @@ from analysis.living.diffcmd import DiffError, default_base, diff_against
 from tests.evidence_helpers import ROOT, SYNTHETIC_IPD, evidence_copy, set_cell
 
 NEW_STUDY = (
-    "synthgh2023,synthgh2023,included,,post_car_t,case_series,full_article,Nowhere,1,"
+    "synthgh2023,synthgh2023,included,,post_car_t,case_series,full_article,Nowhere,1,,,,"
     "SYNTHETIC lymphoma,CD19,product A,autologous,yes,autologous,12,,,adult,2023-06,"
     "SYNTHETIC study added by the diff tests.,\n"
 )
 NEW_OUTCOME = (
     'synthgh2023,neutrophil_recovery,11,12,as defined,day 28,verified_fulltext,,'
     '"SYNTHETIC: neutrophils recovered in 11 of 12 patients.",https://example.org/synthgh2023,'
-    "tester-a,2026-02-01,tester-b\n"
+    "synthgh2023-paper,tester-a,2026-02-01,tester-b\n"
+)
+NEW_REPORT = (
+    'synthgh2023-paper,synthgh2023,full_paper,"SYNTHETIC: Tester G. Series four. J Tests 2023",'
+    "10.0000/synthetic.4,,,https://example.org/synthgh2023,2023,SYNTHETIC report.\n"
 )
 NEW_BIB = """
 @article{synthgh2023,
@@ -75,6 +79,8 @@ def add_study(root: Path) -> None:
         f.write(NEW_STUDY)
     with (root / "data" / "risk_of_bias.csv").open("a", encoding="utf-8") as f:
         f.write(NEW_ROB)
+    with (root / "data" / "reports.csv").open("a", encoding="utf-8") as f:
+        f.write(NEW_REPORT)
     with (root / "data" / "outcomes.csv").open("a", encoding="utf-8") as f:
         f.write(NEW_OUTCOME)
     with (root / "references.bib").open("a", encoding="utf-8") as f:

@@ -214,7 +214,7 @@ def test_file_without_final_newline_and_crlf_files(data: Path) -> None:
     add_study("synthnex2026", data)
     raw = path.read_bytes()
     assert raw.count(b"\r\n") == raw.count(b"\n")
-    assert raw.endswith(b"synthnex2026,synthnex2026" + b"," * 18 + b"2026-03,,\r\n")
+    assert raw.endswith(b"synthnex2026,synthnex2026" + b"," * 21 + b"2026-03,,\r\n")
 
 
 def test_command_line(data: Path) -> None:
