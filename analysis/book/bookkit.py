@@ -568,6 +568,73 @@ class Review(LivingReview):
                  "**Details of methods.** " + synth.result.methods_text()]
         _display(_markdown("\n\n".join(lines)))
 
+    # ----------------------------------------------------------------- robustness panel
+    def robustness_panel(self, outcome: str) -> tuple[list[Any], pd.DataFrame]:
+        """The specifications of one outcome's robustness panel and their results (one row each).
+
+        Fitted through ``metaprop`` once per build: the results are cached by their inputs in the build's
+        cache folder (:func:`analysis.book.figcache.cached_value`), so another chapter, or a rebuild whose
+        data did not change for this outcome, reads them instead of refitting.
+        """
+        from analysis.book.figcache import cached_value
+        from analysis.evidence.multiverse import run_panel
+
+        specs = self.robustness_specifications(outcome)
+        return specs, run_panel(specs, self.plan, cache=cached_value) if specs else pd.DataFrame()
+
+    def show_robustness(self, synth: OutcomeSynthesis) -> None:
+        """The robustness panel of an outcome the plan pools (or the primary outcome): one sentence, a
+        specification curve with the plan's analysis marked, the analyses that change one choice, and the
+        whole panel as a CSV download. Nothing for other outcomes, or when the plan has no panel."""
+        from analysis.book.plots.specification import (
+            specification_curve,
+            specification_curve_alt_text,
+            specification_sentence,
+        )
+        from analysis.evidence.multiverse import short_labels
+
+        if synth.outcome not in self.focus_outcomes() or self.robustness_plan is None:
+            return
+        specs, panel = self.robustness_panel(synth.outcome)
+        if panel.empty:
+            return
+        label = synth.label[0].lower() + synth.label[1:]
+        _display(_markdown(f"**How robust is this answer?** The same analysis under every combination of the "
+                           f"choices the plan names as defensible: {specification_sentence(panel)}"))
+        stem = f"robustness-{synth.outcome}"
+        show_figure(self.root, Plot(specification_curve, (panel,), {"short_labels": short_labels(specs)}), stem,
+                    f"Specification curve of {label}: each column is one analysis (method, studies, outcome "
+                    "definition, marked in the dots below); above, its estimate with its 95% CI, sorted. The plan's "
+                    "analysis is the blue diamond on the shaded column. Analyses the plan's few-study rules do not "
+                    "pool have no estimate: they are the open marks on the grey band.",
+                    specification_curve_alt_text(panel, outcome=label))
+        out = self.root / "book" / GENERATED
+        out.mkdir(exist_ok=True)
+        panel.to_csv(out / f"{stem}.csv", index=False)
+        _display(_markdown("The plan's analysis and each analysis that changes one of its choices:"))
+        _display(self.one_change_table(panel))
+        _display(_markdown(f"Every analysis of the panel: [{stem}.csv]({GENERATED}/{stem}.csv)."))
+
+    def one_change_table(self, panel: pd.DataFrame) -> Any:
+        """The plan's analysis, then each analysis of the panel that changes one choice of it (studies, outcome
+        definition or method), with its result or why it is not pooled."""
+        plan = panel.loc[panel["plan"].astype(bool)].iloc[0]
+        same = {c: panel[c] == plan[c] for c in ("method", "inclusion", "definition")}
+        steps = [("The plan's analysis", panel.loc[panel["plan"].astype(bool)])]
+        for column, other_a, other_b, what in (("inclusion", "method", "definition", "Studies: "),
+                                              ("definition", "method", "inclusion", "Outcome definition: "),
+                                              ("method", "inclusion", "definition", "Method: ")):
+            rows = panel.loc[~same[column] & same[other_a] & same[other_b]]
+            steps += [(what + _lower_first(str(r[f"{column}_label"])), rows.loc[[i]]) for i, r in rows.iterrows()]
+        records = []
+        for name, rows in steps:
+            row = rows.iloc[0]
+            result = (f"{report.percent(row['estimate'])} [{report.interval(row['ci_lower'], row['ci_upper'])}]"
+                      if row["display"] == "pooled" else f"not pooled: {row['reason']}")
+            records.append({"Analysis": name, "Studies": int(row["k"]), "Patients": int(row["n"]),
+                            "Estimate [95% CI]": result})
+        return _html_table(pd.DataFrame(records))
+
     # ----------------------------------------------------------------- subgroups
     def show_subgroups(self) -> None:
         """Pre-specified subgroup analyses of every outcome with enough studies."""
@@ -1122,6 +1189,11 @@ def _certainty_words(cert: pd.DataFrame, outcome: str) -> str:
     if str(cert.loc[outcome, "reasons"]).startswith("not yet assessed"):
         return "not yet assessed"
     return str(cert.loc[outcome, "certainty"])
+
+
+def _lower_first(text: str) -> str:
+    """``"Without X"`` -> ``"without X"``, but ``"GLMM-t"`` and ``"REML"`` stay as they are."""
+    return text[0].lower() + text[1:] if len(text) > 1 and text[0].isupper() and not text[1].isupper() else text
 
 
 def _join(items: list[str]) -> str:
