@@ -599,8 +599,9 @@ class Review(LivingReview):
         if panel.empty:
             return
         label = synth.label[0].lower() + synth.label[1:]
-        _display(_markdown(f"**How robust is this answer?** The same analysis under every combination of the "
-                           f"choices the plan names as defensible: {specification_sentence(panel)}"))
+        _display(_markdown("**How robust is this answer?** The same analysis under every combination of the choices "
+                           "the plan names as defensible (methods, studies, outcome definition). "
+                           + specification_sentence(panel)))
         stem = f"robustness-{synth.outcome}"
         show_figure(self.root, Plot(specification_curve, (panel,), {"short_labels": short_labels(specs)}), stem,
                     f"Specification curve of {label}: each column is one analysis (method, studies, outcome "
@@ -625,7 +626,8 @@ class Review(LivingReview):
                                               ("definition", "method", "inclusion", "Outcome definition: "),
                                               ("method", "inclusion", "definition", "Method: ")):
             rows = panel.loc[~same[column] & same[other_a] & same[other_b]]
-            steps += [(what + _lower_first(str(r[f"{column}_label"])), rows.loc[[i]]) for i, r in rows.iterrows()]
+            steps += [(what + (str(r[f"{column}_label"]) if column == "method" else _lower_first(str(r[f"{column}_label"]))),
+                       rows.loc[[i]]) for i, r in rows.iterrows()]
         records = []
         for name, rows in steps:
             row = rows.iloc[0]

@@ -200,7 +200,8 @@ def _deviations(row: Mapping[str, object], plan: Mapping[str, object]) -> list[s
     out = []
     for column, label, _head in DIMENSIONS:
         if column in row and str(row[column]) != str(plan[column]):
-            out.append(_lower_first(str(row.get(label, row[column]))))
+            text = str(row.get(label, row[column]))
+            out.append(text if column == "method" else _lower_first(text))
     return out
 
 
