@@ -990,6 +990,30 @@ class Review(LivingReview):
         _glue("changes_trigger", trigger if trigger else
               "not released yet (the trigger is recorded when this version is released)")
         _glue("changes_thresholds", self.change_thresholds().describe())
+        rules = self.alert_rules()
+        _glue("answer_rules", rules.describe() if rules else "The plan has no decision rules of when the answer changed.")
+
+    def alert_rules(self) -> Any:
+        """The plan's decision rules of when the answer changed (:class:`analysis.living.alerts.AlertRules`), or None."""
+        from analysis.living.alerts import AlertRules
+
+        return AlertRules.from_plan(self.plan_raw)
+
+    def answer(self) -> Any:
+        """Whether the answer changed since the previous release (:class:`analysis.living.alerts.Answer`)."""
+        from analysis.living.alerts import evaluate
+
+        previous = self.previous_snapshot()
+        return evaluate(self.alert_rules(), previous.results if previous else None, self.snapshot_payload(),
+                        previous.version if previous else None)
+
+    def show_answer(self) -> None:
+        """Has the answer changed? The verdict of the plan's decision rules, and each rule, fired or not."""
+        from IPython.display import HTML
+
+        from analysis.book.versionpage import answer_html
+
+        _display(HTML(answer_html(self.answer())))
 
     def show_changes(self) -> None:
         """The change log of the evidence and the results that moved, in sentences, since the previous version."""
