@@ -18,8 +18,8 @@ social sites, e-mail) read the Open Graph tags (``og:title``, ``og:description``
 A feed of the site (an Atom feed of its releases, for example) is linked from every page's head with
 ``<link rel="alternate" type="application/atom+xml">`` when ``feed_url`` is set: a path relative to the root of
 the built HTML (``feed.xml``, or ``../feed.xml`` for a feed one folder above it, as a versioned site has it) or
-an absolute address. The role ``{feed-link}`\`text\``` writes a link to it in a page's text (plain text when no
-feed is set).
+an absolute address. The role ``feed-link`` (in MyST, ``{feed-link}`` followed by the link text in backticks)
+writes a link to it in a page's text (plain text when no feed is set).
 
 Configuration: ``page_description_limit`` (default :data:`DESCRIPTION_LIMIT`), ``feed_url`` (default empty: no
 feed), ``feed_title`` (the link's title). Nothing here knows about any particular book.

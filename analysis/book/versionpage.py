@@ -80,8 +80,9 @@ def moved_results_html(
 def answer_html(answer: Answer) -> str:
     """The verdict of the plan's decision rules (:mod:`analysis.living.alerts`): the sentence, then each rule with
     whether it fired (and for which outcome, with what moved)."""
-    parts = [f'<p class="answer-verdict"><strong>{html.escape(answer.headline())}.</strong> '
-             f"{_linked(answer.sentence())}</p>"]
+    head, sentence = answer.headline(), answer.sentence()
+    rest = sentence[len(head):] if sentence.startswith(head) else " " + sentence
+    parts = [f'<p class="answer-verdict"><strong>{html.escape(head)}</strong>{_linked(rest)}</p>']
     if answer.previous is not None and answer.rules:
         items = []
         for rule in answer.rules:
