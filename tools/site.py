@@ -10,7 +10,8 @@ Layout of the result::
         index.html          redirects to the latest release (to dev/ while there is none)
         switcher.json       pydata-sphinx-theme version switcher; the latest release is "preferred"
         feed.xml            Atom feed of the releases, each saying whether the answer changed
-        results.schema.json JSON Schema of the results snapshots (results/results.schema.json)
+        results.schema.json JSON Schema of the results snapshots (results/results.schema.json) ...
+        schemas/            ... and each of its versions, at the address its $id names
         .nojekyll           GitHub Pages must serve _static/ and friends as they are
         26.0.0/             one complete Jupyter Book per release tag (YY.MINOR.PATCH) ...
         26.1.0/
@@ -474,8 +475,7 @@ def build_site(
         raise SiteError("nothing to publish: no release tag and --no-dev given")
     write_root(out, entries, report.latest or DEV)
     write_feed(repo, out / "feed.xml", baseurl, names)
-    if (repo / SCHEMA).is_file():
-        shutil.copy2(repo / SCHEMA, out / "results.schema.json")
+    publish_schema(repo / SCHEMA, out)
     if report.latest:
         shutil.rmtree(out / LATEST, ignore_errors=True)
         write_results(out / LATEST, repo / "results" / f"{report.latest}.json", repo / SCHEMA)
@@ -487,6 +487,18 @@ def build_site(
     if stale:
         print(f"    note: {', '.join(stale)} published earlier but no longer tagged; not listed")
     return report
+
+
+def publish_schema(schema: Path, out: Path) -> None:
+    """Copy the results schema to the site root (``results.schema.json``) and to the versioned address its
+    ``$id`` names (``schemas/results-<schema version>.json``), where it stays when a later version changes it."""
+    if not schema.is_file():
+        return
+    shutil.copy2(schema, out / "results.schema.json")
+    name = str(json.loads(schema.read_text(encoding="utf-8")).get("$id", "")).rstrip("/").rsplit("/", 1)[-1]
+    if re.fullmatch(r"[A-Za-z0-9._-]+\.json", name):
+        (out / "schemas").mkdir(exist_ok=True)
+        shutil.copy2(schema, out / "schemas" / name)
 
 
 def write_feed(repo: Path, path: Path, baseurl: str = "/", versions: Sequence[str] | None = None) -> Path:
