@@ -993,20 +993,6 @@ class Review(LivingReview):
         rules = self.alert_rules()
         _glue("answer_rules", rules.describe() if rules else "The plan has no decision rules of when the answer changed.")
 
-    def alert_rules(self) -> Any:
-        """The plan's decision rules of when the answer changed (:class:`analysis.living.alerts.AlertRules`), or None."""
-        from analysis.living.alerts import AlertRules
-
-        return AlertRules.from_plan(self.plan_raw)
-
-    def answer(self) -> Any:
-        """Whether the answer changed since the previous release (:class:`analysis.living.alerts.Answer`)."""
-        from analysis.living.alerts import evaluate
-
-        previous = self.previous_snapshot()
-        return evaluate(self.alert_rules(), previous.results if previous else None, self.snapshot_payload(),
-                        previous.version if previous else None)
-
     def show_answer(self) -> None:
         """Has the answer changed? The verdict of the plan's decision rules, and each rule, fired or not."""
         from IPython.display import HTML
@@ -1078,6 +1064,25 @@ class Review(LivingReview):
             _display(_markdown(f"### {resource.title or resource.name} (`{where}`)\n\n"
                                f"{' '.join(resource.description.split())}{note}"))
             _display(_html_table(pd.DataFrame([_field_row(f) for f in resource.schema.fields])))
+
+    def machine_readable(self) -> None:
+        """Write this version's results for programs (the snapshot, its summary-of-findings rows, the schema)
+        into the page's folder of generated files, and list them as downloads."""
+        from analysis.living.export import summary_of_findings
+        from analysis.living.snapshot import snapshot_json
+
+        out = self.root / "book" / GENERATED
+        out.mkdir(exist_ok=True)
+        snapshot = self.current_snapshot()
+        (out / "results.json").write_text(snapshot_json(snapshot), encoding="utf-8")
+        summary_of_findings(snapshot.results).to_csv(out / "summary_of_findings.csv", index=False)
+        links = ["- [results.json (this version's results snapshot)](_generated/results.json)",
+                 "- [summary_of_findings.csv (one row per outcome)](_generated/summary_of_findings.csv)"]
+        schema = self.root / "results" / "results.schema.json"
+        if schema.is_file():
+            (out / "results.schema.json").write_bytes(schema.read_bytes())
+            links.append("- [results.schema.json (the JSON Schema of every field)](_generated/results.schema.json)")
+        _display(_markdown("\n".join(links)))
 
     def downloads(self) -> None:
         """Write CSV copies of the data tables and result tables, and list the links."""

@@ -307,13 +307,29 @@ class LivingReview:
         return records
 
     def current_snapshot(self) -> Snapshot:
-        """This tree's results wrapped as a snapshot (version from VERSION, or dev)."""
+        """This tree's results wrapped as a snapshot (version from VERSION, or dev), with its answer."""
         latest = self.flow_versions[-1]
         return make_snapshot(
             self.snapshot_payload(), version=self.version, date=dt.date.fromisoformat(self.data_date),
             trigger=self.release_trigger() or str(latest.get("trigger", "")), package_version=__version__,
             data_files=data_digests(self.root), private_data_used=private_data_present(self.root),
+            answer=self.answer().to_dict(),
         )
+
+    # ----------------------------------------------------------------- has the answer changed?
+    def alert_rules(self) -> Any:
+        """The plan's decision rules of when the answer changed (:class:`analysis.living.alerts.AlertRules`), or None."""
+        from analysis.living.alerts import AlertRules
+
+        return AlertRules.from_plan(self.plan_raw)
+
+    def answer(self) -> Any:
+        """Whether the answer changed since the previous release (:class:`analysis.living.alerts.Answer`)."""
+        from analysis.living.alerts import evaluate
+
+        previous = self.previous_snapshot()
+        return evaluate(self.alert_rules(), previous.results if previous else None, self.snapshot_payload(),
+                        previous.version if previous else None)
 
     def previous_snapshot(self) -> Snapshot | None:
         """The latest released snapshot older than this version (None for the first version)."""
