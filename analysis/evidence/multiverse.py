@@ -79,8 +79,8 @@ _DEFINITIONS = ("hierarchy", "strict")
 _METHOD_SOURCES = ("simulation_candidates", "sensitivity_methods")
 _SET_KEYS = {"id", "label", "drop_studies", "drop_where", "restore_excluded"}
 _SECTION_KEYS = {"methods", "inclusion_sets", "overlap_swaps", "alternative_readings", "outcome_definitions"}
-#: Engine options that define a model (the level and the prediction interval do not change the estimate).
-_MODEL_OPTIONS = ("measure", "method", "ci", "tau_prior_scale")
+#: Plan-entry keys that do not change the estimate or its CI.
+_NOT_MODEL = frozenset({"pi", "level", "label"})
 
 
 @dataclass(frozen=True)
@@ -253,10 +253,10 @@ def _methods(spec: Any, plan: Plan, candidates: Sequence[str] | None) -> tuple[M
 
 
 def _same_model(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    def norm(options: Mapping[str, Any]) -> tuple:
-        return tuple(str(options.get(k, "")).upper() for k in _MODEL_OPTIONS)
-
-    return norm(a) == norm(b)
+    """Whether two sets of engine options fit the same model (every option but the level, the prediction
+    interval and the label; an option one of them lacks counts as empty)."""
+    keys = sorted((set(a) | set(b)) - _NOT_MODEL)
+    return all(str(a.get(k, "")).upper() == str(b.get(k, "")).upper() for k in keys)
 
 
 # --------------------------------------------------------------------------- recorded alternatives
@@ -471,6 +471,7 @@ def specifications(
         pool = candidate_rows(universe, outcomes, outcome, plan_d, vocabulary)
         by_definition.append((choice, {s.id: _apply(s, kept, excluded, pool) for s in sets}))
     primary = rplan.primary_set.id
+    plan_method = next(m.id for m in rplan.methods if _same_model(m.options, plan.primary))
     changing = [s for s in sets if s.id == primary
                 or any(_signature(rows[s.id]) != _signature(rows[primary]) for _, rows in by_definition)]
     out = []
@@ -478,7 +479,7 @@ def specifications(
         for inclusion in changing:
             for method in rplan.methods:
                 is_plan = (choice.id in ("hierarchy", "as_recorded") and inclusion.id == primary
-                           and _same_model(method.options, plan.primary))
+                           and method.id == plan_method)
                 out.append(Specification(outcome, method, inclusion, choice, rows[inclusion.id], is_plan))
     if sum(s.plan for s in out) != 1:
         raise ValueError(f"{outcome}: the panel should hold the plan's own analysis once; found {sum(s.plan for s in out)}")

@@ -364,7 +364,10 @@ def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, rev
 
 def test_results_page_shows_the_robustness_panel_of_every_focus_outcome(book: Built, review: Any) -> None:
     """The panel's sentence, figure (with the sentence as alt text) and CSV are those of run_panel on the review."""
-    from analysis.book.plots.specification import specification_curve_alt_text, specification_sentence
+    from analysis.book.plots.specification import (
+        specification_curve_alt_text,
+        specification_sentence,
+    )
     from analysis.evidence.multiverse import run_panel
 
     page = book.page("book/results")
