@@ -10,7 +10,7 @@ sorted from lowest to highest; specifications that cannot be pooled come last, o
 open mark at the foot of the axis (no estimate is drawn for them). The plan's own analysis is a larger
 blue diamond on a shaded column. Below, a dot matrix: one row per option of each dimension (method,
 studies, outcome definition), a filled dot where the specification made that choice. Drawn narrow (about
-5.5 inches with the row labels), so that a phone shows it without a sideways scroll at a readable size.
+4.5 inches with the row labels), so that a phone shows it without a sideways scroll at a readable size.
 
 Artists: the estimates carry the gid ``"spec-estimates"``, the plan's marker ``"spec-plan"``, the marks of
 unpooled specifications ``"spec-unpooled"``, the matrix dots ``"spec-choices"``.
@@ -94,7 +94,7 @@ def specification_curve(
     xlabel: str = "Specifications, sorted by estimate",
     ylabel: str = "Estimate (95% CI)",
     short_labels: Mapping[tuple[str, str], str] | None = None,
-    width: float = 5.2,
+    width: float = 3.0,
 ) -> Figure:
     """Draw the specification curve of one outcome's panel (see the module docstring).
 
@@ -107,7 +107,7 @@ def specification_curve(
     short_labels : mapping, optional
         ``(dimension column, option id) -> the text of its matrix row`` (default: the ``*_label`` column,
         else the id).
-    width : float, default 4.2
+    width : float, default 3.0
         Figure width in inches.
     """
     order = sort_specifications(panel)
@@ -178,7 +178,7 @@ def _matrix(ax: object, order: pd.DataFrame, dims: Sequence[tuple], short: Mappi
     for tick, text in zip(ax.get_yticklabels(), labels, strict=True):
         if not text.startswith("  "):
             tick.set_fontweight("bold")
-    ax.tick_params(axis="y", length=0, labelsize=st.FONT_SIZE - 2)
+    ax.tick_params(axis="y", length=0, labelsize=st.FONT_SIZE - 1)
     ax.set_ylim(y + 0.4, 0.8)
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
