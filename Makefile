@@ -42,6 +42,8 @@ book: setup
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "==> writing the results snapshot of this build to _build/results/dev.json"
 	$(BIN)/python -m tools.release snapshot --out _build/results/dev.json
+	@echo "==> writing the feed of releases to _build/html/feed.xml (every page links it)"
+	$(BIN)/python -m tools.site --feed _build/html/feed.xml
 	@echo ""
 	@echo "Website built in _build/html"
 	@echo "Open it with:  $(BIN)/python -m http.server -d _build/html  then visit http://localhost:8000"

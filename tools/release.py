@@ -13,8 +13,9 @@ the first problem and changing nothing until every check has passed:
    YY must be the two-digit year of the latest search when ``data/search_flow.yaml`` exists;
 2. refuses a dirty working tree (uncommitted or untracked files);
 3. runs the data validator (``python -m analysis validate``);
-4. computes the results payload (:func:`review_payload`) and, for a PATCH
-   release, refuses when any result differs from the previous release's snapshot;
+4. computes the results payload (:func:`review_payload`) and whether the answer changed since the previous
+   release by the plan's decision rules (:func:`answer_since_previous`, recorded in the snapshot as ``answer``)
+   and, for a PATCH release, refuses when any result differs from the previous release's snapshot;
 5. checks that CHANGELOG.md has a non-empty "Unreleased" section and that CITATION.cff has
    ``version`` and ``date-released`` lines;
 6. writes ``results/<version>.json``, ``VERSION``, the CHANGELOG ("Unreleased" becomes
@@ -50,6 +51,7 @@ from analysis.living.snapshot import (
     list_snapshots,
     make_snapshot,
     parse_version,
+    previous_snapshot,
     private_data_present,
     read_snapshot,
     write_snapshot,
@@ -110,10 +112,28 @@ def load_payload_function(spec: str, root: Path) -> Callable[[Path], dict[str, A
         raise ReleaseError(f"cannot compute the results: {spec} is not available ({exc})") from None
 
 
+def answer_since_previous(root: Path, version: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Whether the answer changed since the release before ``version`` (``dev``: the latest release), by the
+    decision rules of the tree's plan (``data/analysis_plan.yaml``, section ``alerts``; none when absent)."""
+    from analysis.living.alerts import AlertRules, evaluate
+
+    plan_path = root / "data" / "analysis_plan.yaml"
+    raw = yaml.safe_load(plan_path.read_text(encoding="utf-8")) if plan_path.is_file() else {}
+    try:
+        rules = AlertRules.from_plan(raw if isinstance(raw, dict) else {})
+    except ValueError as exc:
+        raise ReleaseError(f"{plan_path.relative_to(root)}: {exc}") from None
+    previous = previous_snapshot(root / "results", version)
+    answer = evaluate(rules, previous.results if previous else None, payload,
+                      previous.version if previous else None)
+    return answer.to_dict()
+
+
 def build_snapshot(
     root: Path, version: str, date: dt.date, trigger: str, payload_spec: str = DEFAULT_PAYLOAD
 ) -> Snapshot:
-    """Compute the payload of the tree at ``root`` and wrap it as a snapshot of ``version``."""
+    """Compute the payload of the tree at ``root`` and wrap it as a snapshot of ``version``, with the answer
+    judged against the previous release (:func:`answer_since_previous`)."""
     payload = load_payload_function(payload_spec, root)(root)
     return make_snapshot(
         payload,
@@ -123,6 +143,7 @@ def build_snapshot(
         package_version=package_version(root),
         data_files=data_digests(root),
         private_data_used=private_data_present(root),
+        answer=answer_since_previous(root, version, payload),
     )
 
 

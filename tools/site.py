@@ -9,10 +9,20 @@ Layout of the result::
     _build/site/
         index.html          redirects to the latest release (to dev/ while there is none)
         switcher.json       pydata-sphinx-theme version switcher; the latest release is "preferred"
+        feed.xml            Atom feed of the releases, each saying whether the answer changed
+        results.schema.json JSON Schema of the results snapshots (results/results.schema.json) ...
+        schemas/            ... and each of its versions, at the address its $id names
         .nojekyll           GitHub Pages must serve _static/ and friends as they are
         26.0.0/             one complete Jupyter Book per release tag (YY.MINOR.PATCH) ...
         26.1.0/
         dev/                ... and the current working tree
+        latest/             results.json, summary_of_findings.csv and the schema of the latest release:
+                            a stable address for programs
+
+Each version folder also holds its results snapshot (``results.json``), the summary-of-findings rows read from
+it (``summary_of_findings.csv``, :func:`analysis.living.export.summary_of_findings`) and the schema its tree
+carried (``results.schema.json``). Every page links the feed in its head (``feed_url``,
+:mod:`analysis.book.pagemeta`).
 
 How each version is built: the tag's tree is exported with ``git archive`` (the working tree's
 files, tracked and untracked-but-not-ignored, for dev) into a temporary folder; that copy's
@@ -65,6 +75,12 @@ DEFAULT_PAYLOAD = "tools.release:review_payload"
 JB_FLAGS = ("-W", "--keep-going")
 #: The pinned dependency set (compared between a release and the building environment).
 LOCK = "requirements/lock.txt"
+#: The JSON Schema of the results snapshots, in a project's tree.
+SCHEMA = "results/results.schema.json"
+#: The page of a version that says what changed in it (the feed's entries link to it).
+CHANGES_PAGE = "book/changes.html"
+#: Folder with the latest release's machine-readable results (a stable address).
+LATEST = "latest"
 
 
 class SiteError(RuntimeError):
@@ -210,6 +226,7 @@ def configure(project: Path, version: Version, baseurl: str, previous: str | Non
     existing = html_section.get("extra_footer") or ""
     line = f'<p class="review-version">{html.escape(footer_text(version, previous))}</p>'
     html_section["extra_footer"] = line + existing
+    cfg["feed_url"] = "../feed.xml"  # the site root's feed, from each version's own root
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
@@ -288,13 +305,28 @@ def reusable(folder: Path, version: Version) -> bool:
     return True
 
 
-def publish(html_dir: Path, folder: Path, version: Version, snapshot: Path | None) -> None:
-    """Replace ``folder`` with the built HTML, its results snapshot and its build record."""
+def write_results(folder: Path, snapshot: Path | None, schema: Path | None) -> None:
+    """Write a version's machine-readable results into ``folder``: ``results.json`` (the snapshot),
+    ``summary_of_findings.csv`` read from it and ``results.schema.json`` (when given)."""
+    from analysis.living.export import summary_of_findings
+    from analysis.living.snapshot import read_snapshot
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if snapshot is not None and snapshot.is_file():
+        shutil.copy2(snapshot, folder / "results.json")
+        rows = summary_of_findings(read_snapshot(snapshot).results)
+        rows.to_csv(folder / "summary_of_findings.csv", index=False, lineterminator="\n")
+    if schema is not None and schema.is_file():
+        shutil.copy2(schema, folder / "results.schema.json")
+
+
+def publish(html_dir: Path, folder: Path, version: Version, snapshot: Path | None,
+            schema: Path | None = None) -> None:
+    """Replace ``folder`` with the built HTML, its results (:func:`write_results`) and its build record."""
     if folder.exists():
         shutil.rmtree(folder)
     shutil.copytree(html_dir, folder)
-    if snapshot is not None and snapshot.is_file():
-        shutil.copy2(snapshot, folder / "results.json")
+    write_results(folder, snapshot, schema)
     stamp = {"version": version.name, "commit": version.commit, "date": version.date}
     (folder / STAMP).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
 
@@ -409,7 +441,7 @@ def build_version(
             snapshot = dev_snapshot(project, repo / "_build" / "results" / "dev.json", payload)
         configure(project, version, baseurl, previous)
         html_dir = build_book(project, version.name, jb_flags)
-        publish(html_dir, out / version.name, version, snapshot)
+        publish(html_dir, out / version.name, version, snapshot, project / SCHEMA)
 
 
 def build_site(
@@ -442,6 +474,11 @@ def build_site(
     if not entries:
         raise SiteError("nothing to publish: no release tag and --no-dev given")
     write_root(out, entries, report.latest or DEV)
+    write_feed(repo, out / "feed.xml", baseurl, names)
+    publish_schema(repo / SCHEMA, out)
+    if report.latest:
+        shutil.rmtree(out / LATEST, ignore_errors=True)
+        write_results(out / LATEST, repo / "results" / f"{report.latest}.json", repo / SCHEMA)
     stale = sorted(
         p.name
         for p in out.iterdir()
@@ -450,6 +487,51 @@ def build_site(
     if stale:
         print(f"    note: {', '.join(stale)} published earlier but no longer tagged; not listed")
     return report
+
+
+def publish_schema(schema: Path, out: Path) -> None:
+    """Copy the results schema to the site root (``results.schema.json``) and to the versioned address its
+    ``$id`` names (``schemas/results-<schema version>.json``), where it stays when a later version changes it."""
+    if not schema.is_file():
+        return
+    shutil.copy2(schema, out / "results.schema.json")
+    name = str(json.loads(schema.read_text(encoding="utf-8")).get("$id", "")).rstrip("/").rsplit("/", 1)[-1]
+    if re.fullmatch(r"[A-Za-z0-9._-]+\.json", name):
+        (out / "schemas").mkdir(exist_ok=True)
+        shutil.copy2(schema, out / "schemas" / name)
+
+
+def write_feed(repo: Path, path: Path, baseurl: str = "/", versions: Sequence[str] | None = None) -> Path:
+    """Write the Atom feed of the releases (``results/<version>.json`` of ``repo``; only ``versions`` when
+    given) to ``path`` (:func:`analysis.book.feed.release_feed`).
+
+    The feed's title and author come from ``_config.yml``; its id and each entry's id from the repository
+    address there (``repository.url``: the release's page ``<url>/releases/tag/<version>``); each entry links
+    the version's "What changed" page on the site. A snapshot that recorded no answer is judged with the
+    working tree's decision rules (``data/analysis_plan.yaml``, section ``alerts``).
+    """
+    from analysis.book.feed import release_feed
+    from analysis.living.alerts import AlertRules
+    from analysis.living.snapshot import list_snapshots, read_snapshot
+
+    config = yaml.safe_load((repo / "_config.yml").read_text(encoding="utf-8")) or {}
+    plan_path = repo / "data" / "analysis_plan.yaml"
+    plan = yaml.safe_load(plan_path.read_text(encoding="utf-8")) if plan_path.is_file() else {}
+    files = list_snapshots(repo / "results")
+    snapshots = [read_snapshot(p) for v, p in files.items() if versions is None or v in versions]
+    home = str((config.get("repository") or {}).get("url") or "").rstrip("/")
+    title = str(config.get("title") or "Living review")
+    feed = release_feed(
+        snapshots, title=title, author=str(config.get("author") or title),
+        feed_id=f"{home}/releases" if home else f"urn:living-review:{re.sub(r'[^a-z0-9]+', '-', title.lower())}",
+        feed_url=join_url(baseurl, "feed.xml"), site_url=join_url(baseurl, ""),
+        entry_url=lambda v: join_url(baseurl, v, CHANGES_PAGE),
+        entry_id=lambda v: f"{home}/releases/tag/{v}" if home else f"{join_url(baseurl, v)}/",
+        rules=AlertRules.from_plan(plan if isinstance(plan, dict) else {}),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(feed)
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -466,7 +548,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--payload", default=DEFAULT_PAYLOAD, help="module:function(root) for the dev snapshot"
     )
+    parser.add_argument(
+        "--feed", type=Path, default=None,
+        help="only write the Atom feed of the releases to this file (make book: _build/html/feed.xml)",
+    )
     args = parser.parse_args(argv)
+    if args.feed is not None:
+        print(f"feed of releases written to {write_feed(args.repo.resolve(), args.feed, args.baseurl)}")
+        return 0
     flags = tuple(args.jb_flags.split())
     try:
         report = build_site(args.repo, args.out, args.baseurl, not args.no_dev, flags, args.payload)

@@ -731,6 +731,75 @@ class Review(LivingReview):
                  "**Details of methods.** " + synth.result.methods_text()]
         _display(_markdown("\n\n".join(lines)))
 
+    # ----------------------------------------------------------------- robustness panel
+    def robustness_panel(self, outcome: str) -> tuple[list[Any], pd.DataFrame]:
+        """The specifications of one outcome's robustness panel and their results (one row each).
+
+        Fitted through ``metaprop`` once per build: the results are cached by their inputs in the build's
+        cache folder (:func:`analysis.book.figcache.cached_value`), so another chapter, or a rebuild whose
+        data did not change for this outcome, reads them instead of refitting.
+        """
+        from analysis.book.figcache import cached_value
+        from analysis.evidence.multiverse import run_panel
+
+        specs = self.robustness_specifications(outcome)
+        return specs, run_panel(specs, self.plan, cache=cached_value) if specs else pd.DataFrame()
+
+    def show_robustness(self, synth: OutcomeSynthesis) -> None:
+        """The robustness panel of an outcome the plan pools (or the primary outcome): one sentence, a
+        specification curve with the plan's analysis marked, the analyses that change one choice, and the
+        whole panel as a CSV download. Nothing for other outcomes, or when the plan has no panel."""
+        from analysis.book.plots.specification import (
+            specification_curve,
+            specification_curve_alt_text,
+            specification_sentence,
+        )
+        from analysis.evidence.multiverse import short_labels
+
+        if synth.outcome not in self.focus_outcomes() or self.robustness_plan is None:
+            return
+        specs, panel = self.robustness_panel(synth.outcome)
+        if panel.empty:
+            return
+        label = synth.label[0].lower() + synth.label[1:]
+        _display(_markdown("**How robust is this answer?** The same analysis under every combination of the choices "
+                           "the plan names as defensible (methods, studies, outcome definition). "
+                           + specification_sentence(panel)))
+        stem = f"robustness-{synth.outcome}"
+        show_figure(self.root, Plot(specification_curve, (panel,), {"short_labels": short_labels(specs)}), stem,
+                    f"Specification curve of {label}: each column is one analysis (method, studies, outcome "
+                    "definition, marked in the dots below); above, its estimate with its 95% CI, sorted. The plan's "
+                    "analysis is the blue diamond on the shaded column. Analyses the plan's few-study rules do not "
+                    "pool have no estimate: they are the open marks on the grey band.",
+                    specification_curve_alt_text(panel, outcome=label))
+        out = self.root / "book" / GENERATED
+        out.mkdir(exist_ok=True)
+        panel.to_csv(out / f"{stem}.csv", index=False)
+        _display(_markdown("The plan's analysis and each analysis that changes one of its choices:"))
+        _display(self.one_change_table(panel))
+        _display(_markdown(f"Every analysis of the panel: [{stem}.csv]({GENERATED}/{stem}.csv)."))
+
+    def one_change_table(self, panel: pd.DataFrame) -> Any:
+        """The plan's analysis, then each analysis of the panel that changes one choice of it (studies, outcome
+        definition or method), with its result or why it is not pooled."""
+        plan = panel.loc[panel["plan"].astype(bool)].iloc[0]
+        same = {c: panel[c] == plan[c] for c in ("method", "inclusion", "definition")}
+        steps = [("The plan's analysis", panel.loc[panel["plan"].astype(bool)])]
+        for column, other_a, other_b, what in (("inclusion", "method", "definition", "Studies: "),
+                                              ("definition", "method", "inclusion", "Outcome definition: "),
+                                              ("method", "inclusion", "definition", "Method: ")):
+            rows = panel.loc[~same[column] & same[other_a] & same[other_b]]
+            steps += [(what + (str(r[f"{column}_label"]) if column == "method" else _lower_first(str(r[f"{column}_label"]))),
+                       rows.loc[[i]]) for i, r in rows.iterrows()]
+        records = []
+        for name, rows in steps:
+            row = rows.iloc[0]
+            result = (f"{report.percent(row['estimate'])} [{report.interval(row['ci_lower'], row['ci_upper'])}]"
+                      if row["display"] == "pooled" else f"not pooled: {row['reason']}")
+            records.append({"Analysis": name, "Studies": int(row["k"]), "Patients": int(row["n"]),
+                            "Estimate [95% CI]": result})
+        return _html_table(pd.DataFrame(records))
+
     # ----------------------------------------------------------------- subgroups
     def show_subgroups(self) -> None:
         """Pre-specified subgroup analyses of every outcome with enough studies."""
@@ -1084,6 +1153,16 @@ class Review(LivingReview):
         _glue("changes_trigger", trigger if trigger else
               "not released yet (the trigger is recorded when this version is released)")
         _glue("changes_thresholds", self.change_thresholds().describe())
+        rules = self.alert_rules()
+        _glue("answer_rules", rules.describe() if rules else "The plan has no decision rules of when the answer changed.")
+
+    def show_answer(self) -> None:
+        """Has the answer changed? The verdict of the plan's decision rules, and each rule, fired or not."""
+        from IPython.display import HTML
+
+        from analysis.book.versionpage import answer_html
+
+        _display(HTML(answer_html(self.answer())))
 
     def show_changes(self) -> None:
         """The change log of the evidence and the results that moved, in sentences, since the previous version."""
@@ -1148,6 +1227,25 @@ class Review(LivingReview):
             _display(_markdown(f"### {resource.title or resource.name} (`{where}`)\n\n"
                                f"{' '.join(resource.description.split())}{note}"))
             _display(_html_table(pd.DataFrame([_field_row(f) for f in resource.schema.fields])))
+
+    def machine_readable(self) -> None:
+        """Write this version's results for programs (the snapshot, its summary-of-findings rows, the schema)
+        into the page's folder of generated files, and list them as downloads."""
+        from analysis.living.export import summary_of_findings
+        from analysis.living.snapshot import snapshot_json
+
+        out = self.root / "book" / GENERATED
+        out.mkdir(exist_ok=True)
+        snapshot = self.current_snapshot()
+        (out / "results.json").write_text(snapshot_json(snapshot), encoding="utf-8")
+        summary_of_findings(snapshot.results).to_csv(out / "summary_of_findings.csv", index=False)
+        links = ["- [results.json (this version's results snapshot)](_generated/results.json)",
+                 "- [summary_of_findings.csv (one row per outcome)](_generated/summary_of_findings.csv)"]
+        schema = self.root / "results" / "results.schema.json"
+        if schema.is_file():
+            (out / "results.schema.json").write_bytes(schema.read_bytes())
+            links.append("- [results.schema.json (the JSON Schema of every field)](_generated/results.schema.json)")
+        _display(_markdown("\n".join(links)))
 
     def downloads(self) -> None:
         """Write CSV copies of the data tables and result tables, and list the links."""
@@ -1291,6 +1389,9 @@ def _whole_or_words(values: pd.Series, missing: str) -> str:
     """The sum of ``values`` as a whole number, or ``missing`` when none is given."""
     known = pd.to_numeric(values, errors="coerce").dropna()
     return str(int(known.sum())) if len(known) else missing
+def _lower_first(text: str) -> str:
+    """``"Without X"`` -> ``"without X"``, but ``"GLMM-t"`` and ``"REML"`` stay as they are."""
+    return text[0].lower() + text[1:] if len(text) > 1 and text[0].isupper() and not text[1].isupper() else text
 
 
 def _join(items: list[str]) -> str:

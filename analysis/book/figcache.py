@@ -18,12 +18,18 @@ relevant changed (for example when pickling the same data gives different bytes)
 when something did, so a cached figure is byte-identical to a freshly drawn one; the tests check
 this. The cache folder is chosen by the caller (the book's build folder, emptied by a cold
 build); without a folder nothing is cached.
+
+Computed values are cached the same way (:func:`cached_value`): a value that costs many model fits (the
+robustness panel, :mod:`analysis.evidence.multiverse`) is stored as JSON under a key computed from its
+inputs and the source code of the ``analysis`` package, in the same folder as the figures, so a chapter
+re-executed for another reason does not refit it, and a cold build fits it once.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -34,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Plot", "cached_save", "code_digest", "plot_key", "trim"]
+__all__ = ["Plot", "cached_save", "cached_value", "code_digest", "plot_key", "trim", "value_key"]
 
 #: Environment variable naming the cache folder (set by :mod:`analysis.book.sphinxext` for a build).
 CACHE_ENV = "LIVE_INPUTS_FIGURE_CACHE"
@@ -139,6 +145,54 @@ def cached_save(plot: Plot, stem: Path, save: Callable[[Any, Path], list[Path]],
     if entry is not None:
         _store(entry, written)
     return written
+
+
+#: File holding a cached value inside its entry folder.
+VALUE_FILE = "value.json"
+
+
+def value_key(inputs: Any) -> str | None:
+    """The cache key of a value computed from ``inputs`` by this package's code; None when ``inputs`` cannot
+    be pickled.
+
+    ``sha256(package code digest, pickle(inputs), library versions)``: any change to the ``analysis``
+    package's source gives a new key.
+    """
+    try:
+        data = pickle.dumps(inputs, protocol=4)
+    except Exception:  # noqa: BLE001 - unpicklable inputs are simply not cached
+        return None
+    digest = hashlib.sha256()
+    for part in (b"value", code_digest(str(Path(__file__).resolve().parents[1])).encode(), data,
+                 _versions().encode()):
+        digest.update(len(part).to_bytes(8, "little") + part)
+    return digest.hexdigest()
+
+
+def cached_value(inputs: Any, compute: Callable[[], Any], cache_dir: Path | None = None) -> Any:
+    """``compute()``, or the value stored for equal ``inputs`` (JSON: lists, dicts, numbers, text, None).
+
+    ``cache_dir`` defaults to the folder named by ``LIVE_INPUTS_FIGURE_CACHE``; without one the value is
+    computed every time. The stored value is what ``compute`` returned, written as JSON and read back, so
+    a hit and a miss give equal values (a test checks it); a value JSON cannot hold raises ``TypeError``.
+    """
+    if cache_dir is None and os.environ.get(CACHE_ENV):
+        cache_dir = Path(os.environ[CACHE_ENV])
+    key = value_key(inputs) if cache_dir is not None else None
+    entry = cache_dir / key if (cache_dir is not None and key) else None
+    if entry is not None and (entry / VALUE_FILE).is_file():
+        os.utime(entry)
+        return json.loads((entry / VALUE_FILE).read_text(encoding="utf-8"))
+    text = json.dumps(compute(), allow_nan=False, sort_keys=True)
+    if entry is not None:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".tmp-"))
+        (tmp / VALUE_FILE).write_text(text, encoding="utf-8")
+        try:
+            tmp.rename(entry)
+        except OSError:  # stored meanwhile by another worker: same key, same value
+            shutil.rmtree(tmp, ignore_errors=True)
+    return json.loads(text)
 
 
 def _restore(entry: Path, stem: Path) -> list[Path]:

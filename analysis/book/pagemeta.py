@@ -15,8 +15,14 @@ social sites, e-mail) read the Open Graph tags (``og:title``, ``og:description``
 * the root document (the home page) also gets ``og:title``, ``og:description``, ``og:type``
   (``website``), ``og:site_name`` and, when ``html_baseurl`` is set, ``og:url``.
 
-Configuration: ``page_description_limit`` (default :data:`DESCRIPTION_LIMIT`). Nothing here knows
-about any particular book.
+A feed of the site (an Atom feed of its releases, for example) is linked from every page's head with
+``<link rel="alternate" type="application/atom+xml">`` when ``feed_url`` is set: a path relative to the root of
+the built HTML (``feed.xml``, or ``../feed.xml`` for a feed one folder above it, as a versioned site has it) or
+an absolute address. The role ``feed-link`` (in MyST, ``{feed-link}`` followed by the link text in backticks)
+writes a link to it in a page's text (plain text when no feed is set).
+
+Configuration: ``page_description_limit`` (default :data:`DESCRIPTION_LIMIT`), ``feed_url`` (default empty: no
+feed), ``feed_title`` (the link's title). Nothing here knows about any particular book.
 """
 
 from __future__ import annotations
@@ -164,6 +170,34 @@ def page_url(baseurl: str, pagename: str, suffix: str = ".html") -> str | None:
 _GENERATED_TITLES = {"search": "Search", "genindex": "Index", "py-modindex": "Python Module Index"}
 
 
+#: Title of the feed link when ``feed_title`` is not set.
+FEED_TITLE = "Releases (Atom feed)"
+
+
+def feed_href(feed_url: str, pagename: str) -> str:
+    """The address of the feed from page ``pagename`` (e.g. ``book/index``): an absolute address as it is, a
+    path relative to the HTML root prefixed with one ``../`` per folder of the page."""
+    if not feed_url or feed_url.startswith(("/", "http://", "https://")):
+        return feed_url
+    return "../" * pagename.count("/") + feed_url
+
+
+def feed_link_tag(href: str, title: str = FEED_TITLE) -> str:
+    """``<link rel="alternate" type="application/atom+xml" ...>`` for a page's head."""
+    return (f'<link rel="alternate" type="application/atom+xml" title="{html.escape(title, quote=True)}" '
+            f'href="{html.escape(href, quote=True)}" />\n')
+
+
+def _feed_role(name: str, rawtext: str, text: str, lineno: int, inliner: Any,
+               options: Any = None, content: Any = None) -> tuple[list[nodes.Node], list[Any]]:
+    """``{feed-link}`Subscribe```: a link to the site's feed (plain text when no feed is configured)."""
+    env = inliner.document.settings.env
+    href = feed_href(str(env.config.feed_url or ""), env.docname)
+    if not href:
+        return [nodes.Text(text)], []
+    return [nodes.reference(rawtext, text, refuri=href, classes=["feed-link"])], []
+
+
 def _page_context(
     app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
@@ -182,11 +216,17 @@ def _page_context(
     if pagename == app.config.root_doc and "og:title" not in existing:
         url = page_url(app.config.html_baseurl, pagename, app.builder.link_suffix)
         tags += open_graph_tags(title or project, description, project, url)
+    href = feed_href(str(app.config.feed_url or ""), pagename)
+    if href and "application/atom+xml" not in existing:
+        tags += feed_link_tag(href, app.config.feed_title or FEED_TITLE)
     context["metatags"] = existing + tags
 
 
 def setup(app: Any) -> dict[str, Any]:
     """Register the page metadata part of the extension."""
     app.add_config_value("page_description_limit", DESCRIPTION_LIMIT, "html", [int])
+    app.add_config_value("feed_url", "", "env", [str])
+    app.add_config_value("feed_title", FEED_TITLE, "html", [str])
+    app.add_role("feed-link", _feed_role)
     app.connect("html-page-context", _page_context)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

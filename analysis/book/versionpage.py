@@ -1,4 +1,4 @@
-"""The "What changed in this version" page as HTML: the change log and the results that moved.
+"""The "What changed in this version" page as HTML: whether the answer changed, the change log, the results that moved.
 
 The sentences come from :mod:`analysis.living.whatchanged` (the same ones the ``diff`` command
 prints for a pull request); this module only lays them out: a list per kind of change, then one
@@ -12,9 +12,10 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 
+from analysis.living.alerts import Answer
 from analysis.living.whatchanged import MovedResult, subgroup_words
 
-__all__ = ["evidence_log_html", "moved_results_html"]
+__all__ = ["answer_html", "evidence_log_html", "moved_results_html"]
 
 _URL = re.compile(r"https?://[^\s<>\"')]+")
 
@@ -74,3 +75,22 @@ def moved_results_html(
         title = html.escape(labels.get(evidence_set, evidence_set))
         parts.append(f'<p class="change-kind"><strong>{title}</strong></p><ul>{"".join(items)}</ul>')
     return f'<div class="moved-results">{"".join(parts)}</div>' if parts else ""
+
+
+def answer_html(answer: Answer) -> str:
+    """The verdict of the plan's decision rules (:mod:`analysis.living.alerts`): the sentence, then each rule with
+    whether it fired (and for which outcome, with what moved)."""
+    head, sentence = answer.headline(), answer.sentence()
+    rest = sentence[len(head):] if sentence.startswith(head) else " " + sentence
+    parts = [f'<p class="answer-verdict"><strong>{html.escape(head)}</strong>{_linked(rest)}</p>']
+    if answer.previous is not None and answer.rules:
+        items = []
+        for rule in answer.rules:
+            hits = [a for a in answer.alerts if a.rule == rule.id]
+            state = "fired" if hits else "did not fire"
+            detail = "".join(f"<li>{_linked(a.sentence)}</li>" for a in hits)
+            items.append(f'<li class="answer-rule answer-{"fired" if hits else "quiet"}">'
+                         f"{html.escape(rule.describe()[0].upper() + rule.describe()[1:])}: <strong>{state}</strong>"
+                         + (f"<ul>{detail}</ul>" if detail else "") + "</li>")
+        parts.append(f'<ul class="answer-rules">{"".join(items)}</ul>')
+    return f'<div class="answer">{"".join(parts)}</div>'

@@ -36,6 +36,7 @@ EXTRAS: dict[str, dict[str, str]] = {
         "latex2mathml": "latex2mathml",
         "fontTools": "fonttools",
         "brotli": "brotli",
+        "feedgen": "feedgen",
     },
 }
 EXTRAS["search"] = {"httpx": "httpx", "tenacity": "tenacity"}

@@ -173,6 +173,49 @@ class LivingReview:
         pooled = [k for k, s in synth.items() if s.pooled and k != self.primary_outcome]
         return [self.primary_outcome, *pooled]
 
+    # ----------------------------------------------------------------- robustness panel
+    def optional_table(self, name: str) -> pd.DataFrame:
+        """A table of the data package, or ``data/<name>.csv`` read as text when the package does not declare it;
+        an empty frame when neither exists (tables other parts of the review may not have yet)."""
+        if name in self.evidence.names:
+            return self.evidence[name]
+        path = self.data_dir / f"{name}.csv"
+        if not path.is_file():
+            return pd.DataFrame()
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+    @functools.cached_property
+    def robustness_plan(self) -> Any:
+        """The plan's ``robustness`` section (:class:`analysis.evidence.multiverse.RobustnessPlan`), or None."""
+        from analysis.evidence.multiverse import RobustnessPlan
+
+        candidates = None
+        if self.plan_raw.get("robustness", {}).get("methods") == "simulation_candidates":
+            path = self.data_dir / "simulation_plan.yaml"
+            if not path.is_file():
+                raise ValueError("analysis plan: robustness.methods is simulation_candidates, but "
+                                 f"{path.relative_to(self.root)} does not exist")
+            candidates = list(load_yaml(path).get("candidates") or [])
+        return RobustnessPlan.from_plan(self.plan_raw, self.plan, candidates)
+
+    def robustness_specifications(self, outcome: str, evidence_set: str = "review") -> list[Any]:
+        """Every specification of the robustness panel of one outcome (:func:`analysis.evidence.multiverse.specifications`)."""
+        from analysis.evidence.multiverse import alternative_sets, overlap_sets, specifications
+
+        rplan = self.robustness_plan
+        if rplan is None:
+            return []
+        known = [str(s) for s in self.studies["study_id"]]
+        extra = []
+        if rplan.overlap_swaps:
+            extra += overlap_sets(self.optional_table("overlap"), self.labels, known)
+        if rplan.alternative_readings:
+            extra += alternative_sets(self.optional_table("count_alternatives"), self.labels, known,
+                                      list(self.vocabulary))
+        selected = select_studies(self.studies, self.plan.evidence_sets[evidence_set].get("where", {}))
+        return specifications(outcome, selected, self.set_studies(evidence_set), self.outcomes, self.plan, rplan,
+                              self.vocabulary, extra, self.labels)
+
     def set_studies(self, evidence_set: str = "review") -> pd.DataFrame:
         """Studies of an evidence set (any status)."""
         where = dict(self.plan.evidence_sets[evidence_set].get("where", {}))
@@ -273,13 +316,29 @@ class LivingReview:
         return records
 
     def current_snapshot(self) -> Snapshot:
-        """This tree's results wrapped as a snapshot (version from VERSION, or dev)."""
+        """This tree's results wrapped as a snapshot (version from VERSION, or dev), with its answer."""
         latest = self.flow_versions[-1]
         return make_snapshot(
             self.snapshot_payload(), version=self.version, date=dt.date.fromisoformat(self.data_date),
             trigger=self.release_trigger() or str(latest.get("trigger", "")), package_version=__version__,
             data_files=data_digests(self.root), private_data_used=private_data_present(self.root),
+            answer=self.answer().to_dict(),
         )
+
+    # ----------------------------------------------------------------- has the answer changed?
+    def alert_rules(self) -> Any:
+        """The plan's decision rules of when the answer changed (:class:`analysis.living.alerts.AlertRules`), or None."""
+        from analysis.living.alerts import AlertRules
+
+        return AlertRules.from_plan(self.plan_raw)
+
+    def answer(self) -> Any:
+        """Whether the answer changed since the previous release (:class:`analysis.living.alerts.Answer`)."""
+        from analysis.living.alerts import evaluate
+
+        previous = self.previous_snapshot()
+        return evaluate(self.alert_rules(), previous.results if previous else None, self.snapshot_payload(),
+                        previous.version if previous else None)
 
     def previous_snapshot(self) -> Snapshot | None:
         """The latest released snapshot older than this version (None for the first version)."""

@@ -11,8 +11,14 @@ and the studies' fields) with the metadata needed to tell versions apart and to 
       "package_version": "0.1.0",     # version of the analysis package that computed it
       "data_files": {"data/studies.csv": "<sha256>", ...},
       "private_data_used": false,     # whether private patient-level files were present
-      "results": { ...payload... }
+      "results": { ...payload... },
+      "answer": { ...whether the answer changed since the previous release (optional)... }
     }
+
+``answer`` (optional) is what :mod:`analysis.living.alerts` judged when the snapshot was written: the previous
+release compared with, the plan's decision rules, which fired and the sentence of what moved. It sits beside
+``results``, not in it, so a PATCH release (identical results) is not refused because its answer differs.
+The JSON Schema ``results/results.schema.json`` documents every field.
 
 Private patient-level data are never hashed or described: the snapshot records only *that*
 such files were present (``private_data_used``), so nothing about a patient can leak through it.
@@ -189,10 +195,11 @@ class Snapshot:
     private_data_used: bool
     results: Mapping[str, Any]
     format: int = SNAPSHOT_FORMAT
+    answer: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-safe dictionary written to disk."""
-        return {
+        """The JSON-safe dictionary written to disk (``answer`` only when recorded)."""
+        out = {
             "format": self.format,
             "version": self.version,
             "date": self.date.isoformat(),
@@ -202,6 +209,9 @@ class Snapshot:
             "private_data_used": self.private_data_used,
             "results": self.results,
         }
+        if self.answer is not None:
+            out["answer"] = dict(self.answer)
+        return out
 
 
 def _check_json_safe(value: Any, where: str) -> None:
@@ -240,6 +250,7 @@ def make_snapshot(
     package_version: str,
     data_files: Mapping[str, str],
     private_data_used: bool,
+    answer: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Wrap a JSON-safe ``payload`` with the metadata of one version.
 
@@ -259,6 +270,8 @@ def make_snapshot(
         ``{path: sha256}``, e.g. from :func:`data_digests`.
     private_data_used : bool
         Whether private patient-level files were present when ``payload`` was computed.
+    answer : mapping, optional
+        Whether the answer changed since the previous release (:meth:`analysis.living.alerts.Answer.to_dict`).
 
     Raises
     ------
@@ -273,6 +286,8 @@ def make_snapshot(
     if not isinstance(payload, Mapping):
         raise TypeError(f"results: expected a mapping, got {type(payload).__name__}")
     _check_json_safe(payload, "results")
+    if answer is not None:
+        _check_json_safe(answer, "answer")
     return Snapshot(
         version=version,
         date=date,
@@ -281,6 +296,7 @@ def make_snapshot(
         data_files=dict(sorted(data_files.items())),
         private_data_used=bool(private_data_used),
         results=json.loads(json.dumps(payload)),
+        answer=None if answer is None else json.loads(json.dumps(answer)),
     )
 
 
@@ -334,6 +350,8 @@ def read_snapshot(path: Path | str) -> Snapshot:
     for key, kind in (("data_files", dict), ("results", dict), ("private_data_used", bool)):
         if not isinstance(raw[key], kind):
             raise ValueError(f"{source}: field {key} should be a {kind.__name__}")  # noqa: TRY004
+    if raw.get("answer") is not None and not isinstance(raw["answer"], dict):
+        raise ValueError(f"{source}: field answer should be a dict")
     return Snapshot(
         version=str(version),
         date=date,
@@ -343,6 +361,7 @@ def read_snapshot(path: Path | str) -> Snapshot:
         private_data_used=raw["private_data_used"],
         results=raw["results"],
         format=raw["format"],
+        answer=raw.get("answer"),
     )
 
 

@@ -9,6 +9,7 @@ so the tests follow the evidence as it grows instead of pinning today's numbers.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -791,3 +792,26 @@ def test_flow_page_says_why_its_count_differs_from_the_home_page(tmp_path: Path)
     text = Review(root).flow_reconcile_text()
     home = sum(all(s[c] == v for c, v in where.items()) for s in studies.values())
     assert f"The home page counts {home} included studies of the review's own question, the diagram {home - 1}" in text
+def test_one_change_table_lists_the_plan_then_each_single_change() -> None:
+    """A SYNTHETIC panel: the plan's analysis, then the analyses that change one of its choices, in order."""
+    nan = float("nan")
+    rows = [  # method, inclusion, definition, plan, display, estimate, lower, upper
+        ("m1", "all", "h", True, "pooled", 0.88, 0.52, 0.98),
+        ("m2", "all", "h", False, "pooled", 0.85, 0.48, 0.97),
+        ("m1", "fewer", "h", False, "side_by_side", nan, nan, nan),
+        ("m2", "fewer", "h", False, "side_by_side", nan, nan, nan),  # two changes: not listed
+        ("m1", "all", "s", False, "single", nan, nan, nan),
+    ]
+    panel = pd.DataFrame(rows, columns=["method", "inclusion", "definition", "plan", "display", "estimate",
+                                        "ci_lower", "ci_upper"])
+    panel = panel.assign(method_label=panel["method"].map({"m1": "GLMM-t", "m2": "Logit, REML"}),
+                         inclusion_label=panel["inclusion"].map({"all": "All", "fewer": "Without Synth X"}),
+                         definition_label=panel["definition"].map({"h": "Hierarchy", "s": "Strict only"}),
+                         k=[3, 3, 2, 2, 1], n=[48, 48, 43, 43, 12],
+                         reason=["", "", "2 studies, fewer than 3", "2 studies, fewer than 3", "one study"])
+    table = pd.read_html(io.StringIO(Review.one_change_table(None, panel).data))[0]
+    assert table["Analysis"].tolist() == ["The plan's analysis", "Studies: without Synth X",
+                                          "Outcome definition: strict only", "Method: Logit, REML"]
+    assert table["Estimate [95% CI]"].tolist() == ["88% [52% to 98%]", "not pooled: 2 studies, fewer than 3",
+                                                   "not pooled: one study", "85% [48% to 97%]"]
+    assert table["Studies"].tolist() == [3, 2, 1, 3]

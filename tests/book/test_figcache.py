@@ -130,3 +130,46 @@ def test_trim_keeps_the_most_recently_used(tmp_path: Path) -> None:
     assert figcache.trim(cache, 2) == 2
     assert sorted(p.name for p in cache.iterdir()) == ["k2", "k3"]
     assert figcache.trim(tmp_path / "absent", 2) == 0
+
+
+# ------------------------------------------------------------------------------------------ cached values
+
+
+def test_cached_value_hit_equals_miss_and_computes_once(tmp_path: Path) -> None:
+    calls = []
+
+    def compute() -> list[dict]:
+        calls.append(1)
+        return [{"estimate": 0.875, "ci_lower": None, "k": 3, "studies": "synthA; synthB"}]  # SYNTHETIC
+
+    inputs = ("synthetic panel", ((3, 10), (5, 12)))
+    first = figcache.cached_value(inputs, compute, tmp_path)
+    second = figcache.cached_value(inputs, compute, tmp_path)
+    assert first == second == compute()
+    assert len(calls) == 2  # the two direct calls here: the second cached_value did not compute
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 1
+
+
+def test_cached_value_misses_on_other_inputs_and_without_a_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(figcache.CACHE_ENV, raising=False)
+    assert figcache.value_key((1, 2)) != figcache.value_key((1, 3))
+    assert figcache.value_key(lambda: 0) is None  # not picklable: never cached
+    calls = []
+    for _ in range(2):
+        figcache.cached_value(("no folder",), lambda: calls.append(1) or 1)
+    assert len(calls) == 2
+    figcache.cached_value((1, 2), lambda: 1, tmp_path)
+    figcache.cached_value((1, 3), lambda: 2, tmp_path)
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+
+
+def test_cached_value_refuses_what_json_cannot_hold(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Out of range float"):
+        figcache.cached_value(("nan",), lambda: [float("nan")], tmp_path)
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+
+
+def test_cached_value_key_follows_the_package_code(monkeypatch) -> None:
+    before = figcache.value_key(("same",))
+    monkeypatch.setattr(figcache, "code_digest", lambda path: "another version of the code")
+    assert figcache.value_key(("same",)) != before

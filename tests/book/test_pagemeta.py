@@ -238,3 +238,54 @@ def test_no_base_url_no_og_url(tmp_path: Path) -> None:
 def test_generated_pages_are_described_by_title_and_project(built: Path) -> None:
     assert _meta(built, "search")["description"] == ["Search: Synthetic book documentation"]
     assert _meta(built, "genindex")["description"] == ["Index: Synthetic book documentation"]
+
+
+# ---------------------------------------------------------------- the feed link
+def test_feed_href_from_any_page() -> None:
+    from analysis.book.pagemeta import feed_href
+
+    assert feed_href("feed.xml", "index") == "feed.xml"
+    assert feed_href("feed.xml", "book/index") == "../feed.xml"
+    assert feed_href("../feed.xml", "book/sub/page") == "../../../feed.xml"
+    assert feed_href("/review/feed.xml", "book/index") == "/review/feed.xml"
+    assert feed_href("", "book/index") == ""
+
+
+def _feed_links(out: Path, page: str) -> tuple[list[dict], list[dict]]:
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.head: list[dict] = []
+            self.body: list[dict] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "link" and found.get("type") == "application/atom+xml":
+                self.head.append(found)
+            if tag == "a" and "feed-link" in (found.get("class") or ""):
+                self.body.append(found)
+
+    parser = Links()
+    parser.feed((out / f"{page}.html").read_text(encoding="utf-8"))
+    return parser.head, parser.body
+
+
+def test_every_page_links_the_feed_and_the_role_writes_a_link(tmp_path: Path) -> None:
+    extra = 'feed_url = "feed.xml"\nfeed_title = "Synthetic releases"'
+    pages = {"index.md": "# Home\n\n{feed-link}`Subscribe`\n\n```{toctree}\nsub/page\n```\n",
+             "sub/page.md": "# Deeper\n\nText.\n"}
+    out, warnings = build_sphinx(tmp_path, CONF.format(extra=extra), pages)
+    assert "WARNING" not in warnings, warnings
+    for page, href in (("index", "feed.xml"), ("sub/page", "../feed.xml"), ("search", "feed.xml"),
+                       ("genindex", "feed.xml")):
+        head, _ = _feed_links(out, page)
+        assert [(h["rel"], h["href"], h["title"]) for h in head] == [("alternate", href, "Synthetic releases")], page
+    _, body = _feed_links(out, "index")
+    assert [b["href"] for b in body] == ["feed.xml"]
+
+
+def test_no_feed_configured_no_link_and_plain_text(tmp_path: Path) -> None:
+    out, _ = build_sphinx(tmp_path, CONF.format(extra=""), {"index.md": "# Home\n\n{feed-link}`Subscribe`\n"})
+    head, body = _feed_links(out, "index")
+    assert head == [] and body == []
+    assert "Subscribe" in (out / "index.html").read_text(encoding="utf-8")

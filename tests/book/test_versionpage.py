@@ -70,3 +70,26 @@ def test_subgroups_sit_behind_a_details_element_under_their_outcome() -> None:
 def test_any_text_is_escaped(sentence: str) -> None:
     html = evidence_log_html({"Studies": [sentence]})
     assert "<script" not in html.replace("&lt;script", "")
+
+
+def test_the_answer_says_which_rules_fired() -> None:
+    from analysis.book.versionpage import answer_html
+    from analysis.living.alerts import AlertRules, evaluate
+
+    rules = AlertRules.from_plan({"alerts": {"rules": [
+        {"id": "moves", "when": "estimate_moves", "outcomes": "all", "points": 0.1},
+        {"id": "gained", "when": "pooled_changes", "outcomes": "all"}]}})
+
+    def payload(estimate: float) -> dict:  # SYNTHETIC
+        return {"outcomes": [{"evidence_set": "review", "subgroup": "all", "outcome": "o", "label": "Synthetic <o>",
+                              "pooled": True, "result": {"estimate": estimate, "ci_lower": 0.1, "ci_upper": 0.9}}]}
+
+    page = answer_html(evaluate(rules, payload(0.5), payload(0.7), "26.0.0"))
+    assert page.startswith('<div class="answer"><p class="answer-verdict"><strong>The answer changed</strong>'
+                           " since 26.0.0: the pooled estimate of synthetic &lt;o&gt; moved by 20 percentage points")
+    assert ("A pooled estimate moves by 10 percentage points or more: <strong>fired</strong>" in page
+            and "An outcome gains or loses a pooled estimate: <strong>did not fire</strong>" in page)
+    quiet = answer_html(evaluate(rules, payload(0.5), payload(0.52), "26.0.0"))
+    assert "<strong>No change to the answer</strong> since 26.0.0" in quiet and "<strong>fired" not in quiet
+    first = answer_html(evaluate(rules, None, payload(0.5), None))
+    assert "First version" in first and "answer-rules" not in first

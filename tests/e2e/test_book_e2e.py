@@ -338,13 +338,14 @@ def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, rev
                 problems.append(f"{outcome}: no data, but the section says otherwise")
             continue
         expected = [report.headline(synth)]
+        own = section.text.split("How robust is this answer?")[0]  # the panel below shows unpooled analyses too
         if synth.pooled:
             expected += [
                 "Pooled proportion (median true response rate across series)",
                 report.heterogeneity(synth.result),
                 synth.result.methods_text(),
             ]
-            if "not pooled" in section.text:
+            if "not pooled" in own:
                 problems.append(f"{outcome}: pooled outcome says 'not pooled'")
         else:
             expected += ["not pooled"]
@@ -353,14 +354,47 @@ def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, rev
         problems += [
             f"{outcome}: missing {squash(e)!r}" for e in expected if squash(e) not in section.text
         ]
-        if len(figures) != 1 or len(section.images()) != 1:
-            problems.append(f"{outcome}: {len(section.images())} images, expected one forest plot")
+        panels = [i for i in section.images() if f"robustness-{outcome}." in i.get("src", "")]
+        focus = outcome in review.focus_outcomes()
+        if len(figures) != 1 or len(panels) != int(focus) or len(section.images()) != 1 + int(focus):
+            problems.append(f"{outcome}: {len(section.images())} images, expected one forest plot"
+                            + (" and one robustness panel" if focus else ""))
     assert not problems, "\n".join(problems)
+
+
+def test_results_page_shows_the_robustness_panel_of_every_focus_outcome(book: Built, review: Any) -> None:
+    """The panel's sentence, figure (with the sentence as alt text) and CSV are those of run_panel on the review."""
+    from analysis.book.plots.specification import (
+        specification_curve_alt_text,
+        specification_sentence,
+    )
+    from analysis.evidence.multiverse import run_panel
+
+    page = book.page("book/results")
+    for outcome in review.focus_outcomes():
+        synth = review.synthesis()[outcome]
+        panel = run_panel(review.robustness_specifications(outcome), review.plan)
+        sentence = specification_sentence(panel)
+        section = outcome_section(page, outcome)
+        assert squash(sentence) in section.text, outcome
+        (image,) = [i for i in section.images() if f"robustness-{outcome}." in i.get("src", "")]
+        label = synth.label[0].lower() + synth.label[1:]
+        assert image["alt"] == specification_curve_alt_text(panel, outcome=label)
+        assert sentence in image["alt"]
+        offered = _csv_rows(book.root / "book" / "_generated" / f"robustness-{outcome}.csv")
+        assert len(offered) == len(panel)
+        for row, (_, expected) in zip(offered, panel.iterrows(), strict=True):
+            assert (row["method"], row["inclusion"], row["definition"]) == (
+                expected["method"], expected["inclusion"], expected["definition"])
+            if expected["display"] == "pooled":
+                assert float(row["estimate"]) == pytest.approx(expected["estimate"], rel=1e-12)
+            else:
+                assert row["estimate"] == ""  # not pooled: no estimate, never a made-up one
 
 
 def test_results_page_has_one_figure_per_outcome_with_data(book: Built, review: Any) -> None:
     with_data = [o for o, s in review.synthesis().items() if s.k > 0]
-    images = book.page("book/results").images()
+    images = [i for i in book.page("book/results").images() if "forest-review-" in i["src"]]
     shown = sorted(re.sub(r".*forest-review-(\w+)\.png$", r"\1", i["src"]) for i in images)
     assert shown == sorted(with_data)
     assert with_data, "no outcome has data: nothing to check"

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.buildutil import build, copy_project, html
 from tools import release as rel
@@ -47,8 +48,10 @@ def _note(repo: Path, text: str) -> None:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = copy_project(tmp_path_factory.mktemp("versions") / "project")
-    for folder in (repo / "results",):
-        for path in folder.glob("*.json"):
+    from analysis.living.snapshot import is_release_version
+
+    for path in (repo / "results").glob("*.json"):
+        if is_release_version(path.stem):  # releases of the real review; the schema stays
             path.unlink()
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "add", "-A")
@@ -99,3 +102,49 @@ def test_earlier_release_files_are_unchanged_by_the_next(released: Path) -> None
     assert (released / "results" / "26.0.0.json").read_text(encoding="utf-8") == at_tag
     digest = hashlib.sha256(at_tag.encode()).hexdigest()
     assert digest == hashlib.sha256((released / "results" / "26.0.0.json").read_bytes()).hexdigest()
+
+
+def test_the_page_says_whether_the_answer_changed_by_the_plan_rules(released: Path) -> None:
+    from analysis.living.alerts import AlertRules, evaluate
+    from analysis.living.snapshot import read_snapshot
+
+    first, second = (read_snapshot(released / "results" / f"{v}.json") for v in ("26.0.0", "26.1.0"))
+    rules = AlertRules.from_plan(yaml.safe_load((released / "data" / "analysis_plan.yaml").read_text()))
+    expected = evaluate(rules, first.results, second.results, "26.0.0")
+    assert expected.changed is False  # the corrected count is in an outcome that is not pooled
+    assert second.answer == expected.to_dict()
+    text = _text(html(released, "book/changes"))
+    assert "Has the answer changed?" in text and rules.describe() in text
+    assert "No change to the answer since 26.0.0 (no decision rule of the plan fired)." in text
+    assert text.count("did not fire") == len(rules.rules)
+
+
+def test_both_released_snapshots_and_the_page_files_follow_the_schema(released: Path) -> None:
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((released / "results" / "results.schema.json").read_text(encoding="utf-8"))
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for name in ("results/26.0.0.json", "results/26.1.0.json", "book/_generated/results.json"):
+        errors = [e.message for e in validator.iter_errors(json.loads((released / name).read_text(encoding="utf-8")))]
+        assert errors == [], name
+    data = _text(html(released, "book/data"))
+    assert "Version 26.1.0 - No change to the answer since 26.0.0" in data  # the pandas example ran
+
+
+def test_every_page_links_the_feed_of_releases(released: Path) -> None:
+    pages = [p for p in (released / "_build" / "html").rglob("*.html") if "_static" not in p.parts]
+    missing = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        if text.startswith('<meta http-equiv="Refresh"'):
+            continue
+        found = re.findall(r'<link rel="alternate" type="application/atom\+xml" title="[^"]*" href="([^"]+)"', text)
+        depth = len(page.relative_to(released / "_build" / "html").parts) - 1
+        if found != ["../" * depth + "feed.xml"]:
+            missing.append(f"{page.name}: {found}")
+    assert len(pages) > 15 and not missing, missing
+    home = html(released, "book/index")
+    assert re.search(r'<a class="feed-link reference external" href="../feed.xml">', home) or \
+        'href="../feed.xml"' in home

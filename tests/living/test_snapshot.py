@@ -257,3 +257,19 @@ def test_load_series_and_previous_snapshot(tmp_path: Path) -> None:
     assert previous_snapshot(tmp_path, "26.10.0").version == "26.1.0"
     assert previous_snapshot(tmp_path, DEV).results["outcomes"][0]["estimate"] == 0.7
     assert previous_snapshot(tmp_path, "26.0.0") is None
+
+
+def test_answer_is_kept_beside_the_results_and_read_back(tmp_path: Path) -> None:
+    answer = {"previous": "26.0.0", "changed": True, "headline": "The answer changed", "fired": ["synthetic_rule"]}
+    snap = _snapshot(answer=answer)
+    path = write_snapshot(tmp_path / "26.1.0.json", snap)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    assert raw["answer"] == answer and "answer" not in raw["results"]
+    assert read_snapshot(path).answer == answer
+    assert "answer" not in _snapshot().to_dict()  # none recorded: the key is absent
+    with pytest.raises(ValueError, match=r"answer\.x: nan is not a finite number"):
+        _snapshot(answer={"x": float("nan")})
+    bad = dict(raw, answer=["not", "a", "dict"])
+    (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(ValueError, match="field answer should be a dict"):
+        read_snapshot(tmp_path / "bad.json")

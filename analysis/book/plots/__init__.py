@@ -12,7 +12,8 @@ SVG and PNG metadata.
 
 Modules: :mod:`.forest` (forest, subgroup, leave-one-out and cumulative plots), :mod:`.flow`
 (PRISMA 2020 flow diagram), :mod:`.rob` (risk-of-bias traffic light and summary bars),
-:mod:`.survival` (Kaplan-Meier curve), :mod:`.trend` (estimates across review versions).
+:mod:`.survival` (Kaplan-Meier curve), :mod:`.trend` (estimates across review versions),
+:mod:`.specification` (specification curve of a robustness panel).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from analysis.book.plots.rob import (
     traffic_light,
     traffic_light_alt_text,
 )
+from analysis.book.plots.specification import specification_curve, specification_curve_alt_text
 from analysis.book.plots.summary import outcome_summary_plot, outcome_summary_plot_alt_text
 from analysis.book.plots.survival import km_plot, km_plot_alt_text
 from analysis.book.plots.trend import estimate_over_versions, estimate_over_versions_alt_text
@@ -64,6 +66,8 @@ __all__ = [
     "prisma_flow",
     "prisma_flow_alt_text",
     "save_figure",
+    "specification_curve",
+    "specification_curve_alt_text",
     "study_plot",
     "study_plot_alt_text",
     "summary_bars",
