@@ -38,6 +38,10 @@ NEW_REPORT = (
     'synthgh2023-paper,synthgh2023,full_paper,"SYNTHETIC: Tester G. Series four. J Tests 2023",'
     "10.0000/synthetic.4,,,https://example.org/synthgh2023,2023,SYNTHETIC report.\n"
 )
+NEW_SCREENING = (
+    "r9001,,10.0000/synthetic.4,,https://example.org/synthgh2023,SYNTHETIC series four,2023,db,"
+    "2026-02-01,2026-02-01,include,,SYNTHETIC eligible,synthgh2023\n"
+)
 NEW_BIB = """
 @article{synthgh2023,
   author = {Tester, Grace},
@@ -83,6 +87,8 @@ def add_study(root: Path) -> None:
         f.write(NEW_REPORT)
     with (root / "data" / "outcomes.csv").open("a", encoding="utf-8") as f:
         f.write(NEW_OUTCOME)
+    with (root / "data" / "screening.csv").open("a", encoding="utf-8") as f:
+        f.write(NEW_SCREENING)
     with (root / "references.bib").open("a", encoding="utf-8") as f:
         f.write(NEW_BIB)
 
