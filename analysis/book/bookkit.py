@@ -867,44 +867,97 @@ class Review(LivingReview):
         )
 
     def show_ipd(self, study_id: str) -> None:
-        """Aggregates and Kaplan-Meier curve from private patient data, when present."""
+        """Aggregates and time-to-event curves from private patient data, when present.
+
+        An outcome declared with a competing event (``competing`` in ``x-time-to-event``) is shown as
+        its Aalen-Johansen cumulative incidence with that event competing (:meth:`_show_incidence`);
+        the others as Kaplan-Meier curves (:meth:`_show_km`).
+        """
         if study_id not in self.evidence.ipd_studies:
             _display(_markdown(
                 "The patient-level file is not present in this build, so the published aggregate (if any) is used."
             ))
             return
-        from analysis.book.plots import km_plot, km_plot_alt_text
-        from analysis.engine.survival import kaplan_meier
-        from analysis.evidence.ipd import time_to_event, untimed
-        from analysis.evidence.loading import ipd_time_to_event, load_ipd
+        from analysis.evidence.loading import ipd_time_points, ipd_time_to_event, load_ipd
 
         rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
         _display(_markdown("Counts aggregated from the patient-level data (they replace the published ones):"))
         _display(_html_table(self.count_rows(rows), html_columns=(COUNT_COLUMN,)))
         patients = load_ipd(self.data_dir, study_id)
-        for spec in ipd_time_to_event(self.evidence.package):
-            label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
-            time, event = time_to_event(patients, spec, without_time="omit")
-            off = untimed(patients, spec)
-            note = (f" {off} patient{'s' if off != 1 else ''} with {label} recorded but without the day needed "
-                    f"(of the event, or of the last follow-up) {'are' if off != 1 else 'is'} counted above but "
-                    "not on the curve." if off else "")
-            if time.size == 0:
-                _display(_markdown(f"No patient has {label} recorded with its day, so there is no curve.{note}"))
-                continue
-            km = kaplan_meier(time, event)
-            # the curve starts at the boost (day 0, nobody has the event yet); 1 - S and its band
-            args = (np.concatenate(([0.0], km.time)), np.concatenate(([0.0], 1 - km.survival)),
-                    np.concatenate(([0.0], 1 - km.ci_upper)), np.concatenate(([0.0], 1 - km.ci_lower)))
-            kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost",
-                      "censor_times": time[event == 0], "median": km.median}
-            show_figure(self.root, Plot(km_plot, args, kwargs), f"km-{study_id}-{spec.outcome}",
+        specs = ipd_time_to_event(self.evidence.package)
+        by_outcome = {spec.outcome: spec for spec in specs}
+        points = ipd_time_points(self.evidence.package)
+        for spec in specs:
+            if spec.competing is not None:
+                self._show_incidence(study_id, patients, spec, by_outcome[spec.competing], points)
+            else:
+                self._show_km(study_id, patients, spec)
+
+    def _outcome_words(self, outcome: str) -> str:
+        """An outcome's words in a sentence: its ``short_label`` when the vocabulary gives one, else its label."""
+        entry = self.vocabulary.get(outcome, {})
+        short = entry.get("short_label")
+        return str(short if isinstance(short, str) and short else entry.get("label", outcome)).lower()
+
+    @staticmethod
+    def _untimed_note(off: int, label: str) -> str:
+        if not off:
+            return ""
+        return (f" {off} patient{'s' if off != 1 else ''} with {label} recorded but without the day needed "
+                f"(of the event, or of the last follow-up) {'are' if off != 1 else 'is'} counted above but "
+                "not on the curve.")
+
+    def _show_km(self, study_id: str, patients: pd.DataFrame, spec: Any) -> None:
+        """One outcome's Kaplan-Meier curve, drawn as the cumulative proportion with the event (1 - S)."""
+        from analysis.book.plots import km_plot, km_plot_alt_text
+        from analysis.engine.survival import kaplan_meier
+        from analysis.evidence.ipd import time_to_event, untimed
+
+        label = self._outcome_words(spec.outcome)
+        time, event = time_to_event(patients, spec, without_time="omit")
+        note = self._untimed_note(untimed(patients, spec), label)
+        if time.size == 0:
+            _display(_markdown(f"No patient has {label} recorded with its day, so there is no curve.{note}"))
+            return
+        km = kaplan_meier(time, event)
+        # the curve starts at the boost (day 0, nobody has the event yet); 1 - S and its band
+        args = (np.concatenate(([0.0], km.time)), np.concatenate(([0.0], 1 - km.survival)),
+                np.concatenate(([0.0], 1 - km.ci_upper)), np.concatenate(([0.0], 1 - km.ci_lower)))
+        kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost",
+                  "censor_times": time[event == 0], "median": km.median}
+        show_figure(self.root, Plot(km_plot, args, kwargs), f"km-{study_id}-{spec.outcome}",
                     f"Kaplan-Meier estimate of the cumulative incidence of {label} after the boost, with its 95% "
                     "confidence band where it is defined (patient-level data). Patients without the event are "
-                    "censored at their last follow-up, including those who died first.",
+                    "censored at their last follow-up.",
                     km_plot_alt_text(*args, **kwargs))
-            median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
-            _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}.{note}"))
+        median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
+        _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}.{note}"))
+
+    def _show_incidence(self, study_id: str, patients: pd.DataFrame, spec: Any, competing: Any,
+                        points: tuple[float, ...]) -> None:
+        """One outcome's cumulative incidence with a competing event (Aalen-Johansen), its band and summary."""
+        from analysis.book.plots import km_plot, km_plot_alt_text
+        from analysis.engine.survival import aalen_johansen
+        from analysis.evidence.ipd import competing_time_to_event, untimed
+
+        label, other = self._outcome_words(spec.outcome), self._outcome_words(competing.outcome)
+        time, status = competing_time_to_event(patients, spec, competing, without_time="omit")
+        note = self._untimed_note(untimed(patients, spec, competing), label)
+        if time.size == 0:
+            _display(_markdown(f"No patient has {label} recorded with its day, so there is no curve.{note}"))
+            return
+        ci = aalen_johansen(time, status)
+        args = (np.concatenate(([0.0], ci.time)), np.concatenate(([0.0], ci.incidence)),
+                np.concatenate(([np.nan], ci.ci_lower)), np.concatenate(([np.nan], ci.ci_upper)))
+        kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost",
+                  "censor_times": time[status == 0], "median": ci.median, "estimator": "Aalen-Johansen"}
+        show_figure(self.root, Plot(km_plot, args, kwargs), f"ci-{study_id}-{spec.outcome}",
+                    f"Cumulative incidence of {label} after the boost with {other} as a competing event "
+                    "(Aalen-Johansen estimate), with its 95% confidence band where it is defined (patient-level "
+                    f"data). A patient with {other} before {label} can no longer have it and is not censored; "
+                    "patients with neither are censored at their last follow-up.",
+                    km_plot_alt_text(*args, **kwargs))
+        _display(_markdown(report.incidence_sentence(ci, label, other, points) + note))
 
     def change_thresholds(self) -> Any:
         """When a result counts as moved: ``changes`` section of the analysis plan, else the defaults."""

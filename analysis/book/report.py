@@ -195,6 +195,41 @@ def headline(synth: Any, digits: int = 0) -> str:
     )
 
 
+def incidence_sentence(ci: Any, label: str, other: str, days: Sequence[float] = ()) -> str:
+    """A cumulative incidence with a competing event in words, e.g.
+
+    ``"7 of 10 patients had neutrophil recovery and 2 had death first (death as a competing event).
+    Cumulative incidence of neutrophil recovery by day 30: 50% (95% CI 27% to 93%); by day 60: 70%
+    (95% CI 47% to 100%). Median time to neutrophil recovery (the day its cumulative incidence reaches
+    50%): 30 days (95% CI 13 days to not reached)."``
+
+    ``ci`` is an :class:`analysis.engine.survival.CumulativeIncidence`; ``label`` and ``other`` name
+    the event and the competing event; ``days`` the days at which the curve is read off.
+    """
+    level = round(100 * float(ci.level))
+    text = (f"{ci.events} of {ci.n} patients had {label} and {ci.competing} had {other} first "
+            f"({other} as a competing event).")
+    readings = []
+    for day in days:
+        if not ci.estimable_at(day):
+            readings.append(f"by day {day:g}: not estimable (no patient observed that long)")
+            continue
+        lower, upper = ci.interval_at(day)
+        band = (f" ({level}% CI {interval(lower, upper)})" if math.isfinite(lower) and math.isfinite(upper)
+                else f" ({level}% CI not defined there)")
+        readings.append(f"by day {day:g}: {percent(ci.at(day))}{band}")
+    if readings:
+        text += f" Cumulative incidence of {label} " + "; ".join(readings) + "."
+    if math.isnan(ci.median):
+        return text + f" Median time to {label}: not reached (its cumulative incidence stays below 50%)."
+
+    def limit(x: float) -> str:
+        return "not reached" if math.isnan(x) else f"{x:g} days"
+
+    return text + (f" Median time to {label} (the day its cumulative incidence reaches 50%): {ci.median:g} days "
+                   f"({level}% CI {limit(ci.median_ci_lower)} to {limit(ci.median_ci_upper)}).")
+
+
 def labelled_columns(
     frame: pd.DataFrame, fields: Mapping[str, Mapping[str, Any]], columns: Sequence[str]
 ) -> pd.DataFrame:

@@ -292,6 +292,10 @@ class CumulativeIncidence:
             return float("nan"), float("nan")
         return float(self.ci_lower[position]), float(self.ci_upper[position])
 
+    def estimable_at(self, t: float) -> bool:
+        """Whether :math:`\\hat F_1(t)` is known: someone was observed up to ``t``, or everybody had an event."""
+        return bool(t <= self.time[-1] or self.event_free[-1] == 0)
+
     def competing_at(self, t: float) -> float:
         """:math:`\\hat F_2(t)`, the competing event's incidence, at any time ``t``."""
         position = np.searchsorted(self.time, t, side="right") - 1
@@ -444,9 +448,10 @@ def _aalen_johansen_path(
             s_prev = s_prev * (1.0 - h1 - h2)
         f1[j], f2[j], s[j] = f1_prev, f2_prev, s_prev
         se1[j], se2[j] = np.sqrt(np.sum(u_1**2)), np.sqrt(np.sum(u_2**2))
-    # influences that cancel exactly (every patient had an event) leave rounding residue: 0
+    # influences that cancel exactly (every patient had an event) leave rounding residue: 0; sums of
+    # increments that reach 1 may overshoot it by an ulp
     se1[se1 < _ZERO_SE], se2[se2 < _ZERO_SE] = 0.0, 0.0
-    return f1, f2, s, se1, se2
+    return np.minimum(f1, 1.0), np.minimum(f2, 1.0), s, se1, se2
 
 
 def _incidence_limits(

@@ -51,6 +51,7 @@ __all__ = [
     "Evidence",
     "EvidenceError",
     "ipd_resource",
+    "ipd_time_points",
     "ipd_time_to_event",
     "load_evidence",
     "load_ipd",
@@ -216,6 +217,21 @@ def ipd_time_to_event(package: Package, resource: str | None = None) -> tuple[Ti
     spec = ipd_resource(package, resource)
     declarations = spec.properties.get("x-time-to-event") or []
     return time_to_event_specs(declarations, binary_outcomes(spec.schema.fields))
+
+
+def ipd_time_points(package: Package, resource: str | None = None) -> tuple[float, ...]:
+    """Times at which time-to-event curves are read off (``x-time-points`` of the IPD resource; none by default).
+
+    Raises
+    ------
+    ValueError
+        A value that is not a non-negative number.
+    """
+    raw = ipd_resource(package, resource).properties.get("x-time-points") or []
+    if not isinstance(raw, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in raw):
+        raise ValueError(f"x-time-points must be a list of non-negative numbers, got {raw!r}")
+    return tuple(float(v) for v in raw)
 
 
 def ipd_resource(package: Package, name: str | None = None) -> Resource:

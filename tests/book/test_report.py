@@ -319,3 +319,32 @@ def test_per_100_agrees_with_the_percentages_elsewhere_and_refuses_non_proportio
     assert report.per_100_with_ci(0.8812, 0.5194, 0.9811) == "88 per 100 (52 to 98)"
     assert report.per_100_with_ci(1.0, 0.7354, 1.0) == "100 per 100 (74 to 100)"
     assert report.per_100_with_ci(0.0, 0.0, 0.0842) == "0 per 100 (0 to 8)"
+
+
+# ------------------------------------------------------------------------------ competing risks
+
+
+def test_incidence_sentence_names_the_competing_event_and_reads_the_curve_off() -> None:
+    from analysis.engine.survival import aalen_johansen
+
+    # SYNTHETIC: recoveries on days 10, 20, 40 and 70; deaths without recovery on days 15 and 50; one
+    # patient censored on day 90. By hand: F(30) = 1/7 + (5/7)(1/5) = 2/7; F(60) = 2/7 + (4/7)(1/4) = 3/7.
+    ci = aalen_johansen([10, 15, 20, 40, 50, 70, 90], [1, 2, 1, 1, 2, 1, 0])
+    text = report.incidence_sentence(ci, "neutrophil recovery", "death", (30, 60, 100))
+    lo30, hi30 = ci.interval_at(30)
+    assert text.startswith("4 of 7 patients had neutrophil recovery and 2 had death first "
+                           "(death as a competing event). Cumulative incidence of neutrophil recovery by day 30: "
+                           f"29% (95% CI {report.interval(lo30, hi30)}); by day 60: 43% (95% CI ")
+    assert "by day 100: not estimable (no patient observed that long)." in text
+    assert text.endswith("Median time to neutrophil recovery (the day its cumulative incidence reaches 50%): "
+                         f"70 days (95% CI {ci.median_ci_lower:g} days to not reached).")
+    assert "effect" not in text and "Kaplan" not in text
+
+
+def test_incidence_sentence_when_the_median_is_not_reached_or_the_band_undefined() -> None:
+    from analysis.engine.survival import aalen_johansen
+
+    ci = aalen_johansen([5, 8, 30], [2, 1, 0])
+    text = report.incidence_sentence(ci, "recovery", "death", (6,))
+    assert "by day 6: 0% (95% CI not defined there)" in text
+    assert text.endswith("Median time to recovery: not reached (its cumulative incidence stays below 50%).")
