@@ -289,12 +289,19 @@ class Review(LivingReview):
         if r.uninformative is not None:
             text += (f"A pooled confidence interval reaching below {100 * r.uninformative[0]:g}% and above "
                      f"{100 * r.uninformative[1]:g}% carries no information and is not a headline either. ")
-        text += (f"I² is shown only with at least {r.min_studies_i2} studies and always with its confidence interval "
-                 "(Q-profile bounds of tau²); a prediction interval only with at least "
-                 f"{r.min_studies_prediction} studies, on a t distribution with k - 1 degrees of freedom "
-                 "(IntHout et al. 2016; Cochrane Handbook version 6.5; Higgins et al. 2009 used k - 2). "
-                 "A random-effects estimate on the logit scale is the pooled proportion (median true response rate "
-                 "across series): the inverse logit of the mean logit, not the mean of the true proportions.")
+        text += (f"Heterogeneity is estimated, and shown, only from {r.min_studies_heterogeneity} studies: with fewer "
+                 "the pages say that it cannot be estimated, rather than print a between-study variance of 0 and "
+                 "an I² of 0% (with three studies an estimate of 0 means that heterogeneity cannot be measured, not "
+                 "that it is absent; von Hippel 2015). I² always comes with its confidence interval, both from the "
+                 "same model (for the binomial-normal model, the profile-likelihood interval of its between-study "
+                 "variance; for an inverse-variance model, the Q-profile interval), and the test for heterogeneity "
+                 "is the model's own (for the binomial-normal model the likelihood-ratio test, which uses every "
+                 "study, including one where all or no patients had the event). A prediction interval needs "
+                 f"heterogeneity to be estimable and at least {r.min_studies_prediction} studies; it is on a t "
+                 "distribution with k - 1 degrees of freedom (IntHout et al. 2016; Cochrane Handbook version 6.5; "
+                 "Higgins et al. 2009 used k - 2). A random-effects estimate on the logit scale is the pooled "
+                 "proportion, the median of the studies' true proportions: the inverse logit of the mean logit, "
+                 "not the mean of the true proportions.")
         return text
 
     def protocol_amendments(self) -> Any:
@@ -539,7 +546,7 @@ class Review(LivingReview):
             study_plot,
             study_plot_alt_text,
         )
-        from analysis.book.report import shows_prediction_interval
+        from analysis.book.report import no_prediction_reason, shows_prediction_interval
 
         synth = outcome if isinstance(outcome, OutcomeSynthesis) else self.synthesis(evidence_set)[outcome]
         _check_page_result(synth, result)
@@ -555,15 +562,17 @@ class Review(LivingReview):
                         study_plot_alt_text(synth.studies, outcome=synth.label, note=note))
             _display(_markdown(_provenance(synth.rows)))
             return
-        fig = Plot(forest_plot, (synth.result,), {"xlabel": xlabel})
+        rules = synth.rules
+        het = {"min_studies_heterogeneity": rules.min_studies_heterogeneity}
+        fig = Plot(forest_plot, (synth.result,), {"xlabel": xlabel, **het})
+        with_pi = shows_prediction_interval(synth.result, rules.min_studies_prediction, rules.min_studies_heterogeneity)
         caption = (f"Forest plot: {synth.label[0].lower() + synth.label[1:]}. Each row is a study (events/patients, "
-                   "proportion with exact 95% CI, weight); the diamond is the pooled proportion (median true response "
-                   "rate across series) with its 95% CI" + (
-                       " and the bar beneath it the 95% prediction interval."
-                       if shows_prediction_interval(synth.result, synth.rules.min_studies_prediction)
-                       else " (no prediction interval with fewer than three studies)."))
-        show_figure(self.root, fig, name, caption, forest_plot_alt_text(synth.result, outcome=synth.label))
-        lines = ["Heterogeneity: " + report.heterogeneity(synth.result, synth.rules.min_studies_i2) + ".",
+                   "proportion with exact 95% CI, weight); the diamond is the pooled proportion (the median of the "
+                   "studies' true proportions) with its 95% CI" + (
+                       " and the bar beneath it the 95% prediction interval." if with_pi else
+                       f" (no prediction interval: {no_prediction_reason(synth.result, rules.min_studies_prediction, rules.min_studies_heterogeneity)})."))
+        show_figure(self.root, fig, name, caption, forest_plot_alt_text(synth.result, outcome=synth.label, **het))
+        lines = ["Heterogeneity: " + report.heterogeneity(synth.result, rules.min_studies_heterogeneity) + ".",
                  _provenance(synth.rows),
                  "**Details of methods.** " + synth.result.methods_text()]
         _display(_markdown("\n\n".join(lines)))
@@ -597,7 +606,8 @@ class Review(LivingReview):
                     **_engine(self.plan.primary),
                 )
                 _display(_markdown(title + res.methods_text()))
-                show_figure(self.root, Plot(forest_plot_subgroups, (res,)), f"subgroups-{outcome}-{spec['id']}",
+                het = {"min_studies_heterogeneity": self.plan.few_studies.min_studies_heterogeneity}
+                show_figure(self.root, Plot(forest_plot_subgroups, (res,), het), f"subgroups-{outcome}-{spec['id']}",
                         f"Subgroup forest plot: {synth.label.lower()} by {spec['label'].lower()}.",
                         forest_plot_subgroups_alt_text(res))
                 words = self.in_words(rows[[spec["column"]]], "studies")[spec["column"]]
@@ -627,7 +637,7 @@ class Review(LivingReview):
                      else analyse(synth.rows, self.plan))
             if "analysis" in table.columns:
                 table["analysis"] = table["analysis"].map(self.codes_in_text)
-            _display(_html_table(_interval_table(table)))
+            _display(_html_table(_interval_table(table, self.plan.few_studies)))
 
     def codes_in_text(self, text: str) -> str:
         """``text`` with every snake_case code of the data package's ``x-labels`` replaced by its words (lower case)."""
@@ -869,24 +879,25 @@ class Review(LivingReview):
     def show_ipd(self, study_id: str) -> None:
         """Aggregates and time-to-event curves from private patient data, when present.
 
-        An outcome declared with a competing event (``competing`` in ``x-time-to-event``) is shown as
-        its Aalen-Johansen cumulative incidence with that event competing (:meth:`_show_incidence`);
-        the others as Kaplan-Meier curves (:meth:`_show_km`).
+        An outcome with a competing event (the plan's ``time_to_event.competing``) is shown as its
+        Aalen-Johansen cumulative incidence with that event competing, read off at the plan's
+        ``time_to_event.time_points`` (:meth:`_show_incidence`); the others as Kaplan-Meier curves
+        (:meth:`_show_km`).
         """
         if study_id not in self.evidence.ipd_studies:
             _display(_markdown(
                 "The patient-level file is not present in this build, so the published aggregate (if any) is used."
             ))
             return
-        from analysis.evidence.loading import ipd_time_points, ipd_time_to_event, load_ipd
+        from analysis.evidence.loading import ipd_time_to_event, load_ipd, time_to_event_plan
 
         rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
         _display(_markdown("Counts aggregated from the patient-level data (they replace the published ones):"))
         _display(_html_table(self.count_rows(rows), html_columns=(COUNT_COLUMN,)))
         patients = load_ipd(self.data_dir, study_id)
-        specs = ipd_time_to_event(self.evidence.package)
+        competing, points = time_to_event_plan(self.plan_raw)
+        specs = ipd_time_to_event(self.evidence.package, competing=competing)
         by_outcome = {spec.outcome: spec for spec in specs}
-        points = ipd_time_points(self.evidence.package)
         for spec in specs:
             if spec.competing is not None:
                 self._show_incidence(study_id, patients, spec, by_outcome[spec.competing], points)
@@ -1203,8 +1214,14 @@ def _subgroup_shortfall(counts: pd.Series, plan: Plan) -> str:
     )
 
 
-def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
+def _interval_table(frame: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
+    """Sensitivity rows for reading: estimate with CI, prediction interval and tau² where heterogeneity can be
+    estimated (the plan's ``few_studies`` rules), else the notes say that it cannot."""
+    from analysis.evidence.fewstudies import FewStudyRules
+
+    rules = rules or FewStudyRules()
     out = pd.DataFrame({"Analysis": frame["analysis"], "Studies": frame["k"]})
+    notes = list(frame["notes"]) if "notes" in frame else [""] * len(frame)
     if "estimate" in frame:
         out["Estimate [95% CI]"] = [
             "" if pd.isna(e) else f"{report.percent(e)} [{report.interval(lo, hi)}]"
@@ -1212,13 +1229,22 @@ def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
         ]
         frame = frame.reindex(columns=[*frame.columns, *(c for c in ("pi_lower", "pi_upper", "tau2")
                                                           if c not in frame.columns)])
+        estimable = [pd.notna(k) and rules.heterogeneity_estimable(int(k)) for k in frame["k"]]
         out["Prediction interval"] = [
-            "" if pd.isna(lo) or k < 3 else report.interval(lo, hi)
-            for lo, hi, k in zip(frame["pi_lower"], frame["pi_upper"], frame["k"], strict=True)
+            report.interval(lo, hi) if ok and pd.notna(lo) and rules.prediction_shown(int(k)) else ""
+            for lo, hi, k, ok in zip(frame["pi_lower"], frame["pi_upper"], frame["k"], estimable, strict=True)
         ]
-        out["tau²"] = [f"{t:.2f}" if pd.notna(t) else "" for t in frame["tau2"]]
-    out["Notes"] = frame.get("notes", "")
+        out["tau²"] = [f"{t:.2f}" if ok and pd.notna(t) else "" for t, ok in zip(frame["tau2"], estimable, strict=True)]
+        notes = [_joined_note(n, "" if ok or pd.isna(e) or int(k) < 2 else
+                              f"heterogeneity cannot be estimated from {int(k)} studies, so no tau² or prediction interval")
+                 for n, ok, e, k in zip(notes, estimable, frame["estimate"], frame["k"], strict=True)]
+    out["Notes"] = notes
     return out
+
+
+def _joined_note(note: Any, extra: str) -> str:
+    note = "" if pd.isna(note) else str(note)
+    return "; ".join(p for p in (note, extra) if p)
 
 
 def _comparison_row(outcome: str, name: str, synth: OutcomeSynthesis) -> dict[str, Any]:
@@ -1294,10 +1320,15 @@ def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
     from analysis.evidence.fewstudies import i2_interval
 
     row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
-               tau2=res.tau2, method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
-    if res.k >= synth.rules.min_studies_i2 and (bounds := i2_interval(res)):
+               method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+    if synth.rules.heterogeneity_estimable(res.k):
+        row["tau2"] = res.tau2
+    rules = synth.rules
+    if rules.heterogeneity_estimable(res.k) and (bounds := i2_interval(res)):
         row.update(i2=res.i2, i2_lower=bounds[0], i2_upper=bounds[1])
-    if shows_prediction_interval(res, synth.rules.min_studies_prediction):
+    else:
+        row["notes"] = f"heterogeneity cannot be estimated from {res.k} studies"
+    if shows_prediction_interval(res, rules.min_studies_prediction, rules.min_studies_heterogeneity):
         row.update(pi_lower=res.pi_lower, pi_upper=res.pi_upper)
     return row
 

@@ -34,6 +34,7 @@ Nothing here knows a clinical topic: thresholds and outcome ids come from the pl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,13 +142,18 @@ def exact_studies(rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 
 def i2_interval(result: Any) -> tuple[float, float] | None:
-    """I² (percent) at the Q-profile bounds of tau² (metafor's ``confint``); None for k < 2."""
+    """I² (percent) at the bounds of the result's own interval of tau² (``result.tau2_ci``); None for k < 2.
+
+    The interval comes from the model that gives I²'s point: Q-profile for an inverse-variance model
+    (metafor's ``confint``), profile likelihood for the GLMM, credible interval for a Bayesian model.
+    An infinite upper bound of tau² gives 100 %.
+    """
     if int(result.k) < 2:
         return None
     vi = np.array([r.vi for r in result.study_rows], dtype=float)
     s2 = typical_within_variance(vi)
     lo, hi = (float(t) for t in result.tau2_ci)
-    return 100 * lo / (lo + s2), 100 * hi / (hi + s2)
+    return 100 * lo / (lo + s2), (100.0 if math.isinf(hi) else 100 * hi / (hi + s2))
 
 
 def _nonoverlapping(studies: pd.DataFrame) -> tuple[str, str] | None:

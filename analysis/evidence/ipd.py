@@ -6,11 +6,12 @@ with ``x-outcome: death`` and ``x-event-value: 0`` (for a column ``alive``) mean
 declared under the resource's ``x-time-to-event`` key::
 
     {outcome: neutrophil_recovery, event: neutrophil_recovery,
-     time: days_to_neutrophil_recovery, censor_time: followup_days, competing: death}
+     time: days_to_neutrophil_recovery, censor_time: followup_days}
 
-``competing`` (optional) names another declared outcome that prevents this one (death before
-recovery): its event then ends the patient's time as a competing event (status 2, at that
-outcome's ``time``) instead of censoring it, for a cumulative incidence with a competing event
+``competing`` (optional; the review's plan sets it, :func:`analysis.evidence.loading.ipd_time_to_event`)
+names another declared outcome that prevents this one (death before recovery): its event then ends
+the patient's time as a competing event (status 2, at that outcome's ``time``) instead of censoring
+it, for a cumulative incidence with a competing event
 (:func:`analysis.engine.survival.aalen_johansen`); without it the patient is censored.
 
 Pure functions on pandas DataFrames; no file I/O.

@@ -9,10 +9,10 @@
     outcome rows in the shape of the outcome table (events, total, ``confidence = ipd``, a
     derivation naming the file's SHA-256, its number of patients and the date), study-level fields
     (patients boosted, subgroup values, medians) and, printed, medians with ranges and the time to
-    each event: for an outcome declared with a competing event (``competing`` in
-    ``x-time-to-event``, e.g. recovery with death as a competing event) the Aalen-Johansen cumulative
-    incidence at the days of ``x-time-points`` and the median time where the incidence reaches 50 %;
-    otherwise the Kaplan-Meier median. Never a patient code or a patient-level value: only
+    each event: for an outcome with a competing event (the plan's ``time_to_event.competing``, e.g.
+    recovery with death as a competing event) the Aalen-Johansen cumulative incidence at the days of
+    ``time_to_event.time_points`` and the median time where the incidence reaches 50 %; otherwise the
+    Kaplan-Meier median. Never a patient code or a patient-level value: only
     counts, medians, ranges and values shared by the cohort.
 
 Everything is read from the data package: which resource holds IPD (the pattern resource with
@@ -51,10 +51,11 @@ from analysis.evidence.ipd import (
 from analysis.evidence.loading import (
     EvidenceError,
     ipd_resource,
-    ipd_time_points,
     ipd_time_to_event,
     load_ipd,
+    time_to_event_plan,
 )
+from analysis.evidence.readers import load_yaml
 
 __all__ = ["IpdSummary", "IpdSummaryError", "dictionary_markdown", "summarise_ipd", "write_template"]
 
@@ -84,7 +85,7 @@ class IpdSummary:
         Per time-to-event outcome: ``method`` (``"kaplan-meier"`` or ``"aalen-johansen"``), events, n,
         the median and its 95 % CI (days); with a competing event also ``competing_outcome``, the
         number of competing events and ``at``: the cumulative incidence with its 95 % CI at each
-        day of ``x-time-points``.
+        day of the plan's ``time_to_event.time_points``.
     """
 
     study_id: str
@@ -124,9 +125,10 @@ def summarise_ipd(data_dir: str | Path, study_id: str, today: dt.date | None = N
         if f.type in ("integer", "number") and not f.enum and f.name in patients
         and (described := describe_numbers(patients[f.name])) is not None
     }
-    specs = ipd_time_to_event(package, resource.name)
+    plan_path = data_dir / "analysis_plan.yaml"
+    competing, points = time_to_event_plan(load_yaml(plan_path) if plan_path.is_file() else None)
+    specs = ipd_time_to_event(package, resource.name, competing)
     by_outcome = {spec.outcome: spec for spec in specs}
-    points = ipd_time_points(package, resource.name)
     times = tuple(_time_summary(patients, spec, by_outcome.get(spec.competing or ""), points) for spec in specs)
     return IpdSummary(study_id, len(patients), digest, rows, study, numbers, times)
 

@@ -162,13 +162,33 @@ NEUTROPHILS = TimeToEvent("neutrophil_recovery", "neutrophil_recovery", "days_to
 DEATH = TimeToEvent("death", "alive", "followup_days", "followup_days", 0)
 
 
-def test_the_descriptor_declares_death_as_competing_with_recovery() -> None:
-    resource = read_descriptor(ROOT / "data" / "datapackage.yaml").resource("ipd")
-    specs = {s.outcome: s for s in time_to_event_specs(resource.properties["x-time-to-event"],
-                                                        binary_outcomes(resource.schema.fields))}
+def test_the_plan_makes_death_compete_with_recovery() -> None:
+    from analysis.evidence.loading import ipd_time_to_event, time_to_event_plan
+    from analysis.evidence.readers import load_yaml
+
+    competing, points = time_to_event_plan(load_yaml(ROOT / "data" / "analysis_plan.yaml"))
+    assert (competing, points) == ({"neutrophil_recovery": "death", "platelet_recovery": "death"}, (30.0, 60.0))
+    package = read_descriptor(ROOT / "data" / "datapackage.yaml")
+    specs = {s.outcome: s for s in ipd_time_to_event(package, competing=competing)}
     assert specs["neutrophil_recovery"].competing == "death"
     assert specs["platelet_recovery"].competing == "death"
     assert specs["death"].competing is None  # overall survival stays Kaplan-Meier
+    assert all(s.competing is None for s in ipd_time_to_event(package))  # the descriptor alone: none
+    with pytest.raises(ValueError, match="names outcome\\(s\\) relapse that no x-time-to-event declaration"):
+        ipd_time_to_event(package, competing={"relapse": "death"})
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"competing": ["death"]}, "time_to_event.competing must map outcome ids to outcome ids"),
+    ({"time_points": [30, -1]}, "time_points must be a list of non-negative numbers"),
+    ({"landmarks": [30]}, "unknown key\\(s\\) landmarks"),
+])
+def test_a_bad_time_to_event_section_is_named(section: dict, message: str) -> None:
+    from analysis.evidence.loading import time_to_event_plan
+
+    with pytest.raises(ValueError, match=message):
+        time_to_event_plan({"time_to_event": section})
+    assert time_to_event_plan({}) == ({}, ())
 
 
 def test_a_competing_outcome_must_be_declared() -> None:
