@@ -32,7 +32,11 @@ from analysis.evidence.pipeline import (
 from analysis.evidence.readers import load_yaml
 from analysis.living.review import LivingReview
 
-__all__ = ["Review", "find_root", "review", "show_figure", "show_table"]
+__all__ = ["NO_COMPARATOR", "Review", "find_root", "review", "show_figure", "show_table"]
+
+#: What a proportion from single-arm series can and cannot say (home page and summary of findings).
+NO_COMPARATOR = ("None has a comparator: each proportion is the share of patients with the outcome after the "
+                 "intervention, not its effect, since the outcome can also occur without it.")
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -172,20 +176,21 @@ class Review(LivingReview):
         elif primary.k == 0:
             first = f"No study has reported the primary outcome, {label}, yet."
         elif primary.display == "single":
-            first = (f"The primary outcome, {label}, has a single study: "
+            first = (f"The primary outcome, {label}, has one study: shown as its own proportion, "
                      f"{report.study_result(primary.studies.iloc[0])}; not pooled (certainty: {cert}).")
         else:
-            first = (f"The primary outcome, {label}, has too few or too inconsistent studies to pool: "
+            first = (f"The primary outcome, {label}, is not pooled ({primary.reason}): "
                      + "; ".join(report.study_result(s) for _, s in primary.studies.iterrows()) + ".")
-        unpooled = [s.label[0].lower() + s.label[1:] for o, s in synth.items()
+        unpooled = [f"{s.label[0].lower() + s.label[1:]} ({_unpooled_words(s)})" for o, s in synth.items()
                     if o != self.primary_outcome and s.k > 0 and not s.pooled]
-        second = ("Too few or too inconsistent studies to pool for " + _join(unpooled)
-                  + "; the figure shows each study's own result." if unpooled else "")
+        second = ("Not pooled: " + "; ".join(unpooled) + ". The figure shows each study's own result."
+                  if unpooled else "")
         studies = self.set_studies()
         included = studies.loc[studies["status"] == "included"]
         awaiting = int((studies["status"] == "awaiting_data").sum())
         third = (f"All {len(included)} included studies are small uncontrolled series or case reports"
-                 + (f"; {awaiting} more could not be read yet." if awaiting else "."))
+                 + (f"; {awaiting} more could not be read yet." if awaiting else ".")
+                 + " " + NO_COMPARATOR)
         return [x for x in (first, second, third) if x]
 
     def summary_frame(self) -> pd.DataFrame:
@@ -217,10 +222,11 @@ class Review(LivingReview):
             _display(_markdown("No included study has reported an outcome yet."))
             return
         show_figure(self.root, Plot(outcome_summary_plot, (frame,)), "summary-outcomes",
-                    "Every outcome with data. A diamond is a pooled proportion (median true response rate across "
-                    "series) with its 95% confidence interval; a square is a single study's own proportion with its "
-                    "exact 95% interval; open circles are studies too few or too inconsistent to pool, each with its "
-                    "exact interval.", outcome_summary_plot_alt_text(frame))
+                    "Every outcome with data: the proportion of patients with it after the intervention, with no "
+                    "comparator. A diamond is a pooled proportion (the median of the studies' true proportions) with "
+                    "its 95% confidence interval; a square is one study shown as its own proportion with its exact "
+                    "95% interval; open circles are studies not pooled (shown side by side), each with its exact "
+                    "interval.", outcome_summary_plot_alt_text(frame))
 
     @property
     def version_line(self) -> str:
@@ -1032,7 +1038,7 @@ class Review(LivingReview):
         labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
         shown = trend.loc[keep]
         show_figure(self.root, Plot(estimate_over_versions, (shown,), {"outcome_labels": labels}), "estimate-over-versions",
-                "Pooled proportion (median true response rate across series) with its 95% CI, or a single study's own "
+                "Pooled proportion (the median of the studies' true proportions) with its 95% CI, or a single study's own "
                 "proportion with its exact 95% CI, of the primary outcome and every pooled outcome, in every released "
                 "version and this one. Studies shown side by side have no point.",
                 estimate_over_versions_alt_text(shown, outcome_labels=labels))
@@ -1175,8 +1181,13 @@ def _absolute_effect(synth: OutcomeSynthesis) -> tuple[str, str, str]:
     est, lo, hi = report.shown_estimate(synth)
     level = round(100 * synth.level)
     note = (f"Pooled from {synth.k} studies ({level}% CI)." if synth.pooled
-            else f"One study, not pooled (exact {level}% CI).")
+            else f"One study: shown as its own proportion (exact {level}% CI).")
     return report.per_100_with_ci(est, lo, hi), note, f"about {report.per_100(est)} of every 100 patients"
+
+
+def _unpooled_words(synth: OutcomeSynthesis) -> str:
+    """Why an outcome is not pooled, in a few words: one study, or the rules' reason."""
+    return "one study: shown as its own proportion" if synth.display == "single" else synth.reason
 
 
 def _certainty_words(cert: pd.DataFrame, outcome: str) -> str:

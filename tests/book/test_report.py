@@ -396,3 +396,16 @@ def test_incidence_sentence_when_the_median_is_not_reached_or_the_band_undefined
     text = report.incidence_sentence(ci, "recovery", "death", (6,))
     assert "by day 6: 0% (95% CI not defined there)" in text
     assert text.endswith("Median time to recovery: not reached (its cumulative incidence stays below 50%).")
+
+
+def test_a_harm_reads_as_a_proportion_with_the_harm_and_no_words_of_effect() -> None:
+    """SYNTHETIC acute GVHD counts: the headline speaks of a proportion, never of a response or an effect."""
+    rows = pd.DataFrame({"study_id": ["synth0", "synth1", "synth2"], "events": [1, 0, 2], "total": [14, 41, 9]})
+    res = metaprop([1, 0, 2], [14, 41, 9], labels=list(rows["study_id"]), method="GLMM", ci="t")
+    synth = OutcomeSynthesis("agvhd", "Acute graft-versus-host disease", "secondary", rows, res, "pooled", "")
+    texts = [report.headline(synth), report.pooled_words(res), report.heterogeneity(res)]
+    single = _synth([0], [5], pooled=False)
+    texts.append(report.headline(single))
+    for text in texts:
+        assert not re.search(r"respon|effect|too inconsistent", text, re.IGNORECASE), text
+    assert report.headline(synth).startswith("Pooled proportion (the median of the studies' true proportions) ")

@@ -203,7 +203,7 @@ def test_the_plan_s_minima_for_heterogeneity_and_the_prediction_interval_reach_t
 def test_heterogeneity_threshold_is_named_once() -> None:
     with pytest.raises(ValueError, match="give min_studies_heterogeneity only"):
         FewStudyRules.from_plan({"few_studies": {"min_studies_heterogeneity": 5, "min_studies_i2": 3}})
-    with pytest.raises(ValueError, match="few_studies.min_studies_heterogeneity must be a whole number >= 2"):
+    with pytest.raises(ValueError, match=r"few_studies\.min_studies_heterogeneity must be a whole number >= 2"):
         FewStudyRules.from_plan({"few_studies": {"min_studies_heterogeneity": 1}})
     rules = FewStudyRules.from_plan({"few_studies": {"min_studies_heterogeneity": 5, "min_studies_prediction": 3}})
     assert [rules.heterogeneity_estimable(k) for k in (3, 4, 5)] == [False, False, True]

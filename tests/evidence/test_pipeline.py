@@ -414,7 +414,7 @@ def test_the_snapshot_record_has_no_test_against_a_proportion_of_one_half() -> N
 
     res = metaprop([12, 26, 4], [12, 31, 5], method="GLMM", ci="t")  # SYNTHETIC
     record = result_record(res, FewStudyRules())
-    assert "pvalue" not in record and not any("pvalue" == k for k in record)
+    assert "pvalue" not in record
     assert record["heterogeneity_estimable"] is False
     assert record["estimate"] == res.estimate and record["lrt"] == res.lrt
     five = metaprop([12, 26, 4, 9, 20], [12, 31, 5, 11, 25], method="GLMM", ci="t")

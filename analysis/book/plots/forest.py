@@ -963,7 +963,7 @@ def study_plot(
 ) -> Figure:
     """Forest plot of studies that are not pooled: each study's proportion with its own interval.
 
-    For an outcome with one study, or with studies too few or too inconsistent to pool: no
+    For an outcome with one study, or with studies the few-study rules do not pool: no
     diamond, no weights, no prediction interval and no heterogeneity line; ``note`` (the reason)
     is the footer.
 
