@@ -177,7 +177,7 @@ def judge(outcome: str, studies: pd.DataFrame, result: Any | None, rules: FewStu
     if k == 0:
         return "none", "no study reports this outcome"
     if k == 1:
-        return "single", "one study: its own proportion with its exact confidence interval"
+        return "single", "one study: shown as its own proportion with its exact confidence interval"
     if k < rules.min_studies_to_pool:
         return "side_by_side", (f"{k} studies, fewer than the {rules.min_studies_to_pool} the plan needs to pool: "
                                 "shown side by side")

@@ -245,3 +245,10 @@ def test_synthesise_with_hierarchy_and_case_reports(records: list) -> None:
     if expected:
         assert synth.display == expected
     assert (synth.result is None) == (not synth.pooled)
+
+
+def test_one_study_reads_as_its_own_proportion() -> None:
+    s = _synth([12], [12])
+    assert s.display == "single"
+    assert s.reason == "one study: shown as its own proportion with its exact confidence interval"
+    assert "inconsistent" not in s.reason
