@@ -32,7 +32,11 @@ from analysis.evidence.pipeline import (
 from analysis.evidence.readers import load_yaml
 from analysis.living.review import LivingReview
 
-__all__ = ["Review", "find_root", "review", "show_figure", "show_table"]
+__all__ = ["NO_COMPARATOR", "Review", "find_root", "review", "show_figure", "show_table"]
+
+#: What a proportion from single-arm series can and cannot say (home page and summary of findings).
+NO_COMPARATOR = ("None has a comparator: each proportion is the share of patients with the outcome after the "
+                 "intervention, not its effect, since the outcome can also occur without it.")
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -172,20 +176,21 @@ class Review(LivingReview):
         elif primary.k == 0:
             first = f"No study has reported the primary outcome, {label}, yet."
         elif primary.display == "single":
-            first = (f"The primary outcome, {label}, has a single study: "
+            first = (f"The primary outcome, {label}, has one study: shown as its own proportion, "
                      f"{report.study_result(primary.studies.iloc[0])}; not pooled (certainty: {cert}).")
         else:
-            first = (f"The primary outcome, {label}, has too few or too inconsistent studies to pool: "
+            first = (f"The primary outcome, {label}, is not pooled ({primary.reason}): "
                      + "; ".join(report.study_result(s) for _, s in primary.studies.iterrows()) + ".")
-        unpooled = [s.label[0].lower() + s.label[1:] for o, s in synth.items()
+        unpooled = [f"{s.label[0].lower() + s.label[1:]} ({_unpooled_words(s)})" for o, s in synth.items()
                     if o != self.primary_outcome and s.k > 0 and not s.pooled]
-        second = ("Too few or too inconsistent studies to pool for " + _join(unpooled)
-                  + "; the figure shows each study's own result." if unpooled else "")
+        second = ("Not pooled: " + "; ".join(unpooled) + ". The figure shows each study's own result."
+                  if unpooled else "")
         studies = self.set_studies()
         included = studies.loc[studies["status"] == "included"]
         awaiting = int((studies["status"] == "awaiting_data").sum())
         third = (f"All {len(included)} included studies are small uncontrolled series or case reports"
-                 + (f"; {awaiting} more could not be read yet." if awaiting else "."))
+                 + (f"; {awaiting} more could not be read yet." if awaiting else ".")
+                 + " " + NO_COMPARATOR)
         return [x for x in (first, second, third) if x]
 
     def summary_frame(self) -> pd.DataFrame:
@@ -217,10 +222,11 @@ class Review(LivingReview):
             _display(_markdown("No included study has reported an outcome yet."))
             return
         show_figure(self.root, Plot(outcome_summary_plot, (frame,)), "summary-outcomes",
-                    "Every outcome with data. A diamond is a pooled proportion (median true response rate across "
-                    "series) with its 95% confidence interval; a square is a single study's own proportion with its "
-                    "exact 95% interval; open circles are studies too few or too inconsistent to pool, each with its "
-                    "exact interval.", outcome_summary_plot_alt_text(frame))
+                    "Every outcome with data: the proportion of patients with it after the intervention, with no "
+                    "comparator. A diamond is a pooled proportion (the median of the studies' true proportions) with "
+                    "its 95% confidence interval; a square is one study shown as its own proportion with its exact "
+                    "95% interval; open circles are studies not pooled (shown side by side), each with its exact "
+                    "interval.", outcome_summary_plot_alt_text(frame))
 
     @property
     def version_line(self) -> str:
@@ -289,12 +295,19 @@ class Review(LivingReview):
         if r.uninformative is not None:
             text += (f"A pooled confidence interval reaching below {100 * r.uninformative[0]:g}% and above "
                      f"{100 * r.uninformative[1]:g}% carries no information and is not a headline either. ")
-        text += (f"I² is shown only with at least {r.min_studies_i2} studies and always with its confidence interval "
-                 "(Q-profile bounds of tau²); a prediction interval only with at least "
-                 f"{r.min_studies_prediction} studies, on a t distribution with k - 1 degrees of freedom "
-                 "(IntHout et al. 2016; Cochrane Handbook version 6.5; Higgins et al. 2009 used k - 2). "
-                 "A random-effects estimate on the logit scale is the pooled proportion (median true response rate "
-                 "across series): the inverse logit of the mean logit, not the mean of the true proportions.")
+        text += (f"Heterogeneity is estimated, and shown, only from {r.min_studies_heterogeneity} studies: with fewer "
+                 "the pages say that it cannot be estimated, rather than print a between-study variance of 0 and "
+                 "an I² of 0% (with three studies an estimate of 0 means that heterogeneity cannot be measured, not "
+                 "that it is absent; von Hippel 2015). I² always comes with its confidence interval, both from the "
+                 "same model (for the binomial-normal model, the profile-likelihood interval of its between-study "
+                 "variance; for an inverse-variance model, the Q-profile interval), and the test for heterogeneity "
+                 "is the model's own (for the binomial-normal model the likelihood-ratio test, which uses every "
+                 "study, including one where all or no patients had the event). A prediction interval needs "
+                 f"heterogeneity to be estimable and at least {r.min_studies_prediction} studies; it is on a t "
+                 "distribution with k - 1 degrees of freedom (IntHout et al. 2016; Cochrane Handbook version 6.5; "
+                 "Higgins et al. 2009 used k - 2). A random-effects estimate on the logit scale is the pooled "
+                 "proportion, the median of the studies' true proportions: the inverse logit of the mean logit, "
+                 "not the mean of the true proportions.")
         return text
 
     def protocol_amendments(self) -> Any:
@@ -702,7 +715,7 @@ class Review(LivingReview):
             study_plot,
             study_plot_alt_text,
         )
-        from analysis.book.report import shows_prediction_interval
+        from analysis.book.report import no_prediction_reason, shows_prediction_interval
 
         synth = outcome if isinstance(outcome, OutcomeSynthesis) else self.synthesis(evidence_set)[outcome]
         _check_page_result(synth, result)
@@ -718,15 +731,17 @@ class Review(LivingReview):
                         study_plot_alt_text(synth.studies, outcome=synth.label, note=note))
             _display(_markdown(_provenance(synth.rows)))
             return
-        fig = Plot(forest_plot, (synth.result,), {"xlabel": xlabel})
+        rules = synth.rules
+        het = {"min_studies_heterogeneity": rules.min_studies_heterogeneity}
+        fig = Plot(forest_plot, (synth.result,), {"xlabel": xlabel, **het})
+        with_pi = shows_prediction_interval(synth.result, rules.min_studies_prediction, rules.min_studies_heterogeneity)
         caption = (f"Forest plot: {synth.label[0].lower() + synth.label[1:]}. Each row is a study (events/patients, "
-                   "proportion with exact 95% CI, weight); the diamond is the pooled proportion (median true response "
-                   "rate across series) with its 95% CI" + (
-                       " and the bar beneath it the 95% prediction interval."
-                       if shows_prediction_interval(synth.result, synth.rules.min_studies_prediction)
-                       else " (no prediction interval with fewer than three studies)."))
-        show_figure(self.root, fig, name, caption, forest_plot_alt_text(synth.result, outcome=synth.label))
-        lines = ["Heterogeneity: " + report.heterogeneity(synth.result, synth.rules.min_studies_i2) + ".",
+                   "proportion with exact 95% CI, weight); the diamond is the pooled proportion (the median of the "
+                   "studies' true proportions) with its 95% CI" + (
+                       " and the bar beneath it the 95% prediction interval." if with_pi else
+                       f" (no prediction interval: {no_prediction_reason(synth.result, rules.min_studies_prediction, rules.min_studies_heterogeneity)})."))
+        show_figure(self.root, fig, name, caption, forest_plot_alt_text(synth.result, outcome=synth.label, **het))
+        lines = ["Heterogeneity: " + report.heterogeneity(synth.result, rules.min_studies_heterogeneity) + ".",
                  _provenance(synth.rows),
                  "**Details of methods.** " + synth.result.methods_text()]
         _display(_markdown("\n\n".join(lines)))
@@ -829,7 +844,8 @@ class Review(LivingReview):
                     **_engine(self.plan.primary),
                 )
                 _display(_markdown(title + res.methods_text()))
-                show_figure(self.root, Plot(forest_plot_subgroups, (res,)), f"subgroups-{outcome}-{spec['id']}",
+                het = {"min_studies_heterogeneity": self.plan.few_studies.min_studies_heterogeneity}
+                show_figure(self.root, Plot(forest_plot_subgroups, (res,), het), f"subgroups-{outcome}-{spec['id']}",
                         f"Subgroup forest plot: {synth.label.lower()} by {spec['label'].lower()}.",
                         forest_plot_subgroups_alt_text(res))
                 words = self.in_words(rows[[spec["column"]]], "studies")[spec["column"]]
@@ -859,7 +875,7 @@ class Review(LivingReview):
                      else analyse(synth.rows, self.plan))
             if "analysis" in table.columns:
                 table["analysis"] = table["analysis"].map(self.codes_in_text)
-            _display(_html_table(_interval_table(table)))
+            _display(_html_table(_interval_table(table, self.plan.few_studies)))
 
     def codes_in_text(self, text: str) -> str:
         """``text`` with every snake_case code of the data package's ``x-labels`` replaced by its words (lower case)."""
@@ -1099,44 +1115,98 @@ class Review(LivingReview):
         )
 
     def show_ipd(self, study_id: str) -> None:
-        """Aggregates and Kaplan-Meier curve from private patient data, when present."""
+        """Aggregates and time-to-event curves from private patient data, when present.
+
+        An outcome with a competing event (the plan's ``time_to_event.competing``) is shown as its
+        Aalen-Johansen cumulative incidence with that event competing, read off at the plan's
+        ``time_to_event.time_points`` (:meth:`_show_incidence`); the others as Kaplan-Meier curves
+        (:meth:`_show_km`).
+        """
         if study_id not in self.evidence.ipd_studies:
             _display(_markdown(
                 "The patient-level file is not present in this build, so the published aggregate (if any) is used."
             ))
             return
-        from analysis.book.plots import km_plot, km_plot_alt_text
-        from analysis.engine.survival import kaplan_meier
-        from analysis.evidence.ipd import time_to_event, untimed
-        from analysis.evidence.loading import ipd_time_to_event, load_ipd
+        from analysis.evidence.loading import ipd_time_to_event, load_ipd, time_to_event_plan
 
         rows = self.outcomes.loc[self.outcomes["study_id"] == study_id]
         _display(_markdown("Counts aggregated from the patient-level data (they replace the published ones):"))
         _display(_html_table(self.count_rows(rows), html_columns=(COUNT_COLUMN,)))
         patients = load_ipd(self.data_dir, study_id)
-        for spec in ipd_time_to_event(self.evidence.package):
-            label = str(self.vocabulary.get(spec.outcome, {}).get("label", spec.outcome)).lower()
-            time, event = time_to_event(patients, spec, without_time="omit")
-            off = untimed(patients, spec)
-            note = (f" {off} patient{'s' if off != 1 else ''} with {label} recorded but without the day needed "
-                    f"(of the event, or of the last follow-up) {'are' if off != 1 else 'is'} counted above but "
-                    "not on the curve." if off else "")
-            if time.size == 0:
-                _display(_markdown(f"No patient has {label} recorded with its day, so there is no curve.{note}"))
-                continue
-            km = kaplan_meier(time, event)
-            # the curve starts at the boost (day 0, nobody has the event yet); 1 - S and its band
-            args = (np.concatenate(([0.0], km.time)), np.concatenate(([0.0], 1 - km.survival)),
-                    np.concatenate(([0.0], 1 - km.ci_upper)), np.concatenate(([0.0], 1 - km.ci_lower)))
-            kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost",
-                      "censor_times": time[event == 0], "median": km.median}
-            show_figure(self.root, Plot(km_plot, args, kwargs), f"km-{study_id}-{spec.outcome}",
+        competing, points = time_to_event_plan(self.plan_raw)
+        specs = ipd_time_to_event(self.evidence.package, competing=competing)
+        by_outcome = {spec.outcome: spec for spec in specs}
+        for spec in specs:
+            if spec.competing is not None:
+                self._show_incidence(study_id, patients, spec, by_outcome[spec.competing], points)
+            else:
+                self._show_km(study_id, patients, spec)
+
+    def _outcome_words(self, outcome: str) -> str:
+        """An outcome's words in a sentence: its ``short_label`` when the vocabulary gives one, else its label."""
+        entry = self.vocabulary.get(outcome, {})
+        short = entry.get("short_label")
+        return str(short if isinstance(short, str) and short else entry.get("label", outcome)).lower()
+
+    @staticmethod
+    def _untimed_note(off: int, label: str) -> str:
+        if not off:
+            return ""
+        return (f" {off} patient{'s' if off != 1 else ''} with {label} recorded but without the day needed "
+                f"(of the event, or of the last follow-up) {'are' if off != 1 else 'is'} counted above but "
+                "not on the curve.")
+
+    def _show_km(self, study_id: str, patients: pd.DataFrame, spec: Any) -> None:
+        """One outcome's Kaplan-Meier curve, drawn as the cumulative proportion with the event (1 - S)."""
+        from analysis.book.plots import km_plot, km_plot_alt_text
+        from analysis.engine.survival import kaplan_meier
+        from analysis.evidence.ipd import time_to_event, untimed
+
+        label = self._outcome_words(spec.outcome)
+        time, event = time_to_event(patients, spec, without_time="omit")
+        note = self._untimed_note(untimed(patients, spec), label)
+        if time.size == 0:
+            _display(_markdown(f"No patient has {label} recorded with its day, so there is no curve.{note}"))
+            return
+        km = kaplan_meier(time, event)
+        # the curve starts at the boost (day 0, nobody has the event yet); 1 - S and its band
+        args = (np.concatenate(([0.0], km.time)), np.concatenate(([0.0], 1 - km.survival)),
+                np.concatenate(([0.0], 1 - km.ci_upper)), np.concatenate(([0.0], 1 - km.ci_lower)))
+        kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost",
+                  "censor_times": time[event == 0], "median": km.median}
+        show_figure(self.root, Plot(km_plot, args, kwargs), f"km-{study_id}-{spec.outcome}",
                     f"Kaplan-Meier estimate of the cumulative incidence of {label} after the boost, with its 95% "
                     "confidence band where it is defined (patient-level data). Patients without the event are "
-                    "censored at their last follow-up, including those who died first.",
+                    "censored at their last follow-up.",
                     km_plot_alt_text(*args, **kwargs))
-            median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
-            _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}.{note}"))
+        median = "not reached" if pd.isna(km.median) else f"{km.median:g} days"
+        _display(_markdown(f"{km.events} of {km.n} patients; median time: {median}.{note}"))
+
+    def _show_incidence(self, study_id: str, patients: pd.DataFrame, spec: Any, competing: Any,
+                        points: tuple[float, ...]) -> None:
+        """One outcome's cumulative incidence with a competing event (Aalen-Johansen), its band and summary."""
+        from analysis.book.plots import km_plot, km_plot_alt_text
+        from analysis.engine.survival import aalen_johansen
+        from analysis.evidence.ipd import competing_time_to_event, untimed
+
+        label, other = self._outcome_words(spec.outcome), self._outcome_words(competing.outcome)
+        time, status = competing_time_to_event(patients, spec, competing, without_time="omit")
+        note = self._untimed_note(untimed(patients, spec, competing), label)
+        if time.size == 0:
+            _display(_markdown(f"No patient has {label} recorded with its day, so there is no curve.{note}"))
+            return
+        ci = aalen_johansen(time, status)
+        args = (np.concatenate(([0.0], ci.time)), np.concatenate(([0.0], ci.incidence)),
+                np.concatenate(([np.nan], ci.ci_lower)), np.concatenate(([np.nan], ci.ci_upper)))
+        kwargs = {"ylabel": f"Cumulative incidence of {label}", "xlabel": "Days after the boost",
+                  "censor_times": time[status == 0], "median": ci.median, "estimator": "Aalen-Johansen"}
+        show_figure(self.root, Plot(km_plot, args, kwargs), f"ci-{study_id}-{spec.outcome}",
+                    f"Cumulative incidence of {label} after the boost with {other} as a competing event "
+                    "(Aalen-Johansen estimate), with its 95% confidence band where it is defined (patient-level "
+                    f"data). A patient with {other} before {label} can no longer have it and is not censored; "
+                    "patients with neither are censored at their last follow-up.",
+                    km_plot_alt_text(*args, **kwargs))
+        _display(_markdown(report.incidence_sentence(ci, label, other, points) + note))
 
     def change_thresholds(self) -> Any:
         """When a result counts as moved: ``changes`` section of the analysis plan, else the defaults."""
@@ -1210,7 +1280,7 @@ class Review(LivingReview):
         labels = {k: v.get("label", k) for k, v in self.vocabulary.items()}
         shown = trend.loc[keep]
         show_figure(self.root, Plot(estimate_over_versions, (shown,), {"outcome_labels": labels}), "estimate-over-versions",
-                "Pooled proportion (median true response rate across series) with its 95% CI, or a single study's own "
+                "Pooled proportion (the median of the studies' true proportions) with its 95% CI, or a single study's own "
                 "proportion with its exact 95% CI, of the primary outcome and every pooled outcome, in every released "
                 "version and this one. Studies shown side by side have no point.",
                 estimate_over_versions_alt_text(shown, outcome_labels=labels))
@@ -1372,8 +1442,13 @@ def _absolute_effect(synth: OutcomeSynthesis) -> tuple[str, str, str]:
     est, lo, hi = report.shown_estimate(synth)
     level = round(100 * synth.level)
     note = (f"Pooled from {synth.k} studies ({level}% CI)." if synth.pooled
-            else f"One study, not pooled (exact {level}% CI).")
+            else f"One study: shown as its own proportion (exact {level}% CI).")
     return report.per_100_with_ci(est, lo, hi), note, f"about {report.per_100(est)} of every 100 patients"
+
+
+def _unpooled_words(synth: OutcomeSynthesis) -> str:
+    """Why an outcome is not pooled, in a few words: one study, or the rules' reason."""
+    return "one study: shown as its own proportion" if synth.display == "single" else synth.reason
 
 
 def _certainty_words(cert: pd.DataFrame, outcome: str) -> str:
@@ -1420,8 +1495,14 @@ def _subgroup_shortfall(counts: pd.Series, plan: Plan) -> str:
     )
 
 
-def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
+def _interval_table(frame: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
+    """Sensitivity rows for reading: estimate with CI, prediction interval and tau² where heterogeneity can be
+    estimated (the plan's ``few_studies`` rules), else the notes say that it cannot."""
+    from analysis.evidence.fewstudies import FewStudyRules
+
+    rules = rules or FewStudyRules()
     out = pd.DataFrame({"Analysis": frame["analysis"], "Studies": frame["k"]})
+    notes = list(frame["notes"]) if "notes" in frame else [""] * len(frame)
     if "estimate" in frame:
         out["Estimate [95% CI]"] = [
             "" if pd.isna(e) else f"{report.percent(e)} [{report.interval(lo, hi)}]"
@@ -1429,13 +1510,22 @@ def _interval_table(frame: pd.DataFrame) -> pd.DataFrame:
         ]
         frame = frame.reindex(columns=[*frame.columns, *(c for c in ("pi_lower", "pi_upper", "tau2")
                                                           if c not in frame.columns)])
+        estimable = [pd.notna(k) and rules.heterogeneity_estimable(int(k)) for k in frame["k"]]
         out["Prediction interval"] = [
-            "" if pd.isna(lo) or k < 3 else report.interval(lo, hi)
-            for lo, hi, k in zip(frame["pi_lower"], frame["pi_upper"], frame["k"], strict=True)
+            report.interval(lo, hi) if ok and pd.notna(lo) and rules.prediction_shown(int(k)) else ""
+            for lo, hi, k, ok in zip(frame["pi_lower"], frame["pi_upper"], frame["k"], estimable, strict=True)
         ]
-        out["tau²"] = [f"{t:.2f}" if pd.notna(t) else "" for t in frame["tau2"]]
-    out["Notes"] = frame.get("notes", "")
+        out["tau²"] = [f"{t:.2f}" if ok and pd.notna(t) else "" for t, ok in zip(frame["tau2"], estimable, strict=True)]
+        notes = [_joined_note(n, "" if ok or pd.isna(e) or int(k) < 2 else
+                              f"heterogeneity cannot be estimated from {int(k)} studies, so no tau² or prediction interval")
+                 for n, ok, e, k in zip(notes, estimable, frame["estimate"], frame["k"], strict=True)]
+    out["Notes"] = notes
     return out
+
+
+def _joined_note(note: Any, extra: str) -> str:
+    note = "" if pd.isna(note) else str(note)
+    return "; ".join(p for p in (note, extra) if p)
 
 
 def _comparison_row(outcome: str, name: str, synth: OutcomeSynthesis) -> dict[str, Any]:
@@ -1511,10 +1601,15 @@ def _result_row(synth: OutcomeSynthesis) -> dict[str, Any]:
     from analysis.evidence.fewstudies import i2_interval
 
     row.update(estimate=res.estimate, ci_lower=res.ci_lower, ci_upper=res.ci_upper,
-               tau2=res.tau2, method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
-    if res.k >= synth.rules.min_studies_i2 and (bounds := i2_interval(res)):
+               method=res.method, measure=res.measure, ci=res.ci, pi=res.pi)
+    if synth.rules.heterogeneity_estimable(res.k):
+        row["tau2"] = res.tau2
+    rules = synth.rules
+    if rules.heterogeneity_estimable(res.k) and (bounds := i2_interval(res)):
         row.update(i2=res.i2, i2_lower=bounds[0], i2_upper=bounds[1])
-    if shows_prediction_interval(res, synth.rules.min_studies_prediction):
+    else:
+        row["notes"] = f"heterogeneity cannot be estimated from {res.k} studies"
+    if shows_prediction_interval(res, rules.min_studies_prediction, rules.min_studies_heterogeneity):
         row.update(pi_lower=res.pi_lower, pi_upper=res.pi_upper)
     return row
 

@@ -7,6 +7,9 @@ the counts (each opening on its provenance, :mod:`analysis.book.provenance`) and
 the reviewers' full reasoning for every domain. The footnotes, one short reason each, follow the
 table, lettered in order of first appearance (:func:`analysis.evidence.grade.footnote_letters`).
 
+The proportions come from single-arm studies: with no comparator they are what happened after the
+intervention, not its effect, and the table says so (:data:`NO_COMPARATOR_NOTE`) [guyatt2008].
+
 Generic: the rows come in :class:`SofRow` objects and the domain names in a mapping; nothing
 here knows an outcome.
 """
@@ -26,7 +29,12 @@ from analysis.evidence.grade import (
     symbols,
 )
 
-__all__ = ["DOMAIN_WORDS", "RATING_WORDS", "SofRow", "certainty_html", "sof_table"]
+__all__ = ["DOMAIN_WORDS", "NO_COMPARATOR_NOTE", "RATING_WORDS", "SofRow", "certainty_html", "sof_table"]
+
+#: The sentence above the table: a proportion from single-arm studies is not an effect.
+NO_COMPARATOR_NOTE = ("No study has a comparator: each proportion is the share of patients with the outcome after the "
+                      "intervention, not the intervention's effect (the outcome can also occur without it), so the "
+                      "table gives no relative effect and no difference between groups.")
 
 #: Words for GRADE's domains (the footnotes and the reasoning name them).
 DOMAIN_WORDS: Mapping[str, str] = {
@@ -124,12 +132,14 @@ def sof_table(
     domains: Mapping[str, str] = DOMAIN_WORDS,
     ratings: Mapping[str, str] = RATING_WORDS,
     id_prefix: str = "sof-note",
+    note: str = NO_COMPARATOR_NOTE,
 ) -> str:
     """The summary-of-findings table and its footnotes, as HTML.
 
     Each rating down puts a footnote letter after the certainty, linked to its footnote below the
     table; the same footnote (same domain and short reason) keeps one letter wherever it recurs.
     Every text is HTML-escaped except ``counts_html`` (made by :mod:`analysis.book.provenance`).
+    ``note`` is printed above the table (default :data:`NO_COMPARATOR_NOTE`; empty for none).
     """
     letters = footnote_letters([_footnote_key(d) for row in rows for d in row.downgrades])
     head = ("<thead><tr><th scope=\"col\">Outcome</th><th scope=\"col\">Patients (studies)</th>"
@@ -154,8 +164,9 @@ def sof_table(
             f"<td>{html.escape(row.statement)}{_reasoning(row, domains, ratings)}</td>"
             f"<td>{row.counts_html}</td></tr>"
         )
-    table = (f'<div class="table-scroll"><table class="review-table sof-table">{head}'
-             f"<tbody>{''.join(body)}</tbody></table></div>")
+    table = (f'<p class="sof-comparator">{html.escape(note)}</p>' if note else "") + (
+        f'<div class="table-scroll"><table class="review-table sof-table">{head}'
+        f"<tbody>{''.join(body)}</tbody></table></div>")
     if not letters:
         return table
     notes_html = "".join(

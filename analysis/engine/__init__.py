@@ -6,7 +6,8 @@ What lives here
     study intervals, the binomial-normal GLMM (:mod:`.glmm`), the Bayesian normal-normal model
     (:mod:`.bayes`), the front door :func:`~analysis.engine.metaprop.metaprop` and its result
     object, meta-regression, subgroups, sensitivity and influence analyses, small-study tests,
-    Kaplan-Meier estimation (:mod:`.survival`) and the simulation study's data-generating code.
+    Kaplan-Meier and Aalen-Johansen (competing risks)
+    estimation (:mod:`.survival`) and the simulation study's data-generating code.
 
 What it may import
     numpy, scipy and pandas (tables as return values only), and itself. No file or network I/O,

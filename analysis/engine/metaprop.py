@@ -26,7 +26,14 @@ from analysis.engine.effects import (
     escalc,
     harmonic_mean,
 )
-from analysis.engine.heterogeneity import h2_from_tau2, i2_from_q, i2_from_tau2, raw_field
+from analysis.engine.heterogeneity import (
+    Deferred,
+    _item,
+    h2_from_tau2,
+    i2_from_q,
+    i2_from_tau2,
+    raw_field,
+)
 from analysis.engine.intervals import STUDY_CI_METHODS, study_ci
 from analysis.engine.results import MetaPropResult, StudyRow
 from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
@@ -349,7 +356,9 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
     Heterogeneity as metafor's ``rma.glmm``: Q is the Wald-type test of the saturated logistic
     model (``GLMMFit.q_wald``); I^2 and H^2 come from the GLMM tau2 and the typical within-study
     variance of the continuity-corrected logits (``vi``); ``i2_q`` is meta's Q-based I^2 of that
-    Wald Q (which can be 0 % while tau2 is large, a known artefact).
+    Wald Q (which can be 0 % while tau2 is large, a known artefact). ``tau2_ci`` is the GLMM's
+    profile-likelihood interval (:func:`analysis.engine.glmm_profile.tau2_profile_ci`), so that I^2
+    and its interval come from the same model.
     """
     from scipy.special import (  # the ufuncs behind scipy.stats norm and t
         ndtr,
@@ -368,6 +377,9 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
     pc = float(stdtrit(pi_df, 1 - (1 - level) / 2)) if pi_df else zc
     half_pi = pc * math.sqrt(g.se**2 + g.tau2)
     q, df, qp = float(g.q_wald), int(g.q_wald_df), float(g.q_wald_pvalue)
+    from analysis.engine.glmm_profile import glmm_tau2_interval
+
+    profile = Deferred(glmm_tau2_interval, x, n, level, g)  # the GLMM's own interval, on first access
     w = 1.0 / (np.asarray(vi) + g.tau2)
     weights = 100 * w / w.sum()
     weights.setflags(write=False)
@@ -378,7 +390,7 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
         ci_df=ci_df, pi_df=pi_df, tau2=float(g.tau2), tau2_converged=True, weights=weights,
         q=q, q_df=df, q_pvalue=qp, i2=i2_from_tau2(g.tau2, vi), i2_q=i2_from_q(q, df),
         h2=h2_from_tau2(g.tau2, vi), method="GLMM", ci="t" if ci_df else "z", notes=(),
-        tau2_ci=raw_field(iv, "tau2_ci"), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
+        tau2_ci=Deferred(_item, profile, 0), tau2_ci_capped=Deferred(_item, profile, 1))
 
 
 def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, ci: str,
@@ -401,7 +413,7 @@ def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str
         return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
     notes = [("study weights shown for the GLMM are the approximate inverse-variance weights "
               "1/(vi + tau2) of the corrected logits"),
-             "tau2 CI is the Q-profile interval of the inverse-variance logit model"]
+             "tau2 CI is the profile-likelihood interval of the GLMM"]
     if ci not in ("z", "t"):
         notes.insert(0, f"ci = {ci!r} is not defined for the GLMM; the Wald (z) interval is used")
     fit = _glmm_unifit(g, iv, yi, vi, x, n, pi, level, "t" if ci == "t" else "z")

@@ -261,6 +261,8 @@ def _het_sentence(r: MetaPropResult) -> str:
         i2 = "I^2 is derived from the posterior median of tau^2 and the typical within-study variance"
     tau_ci = ("the interval of tau^2 is the squared credible interval of tau"
               if r.tau2_estimator in ("BAYES", "BAYES_BN") else
+              "the confidence interval of tau^2 is the GLMM's profile-likelihood interval, and I^2's "
+              "interval comes from it" if r.tau2_estimator == "GLMM" else
               "the confidence interval of tau^2 is the Q-profile interval")
     return f"Heterogeneity: {q}; {i2}; the Q-based I^2 (as meta) is also reported; {tau_ci}."
 

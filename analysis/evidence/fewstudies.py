@@ -17,19 +17,24 @@ states, before the results are read, when a pooled number is shown (section ``fe
 * A pooled confidence interval that reaches both ends of the scale (below
   ``uninformative.lower`` and above ``uninformative.upper``; it would read "0 % to 100 %") carries
   no information and is not a headline either: the studies are shown side by side.
-* Otherwise ``pooled``. I² is shown only with k >= ``min_studies_i2`` and always with its
-  interval; the prediction interval only with k >= ``min_studies_prediction`` (t with k - 1
-  degrees of freedom [inthout2016] [cochranehandbook2024]).
+* Otherwise ``pooled``. Heterogeneity (tau², I² always with its interval, the test for
+  heterogeneity) is estimable, and shown, only with k >= ``min_studies_heterogeneity``: with fewer
+  studies a tau² of 0 means "cannot be estimated", not "absent" (I² is biased with few studies
+  [vonhippel2015]). The prediction interval needs k >= ``min_studies_prediction`` (t with k - 1
+  degrees of freedom [inthout2016] [cochranehandbook2024]) and an estimable heterogeneity.
 
-I²'s interval is the one metafor's ``confint`` gives: the Q-profile bounds of tau²
-[viechtbauer2007] mapped through :math:`I^2 = \\tau^2/(\\tau^2 + s^2)`, with :math:`s^2` the
-typical within-study variance [higgins2002].
+I²'s interval comes from the model that gives its point: the interval of tau² of that model
+mapped through :math:`I^2 = \\tau^2/(\\tau^2 + s^2)`, with :math:`s^2` the typical within-study
+variance [higgins2002]: the Q-profile bounds [viechtbauer2007] for an inverse-variance model (as
+metafor's ``confint``), the profile-likelihood bounds for the GLMM, the credible interval for a
+Bayesian model (``result.tau2_ci`` in each case).
 
 Nothing here knows a clinical topic: thresholds and outcome ids come from the plan.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,12 +56,25 @@ class FewStudyRules:
     """The plan's rules for few or conflicting studies (see the module docstring)."""
 
     min_studies_to_pool: int = 3
-    min_studies_i2: int = 3
+    min_studies_heterogeneity: int = 5
     min_studies_prediction: int = 3
     nonoverlapping_study_cis: bool = True
     i2_lower_above: float | None = 50.0
     uninformative: tuple[float, float] | None = (0.005, 0.995)
     do_not_pool: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def min_studies_i2(self) -> int:
+        """Fewest studies for I² (the same as for any heterogeneity statistic)."""
+        return self.min_studies_heterogeneity
+
+    def heterogeneity_estimable(self, k: int) -> bool:
+        """Whether k studies are enough to estimate (and show) heterogeneity."""
+        return int(k) >= self.min_studies_heterogeneity
+
+    def prediction_shown(self, k: int) -> bool:
+        """Whether k studies get a prediction interval: enough of them, and heterogeneity estimable."""
+        return int(k) >= self.min_studies_prediction and self.heterogeneity_estimable(k)
 
     @classmethod
     def from_plan(cls, raw: Mapping[str, Any]) -> FewStudyRules:
@@ -64,8 +82,8 @@ class FewStudyRules:
         spec = raw.get("few_studies") or {}
         if not isinstance(spec, Mapping):
             raise ValueError("analysis plan: few_studies must be a mapping")  # noqa: TRY004 - plan errors are ValueErrors
-        unknown = sorted(set(spec) - {"min_studies_i2", "min_studies_prediction", "conflict", "uninformative",
-                                      "do_not_pool"})
+        unknown = sorted(set(spec) - {"min_studies_heterogeneity", "min_studies_i2", "min_studies_prediction",
+                                      "conflict", "uninformative", "do_not_pool"})
         if unknown:
             raise ValueError(f"analysis plan: few_studies: unknown key(s) {', '.join(unknown)}")
         conflict = spec.get("conflict") or {}
@@ -81,7 +99,7 @@ class FewStudyRules:
             raise ValueError("analysis plan: few_studies.do_not_pool: map each outcome id to the reason (text)")
         rules = cls(
             min_studies_to_pool=_whole(raw.get("min_studies_to_pool", 3), "min_studies_to_pool", 2),
-            min_studies_i2=_whole(spec.get("min_studies_i2", 3), "few_studies.min_studies_i2", 2),
+            min_studies_heterogeneity=_heterogeneity_threshold(spec),
             min_studies_prediction=_whole(spec.get("min_studies_prediction", 3), "few_studies.min_studies_prediction", 3),
             nonoverlapping_study_cis=bool(conflict.get("nonoverlapping_study_cis", True)),
             i2_lower_above=None if conflict.get("i2_lower_above", 50) is None else float(conflict.get("i2_lower_above", 50)),
@@ -89,6 +107,15 @@ class FewStudyRules:
             do_not_pool={str(k): " ".join(str(v).split()) for k, v in do_not_pool.items()},
         )
         return rules
+
+
+def _heterogeneity_threshold(spec: Mapping[str, Any]) -> int:
+    """``min_studies_heterogeneity`` (default 5); a plan written before 2026-12-07 named it ``min_studies_i2``."""
+    if "min_studies_heterogeneity" in spec and "min_studies_i2" in spec:
+        raise ValueError("analysis plan: few_studies: give min_studies_heterogeneity only (min_studies_i2 is "
+                         "its former name)")
+    name = "min_studies_i2" if "min_studies_i2" in spec else "min_studies_heterogeneity"
+    return _whole(spec.get(name, 5), f"few_studies.{name}", 2)
 
 
 def _whole(value: Any, name: str, minimum: int) -> int:
@@ -115,13 +142,18 @@ def exact_studies(rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 
 def i2_interval(result: Any) -> tuple[float, float] | None:
-    """I² (percent) at the Q-profile bounds of tau² (metafor's ``confint``); None for k < 2."""
+    """I² (percent) at the bounds of the result's own interval of tau² (``result.tau2_ci``); None for k < 2.
+
+    The interval comes from the model that gives I²'s point: Q-profile for an inverse-variance model
+    (metafor's ``confint``), profile likelihood for the GLMM, credible interval for a Bayesian model.
+    An infinite upper bound of tau² gives 100 %.
+    """
     if int(result.k) < 2:
         return None
     vi = np.array([r.vi for r in result.study_rows], dtype=float)
     s2 = typical_within_variance(vi)
     lo, hi = (float(t) for t in result.tau2_ci)
-    return 100 * lo / (lo + s2), 100 * hi / (hi + s2)
+    return 100 * lo / (lo + s2), (100.0 if math.isinf(hi) else 100 * hi / (hi + s2))
 
 
 def _nonoverlapping(studies: pd.DataFrame) -> tuple[str, str] | None:
@@ -145,7 +177,7 @@ def judge(outcome: str, studies: pd.DataFrame, result: Any | None, rules: FewStu
     if k == 0:
         return "none", "no study reports this outcome"
     if k == 1:
-        return "single", "one study: its own proportion with its exact confidence interval"
+        return "single", "one study: shown as its own proportion with its exact confidence interval"
     if k < rules.min_studies_to_pool:
         return "side_by_side", (f"{k} studies, fewer than the {rules.min_studies_to_pool} the plan needs to pool: "
                                 "shown side by side")

@@ -8,6 +8,12 @@ declared under the resource's ``x-time-to-event`` key::
     {outcome: neutrophil_recovery, event: neutrophil_recovery,
      time: days_to_neutrophil_recovery, censor_time: followup_days}
 
+``competing`` (optional; the review's plan sets it, :func:`analysis.evidence.loading.ipd_time_to_event`)
+names another declared outcome that prevents this one (death before recovery): its event then ends
+the patient's time as a competing event (status 2, at that outcome's ``time``) instead of censoring
+it, for a cumulative incidence with a competing event
+(:func:`analysis.engine.survival.aalen_johansen`); without it the patient is censored.
+
 Pure functions on pandas DataFrames; no file I/O.
 """
 
@@ -28,6 +34,7 @@ __all__ = [
     "aggregate_binary",
     "aggregate_records",
     "binary_outcomes",
+    "competing_time_to_event",
     "describe_numbers",
     "study_fields",
     "time_to_event",
@@ -70,6 +77,8 @@ class TimeToEvent:
         Column holding the time of censoring (used for patients without the event).
     event_value : object
         The value of ``event`` that counts as an event. Default = 1.
+    competing : str or None
+        Outcome (of another declaration) whose event competes with this one. Default = None.
     """
 
     outcome: str
@@ -77,6 +86,7 @@ class TimeToEvent:
     time: str
     censor_time: str
     event_value: Any = 1
+    competing: str | None = None
 
 
 def binary_outcomes(fields: Iterable[Any]) -> tuple[BinaryOutcome, ...]:
@@ -106,18 +116,30 @@ def time_to_event_specs(
 
     The event value of each spec is that of the binary outcome declared on its event
     column (1 when the column declares none).
+
+    Raises
+    ------
+    ValueError
+        A ``competing`` outcome that no declaration names, or that names the outcome itself.
     """
     values = {o.column: o.event_value for o in outcomes}
-    return tuple(
+    specs = tuple(
         TimeToEvent(
             outcome=str(d["outcome"]),
             event=str(d["event"]),
             time=str(d["time"]),
             censor_time=str(d["censor_time"]),
             event_value=values.get(str(d["event"]), 1),
+            competing=None if d.get("competing") in (None, "") else str(d["competing"]),
         )
         for d in declarations
     )
+    declared = {s.outcome for s in specs}
+    for spec in specs:
+        if spec.competing is not None and (spec.competing not in declared or spec.competing == spec.outcome):
+            raise ValueError(f"x-time-to-event: {spec.outcome}: competing outcome {spec.competing!r} must be "
+                             f"another declared outcome ({', '.join(sorted(declared - {spec.outcome}))})")
+    return specs
 
 
 def aggregate_binary(patients: pd.DataFrame, outcomes: Sequence[BinaryOutcome]) -> pd.DataFrame:
@@ -223,10 +245,76 @@ def time_to_event(
     return time.to_numpy(dtype=float)[keep], event[keep].astype(np.int64)
 
 
-def untimed(patients: pd.DataFrame, spec: TimeToEvent) -> int:
-    """Patients with the event recorded but without the day a curve needs (left off it)."""
+def untimed(patients: pd.DataFrame, spec: TimeToEvent, competing: TimeToEvent | None = None) -> int:
+    """Patients with the event recorded but without the day a curve needs (left off it).
+
+    With ``competing``, a patient with the competing event needs that event's day instead of the
+    day of censoring (:func:`competing_time_to_event`).
+    """
+    if competing is not None:
+        return int(_competing_timed(patients, spec, competing)[2].isna().sum())
     _, _, time = _timed(patients, spec)
     return int(time.isna().sum())
+
+
+def competing_time_to_event(
+    patients: pd.DataFrame, spec: TimeToEvent, competing: TimeToEvent, *, without_time: str = "raise"
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Times and status codes for a cumulative incidence with a competing event.
+
+    Status 1: the event of ``spec``, at ``spec.time``. Status 2: not that event, but the event of
+    ``competing`` (for example death before recovery), at ``competing.time``. Status 0: neither,
+    censored at ``spec.censor_time``; a patient whose competing event is not recorded is censored too.
+    As in :func:`time_to_event`, a patient whose event of ``spec`` is not recorded is left out, and
+    one without the day needed raises or is omitted (``without_time``; :func:`untimed` counts them).
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+    spec, competing : TimeToEvent
+    without_time : {"raise", "omit"}, optional
+        Default = ``"raise"``.
+
+    Returns
+    -------
+    time : numpy.ndarray of shape (n,)
+    status : numpy.ndarray of shape (n,)
+        0 censored, 1 the event, 2 the competing event.
+
+    Raises
+    ------
+    ValueError
+        With ``without_time="raise"``, when a patient lacks the day needed (row position given;
+        never the patient's identifier).
+    """
+    if without_time not in ("raise", "omit"):
+        raise ValueError(f"without_time must be 'raise' or 'omit', got {without_time!r}")
+    recorded, status, time = _competing_timed(patients, spec, competing)
+    missing = time.isna().to_numpy(dtype=bool)
+    if missing.any() and without_time == "raise":
+        row = int(np.flatnonzero(missing)[0])
+        needed = {1: spec.time, 2: competing.time}.get(int(status[row]), spec.censor_time)
+        why = {1: "for the event", 2: f"for the competing event ({competing.outcome})"}.get(int(status[row]),
+                                                                                           "to censor")
+        raise ValueError(f"{needed} is empty in row {_position(patients, recorded.index[row])} "
+                         f"({spec.outcome}: needed {why})")
+    keep = ~missing
+    return time.to_numpy(dtype=float)[keep], status[keep].astype(np.int64)
+
+
+def _competing_timed(
+    patients: pd.DataFrame, spec: TimeToEvent, competing: TimeToEvent
+) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
+    """Recorded patients, their status codes (0/1/2) and their times (NA where the needed day is empty)."""
+    recorded, event, time = _timed(patients, spec)
+    if competing.event in recorded.columns:
+        other = (recorded[competing.event] == competing.event_value).fillna(False).to_numpy(dtype=bool) & ~event
+    else:
+        other = np.zeros(len(recorded), dtype=bool)
+    absent = pd.Series(pd.NA, index=recorded.index, dtype="Float64")
+    other_time = recorded[competing.time] if competing.time in recorded.columns else absent
+    time = time.where(~other, other_time.astype("Float64"))
+    return recorded, np.where(event, 1, np.where(other, 2, 0)), time
 
 
 def _timed(patients: pd.DataFrame, spec: TimeToEvent) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:

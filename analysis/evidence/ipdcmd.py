@@ -8,8 +8,11 @@
     validates ``data/private/<STUDY_ID>.csv`` and turns it into what the public review may hold:
     outcome rows in the shape of the outcome table (events, total, ``confidence = ipd``, a
     derivation naming the file's SHA-256, its number of patients and the date), study-level fields
-    (patients boosted, subgroup values, medians) and, printed, medians with ranges and the
-    Kaplan-Meier median time to each event. Never a patient code or a patient-level value: only
+    (patients boosted, subgroup values, medians) and, printed, medians with ranges and the time to
+    each event: for an outcome with a competing event (the plan's ``time_to_event.competing``, e.g.
+    recovery with death as a competing event) the Aalen-Johansen cumulative incidence at the days of
+    ``time_to_event.time_points`` and the median time where the incidence reaches 50 %; otherwise the
+    Kaplan-Meier median. Never a patient code or a patient-level value: only
     counts, medians, ranges and values shared by the cohort.
 
 Everything is read from the data package: which resource holds IPD (the pattern resource with
@@ -32,19 +35,27 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from analysis.engine.survival import kaplan_meier
+from analysis.engine.survival import aalen_johansen, kaplan_meier
 from analysis.evidence.datapackage import Package, Resource, read_descriptor
 from analysis.evidence.ipd import (
     StudyField,
     aggregate_binary,
     aggregate_records,
     binary_outcomes,
+    competing_time_to_event,
     describe_numbers,
     study_fields,
     time_to_event,
     untimed,
 )
-from analysis.evidence.loading import EvidenceError, ipd_resource, ipd_time_to_event, load_ipd
+from analysis.evidence.loading import (
+    EvidenceError,
+    ipd_resource,
+    ipd_time_to_event,
+    load_ipd,
+    time_to_event_plan,
+)
+from analysis.evidence.readers import load_yaml
 
 __all__ = ["IpdSummary", "IpdSummaryError", "dictionary_markdown", "summarise_ipd", "write_template"]
 
@@ -71,7 +82,10 @@ class IpdSummary:
     numbers : dict
         Column -> median, min, max and n of its recorded values (numeric columns).
     times : list of dict
-        Per time-to-event outcome: events, n, Kaplan-Meier median and its 95 % CI (days).
+        Per time-to-event outcome: ``method`` (``"kaplan-meier"`` or ``"aalen-johansen"``), events, n,
+        the median and its 95 % CI (days); with a competing event also ``competing_outcome``, the
+        number of competing events and ``at``: the cumulative incidence with its 95 % CI at each
+        day of the plan's ``time_to_event.time_points``.
     """
 
     study_id: str
@@ -111,7 +125,11 @@ def summarise_ipd(data_dir: str | Path, study_id: str, today: dt.date | None = N
         if f.type in ("integer", "number") and not f.enum and f.name in patients
         and (described := describe_numbers(patients[f.name])) is not None
     }
-    times = tuple(_time_summary(patients, spec) for spec in ipd_time_to_event(package, resource.name))
+    plan_path = data_dir / "analysis_plan.yaml"
+    competing, points = time_to_event_plan(load_yaml(plan_path) if plan_path.is_file() else None)
+    specs = ipd_time_to_event(package, resource.name, competing)
+    by_outcome = {spec.outcome: spec for spec in specs}
+    times = tuple(_time_summary(patients, spec, by_outcome.get(spec.competing or ""), points) for spec in specs)
     return IpdSummary(study_id, len(patients), digest, rows, study, numbers, times)
 
 
@@ -125,14 +143,30 @@ def _outcome_rows(package: Package, plan: Mapping[str, Any], study_id: str, coun
     return pd.DataFrame(rows, columns=columns)
 
 
-def _time_summary(patients: pd.DataFrame, spec: Any) -> dict[str, Any]:
+def _time_summary(patients: pd.DataFrame, spec: Any, competing: Any, points: tuple[float, ...]) -> dict[str, Any]:
+    if competing is not None:
+        return _incidence_summary(patients, spec, competing, points)
     time, event = time_to_event(patients, spec, without_time="omit")
     off = untimed(patients, spec)
     if time.size == 0:
-        return {"outcome": spec.outcome, "n": 0, "events": 0, "untimed": off}
+        return {"outcome": spec.outcome, "method": "kaplan-meier", "n": 0, "events": 0, "untimed": off}
     km = kaplan_meier(time, event)
-    return {"outcome": spec.outcome, "n": km.n, "events": km.events, "median": km.median,
+    return {"outcome": spec.outcome, "method": "kaplan-meier", "n": km.n, "events": km.events, "median": km.median,
             "median_ci_lower": km.median_ci_lower, "median_ci_upper": km.median_ci_upper, "untimed": off}
+
+
+def _incidence_summary(patients: pd.DataFrame, spec: Any, competing: Any, points: tuple[float, ...]) -> dict[str, Any]:
+    """Aalen-Johansen summary of one outcome with a competing event (aggregates only)."""
+    time, status = competing_time_to_event(patients, spec, competing, without_time="omit")
+    base = {"outcome": spec.outcome, "method": "aalen-johansen", "competing_outcome": competing.outcome,
+            "untimed": untimed(patients, spec, competing)}
+    if time.size == 0:
+        return {**base, "n": 0, "events": 0, "competing": 0, "at": []}
+    ci = aalen_johansen(time, status)
+    at = [{"day": day, "incidence": ci.at(day), "lower": ci.interval_at(day)[0], "upper": ci.interval_at(day)[1],
+           "followed": ci.estimable_at(day)} for day in points]
+    return {**base, "n": ci.n, "events": ci.events, "competing": ci.competing, "median": ci.median,
+            "median_ci_lower": ci.median_ci_lower, "median_ci_upper": ci.median_ci_upper, "at": at}
 
 
 def published_outcomes(data_dir: str | Path, study_id: str) -> set[str]:
@@ -178,17 +212,36 @@ def report_text(summary: IpdSummary) -> str:
     lines += ["", "Medians (range) of the recorded values:"]
     lines += [f"  {name}: {_plain(d['median'])} ({_plain(d['min'])} to {_plain(d['max'])}), n = {d['n']}"
               for name, d in summary.numbers.items()]
-    lines += ["", "Time to event (Kaplan-Meier; patients without the event censored at last follow-up):"]
-    for item in summary.times:
-        off = f"; {item['untimed']} recorded without the day needed, left off the curve" if item["untimed"] else ""
-        if not item["n"]:
-            lines.append(f"  {item['outcome']}: no patient recorded with its day{off}")
-            continue
-        median = ("not reached" if pd.isna(item["median"]) else
-                  f"{_plain(item['median'])} days (95% CI {_limit(item['median_ci_lower'])} to "
-                  f"{_limit(item['median_ci_upper'])})")
-        lines.append(f"  {item['outcome']}: {item['events']} events in {item['n']} patients; median {median}{off}")
+    lines += ["", "Time to event (patients without any event censored at last follow-up):"]
+    lines += [_time_line(item) for item in summary.times]
     return "\n".join(lines) + "\n"
+
+
+def _time_line(item: Mapping[str, Any]) -> str:
+    """One outcome's time-to-event summary in words."""
+    off = f"; {item['untimed']} recorded without the day needed, left off the curve" if item["untimed"] else ""
+    if not item["n"]:
+        return f"  {item['outcome']}: no patient recorded with its day{off}"
+    median = ("not reached" if pd.isna(item["median"]) else
+              f"{_plain(item['median'])} days (95% CI {_limit(item['median_ci_lower'])} to "
+              f"{_limit(item['median_ci_upper'])})")
+    if item["method"] == "kaplan-meier":
+        return f"  {item['outcome']}: {item['events']} events in {item['n']} patients (Kaplan-Meier); median {median}{off}"
+    other = item["competing_outcome"]
+    by_day = "; ".join(_incidence_at(point) for point in item["at"])
+    return (f"  {item['outcome']}: {item['events']} events in {item['n']} patients, {item['competing']} with "
+            f"{other} first ({other} as a competing event; Aalen-Johansen cumulative incidence)"
+            + (f"; {by_day}" if by_day else "") + f"; median (incidence reaching 50%) {median}{off}")
+
+
+def _incidence_at(point: Mapping[str, Any]) -> str:
+    """``"by day 30: 40% (95% CI 18% to 88%)"``; the limits may be undefined (no band there)."""
+    where = f"by day {_plain(point['day'])}: "
+    if not point["followed"]:
+        return where + "not estimable (no patient observed that long)"
+    band = (f" (95% CI {100 * point['lower']:.0f}% to {100 * point['upper']:.0f}%)"
+            if not (pd.isna(point["lower"]) or pd.isna(point["upper"])) else " (95% CI not defined)")
+    return where + f"{100 * point['incidence']:.0f}%" + band
 
 
 def _plain(value: Any) -> str:

@@ -55,6 +55,7 @@ __all__ = [
     "load_evidence",
     "load_ipd",
     "table_frame",
+    "time_to_event_plan",
 ]
 
 
@@ -211,11 +212,51 @@ def load_ipd(
     raise EvidenceError([Problem(str(Path(data_dir) / where), 0, "-", f"no file for {key!r}")])
 
 
-def ipd_time_to_event(package: Package, resource: str | None = None) -> tuple[TimeToEvent, ...]:
-    """The time-to-event analyses declared for the IPD resource (``x-time-to-event``)."""
+def ipd_time_to_event(package: Package, resource: str | None = None,
+                      competing: Mapping[str, str] | None = None) -> tuple[TimeToEvent, ...]:
+    """The time-to-event analyses declared for the IPD resource (``x-time-to-event``).
+
+    ``competing`` (the plan's ``time_to_event.competing``, :func:`time_to_event_plan`) names, per outcome,
+    the outcome that competes with it; it adds to (or overrides) a declaration's own ``competing``.
+    """
     spec = ipd_resource(package, resource)
-    declarations = spec.properties.get("x-time-to-event") or []
+    declarations = [dict(d) for d in spec.properties.get("x-time-to-event") or []]
+    for d in declarations:
+        if competing and str(d.get("outcome")) in competing:
+            d["competing"] = competing[str(d["outcome"])]
+    known = {str(d.get("outcome")) for d in declarations}
+    if competing and (unknown := sorted(set(competing) - known)):
+        raise ValueError(f"analysis plan: time_to_event.competing names outcome(s) {', '.join(unknown)} that no "
+                         f"x-time-to-event declaration of the data package has ({', '.join(sorted(known))})")
     return time_to_event_specs(declarations, binary_outcomes(spec.schema.fields))
+
+
+def time_to_event_plan(raw_plan: Mapping[str, Any] | None) -> tuple[dict[str, str], tuple[float, ...]]:
+    """The plan's ``time_to_event`` section: which outcome competes with which, and the days to read curves at.
+
+    ``competing`` maps an outcome to the outcome that prevents it (``{neutrophil_recovery: death}``);
+    ``time_points`` lists non-negative days. Both are optional (none by default).
+
+    Raises
+    ------
+    ValueError
+        A section, mapping or list of the wrong shape (the message names the key).
+    """
+    section = (raw_plan or {}).get("time_to_event") or {}
+    if not isinstance(section, Mapping):
+        raise ValueError("analysis plan: time_to_event must be a mapping")  # noqa: TRY004 - plan errors are ValueErrors
+    unknown = sorted(set(section) - {"competing", "time_points"})
+    if unknown:
+        raise ValueError(f"analysis plan: time_to_event: unknown key(s) {', '.join(unknown)}")
+    competing = section.get("competing") or {}
+    if not isinstance(competing, Mapping) or not all(isinstance(v, str) and v for v in competing.values()):
+        raise ValueError("analysis plan: time_to_event.competing must map outcome ids to outcome ids")
+    points = section.get("time_points") or []
+    if not isinstance(points, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in points):
+        raise ValueError(f"analysis plan: time_to_event.time_points must be a list of non-negative numbers, "
+                         f"got {points!r}")
+    return {str(k): str(v) for k, v in competing.items()}, tuple(float(v) for v in points)
 
 
 def ipd_resource(package: Package, name: str | None = None) -> Resource:

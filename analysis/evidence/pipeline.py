@@ -162,7 +162,7 @@ class OutcomeSynthesis:
         if "selected_from" in self.rows.columns:
             out["selected_from"] = [str(s) for s in self.rows["selected_from"]]
         if self.result is not None:
-            out["result"] = self.result.to_dict()
+            out["result"] = result_record(self.result, self.rules)
         elif self.display == "single":  # the study itself, exact interval: no model
             study = self.studies.iloc[0]
             out["result"] = {"estimate": float(study["proportion"]), "ci_lower": float(study["ci_lower"]),
@@ -171,6 +171,24 @@ class OutcomeSynthesis:
         if not self.pooled and len(self.rows):
             out["study_results"] = self.studies.to_dict(orient="records")
         return out
+
+
+#: Fields of a pooled result left out of the results snapshot: ``pvalue`` tests mu = 0, which on the logit
+#: scale is a proportion of 50 % (on the arcsine or raw scale, of 0 %), a hypothesis no reader asks of a
+#: proportion; a name without that meaning would mislead.
+SNAPSHOT_OMITS = ("pvalue",)
+
+
+def result_record(result: MetaPropResult, rules: FewStudyRules | None = None) -> dict[str, Any]:
+    """A pooled result as the results snapshot records it.
+
+    :meth:`MetaPropResult.to_dict` without :data:`SNAPSHOT_OMITS`, plus ``heterogeneity_estimable``:
+    whether the plan's rules (``few_studies.min_studies_heterogeneity``) let its tau², I² and
+    prediction interval be shown (they are kept as computed, for the record).
+    """
+    out = {k: v for k, v in result.to_dict().items() if k not in SNAPSHOT_OMITS}
+    out["heterogeneity_estimable"] = (rules or FewStudyRules()).heterogeneity_estimable(result.k)
+    return out
 
 
 def select_studies(studies: pd.DataFrame, where: Mapping[str, Any]) -> pd.DataFrame:

@@ -354,10 +354,15 @@ def test_key_findings_match_the_files(rv: Review, root: Path, glued: dict[str, A
     primary = rv.synthesis()[rv.primary_outcome]
     if primary.pooled:
         assert report.estimate_with_ci(primary.result) in sentences[0]
-        assert "median true response rate across series" in sentences[0]
+        assert "the median of the studies' true proportions" in sentences[0]
     unpooled = [s for o, s in rv.synthesis().items() if o != rv.primary_outcome and s.k and not s.pooled]
     if unpooled:
-        assert "Too few or too inconsistent studies to pool" in glued["key_findings"]
+        assert "Not pooled: " in glued["key_findings"]
+    for synth in unpooled:  # one study reads as its own proportion, others give the plan's reason
+        words = "one study: shown as its own proportion" if synth.display == "single" else synth.reason
+        assert f"{synth.label[0].lower() + synth.label[1:]} ({words})" in glued["key_findings"]
+    assert "too inconsistent" not in glued["key_findings"] and "true response" not in glued["key_findings"]
+    assert "None has a comparator" in glued["key_findings"]  # a proportion after the boost is not its effect
     assert "**" not in glued["key_findings"]
     assert glued["primary_certainty"] == rv.certainty().loc[rv.primary_outcome, "certainty"]
     assert glued["citation"] == rv.citation()

@@ -138,11 +138,19 @@ def test_level_is_printed_from_the_result() -> None:
     assert report.prediction_interval(res).startswith("90% PI ")
 
 
-def test_prediction_interval_needs_three_studies() -> None:
+def test_prediction_interval_needs_estimable_heterogeneity() -> None:
     two = metaprop([3, 4], [10, 10])
-    assert report.prediction_interval(two) == "no prediction interval (fewer than three studies)"
+    assert report.prediction_interval(two) == (
+        "no prediction interval: heterogeneity cannot be estimated from two studies (at least five needed)")
     three = metaprop([3, 4, 6], [10, 10, 10])
-    assert report.prediction_interval(three).startswith("95% PI ")
+    assert report.prediction_interval(three, min_k_heterogeneity=3).startswith("95% PI ")
+    assert report.prediction_interval(three).startswith("no prediction interval: heterogeneity cannot be estimated "
+                                                        "from three studies")
+    five = metaprop([3, 4, 6, 2, 5], [10, 10, 10, 10, 10])
+    assert report.prediction_interval(five).startswith("95% PI ")
+    assert report.prediction_interval(five, min_k=6).endswith("fewer than 6 studies")
+    common = metaprop(EVENTS, N, method="EE")
+    assert report.prediction_interval(common).endswith("a common-effect model has no between-study variance")
 
 
 def test_heterogeneity_pritz_matches_metafor() -> None:
@@ -150,11 +158,39 @@ def test_heterogeneity_pritz_matches_metafor() -> None:
     I² 12.87% to 87.99% (metafor 3.8-1)."""
     ref = _case("pritz1997-PLO-REML-z-t")
     res = metaprop(EVENTS, N, measure="PLO", method="REML")
-    assert report.heterogeneity(res) == "τ² = 0.36; I² = 57% (95% CI 13% to 88%); Q = 29.8 (df 13, p = 0.005)"
+    qp = next(q for q in REFERENCE["qprofile"] if q["id"] == "pritz1997-PLO-REML")  # confint(): 0.0414, 2.0510
+    assert report.heterogeneity(res) == ("τ² = 0.36 (95% CI 0.04 to 2.05); I² = 57% (95% CI 13% to 88%); "
+                                         "Q = 29.8 (df 13, p = 0.005)")
     assert report.heterogeneity(res) == (
-        f"τ² = {ref['tau2']:.2f}; I² = {ref['I2']:.0f}% (95% CI 13% to 88%); Q = {ref['QE']:.1f} "
-        f"(df 13, p = {ref['QEp']:.3f})"
+        f"τ² = {ref['tau2']:.2f} (95% CI {qp['tau2_lb']:.2f} to {qp['tau2_ub']:.2f}); I² = {ref['I2']:.0f}% "
+        f"(95% CI 13% to 88%); Q = {ref['QE']:.1f} (df 13, p = {ref['QEp']:.3f})"
     )
+
+
+def test_glmm_heterogeneity_is_one_model_with_its_likelihood_ratio_test() -> None:
+    """The GLMM on dat.pritz1997: metafor rma.glmm gives tau2 0.5893, I2 67.79%, LRT 42.23 (df 13, p < 0.001);
+    the profile-likelihood interval of tau2 (brute force in base R) 0.1172 to 2.3843, I² 30% to 89% through the
+    typical within-study variance (tests/reference/glmm_heterogeneity_reference.json)."""
+    glmm = json.loads((Path(__file__).parents[1] / "reference" / "glmm_heterogeneity_reference.json").read_text())
+    case = glmm["cases"]["pritz1997"]
+    res = metaprop(EVENTS, N, method="GLMM", ci="t")
+    lo, hi = case["profile"]["lower"], case["profile"]["upper"]
+    text = report.heterogeneity(res)
+    assert text.startswith(f"τ² = {case['metafor']['tau2']:.2f} (95% CI {lo:.2f} to {hi:.2f}); "
+                           f"I² = {case['metafor']['I2']:.0f}% (95% CI 30% to 89%); likelihood-ratio test "
+                           f"{case['metafor']['QE_LRT']:.2f} (df 13, p < 0.001)")
+    assert "Q =" not in text  # the Wald Q is not the GLMM's test shown
+
+
+def test_with_fewer_studies_than_the_plan_needs_heterogeneity_cannot_be_estimated() -> None:
+    """12/12, 26/31 and 4/5 (SYNTHETIC): ML tau² is 0 from three studies: not estimable, not absent."""
+    res = metaprop([12, 26, 4], [12, 31, 5], method="GLMM", ci="t")
+    assert res.tau2 == 0.0
+    assert report.heterogeneity(res) == "cannot be estimated from three studies (at least five needed)"
+    assert report.heterogeneity(res, 3).endswith(
+        "; τ² is estimated at 0: no heterogeneity was detected in three studies, which does not show that there "
+        "is none")
+    assert "I² = 0%" not in report.heterogeneity(res) + report.i2_with_interval(res)
 
 
 def test_heterogeneity_two_studies_hand_checked() -> None:
@@ -165,13 +201,16 @@ def test_heterogeneity_two_studies_hand_checked() -> None:
     REML tau2 is 0 and I2 is 0%, which is not shown with fewer than three studies.
     """
     res = metaprop([3, 4], [10, 10], measure="PLO", method="REML")
-    assert report.heterogeneity(res) == "τ² = 0.00; Q = 0.2 (df 1, p = 0.640)"
-    assert "I²" not in report.heterogeneity(res)
+    assert report.heterogeneity(res) == "cannot be estimated from two studies (at least five needed)"
+    assert report.heterogeneity(res, 2).startswith("τ² = 0.00 (95% CI 0.00 to ")
+    assert report.heterogeneity(res, 2).endswith("; Q = 0.2 (df 1, p = 0.640); τ² is estimated at 0: no "
+                                                 "heterogeneity was detected in two studies, which does not show "
+                                                 "that there is none")
 
 
 def test_heterogeneity_with_one_study() -> None:
     res = metaprop([3], [10])
-    assert report.heterogeneity(res) == "heterogeneity not estimable with one study"
+    assert report.heterogeneity(res) == "heterogeneity does not apply to one study"
 
 
 # ---------------------------------------------------------------- headline
@@ -190,11 +229,12 @@ def test_headline_single_study_uses_its_exact_interval() -> None:
     assert math.isclose(lower[0], r_lower, rel_tol=1e-9)
     assert math.isclose(upper[0], r_upper, rel_tol=1e-9)
     expected = (
-        f"One study reports it: 16/17 patients ({_pct(16 / 17)}; exact 95% CI "
+        f"One study: shown as its own proportion, 16/17 patients ({_pct(16 / 17)}; exact 95% CI "
         f"{_pct(lower[0])} to {_pct(upper[0])}); not pooled."
     )
     assert report.headline(synth) == expected
-    assert report.headline(synth) == "One study reports it: 16/17 patients (94%; exact 95% CI 71% to 100%); not pooled."
+    assert report.headline(synth) == ("One study: shown as its own proportion, 16/17 patients (94%; exact 95% CI "
+                                      "71% to 100%); not pooled.")
 
 
 def test_headline_single_study_all_events_hand_checked() -> None:
@@ -203,20 +243,22 @@ def test_headline_single_study_all_events_hand_checked() -> None:
     lower, upper = clopper_pearson([12], [12])
     assert math.isclose(lower[0], 0.025 ** (1 / 12), rel_tol=1e-12)
     assert upper[0] == 1.0
-    assert report.headline(synth) == "One study reports it: 12/12 patients (100%; exact 95% CI 74% to 100%); not pooled."
+    assert report.headline(synth) == ("One study: shown as its own proportion, 12/12 patients (100%; exact 95% CI "
+                                      "74% to 100%); not pooled.")
 
 
 def test_headline_single_study_no_events_hand_checked() -> None:
     """0/5: lower bound 0, upper 1 - 0.025 ** (1/5) = 0.5218."""
     synth = _synth([0], [5], pooled=False)
-    assert report.headline(synth) == "One study reports it: 0/5 patients (0%; exact 95% CI 0% to 52%); not pooled."
+    assert report.headline(synth) == ("One study: shown as its own proportion, 0/5 patients (0%; exact 95% CI "
+                                      "0% to 52%); not pooled.")
 
 
 def test_headline_pooled_uses_the_result_ci_and_pi() -> None:
     ref = _case("pritz1997-PLO-REML-z-t")
     synth = _synth(EVENTS, N, pooled=True, measure="PLO", method="REML", ci="z", pi="t")
     expected = (
-        f"Pooled proportion (median true response rate across series) {_pct(ref['pred'])} (95% CI "
+        f"Pooled proportion (the median of the studies' true proportions) {_pct(ref['pred'])} (95% CI "
         f"{_pct(ref['pred_ci_lb'])} to {_pct(ref['pred_ci_ub'])}), "
         f"95% PI {_pct(ref['pred_pi_lb'])} to {_pct(ref['pred_pi_ub'])}, from 14 studies and {sum(N)} patients; "
         "I² = 57% (95% CI 13% to 88%)."
@@ -225,11 +267,15 @@ def test_headline_pooled_uses_the_result_ci_and_pi() -> None:
     assert sum(N) == 326
 
 
-def test_headline_pooled_two_studies_says_no_prediction_interval() -> None:
+def test_headline_pooled_few_studies_says_heterogeneity_cannot_be_estimated() -> None:
     synth = _synth([3, 4], [10, 10], pooled=True)  # a plan that pools two studies (min_studies_to_pool: 2)
     assert report.headline(synth).endswith(
-        ", no prediction interval (fewer than three studies), from 2 studies and 20 patients."
-    )  # and no I²
+        "), from 2 studies and 20 patients; heterogeneity cannot be estimated from two studies (at least five "
+        "needed), so no I² or prediction interval is given."
+    )
+    three = _synth([12, 26, 4], [12, 31, 5], pooled=True, method="GLMM", ci="t")
+    assert "I² = 0%" not in report.headline(three) and "PI" not in report.headline(three)
+    assert "heterogeneity cannot be estimated from three studies" in report.headline(three)
 
 
 def test_headline_of_a_non_logit_measure_is_a_pooled_proportion() -> None:
@@ -243,7 +289,7 @@ def test_headline_side_by_side_names_every_study_and_the_reason() -> None:
     synth = _synth([3, 4], [10, 10], pooled=False)
     lower, upper = clopper_pearson([3, 4], [10, 10])
     assert report.headline(synth) == (
-        "Too few or too inconsistent studies to pool (SYNTHETIC reason). "
+        "Not pooled: SYNTHETIC reason. "
         f"synth0: 3/10 (30%; exact 95% CI {_pct(lower[0])} to {_pct(upper[0])}); "
         f"synth1: 4/10 (40%; exact 95% CI {_pct(lower[1])} to {_pct(upper[1])})."
     )
@@ -298,8 +344,10 @@ def test_labelled_columns_titles_order_and_missing_cells() -> None:
 
 def test_heterogeneity_accepts_any_result_like_object() -> None:
     """Presentation only: a hand-made object with the result's attribute names is enough."""
-    res = SimpleNamespace(k=2, tau2=0.125, i2=33.349, q=6.0004, q_df=1, q_pvalue=0.19915)
-    assert report.heterogeneity(res) == "τ² = 0.12; Q = 6.0 (df 1, p = 0.199)"
+    res = SimpleNamespace(k=2, tau2=0.125, i2=33.349, q=6.0004, q_df=1, q_pvalue=0.19915, method="REML",
+                          tau2_ci=(0.0, 3.5), level=0.95)
+    assert report.heterogeneity(res) == "cannot be estimated from two studies (at least five needed)"
+    assert report.heterogeneity(res, 2) == "τ² = 0.12 (95% CI 0.00 to 3.50); Q = 6.0 (df 1, p = 0.199)"
 
 
 @pytest.mark.parametrize(("x", "expected"), [
@@ -319,3 +367,45 @@ def test_per_100_agrees_with_the_percentages_elsewhere_and_refuses_non_proportio
     assert report.per_100_with_ci(0.8812, 0.5194, 0.9811) == "88 per 100 (52 to 98)"
     assert report.per_100_with_ci(1.0, 0.7354, 1.0) == "100 per 100 (74 to 100)"
     assert report.per_100_with_ci(0.0, 0.0, 0.0842) == "0 per 100 (0 to 8)"
+
+
+# ------------------------------------------------------------------------------ competing risks
+
+
+def test_incidence_sentence_names_the_competing_event_and_reads_the_curve_off() -> None:
+    from analysis.engine.survival import aalen_johansen
+
+    # SYNTHETIC: recoveries on days 10, 20, 40 and 70; deaths without recovery on days 15 and 50; one
+    # patient censored on day 90. By hand: F(30) = 1/7 + (5/7)(1/5) = 2/7; F(60) = 2/7 + (4/7)(1/4) = 3/7.
+    ci = aalen_johansen([10, 15, 20, 40, 50, 70, 90], [1, 2, 1, 1, 2, 1, 0])
+    text = report.incidence_sentence(ci, "neutrophil recovery", "death", (30, 60, 100))
+    lo30, hi30 = ci.interval_at(30)
+    assert text.startswith("4 of 7 patients had neutrophil recovery and 2 had death first "
+                           "(death as a competing event). Cumulative incidence of neutrophil recovery by day 30: "
+                           f"29% (95% CI {report.interval(lo30, hi30)}); by day 60: 43% (95% CI ")
+    assert "by day 100: not estimable (no patient observed that long)." in text
+    assert text.endswith("Median time to neutrophil recovery (the day its cumulative incidence reaches 50%): "
+                         f"70 days (95% CI {ci.median_ci_lower:g} days to not reached).")
+    assert "effect" not in text and "Kaplan" not in text
+
+
+def test_incidence_sentence_when_the_median_is_not_reached_or_the_band_undefined() -> None:
+    from analysis.engine.survival import aalen_johansen
+
+    ci = aalen_johansen([5, 8, 30], [2, 1, 0])
+    text = report.incidence_sentence(ci, "recovery", "death", (6,))
+    assert "by day 6: 0% (95% CI not defined there)" in text
+    assert text.endswith("Median time to recovery: not reached (its cumulative incidence stays below 50%).")
+
+
+def test_a_harm_reads_as_a_proportion_with_the_harm_and_no_words_of_effect() -> None:
+    """SYNTHETIC acute GVHD counts: the headline speaks of a proportion, never of a response or an effect."""
+    rows = pd.DataFrame({"study_id": ["synth0", "synth1", "synth2"], "events": [1, 0, 2], "total": [14, 41, 9]})
+    res = metaprop([1, 0, 2], [14, 41, 9], labels=list(rows["study_id"]), method="GLMM", ci="t")
+    synth = OutcomeSynthesis("agvhd", "Acute graft-versus-host disease", "secondary", rows, res, "pooled", "")
+    texts = [report.headline(synth), report.pooled_words(res), report.heterogeneity(res)]
+    single = _synth([0], [5], pooled=False)
+    texts.append(report.headline(single))
+    for text in texts:
+        assert not re.search(r"respon|effect|too inconsistent", text, re.IGNORECASE), text
+    assert report.headline(synth).startswith("Pooled proportion (the median of the studies' true proportions) ")

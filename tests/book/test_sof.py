@@ -101,3 +101,36 @@ def test_the_table_escapes_text_keeps_counts_and_opens_on_the_full_reasoning() -
 def test_no_footnote_list_without_ratings_down() -> None:
     html = sof_table([SofRow("O", 3, 1, "x", "low")])
     assert "sof-footnotes" not in html and "sof-note" not in html
+
+
+def test_the_table_says_that_a_single_arm_proportion_is_not_an_effect() -> None:
+    from html import escape
+
+    from analysis.book.sof import NO_COMPARATOR_NOTE
+
+    html = sof_table(ROWS)
+    assert html.startswith(f'<p class="sof-comparator">{escape(NO_COMPARATOR_NOTE)}</p>')
+    assert "not the intervention's effect" in NO_COMPARATOR_NOTE and "without it" in NO_COMPARATOR_NOTE
+    assert sof_table(ROWS, note="").startswith('<div class="table-scroll">')
+
+
+def test_the_review_s_footnotes_show_indirectness_with_the_source_s_own_time_to_event_figure() -> None:
+    """Where a count is crude (any time during follow-up) and its source gives a time-to-event estimate, the
+    indirectness rating says so in the footnote of the summary of findings (data/grade.csv)."""
+    import csv
+    from pathlib import Path
+
+    import pandas as pd
+
+    from analysis.evidence.grade import downgrades
+
+    root = Path(__file__).resolve().parents[2]
+    with (root / "data" / "outcomes.csv").open(encoding="utf-8") as handle:
+        timed = [r for r in csv.DictReader(handle) if "cumulative" in r["timepoint"]]
+    assert timed, "no count has a time-to-event figure beside it"
+    judged = pd.read_csv(root / "data" / "grade.csv")
+    for row in timed:
+        figure = row["timepoint"].split("cumulative")[1].split()[-1].rstrip(")")  # "82%"
+        notes = [d for d in downgrades(judged, row["outcome"]) if d.domain == "indirectness"]
+        assert notes, row["outcome"]
+        assert figure in notes[0].short and f"{row['events']}/{row['total']}" in notes[0].short

@@ -281,10 +281,12 @@ def test_home_page_key_findings_are_the_computed_numbers(book: Built, review: An
     primary = review.synthesis()[review.primary_outcome]
     if primary.pooled:
         assert squash(report.estimate_with_ci(primary.result)) in sentences[0]
-        assert "median true response rate across series" in sentences[0]
+        assert "the median of the studies' true proportions" in sentences[0]
     unpooled = [s for s in review.synthesis().values() if s.k and not s.pooled]
     if unpooled:
-        assert "too few or too inconsistent studies to pool" in section.text.lower()
+        assert "not pooled" in section.text.lower()
+    assert "too inconsistent" not in section.text.lower()
+    assert "they are what happened after it, not its effect" in section.text  # no comparator, said on the page
     figures = [i for i in section.images() if "summary-outcomes" in i.get("src", "")]
     assert len(figures) == 1
     for synth in review.synthesis().values():
@@ -341,7 +343,7 @@ def test_results_page_shows_the_engine_numbers_of_every_outcome(book: Built, rev
         own = section.text.split("How robust is this answer?")[0]  # the panel below shows unpooled analyses too
         if synth.pooled:
             expected += [
-                "Pooled proportion (median true response rate across series)",
+                "Pooled proportion (the median of the studies' true proportions)",
                 report.heterogeneity(synth.result),
                 synth.result.methods_text(),
             ]
@@ -408,17 +410,18 @@ def test_single_study_outcomes_show_the_study_with_its_exact_interval(
     for outcome, synth in single.items():
         study = synth.studies.iloc[0]
         text = outcome_section(page, outcome).text
-        assert f"One study reports it: {int(study['events'])}/{int(study['n'])} patients" in text, outcome
+        assert (f"One study: shown as its own proportion, {int(study['events'])}/{int(study['n'])} patients"
+                in text), outcome
         assert f"exact 95% CI {report.interval(study['ci_lower'], study['ci_upper'])}" in text, outcome
 
 
-def test_no_prediction_interval_is_claimed_with_fewer_than_three_studies(
+def test_no_prediction_interval_is_claimed_where_heterogeneity_cannot_be_estimated(
     book: Built, review: Any
 ) -> None:
     page = book.page("book/results")
-    two = [o for o, s in review.synthesis().items() if s.pooled and s.k < 3]
+    two = [o for o, s in review.synthesis().items() if s.pooled and not s.rules.heterogeneity_estimable(s.k)]
     if not two:
-        pytest.skip("no outcome is pooled from fewer than three studies in this version")
+        pytest.skip("every pooled outcome has enough studies to estimate heterogeneity in this version")
     for outcome in two:
         section = outcome_section(page, outcome)
         alts = " ".join(i.get("alt", "") for i in section.images())
@@ -673,13 +676,20 @@ def test_results_csv_pooled_rows_agree_with_the_html(book: Built) -> None:
     for row in pooled:
         text = outcome_section(page, row["outcome"]).text
         est, lo, hi = (float(row[c]) for c in ("estimate", "ci_lower", "ci_upper"))
-        assert (f"Pooled proportion (median true response rate across series) {report.percent(est)} "
+        assert (f"Pooled proportion (the median of the studies' true proportions) {report.percent(est)} "
                 f"(95% CI {report.interval(lo, hi)})") in text
         assert f"from {row['k']} studies and {row['n']} patients" in text
-        assert f"τ² = {float(row['tau2']):.2f}" in text
-        if int(row["k"]) >= 3:  # I² only from three studies, always with its interval
+        if row.get("i2"):  # heterogeneity only where the plan can estimate it, I² always with its interval
+            assert f"τ² = {float(row['tau2']):.2f}" in text
             assert (f"I² = {float(row['i2']):.0f}% (95% CI {float(row['i2_lower']):.0f}% to "
                     f"{float(row['i2_upper']):.0f}%)") in text
+        else:  # too few studies: said in words, no I² = 0 %
+            assert f"heterogeneity cannot be estimated from {_words(int(row['k']))} studies" in text
+            assert "I² = 0%" not in text
+
+
+def _words(k: int) -> str:
+    return {2: "two", 3: "three", 4: "four"}.get(k, str(k))
 
 
 def test_results_csv_single_study_rows_agree_with_the_html(book: Built) -> None:

@@ -70,11 +70,13 @@ def test_the_build_passes_and_the_gethtc_page_shows_the_counts(boundary_build: B
     rows = _table_rows(section)
     for outcome, (events, total) in COUNTS.items():
         assert_count_row(rows, outcome, events, total)
-    for outcome in ("neutrophil_recovery", "platelet_recovery", "death"):
-        (image,) = [i for i in section.images() if f"km-{STUDY}-{outcome}." in i["src"]]
+    for outcome in ("neutrophil_recovery", "platelet_recovery"):
+        (image,) = [i for i in section.images() if f"ci-{STUDY}-{outcome}." in i["src"]]
         assert image.get("alt", "").strip(), outcome
-        events, total = COUNTS[outcome]
-        assert f"{events} of {total} patients; median time:" in section.text, outcome
+        assert "as a competing event" in section.text, outcome
+    (image,) = [i for i in section.images() if f"km-{STUDY}-death." in i["src"]]
+    events, total = COUNTS["death"]
+    assert f"{events} of {total} patients; median time:" in section.text
     death = next(i for i in section.images() if f"km-{STUDY}-death." in i["src"])
     assert "confidence interval undefined there" in death["alt"]  # the estimate reached 1
 

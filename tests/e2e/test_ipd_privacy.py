@@ -9,15 +9,16 @@
     reduced table of contents: home, GETH-TC, results, data and studies pages, plus every page
     they cross-reference (so the build runs with ``-W`` as ``make book`` does). Then:
 
-    * the GETH-TC page shows the aggregated counts and a Kaplan-Meier figure;
+    * the GETH-TC page shows the aggregated counts, the cumulative incidence of recovery with death
+      as a competing event and the Kaplan-Meier figure of death;
     * the results page uses the aggregated counts (confidence ``ipd``);
     * no patient code, and no patient row (with or without its code), occurs in any file the
       build wrote: everything under ``_build/`` (HTML, executed notebooks in ``.jupyter_cache``,
       ``jupyter_execute`` notebooks and glue JSON, ``.doctrees`` pickles, search index,
       downloads, the figure cache) and ``book/_generated/``, read as bytes, case-insensitively.
 
-The expected counts are counted by hand from the SYNTHETIC file; the Kaplan-Meier medians
-are R's (survival::survfit, see ``KM_MEDIANS``).
+The expected counts are counted by hand from the SYNTHETIC file; the medians are R's
+(survival::survfit, see ``MEDIANS``).
 """
 
 from __future__ import annotations
@@ -48,14 +49,15 @@ COUNTS = {
     "agvhd": (3, 10),
     "death": (3, 10),
 }
-#: R 4.2.2, survival::survfit(Surv(time, event) ~ 1) on the SYNTHETIC file (time = day of the
-#: event, else followup_days): neutrophils 30 (S = 0.5 from day 29 to day 31, so the midpoint),
-#: platelets 89, death not reached.
-KM_MEDIANS = {
-    "neutrophil_recovery": "30 days",
-    "platelet_recovery": "89 days",
-    "death": "not reached",
+#: R 4.2.2, survival 3.5.3 on the SYNTHETIC file. Recovery: multi-state survfit with death before
+#: recovery as the competing event (tests/fixtures/survival/aalen_johansen_reference.json; the deaths
+#: without recovery come after every recovery, so the incidence equals 1 - Kaplan-Meier here): neutrophils
+#: 30 (F = 0.5 from day 29 to day 31, so the midpoint), platelets 89. Death: Kaplan-Meier, not reached.
+MEDIANS = {
+    "neutrophil_recovery": "30 days (95% CI 13 days to not reached)",
+    "platelet_recovery": "89 days (95% CI 41 days to not reached)",
 }
+KM_MEDIANS = {"death": "not reached"}
 
 
 def _git(*args: str) -> subprocess.CompletedProcess[str]:
@@ -329,6 +331,22 @@ def test_gethtc_page_shows_aggregate_counts(ipd_book: Built) -> None:
     rows = _table_rows(section)
     for outcome, (events, total) in COUNTS.items():
         assert_count_row(rows, outcome, events, total)
+
+
+@pytest.mark.build
+def test_gethtc_page_shows_recovery_with_death_as_a_competing_event(ipd_book: Built) -> None:
+    section = ipd_book.page("book/gethtc").section("patient-level-analysis", "<section")
+    for outcome, median in MEDIANS.items():
+        (image,) = [i for i in section.images() if f"ci-{STUDY}-{outcome}." in i["src"]]
+        assert image.get("alt", "").startswith("Aalen-Johansen plot"), outcome
+        assert section.target(image["src"]).is_file(), outcome
+        events, total = COUNTS[outcome]
+        label = _outcome_label(outcome).lower()
+        assert f"{events} of {total} patients had {label} and 2 had death first (death as a competing event)" \
+            in section.text, outcome
+        assert f"reaches 50%): {median}." in section.text, outcome
+    assert "by day 30: 50% (95% CI 27% to 93%); by day 60: 70% (95% CI 47% to 100%)" in section.text
+    assert not [i for i in section.images() if f"km-{STUDY}-neutrophil_recovery." in i["src"]]
 
 
 @pytest.mark.build

@@ -183,15 +183,31 @@ def test_display_properties(pairs: list) -> None:
         assert record["result"]["estimate"] == events[0] / totals[0]
 
 
-def test_the_plan_s_minima_for_i2_and_the_prediction_interval_reach_the_headline() -> None:
+def test_the_plan_s_minima_for_heterogeneity_and_the_prediction_interval_reach_the_headline() -> None:
     from analysis.book import report
 
     events, totals = [12, 7, 9], [15, 11, 10]
-    default = report.headline(_synth(events, totals))
-    assert "95% PI" in default and "I² = " in default
-    strict = _plan(few_studies={"min_studies_i2": 4, "min_studies_prediction": 4})
+    default = report.headline(_synth(events, totals))  # the default plan: heterogeneity from five studies
+    assert "PI" not in default and "I² = " not in default
+    assert "heterogeneity cannot be estimated from three studies (at least five needed)" in default
+    loose = _plan(few_studies={"min_studies_heterogeneity": 3})
+    text = report.headline(_synth(events, totals, loose))
+    assert "95% PI" in text and "I² = " in text
+    older = _plan(few_studies={"min_studies_i2": 3})  # a plan written before 2026-12-07
+    assert report.headline(_synth(events, totals, older)) == text
+    strict = _plan(few_studies={"min_studies_heterogeneity": 3, "min_studies_prediction": 4})
     text = report.headline(_synth(events, totals, strict))
-    assert "no prediction interval (fewer than four studies)" in text and "I²" not in text
+    assert "no prediction interval: fewer than four studies" in text and "I² = " in text
+
+
+def test_heterogeneity_threshold_is_named_once() -> None:
+    with pytest.raises(ValueError, match="give min_studies_heterogeneity only"):
+        FewStudyRules.from_plan({"few_studies": {"min_studies_heterogeneity": 5, "min_studies_i2": 3}})
+    with pytest.raises(ValueError, match=r"few_studies\.min_studies_heterogeneity must be a whole number >= 2"):
+        FewStudyRules.from_plan({"few_studies": {"min_studies_heterogeneity": 1}})
+    rules = FewStudyRules.from_plan({"few_studies": {"min_studies_heterogeneity": 5, "min_studies_prediction": 3}})
+    assert [rules.heterogeneity_estimable(k) for k in (3, 4, 5)] == [False, False, True]
+    assert [rules.prediction_shown(k) for k in (3, 5)] == [False, True]
 
 
 @settings(max_examples=60, deadline=None)
@@ -229,3 +245,10 @@ def test_synthesise_with_hierarchy_and_case_reports(records: list) -> None:
     if expected:
         assert synth.display == expected
     assert (synth.result is None) == (not synth.pooled)
+
+
+def test_one_study_reads_as_its_own_proportion() -> None:
+    s = _synth([12], [12])
+    assert s.display == "single"
+    assert s.reason == "one study: shown as its own proportion with its exact confidence interval"
+    assert "inconsistent" not in s.reason

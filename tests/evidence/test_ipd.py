@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.engine.survival import kaplan_meier
+from analysis.engine.survival import aalen_johansen, kaplan_meier
 from analysis.evidence.datapackage import read_descriptor
 from analysis.evidence.ipd import (
     BinaryOutcome,
@@ -14,6 +14,7 @@ from analysis.evidence.ipd import (
     aggregate_binary,
     aggregate_records,
     binary_outcomes,
+    competing_time_to_event,
     study_fields,
     time_to_event,
     time_to_event_specs,
@@ -152,3 +153,81 @@ def test_study_fields_put_the_patient_count_first() -> None:
     resource = read_descriptor(ROOT / "data" / "datapackage.yaml").resource("ipd")
     fields = study_fields(_patients(), resource.schema.fields, count_field="n_boosted")
     assert (fields[0].field, fields[0].value) == ("n_boosted", 8)
+
+
+# ------------------------------------------------------------------------------ competing event
+
+NEUTROPHILS = TimeToEvent("neutrophil_recovery", "neutrophil_recovery", "days_to_neutrophil_recovery",
+                          "followup_days", competing="death")
+DEATH = TimeToEvent("death", "alive", "followup_days", "followup_days", 0)
+
+
+def test_the_plan_makes_death_compete_with_recovery() -> None:
+    from analysis.evidence.loading import ipd_time_to_event, time_to_event_plan
+    from analysis.evidence.readers import load_yaml
+
+    competing, points = time_to_event_plan(load_yaml(ROOT / "data" / "analysis_plan.yaml"))
+    assert (competing, points) == ({"neutrophil_recovery": "death", "platelet_recovery": "death"}, (30.0, 60.0))
+    package = read_descriptor(ROOT / "data" / "datapackage.yaml")
+    specs = {s.outcome: s for s in ipd_time_to_event(package, competing=competing)}
+    assert specs["neutrophil_recovery"].competing == "death"
+    assert specs["platelet_recovery"].competing == "death"
+    assert specs["death"].competing is None  # overall survival stays Kaplan-Meier
+    assert all(s.competing is None for s in ipd_time_to_event(package))  # the descriptor alone: none
+    with pytest.raises(ValueError, match="names outcome\\(s\\) relapse that no x-time-to-event declaration"):
+        ipd_time_to_event(package, competing={"relapse": "death"})
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"competing": ["death"]}, "time_to_event.competing must map outcome ids to outcome ids"),
+    ({"time_points": [30, -1]}, "time_points must be a list of non-negative numbers"),
+    ({"landmarks": [30]}, "unknown key\\(s\\) landmarks"),
+])
+def test_a_bad_time_to_event_section_is_named(section: dict, message: str) -> None:
+    from analysis.evidence.loading import time_to_event_plan
+
+    with pytest.raises(ValueError, match=message):
+        time_to_event_plan({"time_to_event": section})
+    assert time_to_event_plan({}) == ({}, ())
+
+
+def test_a_competing_outcome_must_be_declared() -> None:
+    declarations = [{"outcome": "a", "event": "x", "time": "t", "censor_time": "f", "competing": "b"}]
+    with pytest.raises(ValueError, match="a: competing outcome 'b' must be another declared outcome"):
+        time_to_event_specs(declarations, [])
+    with pytest.raises(ValueError, match="competing outcome 'a'"):
+        time_to_event_specs([{**declarations[0], "competing": "a"}], [])
+
+
+def test_death_before_recovery_is_a_competing_event() -> None:
+    # SYNTHETIC file: patient 5 did not recover and died on day 60 (alive = 0): status 2, not censored
+    time, status = competing_time_to_event(_patients(), NEUTROPHILS, DEATH)
+    assert time.tolist() == [12, 15, 9, 20, 60, 14, 25, 18]
+    assert status.tolist() == [1, 1, 1, 1, 2, 1, 1, 1]
+    ci = aalen_johansen(time, status)
+    # by hand: 7 recoveries before the death on day 60, none after: F = 7/8, death before recovery 1/8
+    assert ci.incidence[-1] == pytest.approx(7 / 8) and ci.competing_incidence[-1] == pytest.approx(1 / 8)
+    platelets = TimeToEvent("platelet_recovery", "platelet_recovery", "days_to_platelet_recovery",
+                            "followup_days", competing="death")
+    time, status = competing_time_to_event(_patients(), platelets, DEATH)
+    # recovered 1, 2, 4, 6, 7; patient 5 died without recovering; 3 and 8 alive without: censored
+    assert status.tolist() == [1, 1, 0, 1, 2, 1, 1, 0]
+    assert time.tolist() == [30, 41, 365, 55, 60, 33, 70, 250]
+
+
+def test_competing_event_not_recorded_or_without_its_day() -> None:
+    patients = _patients()
+    patients.loc[4, "alive"] = pd.NA  # death not recorded: censored at the last follow-up
+    time, status = competing_time_to_event(patients, NEUTROPHILS, DEATH)
+    assert (time[4], status[4]) == (60, 0)
+    patients = _patients()
+    patients.loc[4, "followup_days"] = pd.NA  # died without the day: off the curve, or an error
+    with pytest.raises(ValueError, match=r"followup_days is empty in row 5 \(neutrophil_recovery: needed for the "
+                                         r"competing event \(death\)\)") as info:
+        competing_time_to_event(patients, NEUTROPHILS, DEATH)
+    assert "SYNTH" not in str(info.value)
+    time, status = competing_time_to_event(patients, NEUTROPHILS, DEATH, without_time="omit")
+    assert len(time) == 7 and 2 not in status.tolist()
+    assert untimed(patients, NEUTROPHILS, DEATH) == 1
+    absent = competing_time_to_event(patients.drop(columns=["alive"]), NEUTROPHILS, DEATH, without_time="omit")
+    assert absent[1].tolist() == [1, 1, 1, 1, 1, 1, 1]  # no death column: nobody died on record

@@ -6,6 +6,9 @@ last event, nobody or everybody with the event. For each file:
 
 - the validator finds no error;
 - the loader's aggregated counts equal a direct count of the file;
+- every cumulative incidence with a competing event (recovery, death competing) is a valid step
+  function within [0, 1] that never exceeds 1 - Kaplan-Meier with deaths censored, whose events and
+  competing events equal the file's, and which the plot accepts;
 - every Kaplan-Meier curve is a valid step function whose band contains it where defined, whose
   events equal the file's and whose patients plus those left off it (no day to place them) equal
   the outcome's total, and which the plot and its alt text accept;
@@ -29,9 +32,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.engine.survival import kaplan_meier
+from analysis.engine.survival import aalen_johansen, kaplan_meier
 from analysis.evidence.datapackage import read_descriptor
-from analysis.evidence.ipd import time_to_event, untimed
+from analysis.evidence.ipd import competing_time_to_event, time_to_event, untimed
 from analysis.evidence.ipdcmd import (
     report_text,
     summarise_ipd,
@@ -197,6 +200,35 @@ def test_every_curve_is_valid_and_drawable(project: Path, drawn: Any) -> None:
                 np.concatenate(([0.0], 1 - km.ci_upper)), np.concatenate(([0.0], 1 - km.ci_lower)))
         _arrays(*args, time[event == 0])  # the plot's own checks accept it
         assert km_plot_alt_text(*args, censor_times=time[event == 0], median=km.median)
+
+
+@SETTINGS
+@given(drawn=ipd_file())
+def test_every_competing_incidence_is_valid_and_drawable(project: Path, drawn: Any) -> None:
+    from analysis.book.plots.survival import _arrays
+
+    columns, rows = drawn
+    _write(project, columns, rows)
+    patients = load_ipd(project / "data", STUDY)
+    specs = ipd_time_to_event(read_descriptor(project / "data" / "datapackage.yaml"))
+    by_outcome = {s.outcome: s for s in specs}
+    for spec in (s for s in specs if s.competing):
+        death = by_outcome[spec.competing]
+        time, status = competing_time_to_event(patients, spec, death, without_time="omit")
+        if time.size == 0:
+            continue
+        ci = aalen_johansen(time, status)
+        flag = next(c for c, (o, _) in BINARY.items() if o == spec.outcome)
+        timed = [r for r in rows if flag in columns and r[flag] != ""]
+        events = sum(r[flag] == 1 for r in timed)
+        died_first = sum(r[flag] == 0 and r.get("alive") == 0 for r in timed)
+        assert (ci.events, ci.competing) == (events, died_first)  # every death has its day (validated)
+        assert ci.n + untimed(patients, spec, death) == len(timed)
+        assert np.all(np.diff(ci.incidence) >= -1e-15) and np.all((ci.incidence >= 0) & (ci.incidence <= 1))
+        naive = kaplan_meier(time, (status == 1).astype(int))
+        assert np.all(ci.incidence <= 1 - naive.survival + 1e-12)
+        _arrays(np.concatenate(([0.0], ci.time)), np.concatenate(([0.0], ci.incidence)),
+                np.concatenate(([np.nan], ci.ci_lower)), np.concatenate(([np.nan], ci.ci_upper)), time[status == 0])
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

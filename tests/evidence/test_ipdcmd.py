@@ -304,3 +304,46 @@ def test_ipd_summary_says_which_published_rows_to_replace(project: Path) -> None
                            str(project / "data")], cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert f"already has rows of {STUDY} for neutrophil_recovery: replace those rows" in proc.stdout
+
+
+def test_ipd_summary_gives_recovery_with_death_as_a_competing_event(project: Path) -> None:
+    """Incidence by day 30 and 60 and the median, equal to R's survfit on the same SYNTHETIC file."""
+    import json
+
+    from analysis.evidence.ipdcmd import report_text
+
+    shutil.copy2(ROOT / "tests" / "fixtures" / "ipd" / "SYNTHETIC-molinosquintana2025.csv",
+                 project / "data" / "private" / f"{STUDY}.csv")
+    summary = summarise_ipd(project / "data", STUDY)
+    times = {t["outcome"]: t for t in summary.times}
+    neutrophils = times["neutrophil_recovery"]
+    assert (neutrophils["method"], neutrophils["competing_outcome"]) == ("aalen-johansen", "death")
+    # by hand: recoveries on days 13, 17, 19, 23, 29, 31, 37; deaths without recovery on days 83 and 97
+    assert (neutrophils["events"], neutrophils["competing"], neutrophils["n"]) == (7, 2, 10)
+    assert [p["day"] for p in neutrophils["at"]] == [30.0, 60.0]
+    assert [p["incidence"] for p in neutrophils["at"]] == pytest.approx([5 / 10, 7 / 10])
+    assert neutrophils["median"] == 30.0  # 5/10 exactly from day 29 to the next recovery on day 31
+    reference = json.loads((ROOT / "tests" / "fixtures" / "survival" / "aalen_johansen_reference.json").read_text())
+    case = next(c for c in reference["cases"]
+                if c["case"] == "synthetic_molinosquintana2025_neutrophil" and c["conf_type"] == "log")
+    for point in neutrophils["at"]:
+        step = max(i for i, t in enumerate(case["time"]) if t <= point["day"])
+        assert (point["lower"], point["upper"]) == pytest.approx((case["lower"][step], case["upper"][step]),
+                                                                rel=1e-12)
+    assert times["death"]["method"] == "kaplan-meier"  # overall survival stays Kaplan-Meier
+    text = report_text(summary)
+    assert ("neutrophil_recovery: 7 events in 10 patients, 2 with death first (death as a competing event; "
+            "Aalen-Johansen cumulative incidence); by day 30: 50% (95% CI 27% to 93%); by day 60: 70% "
+            "(95% CI 47% to 100%); median (incidence reaching 50%) 30 days (95% CI 13 to not reached)") in text
+    assert "death: 3 events in 10 patients (Kaplan-Meier); median not reached" in text
+    assert "SYNTH-" not in text
+
+
+def test_ipd_summary_says_when_a_day_is_beyond_follow_up(project: Path) -> None:
+    _write(project, ["SYNTH-1,1,12,0,,1,20", "SYNTH-2,0,,0,,1,25"])
+    summary = summarise_ipd(project / "data", STUDY)
+    neutrophils = next(t for t in summary.times if t["outcome"] == "neutrophil_recovery")
+    assert [p["followed"] for p in neutrophils["at"]] == [False, False]
+    from analysis.evidence.ipdcmd import report_text
+
+    assert "by day 30: not estimable (no patient observed that long)" in report_text(summary)

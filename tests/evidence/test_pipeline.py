@@ -123,7 +123,8 @@ def test_plan_defaults() -> None:
     plan = Plan.from_dict({"evidence_sets": {"review": {}}, "primary": PRIMARY})
     assert plan.min_studies_to_pool == 3
     assert plan.few_studies.min_studies_to_pool == 3
-    assert (plan.few_studies.min_studies_i2, plan.few_studies.min_studies_prediction) == (3, 3)
+    assert (plan.few_studies.min_studies_heterogeneity, plan.few_studies.min_studies_prediction) == (5, 3)
+    assert plan.few_studies.min_studies_i2 == 5  # the former name reads the same threshold
     assert plan.outcome_hierarchy == {}
     assert plan.primary_excludes == {}
     assert plan.subgroups == ()
@@ -402,3 +403,19 @@ def test_protocol_amendments_name_sections_of_the_plan() -> None:
         assert row["after_results_seen"] in {"yes", "no"}
         assert row["reason"].strip() and row["change"].strip()
     assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)  # kept in the order they were made
+
+
+def test_the_snapshot_record_has_no_test_against_a_proportion_of_one_half() -> None:
+    """``pvalue`` tests mu = 0 (50 % on the logit scale): left out of the snapshot; whether heterogeneity
+    could be estimated is recorded instead."""
+    from analysis.engine.metaprop import metaprop
+    from analysis.evidence.fewstudies import FewStudyRules
+    from analysis.evidence.pipeline import result_record
+
+    res = metaprop([12, 26, 4], [12, 31, 5], method="GLMM", ci="t")  # SYNTHETIC
+    record = result_record(res, FewStudyRules())
+    assert "pvalue" not in record
+    assert record["heterogeneity_estimable"] is False
+    assert record["estimate"] == res.estimate and record["lrt"] == res.lrt
+    five = metaprop([12, 26, 4, 9, 20], [12, 31, 5, 11, 25], method="GLMM", ci="t")
+    assert result_record(five)["heterogeneity_estimable"] is True

@@ -36,7 +36,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 
 from analysis.book.plots import _style as st
-from analysis.book.report import shows_prediction_interval
+from analysis.book.report import (
+    MIN_K_HETEROGENEITY,
+    no_prediction_reason,
+    shows_prediction_interval,
+)
 
 __all__ = [
     "cumulative_plot",
@@ -192,25 +196,36 @@ def _model_label(result: Any) -> str:
     return "Random-effects model"
 
 
-def _heterogeneity_text(result: Any) -> str:
+def _heterogeneity_text(result: Any, min_k: int = MIN_K_HETEROGENEITY) -> str:
     """``tau^2 = 0.53; I^2 = 73% [40%, 88%]; Q = 48.33 (df = 13), p < 0.001`` from the result's numbers.
 
-    I² is printed only with at least three studies and always with its confidence interval
-    (:func:`analysis.evidence.fewstudies.i2_interval`); a result-like object without what the interval
-    needs gets no I².
+    With fewer than ``min_k`` studies (the plan's ``few_studies.min_studies_heterogeneity``) heterogeneity
+    cannot be estimated and the words say so, with no statistic. Otherwise tau², I² with its interval
+    from the same model (:func:`analysis.evidence.fewstudies.i2_interval`; a result-like object without
+    what the interval needs gets no I²) and the model's own test: the likelihood-ratio test for the GLMM,
+    Cochran's Q otherwise, none for a Bayesian model.
     """
     from analysis.evidence.fewstudies import i2_interval
 
-    df = "" if result.q_df is None else f" (df = {int(result.q_df)})"
+    k = int(result.k)
+    if k < min_k:
+        return f"cannot be estimated from {k} studies (at least {min_k} needed)"
     i2 = ""
-    if int(result.k) >= 3:
-        try:
-            bounds = i2_interval(result)
-        except (AttributeError, TypeError):
-            bounds = None
-        if bounds is not None:
-            i2 = f"I\u00b2 = {st.fmt_pct(result.i2)} [{st.fmt_pct(bounds[0])}, {st.fmt_pct(bounds[1])}]; "
-    return f"\u03c4\u00b2 = {st.fmt_num(result.tau2, 3)}; {i2}Q = {st.fmt_num(result.q, 2)}{df}, {st.fmt_p(result.q_pvalue)}"
+    try:
+        bounds = i2_interval(result)
+    except (AttributeError, TypeError):
+        bounds = None
+    if bounds is not None:
+        i2 = f"I\u00b2 = {st.fmt_pct(result.i2)} [{st.fmt_pct(bounds[0])}, {st.fmt_pct(bounds[1])}]; "
+    df = "" if result.q_df is None else f" (df = {int(result.q_df)})"
+    method = str(result.method).upper()
+    if method in ("BAYES", "BAYES_BN"):
+        test = ""
+    elif method == "GLMM" and getattr(result, "lrt", None) is not None:
+        test = f"LRT = {st.fmt_num(result.lrt, 2)}{df}, {st.fmt_p(result.lrt_pvalue)}"
+    else:
+        test = f"Q = {st.fmt_num(result.q, 2)}{df}, {st.fmt_p(result.q_pvalue)}"
+    return f"\u03c4\u00b2 = {st.fmt_num(result.tau2, 3)}; {i2}{test}".rstrip("; ")
 
 
 def _model_text(result: Any) -> str:
@@ -544,6 +559,7 @@ def forest_plot(
     show_weights: bool = True,
     subgroup: str | None = None,
     max_label_chars: int | None = 40,
+    min_studies_heterogeneity: int = MIN_K_HETEROGENEITY,
 ) -> Figure:
     """Forest plot of one meta-analysis of proportions.
 
@@ -570,6 +586,9 @@ def forest_plot(
     max_label_chars : int or None, default 40
         Study labels longer than this are shortened with an ellipsis (the alt text keeps them
         whole). ``None`` keeps them whole.
+    min_studies_heterogeneity : int, default 5
+        Fewest studies from which heterogeneity (and so the prediction interval) is estimated; with
+        fewer the footer says it cannot be estimated (the plan's ``few_studies.min_studies_heterogeneity``).
 
     Returns
     -------
@@ -592,8 +611,9 @@ def forest_plot(
     if int(result.k) >= 2:
         label = _model_label(result) if subgroup is None else f"{_model_label(result)}: {subgroup}"
         # a common-effect model has no between-study variance, so no prediction interval
-        rows += _pooled_rows(result, label, with_pi=shows_prediction_interval(result))
-        footer = [f"Heterogeneity: {_heterogeneity_text(result)}", _model_text(result)]
+        with_pi = shows_prediction_interval(result, min_k_heterogeneity=min_studies_heterogeneity)
+        rows += _pooled_rows(result, label, with_pi=with_pi)
+        footer = [f"Heterogeneity: {_heterogeneity_text(result, min_studies_heterogeneity)}", _model_text(result)]
         pooled_line = float(result.estimate)
     else:
         footer = ["A single study: its own result is shown; nothing is pooled."]
@@ -615,7 +635,8 @@ def forest_plot(
 
 
 def forest_plot_alt_text(
-    result: Any, *, title: str | None = None, outcome: str | None = None
+    result: Any, *, title: str | None = None, outcome: str | None = None,
+    min_studies_heterogeneity: int = MIN_K_HETEROGENEITY,
 ) -> str:
     """Alt text for :func:`forest_plot`: what is shown, k, participants, and the pooled numbers.
 
@@ -650,8 +671,9 @@ def forest_plot_alt_text(
         f"Pooled proportion {st.fmt_num(result.estimate)} "
         f"({lvl} CI {st.fmt_num(result.ci_lower)} to {st.fmt_num(result.ci_upper)}); "
         + (f"{lvl} prediction interval {st.fmt_num(result.pi_lower)} to {st.fmt_num(result.pi_upper)}. "
-           if shows_prediction_interval(result) else "no prediction interval (fewer than three studies). ")
-        + f"Heterogeneity: {_heterogeneity_text(result)}."
+           if shows_prediction_interval(result, min_k_heterogeneity=min_studies_heterogeneity)
+           else f"no prediction interval: {no_prediction_reason(result, min_k_heterogeneity=min_studies_heterogeneity)}. ")
+        + f"Heterogeneity: {_heterogeneity_text(result, min_studies_heterogeneity)}."
     )
 
 
@@ -664,6 +686,7 @@ def forest_plot_subgroups(
     xlabel: str = "Proportion",
     show_weights: bool = True,
     max_label_chars: int | None = 40,
+    min_studies_heterogeneity: int = MIN_K_HETEROGENEITY,
 ) -> Figure:
     """Forest plot with studies grouped by subgroup, a diamond per subgroup with k >= 2.
 
@@ -698,16 +721,18 @@ def forest_plot_subgroups(
         if int(res.k) >= 2:
             rows += _pooled_rows(res, f"Subtotal (k = {int(res.k)})", with_pi=False, indent="  ")
             pi = (f"; {st.level_pct(res.level)} PI {st.fmt_ci(res.pi_lower, res.pi_upper)}"
-                  if shows_prediction_interval(res) else "; no PI with fewer than three studies")
-            footer.append(f"{name}: {_heterogeneity_text(res)}{pi}")
+                  if shows_prediction_interval(res, min_k_heterogeneity=min_studies_heterogeneity)
+                  else f"; no PI: {no_prediction_reason(res, min_k_heterogeneity=min_studies_heterogeneity)}")
+            footer.append(f"{name}: {_heterogeneity_text(res, min_studies_heterogeneity)}{pi}")
         else:
             footer.append(f"{name}: a single study, not pooled")
     pooled_line = None
     if overall is not None:
         _check_result(overall, "overall")
         if int(overall.k) >= 2:
-            rows += _pooled_rows(overall, f"Overall: {_model_label(overall)}", with_pi=True)
-            footer.append(f"Overall: {_heterogeneity_text(overall)}")
+            with_pi = shows_prediction_interval(overall, min_k_heterogeneity=min_studies_heterogeneity)
+            rows += _pooled_rows(overall, f"Overall: {_model_label(overall)}", with_pi=with_pi)
+            footer.append(f"Overall: {_heterogeneity_text(overall, min_studies_heterogeneity)}")
             pooled_line = float(overall.estimate)
     if between_text:
         footer.append(between_text)
@@ -767,8 +792,9 @@ def _interval_rows(df: pd.DataFrame, what: str, max_label_chars: int | None) -> 
         cells = {"est": st.fmt_est_ci(rec["estimate"], rec["ci_lower"], rec["ci_upper"])}
         if "k" in rec:
             cells["k"] = str(int(rec["k"]))
-        if "i2" in rec:
-            cells["i2"] = st.fmt_pct(rec["i2"])
+        if "i2" in rec:  # heterogeneity is not estimable from few studies: no number then
+            few = "k" in rec and int(rec["k"]) < MIN_K_HETEROGENEITY
+            cells["i2"] = "n.e." if few or pd.isna(rec["i2"]) else st.fmt_pct(rec["i2"])
         rows.append(
             _Row(
                 label=_short(rec["label"], max_label_chars),
@@ -937,7 +963,7 @@ def study_plot(
 ) -> Figure:
     """Forest plot of studies that are not pooled: each study's proportion with its own interval.
 
-    For an outcome with one study, or with studies too few or too inconsistent to pool: no
+    For an outcome with one study, or with studies the few-study rules do not pool: no
     diamond, no weights, no prediction interval and no heterogeneity line; ``note`` (the reason)
     is the footer.
 

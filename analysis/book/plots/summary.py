@@ -2,8 +2,8 @@
 
 Each row names the outcome, its number of studies and patients and the certainty of the evidence,
 then draws what the review shows for it: the pooled estimate with its confidence interval (a
-diamond), a single study's own proportion with its exact interval (a square), or, when the studies
-are too few or too inconsistent to pool, each study's proportion and interval side by side (open
+diamond), one study shown as its own proportion with its exact interval (a square), or, when the
+few-study rules do not pool the studies, each study's proportion and interval side by side (open
 circles) with the words "not pooled". The figure is narrow (about 4 inches) with 10-11 pt text, so
 that on a 390-pixel phone screen its letters stay the size of the page's own. Nothing is computed
 here; the numbers come from the frame passed in.

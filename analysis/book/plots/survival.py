@@ -1,4 +1,4 @@
-"""Kaplan-Meier step plot (survival or cumulative incidence) with its confidence band.
+"""Step plot of a survival or cumulative incidence curve (Kaplan-Meier, Aalen-Johansen) with its band.
 
 The estimator lives elsewhere; this module draws the arrays it is given. ``times[i]`` is the
 time from which ``survival[i]`` (and ``lower[i]``, ``upper[i]``) holds, up to ``times[i + 1]``
@@ -122,8 +122,9 @@ def km_plot(
     title: str | None = None,
     at_risk: Mapping[float, int] | None = None,
     level: float = 0.95,
+    estimator: str = "Kaplan-Meier",
 ) -> Figure:
-    """Kaplan-Meier curve with its pointwise confidence band.
+    """Kaplan-Meier (or other step-function estimate's) curve with its pointwise confidence band.
 
     Parameters
     ----------
@@ -142,6 +143,9 @@ def km_plot(
         Time -> number at risk, printed as a row under the x axis.
     level : float, default 0.95
         Confidence level of the band, for the legend.
+    estimator : str, default "Kaplan-Meier"
+        Name of the estimator, for the legend (``"Aalen-Johansen"`` for a cumulative incidence
+        with a competing event).
     """
     t, s, lo, hi, censor = _arrays(times, survival, lower, upper, censor_times)
     x_max = float(max(t.max(), censor.max() if len(censor) else 0.0))
@@ -173,7 +177,7 @@ def km_plot(
             where="post",
             color=st.POOLED,
             linewidth=2.0,
-            label="Kaplan-Meier estimate",
+            label=f"{estimator} estimate",
             gid="km-curve",
         )
         if len(censor):
@@ -276,6 +280,7 @@ def km_plot_alt_text(
     xlabel: str = "Days",
     ylabel: str = "Probability",
     level: float = 0.95,
+    estimator: str = "Kaplan-Meier",
 ) -> str:
     """Alt text for :func:`km_plot`: start and end of the curve, the median and censoring."""
     t, s, lo, hi, censor = _arrays(times, survival, lower, upper, censor_times)
@@ -283,7 +288,7 @@ def km_plot_alt_text(
     band = (f"{st.level_pct(level)} CI {st.fmt_num(lo[-1])} to {st.fmt_num(hi[-1])}"
             if math.isfinite(lo[-1]) and math.isfinite(hi[-1]) else "confidence interval undefined there")
     text = (
-        f"Kaplan-Meier plot of {ylabel.lower()} against {unit}, from {st.fmt_num(s[0])} at "
+        f"{estimator} plot of {ylabel.lower()} against {unit}, from {st.fmt_num(s[0])} at "
         f"{t[0]:g} to {st.fmt_num(s[-1])} at {t[-1]:g} ({band})."
     )
     if median is not None and math.isfinite(median):

@@ -122,6 +122,21 @@ def test_table_shows_counts_ci_weights_and_heterogeneity(pritz):
     assert "246/326" in text and "logit" in text
 
 
+def test_glmm_footer_gives_the_likelihood_ratio_test_and_few_studies_no_heterogeneity(pritz):
+    """GLMM on dat.pritz1997: metafor rma.glmm LRT 42.23 on 13 df (tests/reference/glmm_heterogeneity_reference.json);
+    the Wald Q is not shown. Three studies: heterogeneity cannot be estimated, and no prediction interval is drawn."""
+    glmm = metaprop(list(pritz.studies["events"]), list(pritz.studies["n"]), method="GLMM", ci="t")
+    text = all_text(forest_plot(glmm))
+    assert "LRT = 42.23 (df = 13), p < 0.001" in text and "Q = " not in text
+    assert f"I² = {glmm.i2:.0f}% [30%, 89%]" in text  # the GLMM's profile-likelihood interval
+    three = metaprop([12, 26, 4], [12, 31, 5], method="GLMM", ci="t")  # SYNTHETIC; ML tau² = 0
+    fig = forest_plot(three)
+    assert "Heterogeneity: cannot be estimated from 3 studies (at least 5 needed)" in all_text(fig)
+    assert "I² = 0%" not in all_text(fig) and by_gid(fig, "prediction-interval") == []
+    alt = forest_plot_alt_text(three)
+    assert "no prediction interval: heterogeneity cannot be estimated from three studies" in alt
+
+
 def test_without_weights_no_weight_column(pritz):
     text = all_text(forest_plot(pritz, show_weights=False))
     assert "Weight" not in text and "17.8%" not in text
@@ -243,8 +258,13 @@ def test_subgroups_one_diamond_per_pooled_group_and_overall(pritz):
     assert "Unknown source: a single study, not pooled" in text
     assert "Subtotal (k = 3)" in text
     auto = groups["Autologous"]
-    assert f"PI [{auto.pi_lower:.2f}, {auto.pi_upper:.2f}]" in text  # three studies: a prediction interval
-    assert "Allogeneic: " in text and "no PI with fewer than three studies" in text  # two: none
+    # with the default threshold (five studies) no group's heterogeneity can be estimated: no PI
+    assert "Autologous: cannot be estimated from 3 studies (at least 5 needed); no PI: heterogeneity cannot be " \
+           "estimated from three studies (at least five needed)" in text
+    assert "Allogeneic: cannot be estimated from 2 studies" in text
+    loose = all_text(forest_plot_subgroups(groups, overall=pritz, min_studies_heterogeneity=3))
+    assert f"PI [{auto.pi_lower:.2f}, {auto.pi_upper:.2f}]" in loose  # three studies: a prediction interval
+    assert "Allogeneic: " in loose and "no PI: heterogeneity cannot be estimated from two studies" in loose
     alt = forest_plot_subgroups_alt_text(groups, between_text=between)
     auto = groups["Autologous"]
     assert f"Autologous: k = 3, pooled proportion {auto.estimate:.2f}" in alt
@@ -280,7 +300,8 @@ def test_leave_one_out_draws_each_row_and_the_overall_diamond(loo_frame, pritz):
     (diamond,) = by_gid(fig, "pooled-diamond")
     assert diamond.get_xy()[:, 0].min() == pytest.approx(pritz.ci_lower)
     text = all_text(fig)
-    assert "0.71 [0.55, 0.83]" in text and "56%" in text and "Study omitted" in text
+    assert "0.71 [0.55, 0.83]" in text and "Study omitted" in text
+    assert "56%" not in text and text.count("n.e.") == 3  # I² is not estimable from two studies
     alt = leave_one_out_plot_alt_text(loo_frame)
     assert "3 rows" in alt and "0.71 (Synthetic 1)" in alt and "0.83 (Synthetic 2)" in alt
 

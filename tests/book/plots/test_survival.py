@@ -149,3 +149,12 @@ def test_an_undefined_band_is_drawn_up_to_where_it_becomes_undefined_and_not_bey
     corners = {(round(x, 6), round(y, 6)) for x, y in zip(xs, ys, strict=True)}
     assert {(832.0, 0.37), (832.0, 0.02), (240.0, 0.37)} <= corners  # the last step's band runs to 832
     assert "confidence interval undefined there" in km_plot_alt_text(times, incidence, lower, upper)
+
+
+def test_the_estimator_is_named_in_the_legend_and_the_alt_text():
+    legend = km_plot(TIMES, INCIDENCE, LOWER, UPPER).axes[0].get_legend()
+    assert "Kaplan-Meier estimate" in [t.get_text() for t in legend.get_texts()]
+    fig = km_plot(TIMES, INCIDENCE, LOWER, UPPER, estimator="Aalen-Johansen")
+    assert "Aalen-Johansen estimate" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    alt = km_plot_alt_text(TIMES, INCIDENCE, LOWER, UPPER, estimator="Aalen-Johansen", ylabel="Cumulative incidence")
+    assert alt.startswith("Aalen-Johansen plot of cumulative incidence")
