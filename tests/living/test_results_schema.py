@@ -78,7 +78,7 @@ MUTATIONS = {
     "unknown outcome field": lambda s: s["results"]["outcomes"][0].update(new_field=1),
     "missing outcome field": lambda s: s["results"]["outcomes"][0].pop("display"),
     "renamed field of a pooled result": lambda s: _outcome(s, "pooled")["result"].update(
-        p_value=_outcome(s, "pooled")["result"].pop("pvalue")),
+        i_squared=_outcome(s, "pooled")["result"].pop("i2")),
     "unknown field of a pooled result": lambda s: _outcome(s, "pooled")["result"].update(fallback="none"),
     "missing field of a single-study result": lambda s: _outcome(s, "single")["result"].pop("ci"),
     "unknown study column": lambda s: s["results"]["studies"][0].update(new_column="x"),
@@ -144,6 +144,9 @@ def test_study_fields_are_the_columns_of_the_data_package() -> None:
 
 
 def test_pooled_result_fields_are_the_engine_result_fields() -> None:
-    fields = [f.name for f in dataclasses.fields(MetaPropResult) if f.name != "study_rows"]
+    from analysis.evidence.pipeline import SNAPSHOT_OMITS
+
+    fields = [f.name for f in dataclasses.fields(MetaPropResult)
+              if f.name != "study_rows" and f.name not in SNAPSHOT_OMITS] + ["heterogeneity_estimable"]
     assert sorted(SCHEMA["$defs"]["pooled_result"]["properties"]) == sorted(fields), (
         "MetaPropResult changed its fields: update $defs/pooled_result in results/results.schema.json")
