@@ -18,8 +18,9 @@ Writes into ``--out``:
 * ``summary.csv``: one row per scenario and method (performance measures with Monte Carlo SEs);
 * ``run.json``: seed, grid, replicates, methods, package versions, git commit and run time;
 * ``check/summary.csv`` and ``check/run.json``: the same for a tiny grid (one scenario, few
-  replicates) that the test suite re-runs and compares byte for byte, so the stored results are
-  known to come from the committed code and seed.
+  replicates) that the test suite re-runs and compares (text identical, numbers to 1e-6, which
+  holds across CPUs and thread counts), so the stored results are known to come from the
+  committed code and seed.
 
 The CSV files depend only on the seed, the grid, the replicates and the code (never on the
 number of workers or the order in which scenarios finish); ``run.json`` also records when and how

@@ -8,7 +8,22 @@ All data here are SYNTHETIC (simulated or hand-made). What is checked:
 * coverage of the common-effect Wald interval is about nominal when tau = 0 and n is large;
 * the summaries (coverage, bias, median width, failure rate and their MCSEs) are right on a
   hand-made replicate set;
-* the writer behind ``make simulate`` reproduces the stored check results byte for byte.
+* the writer behind ``make simulate`` reproduces the stored check results, and a re-run of stored
+  scenarios reproduces their rows.
+
+Tolerances. Comparisons of two numbers computed in the same test run (a method's vectorised
+intervals against ``metaprop``; closed forms) use ``rtol=1e-9``: both sides run the same
+arithmetic on the same machine. Comparisons of a fresh run with STORED simulation output, which
+may have been computed on another CPU, use :data:`STORED_RTOL` and :data:`STORED_ATOL` (both
+1e-6): the GLMM and REML optimisers stop at a tolerance (steps of 1e-12, log-likelihood changes of
+1e-13), and numpy's vectorised exp/log kernels differ in the last bit between CPUs (AVX2, AVX-512)
+and BLAS builds and thread counts, so an estimate can move by ~1e-12 between machines. Averaged
+over 1,000 replicates such a move is ~1e-12 on the proportion scale, which is a large RELATIVE
+change for a bias near 0 (a stored 1.535623006e-4 came back as 1.5356229896e-4, relative 1e-9,
+on another CPU): hence an absolute floor of 1e-6 on proportions (a thousandth of a percentage
+point, a hundred times below anything the simulation chapter prints) and a relative 1e-6 on
+everything else. Coverage and failure rates are counts over replicates; a single replicate
+changing side would move them by 1/replicates, which these tolerances still catch.
 """
 
 from __future__ import annotations
@@ -49,6 +64,23 @@ from tools import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 STORED = ROOT / "results" / "simulation"
+#: Tolerances of a fresh run against stored output (module docstring: why these).
+STORED_RTOL = 1e-6
+STORED_ATOL = 1e-6
+#: Columns of a summary that are not numbers and must come back identical.
+TEXT_COLUMNS = ("method", "notes")
+
+
+def _assert_same_summary(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Same rows, columns and text; numbers within :data:`STORED_RTOL` / :data:`STORED_ATOL`."""
+    assert got.columns.tolist() == want.columns.tolist()
+    assert len(got) == len(want)
+    for col in got.columns:
+        if col in TEXT_COLUMNS:
+            assert got[col].fillna("").tolist() == want[col].fillna("").tolist(), col
+        else:
+            np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float),
+                                       rtol=STORED_RTOL, atol=STORED_ATOL, err_msg=col)
 
 
 # --------------------------------------------------------------------------- data generation
@@ -223,13 +255,14 @@ def test_summarise_hand_made_replicates() -> None:
 # --------------------------------------------------------------------------- stored results
 
 
-def test_writer_reproduces_stored_check_exactly(tmp_path: Path) -> None:
+def test_writer_reproduces_stored_check(tmp_path: Path) -> None:
     stored = json.loads((STORED / "check" / "run.json").read_text(encoding="utf-8"))
     grid = tuple(Scenario(**s) for s in stored["grid"])
     assert grid == simulate.CHECK_GRID
     simulate.write_study(tmp_path, grid, stored["replicates"], stored["seed"],
                          stored["methods"], workers=1)
-    assert (tmp_path / "summary.csv").read_bytes() == (STORED / "check" / "summary.csv").read_bytes()
+    _assert_same_summary(pd.read_csv(tmp_path / "summary.csv"),
+                         pd.read_csv(STORED / "check" / "summary.csv"))
 
 
 def test_stored_study_is_complete() -> None:
@@ -324,4 +357,5 @@ def test_rerun_of_stored_scenarios_reproduces_their_rows(scenario: Scenario, met
                        & (table.tau == scenario.tau) & (table.method == row["method"])].iloc[0]
         for col in ("coverage_ci", "coverage_pi", "bias", "width_ci", "interval_score",
                     "failure_rate"):
-            assert row[col] == pytest.approx(stored[col], rel=1e-9, abs=1e-12), (row["method"], col)
+            assert row[col] == pytest.approx(stored[col], rel=STORED_RTOL, abs=STORED_ATOL), (
+                row["method"], col)
