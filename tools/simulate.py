@@ -53,15 +53,25 @@ from analysis.evidence.readers import load_yaml
 ROOT = Path(__file__).resolve().parents[1]
 #: The simulation plan: grid, seed, replicates and the rule that chooses the primary method.
 PLAN = ROOT / "data" / "simulation_plan.yaml"
-#: The tiny grid re-run by the tests (two hard scenarios: k = 2 and 3, rates near 100 %).
-CHECK_GRID: tuple[Scenario, ...] = (Scenario(3, 0.95, 0.5), Scenario(2, 0.99, 1.0))
+#: The tiny grid re-run by the tests (hard scenarios: k = 2 and 3, rates near 100 %, and one
+#: scenario of each mechanism that is not the binomial-normal model).
+CHECK_GRID: tuple[Scenario, ...] = (
+    Scenario(3, 0.95, 0.5), Scenario(2, 0.99, 1.0),
+    Scenario(3, 0.95, 0.0, mechanism="beta-binomial", param=20.0),
+    Scenario(3, 0.9, 0.5, mechanism="definition-shift", param=0.1),
+    Scenario(2, 0.95, 0.5, mechanism="case-report"),
+)
 CHECK_REPLICATES = 30
 
 
 def plan_grid(plan: dict[str, Any]) -> tuple[Scenario, ...]:
-    """The plan's full factorial grid (order k, proportion, tau)."""
-    g = plan["grid"]
-    return scenario_grid(g["k"], g["proportion"], g["tau"], (int(g["n_min"]), int(g["n_max"])))
+    """The plan's scenarios: for each entry of ``grids`` (a mechanism, its ``param`` and the
+    values of k, proportion and tau) its full factorial grid (order k, proportion, tau), with the
+    plan's ``n_min`` and ``n_max``, in the plan's order."""
+    sizes = (int(plan["n_min"]), int(plan["n_max"]))
+    return tuple(s for g in plan["grids"] for s in scenario_grid(
+        g["k"], g["proportion"], g["tau"], sizes, g.get("mechanism", "binomial-normal"),
+        float(g.get("param", 0.0))))
 #: Significant digits written to the CSV files.
 DIGITS = 10
 
@@ -112,7 +122,9 @@ def write_study(out: Path, grid: Sequence[Scenario], replicates: int, seed: int,
         "grid": [asdict(s) for s in grid],
         "methods": list(methods),
         "level": 0.95,
-        "estimand": "expit(mu): the median of the logit-normal distribution of true proportions",
+        "estimand": ("the median true proportion across studies (expit(mu) for the binomial-normal "
+                     "model; the Beta median; midway between two outcome definitions; the series' "
+                     "median when a case report is added)"),
         "analysis_version": __version__,
         "git_commit": _git_commit(),
         "python": platform.python_version(),

@@ -745,13 +745,15 @@ def run_scenario(
 ) -> list[dict[str, Any]]:
     """Simulate one scenario, fit every method and summarise: one row (dict) per method.
 
-    Each row starts with the scenario (``k``, ``proportion``, ``tau``, ``n_min``, ``n_max``) and
-    ``method``, followed by the measures of :func:`summarise`. Deterministic given the arguments.
+    Each row starts with the scenario (``k``, ``proportion``, ``tau``, ``n_min``, ``n_max``,
+    ``mechanism``, ``param``) and ``method``, followed by the measures of :func:`summarise`.
+    Deterministic given the arguments.
     """
     data = simulate_data(scenario, replicates, scenario_rng(seed, scenario))
     fits = fit_methods(data.events, data.n, methods, level)
     head = {"k": scenario.k, "proportion": scenario.proportion, "tau": scenario.tau,
-            "n_min": scenario.n_min, "n_max": scenario.n_max}
+            "n_min": scenario.n_min, "n_max": scenario.n_max, "mechanism": scenario.mechanism,
+            "param": scenario.param}
     return [{**head, "method": name, **summarise(out, scenario, level)} for name, out in fits.items()]
 
 

@@ -128,7 +128,8 @@ def test_grid_is_full_factorial() -> None:
         (k, p, t) for k in (3, 5, 10) for p in (0.6, 0.8, 0.95) for t in (0.0, 0.5, 1.0)}
 
 
-@pytest.mark.parametrize("bad", [{"k": 1}, {"proportion": 1.0}, {"tau": -0.1}, {"n_min": 0}])
+@pytest.mark.parametrize("bad", [{"k": 1}, {"proportion": 1.5}, {"proportion": 0.0}, {"tau": -0.1},
+                                 {"n_min": 0}, {"mechanism": "poisson"}, {"param": 0.1}])
 def test_scenario_rejects_bad_values(bad: dict) -> None:
     args = {"k": 3, "proportion": 0.8, "tau": 0.5, **bad}
     with pytest.raises(ValueError, match=next(iter(bad))):
@@ -139,9 +140,13 @@ def test_scenario_rejects_bad_values(bad: dict) -> None:
 
 
 def _replicates() -> tuple[np.ndarray, np.ndarray]:
+    """Six simulated replicates plus three hand-made degenerate ones: every study at n, studies
+    at both boundaries only, identical studies (HKSJ SE 0)."""
     sc = Scenario(4, 0.9, 0.8, 1, 30)
     d = simulate_data(sc, 6, scenario_rng(11, sc))
-    return d.events, d.n
+    extra_x = np.array([[5, 7, 2, 9], [0, 3, 0, 4], [2, 2, 2, 2]])
+    extra_n = np.array([[5, 7, 2, 9], [2, 3, 5, 4], [4, 4, 4, 4]])
+    return np.vstack([d.events, extra_x]), np.vstack([d.n, extra_n])
 
 
 
@@ -160,19 +165,26 @@ def test_method_matches_metaprop(method: str) -> None:
                out.pi_upper[r]]
         want = [res.estimate, res.ci_lower, res.ci_upper, res.pi_lower, res.pi_upper]
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
-        fell_back = any("fell back" in s for s in res.notes)
+        fell_back = any("no maximum-likelihood estimate" in s for s in res.notes)
         assert bool(out.failed[r]) == fell_back
 
 
-def test_glmm_without_finite_estimate_falls_back_and_counts_as_failure() -> None:
-    events = np.array([[5, 10, 3], [4, 9, 2]])
-    n = np.array([[5, 10, 3], [6, 9, 2]])
-    out = fit_methods(events, n, ("REML-z", "REML-HKSJ", "GLMM-z", "GLMM-t"))
-    assert out["GLMM-z"].failed.tolist() == [True, False]
-    assert "no finite ML estimate" in out["GLMM-z"].notes[0]
-    assert out["GLMM-z"].estimate[0] == pytest.approx(out["REML-z"].estimate[0], rel=1e-12)
-    assert "REML-HKSJ used" in out["GLMM-t"].notes[0]
-    assert out["GLMM-t"].ci_lower[0] == pytest.approx(out["REML-HKSJ"].ci_lower[0], rel=1e-12)
+def test_degenerate_replicates_follow_metaprop() -> None:
+    """Row 0: every study at n (exact pooled interval for every method, not a failure); row 1:
+    an ordinary replicate; row 2: studies at both boundaries only (the GLMM has no finite
+    estimate: the Bayesian binomial-normal model with metaprop's default priors, a failure)."""
+    events = np.array([[5, 10, 3], [4, 9, 2], [0, 5, 0]])
+    n = np.array([[5, 10, 3], [6, 9, 2], [5, 5, 8]])
+    out = fit_methods(events, n, ("REML-HKSJ", "GLMM-z", "GLMM-t", "BAYES-BN-HN0.5"))
+    lo0 = 0.025 ** (1 / 18)
+    for name, o in out.items():
+        assert (o.estimate[0], o.ci_upper[0], o.pi_upper[0]) == (1.0, 1.0, 1.0), name
+        assert o.ci_lower[0] == pytest.approx(lo0, rel=1e-9) and not o.failed[0], name
+        assert "exact pooled interval" in o.notes[0]
+    assert out["GLMM-z"].failed.tolist() == [False, False, True]
+    assert "Bayesian binomial-normal used" in out["GLMM-t"].notes[2]
+    for glmm in ("GLMM-z", "GLMM-t"):
+        assert out[glmm].ci_lower[2] == out["BAYES-BN-HN0.5"].ci_lower[2]
     # same GLMM fit, wider t(k-1) interval where it converged
     assert out["GLMM-t"].estimate[1] == out["GLMM-z"].estimate[1]
     assert out["GLMM-t"].ci_lower[1] < out["GLMM-z"].ci_lower[1]
