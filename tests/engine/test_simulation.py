@@ -43,12 +43,14 @@ from analysis.engine.simulation import (
     METHODS,
     MethodOutput,
     Scenario,
+    beta_with_median,
     coverage_band,
     coverage_by_k,
     fit_methods,
     interval_score,
     median_mcse,
     method_for,
+    new_study_coverage,
     nominal_mcse,
     pi_coverage_probability,
     pooled_intervals,
@@ -119,6 +121,42 @@ def test_data_follow_the_mechanism() -> None:
     sc1 = Scenario(10, 0.8, 1.0)
     d1 = simulate_data(sc1, 4000, scenario_rng(3, sc1))
     assert abs(np.std(d1.theta - sc1.mu) - 1.0) < 0.02
+
+
+def test_true_proportion_of_one_gives_all_events() -> None:
+    sc = Scenario(3, 1.0, 0.0)
+    d = simulate_data(sc, 20, scenario_rng(1, sc))
+    assert np.array_equal(d.events, d.n) and sc.mu == math.inf
+    assert [s.tau for s in scenario_grid((2,), (1.0,), (0.0, 0.5))] == [0.0]  # tau moot at p = 1
+
+
+def test_beta_binomial_has_the_stated_median_and_concentration() -> None:
+    a, b = beta_with_median(0.9, 20)
+    assert a + b == pytest.approx(20) and stats.beta.median(a, b) == pytest.approx(0.9, abs=1e-12)
+    sc = Scenario(10, 0.9, 0.0, 200, 200, mechanism="beta-binomial", param=20.0)
+    d = simulate_data(sc, 2000, scenario_rng(2, sc))
+    true = special.expit(d.theta)
+    # median of 20,000 Beta draws: SE about 0.0006
+    assert abs(np.median(true) - 0.9) < 0.003
+    assert new_study_coverage([0.0, 0.9], [0.9, 1.0], sc) == pytest.approx([0.5, 0.5], abs=1e-12)
+
+
+def test_definition_shift_draws_two_definitions_ten_points_apart() -> None:
+    sc = Scenario(10, 0.9, 0.0, 1, 60, mechanism="definition-shift", param=0.1)
+    d = simulate_data(sc, 500, scenario_rng(3, sc))
+    true = np.unique(np.round(special.expit(d.theta), 12))
+    assert true.tolist() == pytest.approx([0.85, 0.95])
+    # a new study is at 0.85 or 0.95 with probability 1/2 each
+    assert new_study_coverage([0.8, 0.9], [0.9, 0.96], sc).tolist() == [0.5, 0.5]
+    assert new_study_coverage([0.8], [0.96], sc).tolist() == [1.0]
+
+
+def test_case_report_scenario_appends_one_success_of_one() -> None:
+    sc = Scenario(3, 0.9, 0.5, mechanism="case-report")
+    d = simulate_data(sc, 10, scenario_rng(4, sc))
+    assert d.events.shape == (10, 4) and sc.k_total == 4
+    assert (d.events[:, 3] == 1).all() and (d.n[:, 3] == 1).all()
+    assert sc.key() != Scenario(3, 0.9, 0.5).key()  # its own random stream
 
 
 def test_grid_is_full_factorial() -> None:
@@ -280,19 +318,17 @@ def test_writer_reproduces_stored_check(tmp_path: Path) -> None:
 def test_stored_study_is_complete() -> None:
     run = json.loads((STORED / "run.json").read_text(encoding="utf-8"))
     table = pd.read_csv(STORED / "summary.csv")
+    plan = load_yaml(simulate.PLAN)
     assert run["seed"] == json.loads(
         (STORED / "check" / "run.json").read_text(encoding="utf-8"))["seed"]
-    assert run["replicates"] >= 1000
-    assert (table["replicates"] == run["replicates"]).all()
-    assert run["methods"] == list(METHODS)
-    want = {(s["k"], s["proportion"], s["tau"], m) for s in run["grid"] for m in METHODS}
-    got = set(zip(table.k, table.proportion, table.tau, table.method, strict=True))
-    assert got == want and len(table) == len(want)
-    plan = load_yaml(simulate.PLAN)
     assert run["seed"] == plan["seed"] and run["replicates"] == plan["replicates"]
-    assert [tuple(s.values()) for s in run["grid"]] == [
-        (s.k, s.proportion, s.tau, s.n_min, s.n_max) for s in simulate.plan_grid(plan)]
-    assert set(plan["candidates"]) | set(plan["reported_only"]) == set(METHODS)
+    assert (table["replicates"] == run["replicates"]).all()
+    assert run["methods"] == list(simulate.plan_methods(plan))
+    keys = ("mechanism", "param", "k", "proportion", "tau")
+    want = {(*(s[c] for c in keys), m) for s in run["grid"] for m in run["methods"]}
+    got = set(zip(*(table[c] for c in keys), table.method, strict=True))
+    assert got == want and len(table) == len(want)
+    assert [Scenario(**s) for s in run["grid"]] == list(simulate.plan_grid(plan))
 
 
 # --------------------------------------------------------------------------- verdict and figures
@@ -357,6 +393,7 @@ def test_method_for_maps_plan_settings() -> None:
 @pytest.mark.parametrize(("scenario", "methods"), [
     (Scenario(5, 0.9, 0.5), ("DL-z", "REML-HKSJ-adhoc", "PFT-REML")),
     (Scenario(3, 0.95, 0.0), ("GLMM-z", "GLMM-t")),
+    (Scenario(2, 0.95, 0.0, mechanism="beta-binomial", param=20.0), ("BAYES-BN-HN1.0",)),
 ])
 def test_rerun_of_stored_scenarios_reproduces_their_rows(scenario: Scenario, methods: tuple) -> None:
     """A scenario of the stored study re-run (all its replicates, some methods) gives the stored
@@ -366,7 +403,10 @@ def test_rerun_of_stored_scenarios_reproduces_their_rows(scenario: Scenario, met
     rows = run_scenario(scenario, run["replicates"], run["seed"], methods)
     for row in rows:
         stored = table[(table.k == scenario.k) & (table.proportion == scenario.proportion)
-                       & (table.tau == scenario.tau) & (table.method == row["method"])].iloc[0]
+                       & (table.tau == scenario.tau) & (table.mechanism == scenario.mechanism)
+                       & (table.param == scenario.param) & (table.method == row["method"])]
+        assert len(stored) == 1
+        stored = stored.iloc[0]
         for col in ("coverage_ci", "coverage_pi", "bias", "width_ci", "interval_score",
                     "failure_rate"):
             assert row[col] == pytest.approx(stored[col], rel=STORED_RTOL, abs=STORED_ATOL), (
