@@ -75,7 +75,9 @@ MIN_K_PREDICTION = 3
 
 def shows_prediction_interval(result: Any, min_k: int = MIN_K_PREDICTION) -> bool:
     """Whether a pooled result gets a prediction interval: random effects and k >= ``min_k`` (the plan's
-    ``few_studies.min_studies_prediction``, 3 by default)."""
+    ``few_studies.min_studies_prediction``, 3 by default); never for an exact result without a model."""
+    if str(getattr(result, "tau2_estimator", "")).upper() == "EXACT":
+        return False
     return str(result.method).upper() != "EE" and int(result.k) >= min_k
 
 

@@ -768,13 +768,18 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def method_for(measure: str, method: str, ci: str, tau_prior_scale: float = 0.5) -> str | None:
-    """Name in :data:`METHODS` of an analysis given by ``metaprop`` settings, or None."""
+def method_for(measure: str, method: str, ci: str, tau_prior_scale: float = 0.5,
+               mu_prior: str | None = None, mu_prior_sd: float | None = None) -> str | None:
+    """Name in :data:`METHODS` of an analysis given by ``metaprop`` settings, or None (the prior
+    on mu of the Bayesian binomial-normal model is logistic(0, 1) unless said otherwise)."""
+    family = mu_prior or ("normal" if mu_prior_sd is not None else "logistic")
     for name, cfg in ENGINE_SETTINGS.items():
         if (cfg["measure"], cfg["method"]) != (measure, method):
             continue
         if method.startswith("BAYES"):
-            if cfg["tau_prior_scale"] == tau_prior_scale:
+            same_mu = (cfg.get("mu_prior", "logistic") == family
+                       and (family == "logistic" or cfg.get("mu_prior_sd") == mu_prior_sd))
+            if cfg["tau_prior_scale"] == tau_prior_scale and same_mu:
                 return name
         elif cfg["ci"] == ci:
             return name
@@ -801,7 +806,7 @@ def coverage_band(summary: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
     return pd.Series(out, index=summary.index, name="band")
 
 
-def scorecard(summary: Any, level: float = 0.95) -> Any:
+def scorecard(summary: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
     """One row per method: two-sided coverage, bias, width and interval score over scenarios.
 
     Parameters
@@ -815,13 +820,13 @@ def scorecard(summary: Any, level: float = 0.95) -> Any:
     pandas.DataFrame
         Indexed by method (in :data:`METHODS` order where known) with ``scenarios``;
         ``ci_below``, ``ci_within``, ``ci_above`` (scenarios whose coverage lies below, within or
-        above ``level`` +/- 2 MCSE at the nominal level, :func:`coverage_band`); ``ci_min``,
+        above ``level`` +/- ``n_se`` MCSE at the nominal level, :func:`coverage_band`); ``ci_min``,
         ``ci_max``; ``bias_max_abs``; ``width_ci_median`` (median over scenarios of the median
         CI width); ``interval_score_mean``; ``failure_max``.
     """
     import pandas as pd
 
-    df = summary.assign(band=coverage_band(summary, level), abs_bias=summary["bias"].abs())
+    df = summary.assign(band=coverage_band(summary, level, n_se), abs_bias=summary["bias"].abs())
     g = df.groupby("method", sort=False)
     card = pd.DataFrame({
         "scenarios": g.size(),

@@ -115,12 +115,15 @@ def exact_studies(rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 
 def i2_interval(result: Any) -> tuple[float, float] | None:
-    """I² (percent) at the Q-profile bounds of tau² (metafor's ``confint``); None for k < 2."""
+    """I² (percent) at the Q-profile bounds of tau² (metafor's ``confint``); None for k < 2 and
+    when tau² has no interval (an exact result without a model, :mod:`analysis.engine.exact`)."""
     if int(result.k) < 2:
+        return None
+    lo, hi = (float(t) for t in result.tau2_ci)
+    if np.isnan(lo) or np.isnan(hi):
         return None
     vi = np.array([r.vi for r in result.study_rows], dtype=float)
     s2 = typical_within_variance(vi)
-    lo, hi = (float(t) for t in result.tau2_ci)
     return 100 * lo / (lo + s2), 100 * hi / (hi + s2)
 
 

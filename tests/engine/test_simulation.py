@@ -70,7 +70,7 @@ STORED = ROOT / "results" / "simulation"
 STORED_RTOL = 1e-6
 STORED_ATOL = 1e-6
 #: Columns of a summary that are not numbers and must come back identical.
-TEXT_COLUMNS = ("method", "notes")
+TEXT_COLUMNS = ("mechanism", "method", "notes")
 
 
 def _assert_same_summary(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -384,6 +384,8 @@ def test_method_for_maps_plan_settings() -> None:
     assert method_for("PLO", "GLMM", "t") == "GLMM-t"
     assert method_for("PLO", "BAYES_BN", "z", 0.5) == "BAYES-BN-HN0.5"
     assert method_for("PLO", "BAYES_BN", "z", 1.0) == "BAYES-BN-HN1.0"
+    assert method_for("PLO", "BAYES_BN", "z", 1.0, "normal", 1.5) == "BAYES-BN-HN1.0-N1.5"
+    assert method_for("PLO", "BAYES_BN", "z", 1.0, mu_prior_sd=2.82) is None
     assert method_for("PLO", "BAYES", "z", 0.5) is None
     assert method_for("PAS", "REML", "z") is None
 
