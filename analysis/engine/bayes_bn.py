@@ -274,7 +274,7 @@ def binomial_normal(
         Credibility level of the equal-tailed intervals.
     mu_prior : {"logistic", "normal"}, default "logistic"
         Family of the prior on mu: Logistic(``mu_mean``, ``mu_scale``), uniform on the
-        proportion scale at the defaults ([northrup2018]), or N(``mu_mean``, ``mu_scale``^2).
+        proportion scale at the defaults ([northrup2018]), or normal with mean ``mu_mean`` and SD ``mu_scale``.
 
     Returns
     -------

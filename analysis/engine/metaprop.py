@@ -307,7 +307,7 @@ def metaprop(
         scale); for "BAYES_BN", giving it selects a normal prior (``mu_prior="normal"``).
     mu_prior : {"logistic", "normal"}, optional
         Family of the prior on mu of "BAYES_BN" (logit scale). Default "logistic": Logistic(0, 1),
-        uniform on the proportion scale ([northrup2018]); "normal" uses N(0, ``mu_prior_sd``^2)
+        uniform on the proportion scale ([northrup2018]); "normal" uses N(0, SD ``mu_prior_sd``)
         with SD 1.5 unless given ([mcelreath2020]).
 
     Returns

@@ -247,7 +247,8 @@ def choice_text(choice: MethodChoice, labels: Mapping[str, str] | None = None) -
                 f"{nm(m)}: below the band in {int(v)} of {n}, within it in {int(d['within'][m])} of "
                 f"{reach} where reachable, lowest coverage {100 * d['min_coverage'][m]:.1f} %"
                 for m, v in step.values.items())
-            out.append(f"Coverage gate: {vals}. Passed: {went}{note}.")
+            verb = "Went on" if step.note else "Passed"
+            out.append(f"Coverage gate: {vals}. {verb}: {went}{note}.")
         elif step.name == "interval score":
             d = step.details
             vals = "; ".join(

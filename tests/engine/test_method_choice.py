@@ -121,6 +121,7 @@ def test_everybody_below_somewhere() -> None:
                   "C": [0.90, 0.95, 0.95, 0.91, 0.95]})
     c = choose_method(s, PLAN)
     assert c.steps[0].kept == ("B",) and "fewest" in c.steps[0].note
+    assert "Went on: B (every candidate was below the band" in choice_text(c)[0]
 
 
 def test_missing_or_unequal_candidates_are_errors() -> None:
