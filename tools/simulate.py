@@ -18,8 +18,9 @@ Writes into ``--out``:
 * ``summary.csv``: one row per scenario and method (performance measures with Monte Carlo SEs);
 * ``run.json``: seed, grid, replicates, methods, package versions, git commit and run time;
 * ``check/summary.csv`` and ``check/run.json``: the same for a tiny grid (one scenario, few
-  replicates) that the test suite re-runs and compares byte for byte, so the stored results are
-  known to come from the committed code and seed.
+  replicates) that the test suite re-runs and compares (text identical, numbers to 1e-6, which
+  holds across CPUs and thread counts), so the stored results are known to come from the
+  committed code and seed.
 
 The CSV files depend only on the seed, the grid, the replicates and the code (never on the
 number of workers or the order in which scenarios finish); ``run.json`` also records when and how
@@ -52,37 +53,71 @@ from analysis.evidence.readers import load_yaml
 ROOT = Path(__file__).resolve().parents[1]
 #: The simulation plan: grid, seed, replicates and the rule that chooses the primary method.
 PLAN = ROOT / "data" / "simulation_plan.yaml"
-#: The tiny grid re-run by the tests (two hard scenarios: k = 2 and 3, rates near 100 %).
-CHECK_GRID: tuple[Scenario, ...] = (Scenario(3, 0.95, 0.5), Scenario(2, 0.99, 1.0))
+#: The tiny grid re-run by the tests (hard scenarios: k = 2 and 3, rates near 100 %, and one
+#: scenario of each mechanism that is not the binomial-normal model).
+CHECK_GRID: tuple[Scenario, ...] = (
+    Scenario(3, 0.95, 0.5), Scenario(2, 0.99, 1.0),
+    Scenario(3, 0.95, 0.0, mechanism="beta-binomial", param=20.0),
+    Scenario(3, 0.9, 0.5, mechanism="definition-shift", param=0.1),
+    Scenario(2, 0.95, 0.5, mechanism="case-report"),
+)
 CHECK_REPLICATES = 30
 
 
 def plan_grid(plan: dict[str, Any]) -> tuple[Scenario, ...]:
-    """The plan's full factorial grid (order k, proportion, tau)."""
-    g = plan["grid"]
-    return scenario_grid(g["k"], g["proportion"], g["tau"], (int(g["n_min"]), int(g["n_max"])))
+    """The plan's scenarios: for each entry of ``grids`` (a mechanism, its ``param`` and the
+    values of k, proportion and tau) its full factorial grid (order k, proportion, tau), with the
+    plan's ``n_min`` and ``n_max``, in the plan's order."""
+    sizes = (int(plan["n_min"]), int(plan["n_max"]))
+    return tuple(s for g in plan["grids"] for s in scenario_grid(
+        g["k"], g["proportion"], g["tau"], sizes, g.get("mechanism", "binomial-normal"),
+        float(g.get("param", 0.0))))
 #: Significant digits written to the CSV files.
 DIGITS = 10
 
 
-def _one(args: tuple[Scenario, int, int, tuple[str, ...]]) -> list[dict[str, Any]]:
-    scenario, replicates, seed, methods = args
-    return run_scenario(scenario, replicates, seed, methods)
+def _one(args: tuple[int, Scenario, int, int, tuple[str, ...]]) -> tuple[int, list[dict[str, Any]]]:
+    index, scenario, replicates, seed, methods = args
+    return index, run_scenario(scenario, replicates, seed, methods)
 
 
 def run_grid(grid: Sequence[Scenario], replicates: int, seed: int,
-             methods: Sequence[str] = METHODS, workers: int = 1) -> pd.DataFrame:
-    """All scenarios of ``grid`` (in ``workers`` processes when > 1), one row per method."""
-    jobs = [(s, replicates, seed, tuple(methods)) for s in grid]
+             methods: Sequence[str] = METHODS, workers: int = 1,
+             progress: bool = False) -> pd.DataFrame:
+    """All scenarios of ``grid`` (in ``workers`` processes when > 1), one row per method, in the
+    order of ``grid`` whatever order they finish in; ``progress`` prints one line per scenario."""
+    jobs = [(i, s, replicates, seed, tuple(methods)) for i, s in enumerate(grid)]
+    parts: dict[int, list[dict[str, Any]]] = {}
+    start = time.perf_counter()
+
+    def note(i: int) -> None:
+        if progress:
+            print(f"    {len(parts)}/{len(jobs)} scenarios ({time.perf_counter() - start:.0f} s): "
+                  f"{grid[i]}", flush=True)
+
     if workers > 1 and len(jobs) > 1:
         # largest k first, so that the slowest scenarios do not finish last on one worker
-        order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].k)
+        order = sorted(jobs, key=lambda j: -j[1].k)
         with mp.get_context("spawn").Pool(workers) as pool:
-            done = pool.map(_one, [jobs[i] for i in order], chunksize=1)
-        parts = [p for _, p in sorted(zip(order, done, strict=True), key=lambda t: t[0])]
+            for i, rows in pool.imap_unordered(_one, order, chunksize=1):
+                parts[i] = rows
+                note(i)
     else:
-        parts = [_one(j) for j in jobs]
-    return pd.DataFrame([row for part in parts for row in part])
+        for job in jobs:
+            i, rows = _one(job)
+            parts[i] = rows
+            note(i)
+    return pd.DataFrame([row for i in range(len(jobs)) for row in parts[i]])
+
+
+def plan_methods(plan: dict[str, Any]) -> tuple[str, ...]:
+    """The methods the plan simulates (its candidates and reported-only methods), in the order
+    of :data:`analysis.engine.simulation.METHODS`."""
+    wanted = set(plan["candidates"]) | set(plan.get("reported_only", []))
+    unknown = wanted - set(METHODS)
+    if unknown:
+        raise ValueError(f"simulation plan: unknown method(s) {', '.join(sorted(unknown))}")
+    return tuple(m for m in METHODS if m in wanted)
 
 
 def _git_commit() -> str:
@@ -97,10 +132,11 @@ def _git_commit() -> str:
 
 
 def write_study(out: Path, grid: Sequence[Scenario], replicates: int, seed: int,
-                methods: Sequence[str] = METHODS, workers: int = 1) -> dict[str, Any]:
+                methods: Sequence[str] = METHODS, workers: int = 1,
+                progress: bool = False) -> dict[str, Any]:
     """Run the study and write ``summary.csv`` and ``run.json`` into ``out``; return the run record."""
     start = time.perf_counter()
-    table = run_grid(grid, replicates, seed, methods, workers)
+    table = run_grid(grid, replicates, seed, methods, workers, progress)
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "summary.csv", index=False, float_format=f"%.{DIGITS}g",
@@ -111,7 +147,9 @@ def write_study(out: Path, grid: Sequence[Scenario], replicates: int, seed: int,
         "grid": [asdict(s) for s in grid],
         "methods": list(methods),
         "level": 0.95,
-        "estimand": "expit(mu): the median of the logit-normal distribution of true proportions",
+        "estimand": ("the median true proportion across studies (expit(mu) for the binomial-normal "
+                     "model; the Beta median; midway between two outcome definitions; the series' "
+                     "median when a case report is added)"),
         "analysis_version": __version__,
         "git_commit": _git_commit(),
         "python": platform.python_version(),
@@ -136,12 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = load_yaml(args.plan)
     grid, seed, reps = plan_grid(plan), int(plan["seed"]), int(plan["replicates"])
+    methods = plan_methods(plan)
     if not args.check_only:
         print(f"==> simulation: {len(grid)} scenarios x {reps} replicates x "
-              f"{len(METHODS)} methods, seed {seed}, {args.workers} workers", flush=True)
-        rec = write_study(args.out, grid, reps, seed, METHODS, args.workers)
+              f"{len(methods)} methods, seed {seed}, {args.workers} workers", flush=True)
+        rec = write_study(args.out, grid, reps, seed, methods, args.workers, progress=True)
         print(f"    done in {rec['run_time_seconds']:.1f} s -> {args.out / 'summary.csv'}")
-    check = write_study(args.out / "check", CHECK_GRID, CHECK_REPLICATES, seed, METHODS, 1)
+    check = write_study(args.out / "check", CHECK_GRID, CHECK_REPLICATES, seed, methods, 1)
     print(f"    check grid done in {check['run_time_seconds']:.1f} s -> "
           f"{args.out / 'check' / 'summary.csv'}")
     return 0

@@ -80,7 +80,10 @@ MIN_K_HETEROGENEITY = 5
 def shows_prediction_interval(result: Any, min_k: int = MIN_K_PREDICTION,
                               min_k_heterogeneity: int = MIN_K_HETEROGENEITY) -> bool:
     """Whether a pooled result gets a prediction interval: random effects, k >= ``min_k`` (the plan's
-    ``few_studies.min_studies_prediction``) and heterogeneity estimable (k >= ``min_k_heterogeneity``)."""
+    ``few_studies.min_studies_prediction``) and heterogeneity estimable (k >= ``min_k_heterogeneity``);
+    never for an exact result without a model."""
+    if str(getattr(result, "tau2_estimator", "")).upper() == "EXACT":
+        return False
     k = int(result.k)
     return str(result.method).upper() != "EE" and k >= min_k and k >= min_k_heterogeneity
 
@@ -89,6 +92,8 @@ def no_prediction_reason(result: Any, min_k: int = MIN_K_PREDICTION,
                          min_k_heterogeneity: int = MIN_K_HETEROGENEITY) -> str:
     """Why a pooled result has no prediction interval, in words (empty when it has one)."""
     k = int(result.k)
+    if str(getattr(result, "tau2_estimator", "")).upper() == "EXACT":
+        return "an exact interval without a model has no between-study variance"
     if str(result.method).upper() == "EE":
         return "a common-effect model has no between-study variance"
     if k < min_k_heterogeneity:

@@ -7,14 +7,25 @@ Model (the binomial-normal hierarchical model, [hamza2008]; with weakly informat
 
     x_i \mid \theta_i \sim \mathrm{Bin}(n_i, \operatorname{expit}\theta_i), \quad
     \theta_i \mid \mu, \tau \sim N(\mu, \tau^2), \quad
-    \mu \sim N(m_0, s_0^2), \quad \tau \sim \text{half-normal}(\text{scale}).
+    \mu \sim \mathrm{Logistic}(m_0, s_0) \text{ or } N(m_0, s_0^2), \quad
+    \tau \sim \text{half-normal}(\text{scale}).
 
 The exact binomial likelihood is used, with no continuity correction, so studies with 0 or
-:math:`n_i` events need no special treatment. The default prior on :math:`\mu` is
-:math:`N(0, 2.82^2)`: on the odds scale it puts 95 % of its mass between 1/250 and 250, the
-rationale [gunhan2020] give for their prior on a log odds ratio; on the proportion scale it
-spans 0.4 % to 99.6 %. Half-normal priors on :math:`\tau` with scales 0.5 and 1.0 are the
-weakly informative choices for logit-scale heterogeneity discussed by [roever2021].
+:math:`n_i` events need no special treatment.
+
+Prior on :math:`\mu`, the logit of the median true proportion. The default is the standard
+logistic distribution, :math:`\mu \sim \mathrm{Logistic}(0, 1)`, whose density
+:math:`e^{-\mu}/(1 + e^{-\mu})^2` is exactly the uniform distribution of
+:math:`\operatorname{expit}(\mu)` on (0, 1): every median proportion is equally likely a
+priori. Normal priors on a logit with a large SD, such as the :math:`N(0, 2.82^2)` used earlier
+(the rationale [gunhan2020] give for a log odds RATIO, which is not a baseline logit), are
+U-shaped on the proportion scale (about 5 % of the mass of :math:`N(0, 2.82^2)` lies above 99 %)
+and so favour proportions near 0 and 1; [northrup2018] show how such "vague" normal priors on
+logit-scale intercepts become informative and recommend logistic priors instead. A normal prior
+(``mu_prior="normal"``, SD ``mu_scale``) remains available for sensitivity analyses, for example
+:math:`N(0, 1.5^2)`, which is nearly flat on the proportion scale but lighter-tailed than the
+logistic ([mcelreath2020], section 11.1). Half-normal priors on :math:`\tau` with scales 0.5 and
+1.0 are the weakly informative choices for logit-scale heterogeneity discussed by [roever2021].
 
 Computation, deterministic:
 
@@ -26,8 +37,9 @@ Computation, deterministic:
 2. The joint posterior :math:`p(\mu, \tau \mid x) \propto p(\mu)\,p(\tau) \prod_i L_i` on a
    2-D grid: ``TAU_NODES`` values of :math:`\tau = \tau_{max} u^2` (:math:`u` equally spaced in
    [0, 1], dense near 0; :math:`\tau_{max} = 6\times` scale) and ``MU_NODES`` equally spaced
-   values of :math:`\mu` over the region where the posterior exceeds :math:`e^{-30}` times its
-   maximum (found by a coarse pass over :math:`m_0 \pm 6 s_0`).
+   values of :math:`\mu` over the region where the posterior exceeds :math:`e^{-20}` times its
+   maximum (found by a coarse pass over :math:`m_0 \pm 6 s_0` for the normal prior and
+   :math:`m_0 \pm 34 s_0` for the logistic, whose log density falls linearly in the tails).
 3. The log posterior, smooth in :math:`\mu` and in :math:`u`, is carried by cubic splines to a
    fine grid (``MU_FINE`` x ``TAU_FINE``); the trapezoid rule there gives the marginal
    distribution functions of :math:`\mu` and :math:`\tau`, inverted for the posterior median
@@ -53,12 +65,17 @@ from scipy import interpolate, optimize, special
 
 from analysis.engine.quadrature import gauss_hermite
 
-__all__ = ["MU_PRIOR_SD", "BinomialNormalFit", "binomial_normal"]
+__all__ = ["MU_PRIORS", "MU_PRIOR_SCALE", "BinomialNormalFit", "binomial_normal", "mu_prior_text"]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Default prior SD of mu (logit scale), [gunhan2020]'s rationale (odds within 1/250 to 250).
-MU_PRIOR_SD = 2.82
+#: Families of the prior on mu: "logistic" (the default; Logistic(0, 1) is uniform on the
+#: proportion scale) and "normal".
+MU_PRIORS: tuple[str, ...] = ("logistic", "normal")
+#: Default scale of the prior on mu (logit scale): Logistic(0, 1).
+MU_PRIOR_SCALE = 1.0
+#: Half-widths of the coarse search for the mu range, in prior scales, per family.
+_COARSE_HALF_WIDTH = {"normal": 6.0, "logistic": 34.0}
 #: Adaptive Gauss-Hermite nodes per study and grid point.
 GH_NODES = 11
 #: Newton steps towards each integrand's mode (from its normal approximation).
@@ -72,7 +89,7 @@ MU_COARSE = 25
 MU_FINE = 401
 TAU_FINE = 201
 #: The mu grid covers where the log posterior is within this of its maximum.
-LOG_RANGE = 30.0
+LOG_RANGE = 20.0
 #: tau grid runs up to this many prior scales (a half-normal has mass 2e-9 beyond 6 scales).
 TAU_MAX_SCALES = 6.0
 _SQRT2 = math.sqrt(2.0)
@@ -95,8 +112,11 @@ class BinomialNormalFit:
         Posterior median of tau^2 (``tau_median ** 2``).
     pred_lower, pred_upper : float
         Equal-tailed posterior predictive interval of a new study's true logit.
-    tau_scale, mu_sd, mu_mean, level : float
-        Prior settings and credibility level.
+    tau_scale, mu_scale, mu_mean, level : float
+        Prior settings (half-normal scale of tau; scale and location of the prior on mu) and
+        credibility level.
+    mu_prior : str
+        Family of the prior on mu, "logistic" or "normal" (``mu_scale`` is then its SD).
     k : int
         Number of studies.
     """
@@ -113,10 +133,11 @@ class BinomialNormalFit:
     pred_lower: float
     pred_upper: float
     tau_scale: float
-    mu_sd: float
+    mu_scale: float
     mu_mean: float
     level: float
     k: int
+    mu_prior: str = "logistic"
 
 
 def _check(events: Any, n: Any) -> tuple[FloatArray, FloatArray]:
@@ -188,13 +209,24 @@ def _quantiles(grid: FloatArray, dens: FloatArray, probs: tuple[float, ...]) -> 
     return [float(np.interp(p, cdf, grid)) for p in probs]
 
 
+def _log_prior_mu(mu: FloatArray, family: str, mean: float, scale: float) -> FloatArray:
+    r"""Log density of the prior on mu, up to a constant: normal
+    :math:`-z^2/2` or logistic :math:`\log\operatorname{expit}(z) + \log\operatorname{expit}(-z)`,
+    :math:`z = (\mu - m_0)/s_0`."""
+    z = (np.asarray(mu, dtype=float) - mean) / scale
+    if family == "normal":
+        return -0.5 * z * z
+    return -np.logaddexp(0.0, -z) - np.logaddexp(0.0, z)
+
+
 def _mu_range(x: FloatArray, n: FloatArray, tau: FloatArray, log_prior_tau: FloatArray,
-              mu_mean: float, mu_sd: float) -> tuple[float, float]:
+              family: str, mu_mean: float, mu_scale: float) -> tuple[float, float]:
     """Interval of mu where the joint log posterior is within ``LOG_RANGE`` of its maximum."""
-    lim = 6.0 * mu_sd
+    lim = _COARSE_HALF_WIDTH[family] * mu_scale
     mu = np.linspace(mu_mean - lim, mu_mean + lim, MU_COARSE)
     taus = tau[:: max(1, len(tau) // 10)]
-    lp = (_loglik(x, n, mu[:, None], taus[None, :]) - 0.5 * ((mu[:, None] - mu_mean) / mu_sd) ** 2
+    lp = (_loglik(x, n, mu[:, None], taus[None, :])
+          + _log_prior_mu(mu, family, mu_mean, mu_scale)[:, None]
           + log_prior_tau[:: max(1, len(tau) // 10)][None, :])
     prof = lp.max(axis=1)
     keep = np.nonzero(prof >= prof.max() - LOG_RANGE)[0]
@@ -223,9 +255,10 @@ def binomial_normal(
     events: Any,
     n: Any,
     tau_scale: float = 0.5,
-    mu_sd: float = MU_PRIOR_SD,
+    mu_scale: float = MU_PRIOR_SCALE,
     mu_mean: float = 0.0,
     level: float = 0.95,
+    mu_prior: str = "logistic",
 ) -> BinomialNormalFit:
     r"""Posterior of the Bayesian binomial-normal model (module docstring: model and quadrature).
 
@@ -235,10 +268,13 @@ def binomial_normal(
         Event counts and sample sizes (0 <= events <= n, n >= 1); k >= 1.
     tau_scale : float, default 0.5
         Scale of the half-normal prior on tau (logit scale), [roever2021].
-    mu_sd, mu_mean : float, default 2.82 and 0
-        Normal prior on mu (logit scale), [gunhan2020].
+    mu_scale, mu_mean : float, default 1 and 0
+        Scale and location of the prior on mu (logit scale); the SD for a normal prior.
     level : float, default 0.95
         Credibility level of the equal-tailed intervals.
+    mu_prior : {"logistic", "normal"}, default "logistic"
+        Family of the prior on mu: Logistic(``mu_mean``, ``mu_scale``), uniform on the
+        proportion scale at the defaults ([northrup2018]), or normal with mean ``mu_mean`` and SD ``mu_scale``.
 
     Returns
     -------
@@ -250,18 +286,21 @@ def binomial_normal(
         Bad counts or prior settings.
     """
     x, m = _check(events, n)
-    for name, v in (("tau_scale", tau_scale), ("mu_sd", mu_sd)):
+    for name, v in (("tau_scale", tau_scale), ("mu_scale", mu_scale)):
         if not (math.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be a positive number; got {v!r}")
+    if mu_prior not in MU_PRIORS:
+        raise ValueError(f"mu_prior must be one of {', '.join(MU_PRIORS)}; got {mu_prior!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1; got {level}")
     tau_max = TAU_MAX_SCALES * tau_scale
     u_c = np.linspace(0.0, 1.0, TAU_NODES)
     tau_c = tau_max * u_c**2
-    lo, hi = _mu_range(x, m, tau_c, -0.5 * (tau_c / tau_scale) ** 2, mu_mean, mu_sd)
+    lo, hi = _mu_range(x, m, tau_c, -0.5 * (tau_c / tau_scale) ** 2, mu_prior, mu_mean,
+                       mu_scale)
     mu_c = np.linspace(lo, hi, MU_NODES)
     lp_c = (_loglik(x, m, mu_c[:, None], tau_c[None, :])
-            - 0.5 * ((mu_c[:, None] - mu_mean) / mu_sd) ** 2
+            + _log_prior_mu(mu_c, mu_prior, mu_mean, mu_scale)[:, None]
             - 0.5 * (tau_c[None, :] / tau_scale) ** 2)
     # the log posterior is smooth in mu and in u = sqrt(tau / tau_max): cubic splines carry it
     # from the quadrature grid to a fine grid, where the trapezoid rule integrates it
@@ -288,4 +327,14 @@ def binomial_normal(
         mu_post_sd=mu_sd_post, tau_median=t_med, tau_lower=t_lo, tau_upper=t_hi,
         tau2_median=t_med**2, pred_lower=_predictive(mu[::step], tau[::step], weights, a),
         pred_upper=_predictive(mu[::step], tau[::step], weights, 1 - a), tau_scale=float(tau_scale),
-        mu_sd=float(mu_sd), mu_mean=float(mu_mean), level=float(level), k=int(x.size))
+        mu_scale=float(mu_scale), mu_mean=float(mu_mean), level=float(level), k=int(x.size),
+        mu_prior=mu_prior)
+
+
+def mu_prior_text(family: str, scale: float, mean: float = 0.0) -> str:
+    """The prior on mu in words, e.g. "logistic(0, 1) prior on mu (uniform on the proportion
+    scale)" or "normal prior on mu with mean 0 and SD 1.5"."""
+    if family == "logistic":
+        flat = " (uniform on the proportion scale)" if (mean, scale) == (0.0, 1.0) else ""
+        return f"logistic({mean:g}, {scale:g}) prior on mu{flat}"
+    return f"normal prior on mu with mean {mean:g} and SD {scale:g}"

@@ -26,6 +26,7 @@ from analysis.engine.effects import (
     escalc,
     harmonic_mean,
 )
+from analysis.engine.exact import exact_case, exact_note, exact_pooled
 from analysis.engine.heterogeneity import (
     Deferred,
     _item,
@@ -151,7 +152,7 @@ def validate_counts(
 
 
 def _check_options(measure: str, method: str, ci: str, pi: str, level: float,
-                   study_ci_method: str, cc: float) -> None:
+                   study_ci_method: str, cc: float, mu_prior: str | None = None) -> None:
     checks = [("measure", measure, MEASURES), ("method", method, METHODS),
               ("ci", ci, CI_CHOICES), ("pi", pi, PI_METHODS),
               ("study_ci", study_ci_method, STUDY_CI_METHODS)]
@@ -167,6 +168,8 @@ def _check_options(measure: str, method: str, ci: str, pi: str, level: float,
                          f"only; got method {method!r}")
     if method == "BAYES_BN" and measure != "PLO":
         raise ValueError(f"method 'BAYES_BN' models the logit; use measure='PLO' (got {measure!r})")
+    if mu_prior is not None and mu_prior not in ("logistic", "normal"):
+        raise ValueError(f"mu_prior must be one of logistic, normal; got {mu_prior!r}")
 
 
 _BOUND_NAMES = ("pooled estimate", "lower CI bound", "upper CI bound",
@@ -266,6 +269,7 @@ def metaprop(
     cc: float = 0.5,
     tau_prior_scale: float = 0.5,
     mu_prior_sd: float | None = None,
+    mu_prior: str | None = None,
 ) -> MetaPropResult:
     """Pool single-arm proportions (events out of n) across studies.
 
@@ -280,11 +284,11 @@ def metaprop(
     method : {"EE", "DL", "REML", "ML", "PM", "SJ", "HE", "GLMM", "BAYES_BN", "BAYES"}, default "REML"
         tau2 estimator of the inverse-variance model (:mod:`analysis.engine.tau2`), "EE" for the
         common-effect model, "GLMM" for the binomial-normal model fitted by ML
-        (:mod:`analysis.engine.glmm`, [hamza2008]; logit; falls back to logit REML with a note
-        when it does not converge), "BAYES_BN" for the Bayesian binomial-normal model (exact
-        binomial likelihood, no continuity correction, :mod:`analysis.engine.bayes_bn`,
-        [gunhan2020]; logit), "BAYES" for the Bayesian normal-normal model on the chosen
-        measure's scale (:mod:`analysis.engine.bayes`, [roever2020]).
+        (:mod:`analysis.engine.glmm`, [hamza2008]; logit), "BAYES_BN" for the Bayesian
+        binomial-normal model (exact binomial likelihood, no continuity correction,
+        :mod:`analysis.engine.bayes_bn`, [gunhan2020]; logit), "BAYES" for the Bayesian
+        normal-normal model on the chosen measure's scale (:mod:`analysis.engine.bayes`,
+        [roever2020]).
     ci : {"z", "hksj", "hksj_adhoc", "t"}, default "z"
         Wald or Hartung-Knapp-Sidik-Jonkman CI (:func:`analysis.engine.rma.rma_uni`); "t"
         (GLMM only) is the Wald SE with a t quantile on k - 1 df,
@@ -306,8 +310,12 @@ def metaprop(
         Scale of the half-normal prior on tau (Bayesian methods only; 0.5 and 1.0 are the
         weakly informative choices of [roever2021]).
     mu_prior_sd : float, optional
-        SD of the normal prior on mu (Bayesian methods only); default 2.82 for "BAYES_BN" (logit
-        scale, [gunhan2020]) and 10 for "BAYES".
+        SD of a normal prior on mu (Bayesian methods). For "BAYES" the default is 10 (measure
+        scale); for "BAYES_BN", giving it selects a normal prior (``mu_prior="normal"``).
+    mu_prior : {"logistic", "normal"}, optional
+        Family of the prior on mu of "BAYES_BN" (logit scale). Default "logistic": Logistic(0, 1),
+        uniform on the proportion scale ([northrup2018]); "normal" uses N(0, SD ``mu_prior_sd``)
+        with SD 1.5 unless given ([mcelreath2020]).
 
     Returns
     -------
@@ -318,29 +326,102 @@ def metaprop(
     ValueError
         For invalid counts (message names the study label and value) or options.
 
+    Notes
+    -----
+    Whatever the method, two kinds of data get an exact answer instead of a model
+    (:mod:`analysis.engine.exact`): one study (its own proportion with its Clopper-Pearson
+    interval) and studies that all sit at the same boundary (no events anywhere, or every
+    participant with the event: the proportion of the summed counts with its Clopper-Pearson
+    interval). No interval returned has zero width: where the HKSJ standard error is 0 (studies
+    whose effects are identical), the ad hoc correction (the Wald standard error) is used, and
+    where the GLMM has no finite estimate or does not converge, the Bayesian binomial-normal model
+    is reported. ``notes`` and :meth:`MetaPropResult.methods_text` say so each time.
+
     Examples
     --------
     >>> res = metaprop([3, 6, 10, 1], [11, 17, 21, 6], measure="PFT", method="EE")
     >>> round(res.estimate, 4), round(res.ci_lower, 4), round(res.ci_upper, 4)
     (0.3595, 0.2297, 0.499)
+    >>> one = metaprop([12], [12], method="GLMM")
+    >>> round(one.estimate, 3), round(one.ci_lower, 3), one.ci_upper
+    (1.0, 0.735, 1.0)
     """
-    _check_options(measure, method, ci, pi, level, study_ci, cc)
+    _check_options(measure, method, ci, pi, level, study_ci, cc, mu_prior)
     x, nn, labs = validate_counts(events, n, labels, data)
     opts = {"measure": measure, "cc": cc, "study_ci_method": study_ci}
+    case = exact_case(x, nn)
+    if case is not None:
+        return _fit_exact(x, nn, labs, case, method=method, ci=ci, pi=pi, level=level, **opts)
+    bn_prior = _bn_prior(mu_prior, mu_prior_sd)
     if method == "GLMM":
-        return _fit_glmm(x, nn, labs, ci=ci, pi=pi, level=level, **opts)
+        return _fit_glmm(x, nn, labs, ci=ci, pi=pi, level=level, tau_prior_scale=tau_prior_scale,
+                         bn_prior=bn_prior, **opts)
     if method == "BAYES_BN":
-        from analysis.engine.bayes_bn import MU_PRIOR_SD
-
         return _fit_bayes_bn(x, nn, labs, level=level, tau_prior_scale=tau_prior_scale,
-                             mu_prior_sd=MU_PRIOR_SD if mu_prior_sd is None else mu_prior_sd,
-                             pi=pi, **opts)
+                             bn_prior=bn_prior, pi=pi, **opts)
     if method == "BAYES":
         return _fit_bayes(x, nn, labs, level=level, tau_prior_scale=tau_prior_scale,
                           mu_prior_sd=10.0 if mu_prior_sd is None else mu_prior_sd, pi=pi, **opts)
     yi, vi = _escalc_checked(x, nn, labs, measure, cc)
     fit = rma_uni(yi, vi, method, ci, pi, level)
-    return _result(fit, x, nn, labs, yi, vi, method=method, **opts)
+    notes: list[str] = []
+    if ci == "hksj" and fit.se == 0:
+        fit = rma_uni(yi, vi, method, "hksj_adhoc", pi, level)
+        notes.append("the HKSJ standard error is 0 (the studies' effects are identical), which "
+                     "would give a zero-width interval; the ad hoc correction is used (the Wald "
+                     "standard error, Knapp and Hartung 2003)")
+    return _result(fit, x, nn, labs, yi, vi, method=method, extra_notes=notes, **opts)
+
+
+#: Default SD of a normal prior on mu of "BAYES_BN" (logit scale), [mcelreath2020].
+BN_NORMAL_PRIOR_SD = 1.5
+
+
+def _bn_prior(family: str | None, sd: float | None) -> tuple[str, float]:
+    """(family, scale) of the prior on mu of the binomial-normal model from metaprop's options."""
+    from analysis.engine.bayes_bn import MU_PRIOR_SCALE
+
+    if family is None:
+        family = "normal" if sd is not None else "logistic"
+    if family == "normal":
+        return family, BN_NORMAL_PRIOR_SD if sd is None else float(sd)
+    return family, MU_PRIOR_SCALE
+
+
+def _fit_exact(x: IntArray, n: IntArray, labels: tuple[str, ...], case: str, *, measure: str,
+               method: str, ci: str, pi: str, level: float, cc: float,
+               study_ci_method: str) -> MetaPropResult:
+    """One study, or every study at the same boundary: the proportion of the summed counts with
+    its exact (Clopper-Pearson) interval, no model (:mod:`analysis.engine.exact`).
+
+    The displayed proportion and its intervals are exact; the prediction interval equals the
+    confidence interval and the study weights are proportional to n. The measure-scale fields
+    (``mu``, ``se`` and their bounds) hold the common-effect inverse-variance fit of the
+    (continuity-corrected) study effects, the values metafor reports for one study, so that a
+    between-subgroup test has a measure-scale estimate to compare (NaN where the effects are not
+    finite, as with ``cc=0``). tau^2 is 0 (the common-effect model behind the exact interval) with
+    no interval, and Q is 0 on k - 1 df.
+    """
+    est, lo, hi = exact_pooled(x, n, level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi, vi = escalc(x, n, measure, cc)
+    k = len(x)
+    nan = math.nan
+    mu = se = mlo = mhi = nan
+    if np.isfinite(yi).all() and np.isfinite(vi).all() and (vi > 0).all():
+        ee = rma_uni(yi, vi, "EE", "z", "z", level)
+        mu, se, mlo, mhi = ee.mu, ee.se, ee.ci_lower, ee.ci_upper
+    weights = 100.0 * n / n.sum()
+    rows = _study_rows(x, n, labels, yi, vi, weights, study_ci_method, level)
+    return MetaPropResult(
+        k=k, estimate=est, ci_lower=lo, ci_upper=hi, pi_lower=lo, pi_upper=hi, mu=mu, se=se,
+        mu_ci_lower=mlo, mu_ci_upper=mhi, mu_pi_lower=mlo, mu_pi_upper=mhi, pvalue=None,
+        ci_df=None, pi_df=None, tau2=0.0, tau2_ci=(nan, nan), q=0.0, q_df=k - 1, q_pvalue=1.0,
+        i2=0.0, i2_q=0.0, h2=1.0, measure=measure, method=method, ci="exact", pi="exact",
+        level=float(level), tau2_estimator="EXACT", total_events=int(x.sum()),
+        total_n=int(n.sum()), continuity_correction=float(cc), n_corrected=0, n_harmonic=None,
+        study_ci=study_ci_method, study_rows=rows, notes=(exact_note(case, method, k),),
+        lrt=0.0 if k > 1 else None, lrt_pvalue=1.0 if k > 1 else None, version=_version())
 
 
 def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
@@ -394,23 +475,32 @@ def _glmm_unifit(g: Any, iv: UniFit, yi: Any, vi: Any, x: IntArray, n: IntArray,
 
 
 def _fit_glmm(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, ci: str,
-              pi: str, level: float, cc: float, study_ci_method: str) -> MetaPropResult:
-    """method="GLMM": binomial-normal model; logit REML fallback when it cannot be used."""
+              pi: str, level: float, cc: float, study_ci_method: str, tau_prior_scale: float,
+              bn_prior: tuple[str, float]) -> MetaPropResult:
+    """method="GLMM": binomial-normal model by ML (k >= 2; the exact cases are handled before).
+
+    Where the GLMM has no finite estimate (studies at both boundaries and none in between: tau
+    diverges) or does not converge, the same binomial-normal model is reported with weakly
+    informative priors (the Bayesian model of :func:`_fit_bayes_bn`), which always gives a finite
+    estimate and a proper interval: the remedy [gelman2008] give for separation in logistic
+    regression. No continuity-corrected estimate and no zero-width interval stands in for it.
+    """
     if measure != "PLO":
         raise ValueError(f"method 'GLMM' models the logit; use measure='PLO' (got {measure!r})")
-    yi, vi = _escalc_checked(x, n, labels, "PLO", cc)
-    opts = {"measure": "PLO", "method": "GLMM", "cc": cc, "study_ci_method": study_ci_method}
-    iv = rma_uni(yi, vi, "REML", "hksj" if ci == "t" else ci, pi, level)
-    if len(x) < 2:
-        why = "GLMM needs k >= 2 to estimate tau2; logit inverse-variance REML used instead"
-        return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
     from analysis.engine.glmm import fit_binomial_normal
 
     g = fit_binomial_normal(x, n)
     if not g.converged:
-        why = (f"GLMM did not converge ({g.message}); fell back to logit inverse-variance REML "
-               f"with ci = {'hksj' if ci == 't' else ci!r}")
-        return _result(iv, x, n, labels, yi, vi, extra_notes=[why], **opts)
+        why = (f"the GLMM has no maximum-likelihood estimate here ({g.message}); the Bayesian "
+               "binomial-normal model (the same likelihood with weakly informative priors, no "
+               "continuity correction) is reported instead")
+        res = _fit_bayes_bn(x, n, labels, measure=measure, pi=pi, level=level, cc=cc,
+                            study_ci_method=study_ci_method, tau_prior_scale=tau_prior_scale,
+                            bn_prior=bn_prior)
+        return replace(res, method="GLMM", notes=(why, *res.notes))
+    yi, vi = _escalc_checked(x, n, labels, "PLO", cc)
+    opts = {"measure": "PLO", "method": "GLMM", "cc": cc, "study_ci_method": study_ci_method}
+    iv = rma_uni(yi, vi, "REML", "z", pi, level)
     notes = [("study weights shown for the GLMM are the approximate inverse-variance weights "
               "1/(vi + tau2) of the corrected logits"),
              "tau2 CI is the profile-likelihood interval of the GLMM"]
@@ -458,7 +548,7 @@ def _fit_bayes(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: st
 
 def _fit_bayes_bn(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure: str, pi: str,
                   level: float, cc: float, study_ci_method: str, tau_prior_scale: float,
-                  mu_prior_sd: float) -> MetaPropResult:
+                  bn_prior: tuple[str, float]) -> MetaPropResult:
     """method="BAYES_BN": Bayesian binomial-normal model (:func:`analysis.engine.bayes_bn.binomial_normal`).
 
     The estimate is expit of the posterior median of mu (the posterior median of the median true
@@ -468,11 +558,13 @@ def _fit_bayes_bn(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure:
     continuity correction enters the model; the study rows' logits and the Q/I^2 statistics are
     those of the continuity-corrected inverse-variance model, shown for description only.
     """
-    from analysis.engine.bayes_bn import binomial_normal
+    from analysis.engine.bayes_bn import binomial_normal, mu_prior_text
 
+    family, scale = bn_prior
     yi, vi = _escalc_checked(x, n, labels, measure, cc)
     iv = rma_uni(yi, vi, "REML", "z", pi, level)
-    b = binomial_normal(x, n, tau_scale=tau_prior_scale, mu_sd=mu_prior_sd, level=level)
+    b = binomial_normal(x, n, tau_scale=tau_prior_scale, mu_scale=scale, level=level,
+                        mu_prior=family)
     tau2 = float(b.tau2_median)
     w = 1.0 / (np.asarray(vi) + tau2)
     weights = 100 * w / w.sum()
@@ -485,9 +577,9 @@ def _fit_bayes_bn(x: IntArray, n: IntArray, labels: tuple[str, ...], *, measure:
         ci="credible", pi="posterior predictive", i2=i2_from_tau2(tau2, vi),
         h2=h2_from_tau2(tau2, vi), notes=(), tau2_ci_capped=raw_field(iv, "tau2_ci_capped"))
     notes = [(f"Bayesian binomial-normal model (exact binomial likelihood, no continuity "
-              f"correction): half-normal prior on tau with scale {tau_prior_scale:g}, normal prior "
-              f"on mu with SD {mu_prior_sd:g} (logit scale); mu and tau2 are posterior medians, se "
-              "is the posterior SD of mu, intervals are equal-tailed posterior intervals"),
+              f"correction): half-normal prior on tau with scale {tau_prior_scale:g}, "
+              f"{mu_prior_text(family, scale)} (logit scale); mu and tau2 are posterior medians, "
+              "se is the posterior SD of mu, intervals are equal-tailed posterior intervals"),
              "study weights shown are the inverse-variance weights 1/(vi + posterior median tau2)"]
     return _result(fit, x, n, labels, yi, vi, measure=measure, method="BAYES_BN", cc=cc,
                    study_ci_method=study_ci_method, extra_notes=notes, tau2_estimator="BAYES_BN")

@@ -1,37 +1,44 @@
 r"""The pre-specified rule that chooses the primary meta-analysis method from a simulation study.
 
 The rule (its settings come from the review's simulation plan, a mapping with the keys
-``candidates``, ``relevant``, ``core`` and ``rule``) is applied in steps to the candidate methods,
-on the rows of a simulation summary (:data:`analysis.engine.simulation.SUMMARY_COLUMNS`):
+``candidates``, ``relevant``, ``level`` and ``rule``) is applied in steps to the candidate
+methods, on the rows of a simulation summary (:data:`analysis.engine.simulation.SUMMARY_COLUMNS`;
+a scenario is identified by ``k``, ``proportion``, ``tau`` and, when present, ``mechanism`` and
+``param``):
 
-1. **Gate** on the core scenarios: CI coverage :math:`\ge` ``coverage_floor`` and
-   :math:`|\text{bias}| \le` ``bias_limit`` in every one. If no candidate passes, the candidates
-   with the highest minimum core coverage go on.
-2. **Two-sided coverage** on the relevant scenarios: the number of scenarios whose coverage lies
-   outside :math:`c_0 \pm b \cdot \mathrm{MCSE}_0`, with :math:`\mathrm{MCSE}_0 =
-   \sqrt{c_0(1-c_0)/R}` the Monte Carlo SE *at the nominal level* :math:`c_0` ([morris2019]);
-   candidates within ``count_tolerance`` :math:`\times` (relevant scenarios) of the smallest count
-   go on.
-3. **Bias**: candidates whose largest :math:`|\text{bias}|` over the relevant scenarios is within
-   ``bias_tolerance`` of the smallest go on.
-4. **Interval score** ([gneiting2007]): the smallest mean over the relevant
-   scenarios wins.
-5. A remaining tie goes to the candidate listed first.
+1. **Two-sided coverage gate** over the :math:`S` relevant scenarios. With
+   :math:`\mathrm{MCSE}_0 = \sqrt{c_0(1-c_0)/R}` the Monte Carlo SE of a coverage *at the nominal
+   level* :math:`c_0` ([burton2006], [morris2019]) and
+   :math:`z = \Phi^{-1}\{1 - \alpha_F/(2S)\}` (Bonferroni over the scenarios, two-sided, so that a
+   method whose coverage is exactly nominal everywhere leaves the band anywhere with probability
+   at most :math:`\alpha_F`, ``family_alpha``), the band is :math:`c_0 \pm z\,\mathrm{MCSE}_0`.
+   A candidate passes when (a) its coverage lies below the band in no relevant scenario, and (b)
+   it lies within the band in at least ``min_within`` of the scenarios where nominal coverage is
+   reachable (at least one candidate not above the band). If nobody passes, the candidates that
+   meet (a) go on; if nobody meets (a), those with the fewest scenarios below the band.
+2. **Interval score** ([gneiting2007]): the smallest mean over the relevant scenarios wins.
+3. An exact tie goes to the candidate listed first.
 
 Pure: no I/O; the caller reads the plan and the summary.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from analysis.engine.simulation import check_summary, coverage_band
+from analysis.engine.simulation import check_summary
 
-__all__ = ["MethodChoice", "Step", "choice_text", "choose_method", "in_box", "rule_text"]
+__all__ = ["SCENARIO_KEYS", "MethodChoice", "Step", "choice_text", "choose_method", "in_box",
+           "rule_text"]
+
+#: Columns that identify a scenario (those present in a summary are used).
+SCENARIO_KEYS: tuple[str, ...] = ("mechanism", "param", "k", "proportion", "tau")
 
 
 @dataclass(frozen=True)
@@ -41,35 +48,45 @@ class Step:
     Attributes
     ----------
     name : str
-        "gate", "two-sided coverage", "bias", "interval score" or "tie-break".
+        "coverage gate", "interval score" or "tie-break".
     values : dict of str to float
-        The measure per candidate that entered the step.
+        The measure that decided, per candidate that entered the step.
     kept : tuple of str
         Candidates that went on (in plan order).
     note : str
         What happened, in words (e.g. that no candidate passed the gate).
+    details : dict of str to dict of str to float
+        Further measures per candidate (e.g. ``within``, ``above``, ``mean_width``).
     """
 
     name: str
     values: dict[str, float]
     kept: tuple[str, ...]
     note: str = ""
+    details: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class MethodChoice:
-    """Result of :func:`choose_method`: the chosen method and every step that led to it."""
+    """Result of :func:`choose_method`: the chosen method and every step that led to it.
+
+    ``band`` is the coverage band, ``z`` its multiplier of ``mcse0`` (the Monte Carlo SE at the
+    nominal level), ``relevant_scenarios`` the number S of scenarios judged and
+    ``reachable_scenarios`` those where at least one candidate was not above the band.
+    """
 
     chosen: str
     steps: tuple[Step, ...]
     relevant_scenarios: int
-    core_scenarios: int
     band: tuple[float, float]
+    z: float
+    mcse0: float
+    reachable_scenarios: int
 
 
 def in_box(summary: Any, box: Mapping[str, Sequence[float]]) -> Any:
     """Boolean mask of the rows whose ``k``, ``proportion`` and ``tau`` lie in the closed ranges
-    of ``box`` (e.g. ``{"k": [3, 10], "proportion": [0.8, 0.95], "tau": [0, 0.5]}``)."""
+    of ``box`` (e.g. ``{"k": [2, 10], "proportion": [0.8, 1.0], "tau": [0, 1]}``)."""
     mask = np.ones(len(summary), dtype=bool)
     for col, (lo, hi) in box.items():
         v = summary[col].to_numpy(dtype=float)
@@ -77,9 +94,52 @@ def in_box(summary: Any, box: Mapping[str, Sequence[float]]) -> Any:
     return mask
 
 
-def _keep_close(values: dict[str, float], tolerance: float) -> tuple[str, ...]:
-    best = min(values.values())
-    return tuple(m for m, v in values.items() if v <= best + tolerance + 1e-12)
+def band_multiplier(scenarios: int, family_alpha: float) -> float:
+    """Bonferroni two-sided multiplier :math:`\\Phi^{-1}\\{1 - \\alpha_F/(2S)\\}`."""
+    return float(stats.norm.ppf(1 - family_alpha / (2 * scenarios)))
+
+
+def _relevant(summary: Any, plan: Mapping[str, Any]) -> tuple[Any, list[str], list[str]]:
+    check_summary(summary)
+    cands = [str(c) for c in plan["candidates"]]
+    rel = summary[in_box(summary, plan["relevant"]) & summary["method"].isin(cands).to_numpy()]
+    missing = [c for c in cands if c not in set(rel["method"])]
+    if missing:
+        raise ValueError(f"no relevant scenarios in the summary for {', '.join(missing)}")
+    keys = [c for c in SCENARIO_KEYS if c in rel.columns]
+    counts = rel.groupby("method").size()
+    if counts.nunique() != 1:
+        raise ValueError("the candidates were not all simulated in the same relevant scenarios: "
+                         + ", ".join(f"{m} {n}" for m, n in counts.items()))
+    return rel, cands, keys
+
+
+def _gate(cov: Any, lo: float, hi: float, cands: list[str],
+          min_within: float) -> tuple[Step, int]:
+    below, above = cov < lo, cov > hi
+    within = ~below & ~above
+    reachable = ~above.all(axis=1)
+    n_reach = int(reachable.sum())
+    n_below = {c: int(below[c].sum()) for c in cands}
+    n_within = {c: int(within.loc[reachable, c].sum()) for c in cands}
+    n_above = {c: int(above[c].sum()) for c in cands}
+    ok_a = [c for c in cands if n_below[c] == 0]
+    kept = tuple(c for c in ok_a if n_within[c] >= min_within * n_reach - 1e-12)
+    note = ""
+    if not kept and ok_a:
+        kept, note = tuple(ok_a), ("no candidate passed both parts of the gate; those never below "
+                                   "the band went on")
+    elif not kept:
+        fewest = min(n_below.values())
+        kept = tuple(c for c in cands if n_below[c] == fewest)
+        note = ("every candidate was below the band somewhere; those below it in the fewest "
+                "scenarios went on")
+    details = {"within": {c: float(v) for c, v in n_within.items()},
+               "above": {c: float(v) for c, v in n_above.items()},
+               "min_coverage": {c: float(cov[c].min()) for c in cands},
+               "mean_coverage": {c: float(cov[c].mean()) for c in cands}}
+    step = Step("coverage gate", {c: float(v) for c, v in n_below.items()}, kept, note, details)
+    return step, n_reach
 
 
 def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
@@ -90,9 +150,8 @@ def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
     summary : pandas.DataFrame
         One row per scenario and method (:data:`analysis.engine.simulation.SUMMARY_COLUMNS`).
     plan : mapping
-        ``candidates`` (list of method names), ``relevant`` and ``core`` (boxes for
-        :func:`in_box`), ``level``, and ``rule`` with ``coverage_floor``, ``bias_limit``,
-        ``band_mcse``, ``count_tolerance``, ``bias_tolerance``.
+        ``candidates`` (list of method names), ``relevant`` (a box for :func:`in_box`),
+        ``level``, and ``rule`` with ``family_alpha`` and ``min_within``.
 
     Returns
     -------
@@ -101,57 +160,32 @@ def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
     Raises
     ------
     ValueError
-        A candidate without rows in the relevant or core scenarios, or missing columns.
+        A candidate without rows in the relevant scenarios, candidates simulated in different
+        scenarios, or missing columns.
     """
-    check_summary(summary)
+    rel, cands, keys = _relevant(summary, plan)
     rule = plan["rule"]
     level = float(plan.get("level", 0.95))
-    cands = [str(c) for c in plan["candidates"]]
-    rel = summary[in_box(summary, plan["relevant"]) & summary["method"].isin(cands).to_numpy()]
-    core = rel[in_box(rel, plan["core"])]
-    for name, part in (("relevant", rel), ("core", core)):
-        missing = [c for c in cands if c not in set(part["method"])]
-        if missing:
-            raise ValueError(f"no {name} scenarios in the summary for {', '.join(missing)}")
-    n_rel = len(rel) // len(cands)
-    n_core = len(core) // len(cands)
-    steps = []
-    # 1. gate on the core scenarios
-    g = core.groupby("method")
-    min_cov = g["coverage_ci"].min().to_dict()
-    max_bias = g["bias"].apply(lambda b: float(b.abs().max())).to_dict()
-    passed = tuple(c for c in cands if min_cov[c] >= float(rule["coverage_floor"])
-                   and max_bias[c] <= float(rule["bias_limit"]))
-    note = ""
-    if not passed:
-        best = max(min_cov[c] for c in cands)
-        passed = tuple(c for c in cands if min_cov[c] == best)
-        note = "no candidate passed the gate; those with the highest minimum core coverage went on"
-    steps.append(Step("gate", {c: float(min_cov[c]) for c in cands}, passed, note))
-    # 2. two-sided coverage on the relevant scenarios
-    sub = rel[rel["method"].isin(passed)]
-    band = coverage_band(sub, level, float(rule["band_mcse"]))
-    off = (band != "within").groupby(sub["method"]).sum()
-    counts = {c: float(off[c]) for c in passed}
-    kept = _keep_close(counts, float(rule["count_tolerance"]) * n_rel)
-    steps.append(Step("two-sided coverage", counts, kept))
-    # 3. bias
-    sub = rel[rel["method"].isin(kept)]
-    biases = {c: float(sub.loc[sub["method"] == c, "bias"].abs().max()) for c in kept}
-    kept = _keep_close(biases, float(rule["bias_tolerance"]))
-    steps.append(Step("bias", biases, kept))
-    # 4. interval score
-    sub = rel[rel["method"].isin(kept)]
-    scores = {c: float(sub.loc[sub["method"] == c, "interval_score"].mean()) for c in kept}
+    cov = rel.pivot_table(index=keys, columns="method", values="coverage_ci", aggfunc="first")
+    n_rel = len(cov)
+    mcse0 = math.sqrt(level * (1 - level) / float(rel["replicates"].min()))
+    z = band_multiplier(n_rel, float(rule["family_alpha"]))
+    lo, hi = level - z * mcse0, level + z * mcse0
+    gate, n_reach = _gate(cov, lo, hi, cands, float(rule["min_within"]))
+    steps = [gate]
+    sub = rel[rel["method"].isin(gate.kept)].groupby("method")
+    scores = {c: float(sub.get_group(c)["interval_score"].mean()) for c in gate.kept}
+    score_se = {c: float(np.sqrt((sub.get_group(c)["interval_score_mcse"] ** 2).sum()))
+                / len(sub.get_group(c)) for c in gate.kept}
+    width = {c: float(sub.get_group(c)["width_ci"].mean()) for c in gate.kept}
     best = min(scores.values())
-    kept = tuple(c for c in kept if scores[c] == best)
-    steps.append(Step("interval score", scores, kept))
+    kept = tuple(c for c in gate.kept if scores[c] <= best + 1e-12)
+    steps.append(Step("interval score", scores, kept,
+                      details={"mcse": score_se, "mean_width": width,
+                               "mean_coverage": {c: gate.details["mean_coverage"][c] for c in gate.kept}}))
     if len(kept) > 1:
         steps.append(Step("tie-break", {}, kept[:1], "the candidate listed first"))
-    reps = rel["replicates"].to_numpy(dtype=float)
-    se0 = float(np.sqrt(level * (1 - level) / reps.min()))
-    margin = float(rule["band_mcse"]) * se0
-    return MethodChoice(kept[0], tuple(steps), n_rel, n_core, (level - margin, level + margin))
+    return MethodChoice(kept[0], tuple(steps), n_rel, (lo, hi), z, mcse0, n_reach)
 
 
 def _box_text(box: Mapping[str, Sequence[float]]) -> str:
@@ -160,30 +194,38 @@ def _box_text(box: Mapping[str, Sequence[float]]) -> str:
             f"tau {t[0]:g} to {t[1]:g}")
 
 
-def rule_text(plan: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> list[str]:
-    """The plan's rule in words, one item per step (every number read from ``plan``)."""
+def rule_text(plan: Mapping[str, Any], labels: Mapping[str, str] | None = None,
+              scenarios: int | None = None) -> list[str]:
+    """The plan's rule in words, one item per step (every number read from ``plan``; the band's
+    multiplier also from the number of relevant ``scenarios`` when given)."""
     r, names = plan["rule"], dict(labels or {})
     lv = float(plan.get("level", 0.95))
     reps = int(plan.get("replicates", 1000))
     se0 = (lv * (1 - lv) / reps) ** 0.5
+    alpha = float(r["family_alpha"])
     cands = "; ".join(names.get(c, c) for c in plan["candidates"])
+    if scenarios:
+        z = band_multiplier(scenarios, alpha)
+        band = (f"z = {z:.2f} for S = {scenarios} scenarios, so the band is {100 * (lv - z * se0):.1f} % "
+                f"to {100 * (lv + z * se0):.1f} %")
+    else:
+        band = "S the number of relevant scenarios"
     return [
         f"Candidates: {cands}.",
-        (f"Scenarios judged (relevant): {_box_text(plan['relevant'])}; core: "
-         f"{_box_text(plan['core'])}."),
-        (f"1. Gate: in every core scenario, coverage of the {100 * lv:g} % interval at least "
-         f"{100 * float(r['coverage_floor']):g} % and absolute bias of the pooled proportion at "
-         f"most {100 * float(r['bias_limit']):g} percentage points."),
-        (f"2. Two-sided coverage: count the relevant scenarios whose coverage lies outside "
-         f"{100 * lv:g} % +/- {r['band_mcse']:g} Monte Carlo SEs taken at the nominal level "
-         f"(MCSE = sqrt({lv:g} x {1 - lv:g} / {reps}) = {100 * se0:.2f} points), below or above; "
-         f"keep the methods within {100 * float(r['count_tolerance']):g} % of the relevant "
-         "scenarios of the smallest count."),
-        (f"3. Bias: keep the methods whose largest absolute bias over the relevant scenarios is "
-         f"within {100 * float(r['bias_tolerance']):g} percentage points of the smallest."),
-        ("4. Interval score (width plus 2/alpha times the distance by which the interval misses "
-         "the truth): the smallest mean over the relevant scenarios wins."),
-        "5. A tie that remains goes to the candidate listed first.",
+        f"Scenarios judged (relevant): {_box_text(plan['relevant'])}, every data-generating mechanism.",
+        (f"1. Two-sided coverage gate. Band: {100 * lv:g} % plus or minus z Monte Carlo SEs taken at "
+         f"the nominal level (MCSE = sqrt({lv:g} x {1 - lv:g} / {reps}) = {100 * se0:.2f} points), with "
+         f"z the normal quantile 1 - {alpha:g} / (2 S) ({band}): a method with exactly nominal "
+         f"coverage everywhere leaves the band anywhere with probability at most {alpha:g}. A "
+         "candidate passes when its coverage is below the band in no relevant scenario and within "
+         f"the band in at least {100 * float(r['min_within']):g} % of the scenarios where nominal "
+         "coverage is reachable (at least one candidate not above the band). If nobody passes, the "
+         "candidates never below the band go on; if there are none, those below it in the fewest "
+         "scenarios."),
+        ("2. Interval score (width plus 2/alpha times the distance by which the interval misses the "
+         "truth): the smallest mean over the relevant scenarios wins. Bias is reported, not used to "
+         "choose."),
+        "3. An exact tie goes to the candidate listed first.",
     ]
 
 
@@ -194,18 +236,27 @@ def choice_text(choice: MethodChoice, labels: Mapping[str, str] | None = None) -
     def nm(m: str) -> str:
         return names.get(m, m)
 
-    fmt = {"gate": lambda v: f"lowest core coverage {100 * v:.1f} %",
-           "two-sided coverage": lambda v: f"{int(v)} of {choice.relevant_scenarios} off nominal",
-           "bias": lambda v: f"largest |bias| {100 * v:.1f} points",
-           "interval score": lambda v: f"mean interval score {v:.3f}"}
     out = []
+    n, reach = choice.relevant_scenarios, choice.reachable_scenarios
     for step in choice.steps:
-        if step.name == "tie-break":
-            out.append(f"Tie-break: {nm(step.kept[0])} ({step.note}).")
-            continue
-        vals = "; ".join(f"{nm(m)}: {fmt[step.name](v)}" for m, v in step.values.items())
-        went = "; ".join(nm(m) for m in step.kept)
         note = f" ({step.note})" if step.note else ""
-        out.append(f"{step.name.capitalize()}: {vals}. Went on: {went}{note}.")
+        went = "; ".join(nm(m) for m in step.kept)
+        if step.name == "coverage gate":
+            d = step.details
+            vals = "; ".join(
+                f"{nm(m)}: below the band in {int(v)} of {n}, within it in {int(d['within'][m])} of "
+                f"{reach} where reachable, lowest coverage {100 * d['min_coverage'][m]:.1f} %"
+                for m, v in step.values.items())
+            verb = "Went on" if step.note else "Passed"
+            out.append(f"Coverage gate: {vals}. {verb}: {went}{note}.")
+        elif step.name == "interval score":
+            d = step.details
+            vals = "; ".join(
+                f"{nm(m)}: mean interval score {v:.3f} (MCSE {d['mcse'][m]:.3f}), mean CI width "
+                f"{d['mean_width'][m]:.3f}, mean coverage {100 * d['mean_coverage'][m]:.1f} %"
+                for m, v in step.values.items())
+            out.append(f"Interval score: {vals}. Smallest: {went}.")
+        else:
+            out.append(f"Tie-break: {nm(step.kept[0])} ({step.note}).")
     out.append(f"Chosen: {nm(choice.chosen)}.")
     return out

@@ -198,6 +198,11 @@ def _pct(level: float) -> str:
 
 
 def _model_sentence(r: MetaPropResult) -> str:
+    if r.tau2_estimator == "EXACT":
+        what = ("The result is the single study's own proportion"
+                if r.k == 1 else f"The result is the proportion of the summed counts of the {r.k} studies")
+        return (f"No model was fitted. {what}, with its exact (Clopper-Pearson) "
+                f"{_pct(r.level)} confidence interval; the prediction interval equals it.")
     if r.tau2_estimator == "GLMM":
         return ("Proportions were pooled with a binomial-normal random-intercept logistic model "
                 "(GLMM) fitted by maximum likelihood to the event counts, without continuity "
@@ -221,6 +226,8 @@ def _model_sentence(r: MetaPropResult) -> str:
 
 
 def _transform_sentence(r: MetaPropResult) -> str:
+    if r.tau2_estimator == "EXACT":
+        return "Proportions were not transformed."
     if r.measure == "PFT":
         return ("Pooled values were back-transformed with Miller's inverse of the double arcsine "
                 f"using the harmonic mean sample size ({r.n_harmonic:.4g}); this heuristic can "
@@ -234,14 +241,14 @@ def _transform_sentence(r: MetaPropResult) -> str:
 
 
 def _correction_sentence(r: MetaPropResult) -> str:
-    if r.tau2_estimator in ("GLMM", "BAYES_BN") or r.measure in ("PAS", "PFT"):
+    if r.tau2_estimator in ("GLMM", "BAYES_BN", "EXACT") or r.measure in ("PAS", "PFT"):
         return "No continuity correction was needed."
     return (f"A continuity correction of {r.continuity_correction:g} was added to events and "
             f"non-events of studies with 0 or n events only ({r.n_corrected} of {r.k} studies).")
 
 
 def _interval_sentences(r: MetaPropResult) -> list[str]:
-    if r.tau2_estimator in ("BAYES", "BAYES_BN"):
+    if r.tau2_estimator in ("BAYES", "BAYES_BN", "EXACT"):
         return []
     ci = _CI_TEXT[r.ci] if r.ci_df is not None or r.ci == "z" else r.ci
     pi = f"a t distribution with {r.pi_df} df" if r.pi_df is not None else "a normal quantile"
@@ -253,6 +260,8 @@ def _interval_sentences(r: MetaPropResult) -> list[str]:
 
 
 def _het_sentence(r: MetaPropResult) -> str:
+    if r.tau2_estimator == "EXACT":
+        return "Heterogeneity was not estimated."
     q = ("the Wald-type Q of the saturated logistic model and the likelihood-ratio test (as "
          "metafor's rma.glmm)") if r.lrt is not None else "Cochran's Q (inverse-variance weights)"
     i2 = ("I^2 is derived from Q" if r.tau2_estimator == "EE"
@@ -281,12 +290,14 @@ def _f(x: float | None, d: int = 4) -> str:
 
 
 def _layout(r: MetaPropResult) -> list[str]:
-    model = {"EE": "Common-Effect Model", "GLMM": "Random-Effects Model (binomial-normal GLMM)",
+    model = {"EE": "Common-Effect Model", "EXACT": "No model (exact interval)", "GLMM": "Random-Effects Model (binomial-normal GLMM)",
              "BAYES": "Bayesian Random-Effects Model",
              "BAYES_BN": "Bayesian Random-Effects Model (binomial-normal)"}.get(r.tau2_estimator, "Random-Effects Model")
     lines = [f"{model} (k = {r.k}; tau^2 estimator: {r.tau2_estimator})",
              f"Measure: {r.measure} ({MEASURE_LABELS[r.measure]})", ""]
-    if r.tau2_estimator != "EE":
+    if r.tau2_estimator == "EXACT":
+        return [*lines[:2], *_pooled_lines(r)]
+    if r.tau2_estimator not in ("EE", "EXACT"):
         lo, hi = r.tau2_ci
         lines += [
             f"tau^2 (estimated amount of total heterogeneity): {_f(r.tau2)} [{_f(lo)}, {_f(hi)}]",
@@ -304,9 +315,13 @@ def _layout(r: MetaPropResult) -> list[str]:
     lines += ["", f"Model Results ({r.measure} scale):",
               f"{'estimate':>9} {'se':>8} {'pval':>8} {'ci.lb':>8} {'ci.ub':>8}",
               f"{r.mu:9.4f} {r.se:8.4f} {_f(r.pvalue):>8} {r.mu_ci_lower:8.4f} {r.mu_ci_upper:8.4f}",
-              "", "Pooled proportion:",
-              f"  {r.estimate:.4f} [{r.ci_lower:.4f}, {r.ci_upper:.4f}] ({_pct(r.level)} CI)",
-              f"  prediction interval [{r.pi_lower:.4f}, {r.pi_upper:.4f}]",
-              f"  {r.total_events} events in {r.total_n} participants",
-              "", "Details of methods:"]
-    return lines + [f"  {s}" for s in _methods_sentences(r)]
+              *_pooled_lines(r)]
+    return lines
+
+
+def _pooled_lines(r: MetaPropResult) -> list[str]:
+    return ["", "Pooled proportion:",
+            f"  {r.estimate:.4f} [{r.ci_lower:.4f}, {r.ci_upper:.4f}] ({_pct(r.level)} CI)",
+            f"  prediction interval [{r.pi_lower:.4f}, {r.pi_upper:.4f}]",
+            f"  {r.total_events} events in {r.total_n} participants",
+            "", "Details of methods:", *[f"  {s}" for s in _methods_sentences(r)]]

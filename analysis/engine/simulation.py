@@ -1,32 +1,49 @@
 r"""Monte Carlo study of meta-analysis methods for a few small single-arm case series.
 
-Question: when a review pools proportions from 3 to 10 small series (1 to 60 patients each)
-with rates between 60 % and 95 %, which method's 95 % confidence interval covers the true pooled
-proportion 95 % of the time, and which prediction interval covers a new study's true proportion?
-The study follows the ADEMP structure of Morris et al. (2019, Stat Med 38:2074):
+Question: when a review pools proportions from 2 to 10 small series (1 to 60 patients each)
+with rates between 80 % and 100 %, which method's 95 % confidence interval covers the true pooled
+proportion 95 % of the time, with the narrowest intervals, and which prediction interval covers a
+new study's true proportion? The study follows the ADEMP structure of Morris et al. (2019, Stat Med
+38:2074):
 
 * **Aims**: coverage, bias, interval width and failures of the methods in :data:`METHODS`.
-* **Data-generating mechanism** (:func:`simulate_data`): for scenario :math:`(k, p, \tau)`,
-  each of the :math:`k` studies draws its size :math:`n_i` uniformly from the integers
-  ``n_min`` to ``n_max``, its true logit :math:`\theta_i = \mu + \tau z_i` with
-  :math:`\mu = \operatorname{logit} p`, :math:`z_i \sim N(0, 1)`, and its events
-  :math:`x_i \sim \operatorname{Bin}(n_i, \operatorname{expit}\theta_i)`
-  (the binomial-normal model of Hamza et al. 2008, key ``hamza2008``).
-* **Estimand**: the pooled proportion :math:`\operatorname{expit}(\mu) = p`, the *median* of the
-  logit-normal distribution of the studies' true proportions (not its mean, which is pulled
-  towards 0.5 when :math:`\tau > 0`); every method's pooled estimate is read as an estimate of it.
-  For prediction intervals, the true proportion :math:`\operatorname{expit}(\mu + \tau z_{new})`
-  of a new study.
+* **Data-generating mechanisms** (:func:`simulate_data`, :data:`MECHANISMS`): for scenario
+  :math:`(k, p, \tau)`, each of the :math:`k` studies draws its size :math:`n_i` uniformly from
+  the integers ``n_min`` to ``n_max`` and its events
+  :math:`x_i \sim \operatorname{Bin}(n_i, \pi_i)` from its true proportion :math:`\pi_i`:
+
+  - ``binomial-normal`` (the model the GLMM and the Bayesian models fit, [hamza2008]):
+    :math:`\operatorname{logit}\pi_i = \mu + \tau z_i`, :math:`\mu = \operatorname{logit} p`,
+    :math:`z_i \sim N(0, 1)`; :math:`p = 1` gives every study all events.
+  - ``beta-binomial`` (between-study variation that is not logit-normal):
+    :math:`\pi_i \sim \mathrm{Beta}(a, b)` with median :math:`p` and concentration
+    :math:`a + b =` ``param`` (:func:`beta_with_median`); near 100 % this Beta is J-shaped,
+    with many studies whose true proportion is almost 1 and a long tail below.
+  - ``definition-shift`` (series whose outcome definitions differ): each study uses, with
+    probability 1/2 each, a strict or a loose definition whose true proportions differ by
+    ``param`` (about 10 percentage points): :math:`\operatorname{logit}\pi_i =
+    \operatorname{logit}(p \pm \text{param}/2) + \tau z_i`.
+  - ``case-report``: the :math:`k` series of the binomial-normal model plus one single-patient
+    report of a success (1/1), the kind of report that is published because it succeeded.
+* **Estimand**: the pooled proportion :math:`p`: the *median* true proportion across studies for
+  the binomial-normal model (:math:`\operatorname{expit}\mu`, not the mean, which is pulled
+  towards 0.5 when :math:`\tau > 0`), the median of the Beta distribution, the proportion
+  midway between the two definitions, and the series' median for ``case-report``. Every method's
+  pooled estimate is read as an estimate of it. For prediction intervals, the true proportion of a
+  new study drawn from the same mechanism (:func:`new_study_coverage`).
 * **Methods** (:func:`fit_methods`): the engine's estimators (:mod:`analysis.engine.tau2`,
-  :mod:`analysis.engine.glmm`, :mod:`analysis.engine.bayes`) per replicate; pooled means, standard errors and
-  interval bounds as closed forms over all replicates at once (the formulas of
-  :func:`analysis.engine.rma.rma_uni`).
+  :mod:`analysis.engine.glmm`, :mod:`analysis.engine.bayes_bn`) per replicate; pooled means,
+  standard errors and interval bounds as closed forms over all replicates at once (the formulas
+  of :func:`analysis.engine.rma.rma_uni`); every rule of :func:`analysis.engine.metaprop` that
+  replaces a model (exact pooled interval when every study sits at the same boundary, Bayesian
+  binomial-normal model when the GLMM has no finite estimate, ad hoc SE when the HKSJ SE is 0)
+  applied as ``metaprop`` applies it.
 * **Performance measures** (:func:`summarise`), each with its Monte Carlo standard error (MCSE):
   coverage of the CI; coverage of the PI (for each replicate the probability, under the true
   model, that a new study's true proportion falls inside the interval, averaged over replicates;
   this conditional expectation has the same mean as the hit rate of one simulated new study and a
   smaller MCSE); bias of the pooled proportion; median CI and PI widths on the proportion scale;
-  failure rate.
+  mean interval score of the CI ([gneiting2007]); failure rate.
 
 Random numbers: every scenario has its own :class:`numpy.random.Generator`, seeded from the
 study seed and the scenario's parameters (:func:`scenario_rng`), so a scenario's data do not
@@ -52,12 +69,14 @@ from analysis.engine.tau2 import tau2_reml
 
 __all__ = [
     "ENGINE_SETTINGS",
+    "MECHANISMS",
     "METHODS",
     "METHOD_LABELS",
     "SUMMARY_COLUMNS",
     "MethodOutput",
     "Scenario",
     "SimulatedData",
+    "beta_with_median",
     "check_summary",
     "coverage_band",
     "coverage_by_k",
@@ -65,6 +84,7 @@ __all__ = [
     "interval_score",
     "median_mcse",
     "method_for",
+    "new_study_coverage",
     "nominal_mcse",
     "pi_coverage_probability",
     "pooled_intervals",
@@ -91,6 +111,7 @@ METHODS: tuple[str, ...] = (
     "GLMM-t",
     "BAYES-BN-HN0.5",
     "BAYES-BN-HN1.0",
+    "BAYES-BN-HN1.0-N1.5",
     "PFT-REML",
 )
 #: Plain-language names of :data:`METHODS`.
@@ -103,9 +124,12 @@ METHOD_LABELS: dict[str, str] = {
     "GLMM-t": "Binomial-normal GLMM (ML), t(k-1) CI",
     "BAYES-BN-HN0.5": "Bayesian binomial-normal, half-normal(0.5) prior on tau",
     "BAYES-BN-HN1.0": "Bayesian binomial-normal, half-normal(1.0) prior on tau",
+    "BAYES-BN-HN1.0-N1.5": ("Bayesian binomial-normal, half-normal(1.0) prior on tau, "
+                            "N(0, 1.5^2) prior on mu (prior sensitivity)"),
     "PFT-REML": "Freeman-Tukey double arcsine, REML, Wald CI",
 }
-#: ``metaprop`` settings that each method of :data:`METHODS` reproduces (with ``pi="t"``).
+#: ``metaprop`` settings that each method of :data:`METHODS` reproduces (with ``pi="t"``; the
+#: Bayesian binomial-normal methods use the logistic(0, 1) prior on mu unless said otherwise).
 ENGINE_SETTINGS: dict[str, dict[str, Any]] = {
     "DL-z": {"measure": "PLO", "method": "DL", "ci": "z"},
     "REML-z": {"measure": "PLO", "method": "REML", "ci": "z"},
@@ -115,8 +139,15 @@ ENGINE_SETTINGS: dict[str, dict[str, Any]] = {
     "GLMM-t": {"measure": "PLO", "method": "GLMM", "ci": "t"},
     "BAYES-BN-HN0.5": {"measure": "PLO", "method": "BAYES_BN", "ci": "z", "tau_prior_scale": 0.5},
     "BAYES-BN-HN1.0": {"measure": "PLO", "method": "BAYES_BN", "ci": "z", "tau_prior_scale": 1.0},
+    "BAYES-BN-HN1.0-N1.5": {"measure": "PLO", "method": "BAYES_BN", "ci": "z",
+                            "tau_prior_scale": 1.0, "mu_prior": "normal", "mu_prior_sd": 1.5},
     "PFT-REML": {"measure": "PFT", "method": "REML", "ci": "z"},
 }
+
+#: Data-generating mechanisms of :class:`Scenario` (module docstring).
+MECHANISMS: tuple[str, ...] = ("binomial-normal", "beta-binomial", "definition-shift",
+                               "case-report")
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -125,13 +156,20 @@ class Scenario:
     Attributes
     ----------
     k : int
-        Studies per meta-analysis.
+        Studies per meta-analysis (series; ``case-report`` adds one single-patient report).
     proportion : float
-        True pooled proportion :math:`p = \\operatorname{expit}(\\mu)`, in (0, 1).
+        True pooled proportion :math:`p` (the estimand), in (0, 1]; 1 only for the
+        binomial-normal and case-report mechanisms (every study then has all events).
     tau : float
-        Between-study standard deviation on the logit scale (>= 0).
+        Between-study standard deviation on the logit scale (>= 0; 0 for ``beta-binomial``).
     n_min, n_max : int
         Study sizes are drawn uniformly from the integers ``n_min`` to ``n_max``.
+    mechanism : str
+        One of :data:`MECHANISMS`.
+    param : float
+        ``beta-binomial``: the concentration :math:`a + b` of the Beta distribution;
+        ``definition-shift``: the difference between the two definitions' true proportions;
+        0 otherwise.
     """
 
     k: int
@@ -139,31 +177,55 @@ class Scenario:
     tau: float
     n_min: int = 1
     n_max: int = 60
+    mechanism: str = "binomial-normal"
+    param: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.k, int | np.integer) and self.k >= 2):
             raise ValueError(f"k must be an integer >= 2; got {self.k!r}")
-        if not 0 < self.proportion < 1:
-            raise ValueError(f"proportion must lie strictly between 0 and 1; got {self.proportion}")
+        if self.mechanism not in MECHANISMS:
+            raise ValueError(f"mechanism must be one of {', '.join(MECHANISMS)}; got {self.mechanism!r}")
+        top = self.mechanism in ("binomial-normal", "case-report")
+        if not (0 < self.proportion < 1 or (top and self.proportion == 1)):
+            raise ValueError(f"proportion must lie in (0, 1) (or be 1 for the binomial-normal and "
+                             f"case-report mechanisms); got {self.proportion}")
         if not (math.isfinite(self.tau) and self.tau >= 0):
             raise ValueError(f"tau must be finite and >= 0; got {self.tau}")
         if not 1 <= self.n_min <= self.n_max:
             raise ValueError(f"need 1 <= n_min <= n_max; got {self.n_min}, {self.n_max}")
+        self._check_param()
+
+    def _check_param(self) -> None:
+        if self.mechanism == "beta-binomial":
+            if not (self.param > 0 and self.tau == 0):
+                raise ValueError("beta-binomial needs param (the concentration a + b) > 0 and tau 0; "
+                                 f"got param {self.param}, tau {self.tau}")
+        elif self.mechanism == "definition-shift":
+            half = self.param / 2
+            if not (self.param > 0 and self.proportion - half > 0 and self.proportion + half <= 1):
+                raise ValueError("definition-shift needs param > 0 with both definitions' "
+                                 f"proportions in (0, 1]; got p {self.proportion}, param {self.param}")
+        elif self.param != 0:
+            raise ValueError(f"param must be 0 for mechanism {self.mechanism!r}; got {self.param}")
 
     @property
     def mu(self) -> float:
-        """True mean logit, :math:`\\operatorname{logit}(p)`."""
-        return float(special.logit(self.proportion))
+        """Logit of the estimand, :math:`\\operatorname{logit}(p)` (infinite for p = 1)."""
+        return math.inf if self.proportion == 1 else float(special.logit(self.proportion))
+
+    @property
+    def k_total(self) -> int:
+        """Studies in each simulated meta-analysis (k, plus one for ``case-report``)."""
+        return self.k + (self.mechanism == "case-report")
 
     def key(self) -> tuple[int, ...]:
-        """Integers identifying the scenario (its parameters; used to seed its generator)."""
-        return (
-            int(self.k),
-            round(self.proportion * 1_000_000),
-            round(self.tau * 1_000_000),
-            int(self.n_min),
-            int(self.n_max),
-        )
+        """Integers identifying the scenario (its parameters; used to seed its generator). The
+        binomial-normal mechanism keeps the key of the first version of this study."""
+        base = (int(self.k), round(self.proportion * 1_000_000), round(self.tau * 1_000_000),
+                int(self.n_min), int(self.n_max))
+        if self.mechanism == "binomial-normal":
+            return base
+        return (*base, MECHANISMS.index(self.mechanism), round(self.param * 1_000_000))
 
 
 def scenario_grid(
@@ -171,13 +233,17 @@ def scenario_grid(
     proportions: Iterable[float] = (0.6, 0.8, 0.95),
     taus: Iterable[float] = (0.0, 0.5, 1.0),
     n_range: tuple[int, int] = (1, 60),
+    mechanism: str = "binomial-normal",
+    param: float = 0.0,
 ) -> tuple[Scenario, ...]:
-    """Full factorial grid of scenarios, in the order k, proportion, tau."""
+    """Full factorial grid of scenarios, in the order k, proportion, tau. With p = 1 every
+    study has all events whatever tau: only tau = 0 is kept for it."""
     return tuple(
-        Scenario(int(k), float(p), float(t), n_range[0], n_range[1])
+        Scenario(int(k), float(p), float(t), n_range[0], n_range[1], mechanism, float(param))
         for k in ks
         for p in proportions
         for t in taus
+        if not (float(p) == 1 and float(t) > 0)
     )
 
 
@@ -187,16 +253,35 @@ def scenario_rng(seed: int, scenario: Scenario) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=scenario.key()))
 
 
+def beta_with_median(median: float, concentration: float) -> tuple[float, float]:
+    """Shape parameters (a, b) of the Beta distribution with the given median and a + b.
+
+    The median :math:`I^{-1}_{1/2}(a, c - a)` increases with :math:`a` for fixed
+    :math:`c = a + b`, so the root in :math:`a \\in (0, c)` is unique (Brent's method).
+    """
+    from scipy import optimize
+
+    if not (0 < median < 1 and concentration > 0):
+        raise ValueError(f"need 0 < median < 1 and concentration > 0; got {median}, {concentration}")
+    c = float(concentration)
+
+    def gap(a: float) -> float:
+        return float(special.betaincinv(a, c - a, 0.5)) - median
+
+    a = optimize.brentq(gap, c * 1e-9, c * (1 - 1e-9), xtol=1e-14, rtol=1e-14)
+    return float(a), c - float(a)
+
+
 @dataclass(frozen=True)
 class SimulatedData:
-    """Replicates of one scenario; arrays of shape (replicates, k).
+    """Replicates of one scenario; arrays of shape (replicates, k_total).
 
     Attributes
     ----------
     events, n : numpy.ndarray of int
         Event counts and study sizes.
     theta : numpy.ndarray of float
-        The studies' true logits.
+        The studies' true logits (+inf for a true proportion of 1).
     """
 
     events: IntArray
@@ -204,18 +289,39 @@ class SimulatedData:
     theta: FloatArray
 
 
+def _true_logits(scenario: Scenario, shape: tuple[int, int],
+                 rng: np.random.Generator) -> FloatArray:
+    z = rng.standard_normal(shape)
+    if scenario.mechanism == "beta-binomial":
+        a, b = beta_with_median(scenario.proportion, scenario.param)
+        with np.errstate(divide="ignore"):
+            return np.asarray(special.logit(rng.beta(a, b, size=shape)), dtype=float)
+    if scenario.mechanism == "definition-shift":
+        side = 2 * rng.integers(0, 2, size=shape) - 1
+        with np.errstate(divide="ignore"):
+            centre = special.logit(scenario.proportion + side * scenario.param / 2)
+        return np.asarray(centre + scenario.tau * z, dtype=float)
+    return scenario.mu + scenario.tau * z
+
+
 def simulate_data(scenario: Scenario, replicates: int, rng: np.random.Generator) -> SimulatedData:
-    """Draw ``replicates`` meta-analyses of ``scenario`` (module docstring: the mechanism).
+    """Draw ``replicates`` meta-analyses of ``scenario`` (module docstring: the mechanisms).
 
     Draws, in this order and all at once: sizes (``rng.integers``), standard normal effects,
-    binomial counts. SYNTHETIC data, for the simulation study only.
+    then the mechanism's own draws (Beta proportions, or the definition of each study), then
+    binomial counts. ``case-report`` appends one study with 1 event out of 1. SYNTHETIC data, for
+    the simulation study only.
     """
     if replicates < 1:
         raise ValueError(f"replicates must be >= 1; got {replicates}")
     shape = (int(replicates), scenario.k)
     n = rng.integers(scenario.n_min, scenario.n_max + 1, size=shape)
-    theta = scenario.mu + scenario.tau * rng.standard_normal(shape)
+    theta = _true_logits(scenario, shape, rng)
     events = rng.binomial(n, special.expit(theta))
+    if scenario.mechanism == "case-report":
+        one = np.ones((shape[0], 1), dtype=np.int64)
+        n, events = np.hstack([n, one]), np.hstack([events, one])
+        theta = np.hstack([theta, np.full((shape[0], 1), math.inf)])
     return SimulatedData(events.astype(np.int64), n.astype(np.int64), theta)
 
 
@@ -278,7 +384,8 @@ def pooled_intervals(
 
     The formulas of :func:`analysis.engine.rma.rma_uni` with ``pi="t"``: :math:`w_i = 1/(v_i +
     \\hat\\tau^2)`, :math:`\\hat\\mu = \\sum w_i y_i / \\sum w_i`; SE :math:`(\\sum w_i)^{-1/2}`
-    ("z"), the HKSJ SE ("hksj", [knapp2003]) or the larger of the two ("hksj_adhoc");
+    ("z"), the HKSJ SE ("hksj", [knapp2003]; the Wald SE where the HKSJ SE is 0, as
+    :func:`analysis.engine.metaprop` does) or the larger of the two ("hksj_adhoc");
     PI :math:`\\hat\\mu \\pm t_{k-1}\\sqrt{SE^2 + \\hat\\tau^2}` (the form of [higgins2009], who used
     k - 2 df).
 
@@ -296,7 +403,8 @@ def pooled_intervals(
         rss = (w * (yi - mu[:, None]) ** 2).sum(axis=1)
         rss = np.where(rss <= np.finfo(float).eps, 0.0, rss)
         se_hk = np.sqrt(rss / (k - 1) / sw)
-        se = se_hk if ci == "hksj" else np.maximum(se_hk, se)
+        # plain HKSJ with a zero SE (identical effects) takes the Wald SE, as metaprop does
+        se = np.where(se_hk > 0, se_hk, se) if ci == "hksj" else np.maximum(se_hk, se)
         df = k - 1
     elif ci != "z":
         raise ValueError(f"ci must be 'z', 'hksj' or 'hksj_adhoc'; got {ci!r}")
@@ -312,10 +420,12 @@ def _output(values: Sequence[FloatArray], failed: BoolArray, notes: Sequence[str
     return MethodOutput(est, lo, hi, plo, phi, np.asarray(failed, dtype=bool), tuple(notes))
 
 
-def _glmm(events: IntArray, n: IntArray, fallback: MethodOutput, level: float,
-          ci: str = "z") -> MethodOutput:
-    """GLMM per replicate with a Wald (``ci="z"``) or t(k-1) (``"t"``) CI; where it does not
-    converge, ``fallback`` (metaprop's: logit REML with the Wald or the HKSJ CI)."""
+def _glmm(events: IntArray, n: IntArray, level: float, ci: str = "z",
+          skip: BoolArray | None = None) -> MethodOutput:
+    """GLMM per replicate with a Wald (``ci="z"``) or t(k-1) (``"t"``) CI; where it has no finite
+    estimate or does not converge, the Bayesian binomial-normal model with metaprop's default
+    priors (half-normal(0.5) on tau, logistic(0, 1) on mu), as :func:`analysis.engine.metaprop`
+    reports it, counted as a failure."""
     from analysis.engine.glmm import fit_binomial_normal
 
     k = events.shape[1]
@@ -324,10 +434,12 @@ def _glmm(events: IntArray, n: IntArray, fallback: MethodOutput, level: float,
     failed = np.zeros(events.shape[0], dtype=bool)
     notes = [""] * events.shape[0]
     for r in range(events.shape[0]):
+        if skip is not None and skip[r]:
+            continue
+        key = (events[r].tobytes(), n[r].tobytes())
         try:
-            g = _GLMM_CACHE.get((events[r].tobytes(), n[r].tobytes())) or fit_binomial_normal(
-                events[r], n[r])
-            _GLMM_CACHE[(events[r].tobytes(), n[r].tobytes())] = g
+            g = _GLMM_CACHE.get(key) or fit_binomial_normal(events[r], n[r])
+            _GLMM_CACHE[key] = g
             ok, why = bool(g.converged), str(g.message)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             ok, why = False, f"error {type(exc).__name__}"
@@ -336,14 +448,16 @@ def _glmm(events: IntArray, n: IntArray, fallback: MethodOutput, level: float,
             vals[:, r] = (g.mu, g.mu - half, g.mu + half, g.mu - half_pi, g.mu + half_pi)
             continue
         failed[r] = True
-        reason = ("no finite ML estimate (every study 0 or n events)"
-                  if why.startswith("every study has") else "did not converge")
-        used = "logit REML-HKSJ" if ci == "t" else "logit REML-z"
-        notes[r] = f"{reason}; {used} used" if not why.startswith("error") else why
-        vals[:, r] = special.logit([fallback.estimate[r], fallback.ci_lower[r],
-                                    fallback.ci_upper[r], fallback.pi_lower[r],
-                                    fallback.pi_upper[r]])
+        reason = ("no finite ML estimate" if why.startswith("every study has")
+                  else "did not converge")
+        notes[r] = f"{reason}; Bayesian binomial-normal used"
+        vals[:, r] = _bayes_values(events[r], n[r], GLMM_FALLBACK, level)
     return _output(vals, failed, notes)
+
+
+#: Settings of the Bayesian binomial-normal model that replaces a GLMM without a finite
+#: estimate: metaprop's defaults.
+GLMM_FALLBACK: dict[str, Any] = {"tau_prior_scale": 0.5}
 
 
 #: GLMM fits of the replicates being fitted (GLMM-z and GLMM-t share them); cleared by
@@ -351,21 +465,51 @@ def _glmm(events: IntArray, n: IntArray, fallback: MethodOutput, level: float,
 _GLMM_CACHE: dict[tuple[bytes, bytes], Any] = {}
 
 
-def _bayes_bn(events: IntArray, n: IntArray, scale: float, level: float) -> MethodOutput:
-    """Bayesian binomial-normal model per replicate (:func:`analysis.engine.bayes_bn.binomial_normal`)."""
+def _bayes_values(events: IntArray, n: IntArray, settings: dict[str, Any],
+                  level: float) -> tuple[float, ...]:
+    """(median, CI, PI) of mu of the Bayesian binomial-normal model with metaprop's settings."""
     from analysis.engine.bayes_bn import binomial_normal
 
+    family = settings.get("mu_prior", "logistic")
+    scale = float(settings.get("mu_prior_sd", 1.0)) if family == "normal" else 1.0
+    b = binomial_normal(events, n, tau_scale=float(settings["tau_prior_scale"]), mu_scale=scale,
+                        level=level, mu_prior=family)
+    return (b.mu_median, b.mu_lower, b.mu_upper, b.pred_lower, b.pred_upper)
+
+
+def _bayes_bn(events: IntArray, n: IntArray, settings: dict[str, Any], level: float,
+              skip: BoolArray | None = None) -> MethodOutput:
+    """Bayesian binomial-normal model per replicate (:func:`analysis.engine.bayes_bn.binomial_normal`);
+    replicates in ``skip`` are left NaN (the caller fills them)."""
     vals = np.full((5, events.shape[0]), np.nan)
     failed = np.zeros(events.shape[0], dtype=bool)
     notes = [""] * events.shape[0]
     for r in range(events.shape[0]):
+        if skip is not None and skip[r]:
+            continue
         try:
-            b = binomial_normal(events[r], n[r], tau_scale=scale, level=level)
+            vals[:, r] = _bayes_values(events[r], n[r], settings, level)
         except (ValueError, ArithmeticError, RuntimeError) as exc:
             failed[r], notes[r] = True, f"error {type(exc).__name__}"
-            continue
-        vals[:, r] = (b.mu_median, b.mu_lower, b.mu_upper, b.pred_lower, b.pred_upper)
     return _output(vals, failed, notes)
+
+
+def _exact_rows(out: MethodOutput, rows: BoolArray, events: IntArray, n: IntArray,
+                level: float) -> MethodOutput:
+    """``out`` with the replicates in ``rows`` (every study at the same boundary) replaced by
+    the exact pooled interval of :func:`analysis.engine.exact.exact_pooled`, as metaprop does."""
+    from analysis.engine.exact import exact_pooled
+
+    if not rows.any():
+        return out
+    est, lo, hi, plo, phi = (np.array(v, dtype=float) for v in (
+        out.estimate, out.ci_lower, out.ci_upper, out.pi_lower, out.pi_upper))
+    failed, notes = out.failed.copy(), list(out.notes)
+    for r in np.flatnonzero(rows):
+        est[r], lo[r], hi[r] = exact_pooled(events[r], n[r], level)
+        plo[r], phi[r] = lo[r], hi[r]
+        failed[r], notes[r] = False, "every study at one boundary: exact pooled interval"
+    return MethodOutput(est, lo, hi, plo, phi, failed, tuple(notes))
 
 
 def _pft(events: IntArray, n: IntArray, level: float) -> MethodOutput:
@@ -403,10 +547,11 @@ def fit_methods(
     -----
     Logit inverse-variance methods use the engine's continuity correction (0.5 added to studies
     with 0 or n events, :func:`analysis.engine.effects.escalc`); the GLMM, the Bayesian
-    binomial-normal model and PFT use none. A GLMM without a finite estimate (every study with 0
-    or n events) or that does not converge is replaced by the logit REML result (Wald CI for
-    GLMM-z, HKSJ CI for GLMM-t), as :func:`analysis.engine.metaprop` does, and counted as a
-    failure.
+    binomial-normal model and PFT use none. As :func:`analysis.engine.metaprop` does: replicates
+    in which every study has 0 events, or every study has n events, get the exact pooled interval
+    whatever the method (noted, not a failure); a GLMM without a finite estimate (studies at
+    both boundaries only) or that does not converge is replaced by the Bayesian binomial-normal
+    model and counted as a failure.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -416,6 +561,7 @@ def fit_methods(
     if x.shape != m.shape:
         raise ValueError(f"events and n differ in shape ({x.shape} vs {m.shape})")
     yi, vi = escalc(x, m, "PLO")
+    exact = np.all(x == 0, axis=1) | np.all(x == m, axis=1)
     out: dict[str, MethodOutput] = {}
     reml: tuple[FloatArray, list[str]] | None = None
     _GLMM_CACHE.clear()
@@ -423,20 +569,19 @@ def fit_methods(
         if method == "DL-z":
             res = pooled_intervals(yi, vi, _dl(yi, vi), "z", level)
             out[method] = _output(res, np.zeros(x.shape[0], bool), [""] * x.shape[0])
-        elif method.startswith(("REML", "GLMM")):
+        elif method.startswith("REML"):
             reml = reml or _reml(yi, vi)
-            ci = {"REML-HKSJ": "hksj", "REML-HKSJ-adhoc": "hksj_adhoc", "GLMM-t": "hksj"}.get(
-                method, "z")
+            ci = {"REML-HKSJ": "hksj", "REML-HKSJ-adhoc": "hksj_adhoc"}.get(method, "z")
             failed = np.array([bool(s) for s in reml[1]])
-            res_out = _output(pooled_intervals(yi, vi, reml[0], ci, level), failed, reml[1])
-            out[method] = (_glmm(x, m, res_out, level, "t" if method == "GLMM-t" else "z")
-                           if method.startswith("GLMM") else res_out)
+            out[method] = _output(pooled_intervals(yi, vi, reml[0], ci, level), failed, reml[1])
+        elif method.startswith("GLMM"):
+            out[method] = _glmm(x, m, level, "t" if method == "GLMM-t" else "z", exact)
         elif method == "PFT-REML":
             out[method] = _pft(x, m, level)
         else:
-            out[method] = _bayes_bn(x, m, float(ENGINE_SETTINGS[method]["tau_prior_scale"]), level)
+            out[method] = _bayes_bn(x, m, ENGINE_SETTINGS[method], level, exact)
     _GLMM_CACHE.clear()
-    return {name: out[name] for name in methods}
+    return {name: _exact_rows(out[name], exact, x, m, level) for name in methods}
 
 
 # ------------------------------------------------------------------------------ summaries
@@ -451,18 +596,39 @@ def pi_coverage_probability(
               \\Phi\\Bigl(\\frac{\\operatorname{logit}U - \\mu}{\\tau}\\Bigr) -
               \\Phi\\Bigl(\\frac{\\operatorname{logit}L - \\mu}{\\tau}\\Bigr)
 
-    for :math:`\\tau > 0` (logit 0 and 1 are :math:`\\mp\\infty`); for :math:`\\tau = 0` the new
-    study's proportion is :math:`\\operatorname{expit}\\mu` and the result is 0 or 1.
+    for :math:`\\tau > 0` and finite :math:`\\mu` (logit 0 and 1 are :math:`\\mp\\infty`); for
+    :math:`\\tau = 0` or infinite :math:`\\mu` the new study's proportion is
+    :math:`\\operatorname{expit}\\mu` and the result is 0 or 1.
     """
     lo = np.asarray(lower, dtype=float)
     hi = np.asarray(upper, dtype=float)
-    if tau == 0:
+    if tau == 0 or not math.isfinite(mu):
         p = float(special.expit(mu))
         return ((lo <= p) & (p <= hi)).astype(float)
     with np.errstate(divide="ignore"):
         zl = (special.logit(np.clip(lo, 0.0, 1.0)) - mu) / tau
         zu = (special.logit(np.clip(hi, 0.0, 1.0)) - mu) / tau
     return np.maximum(special.ndtr(zu) - special.ndtr(zl), 0.0)
+
+
+def new_study_coverage(lower: npt.ArrayLike, upper: npt.ArrayLike,
+                       scenario: Scenario) -> FloatArray:
+    """Probability that the true proportion of a new study of ``scenario``'s mechanism lies in
+    [lower, upper], per replicate: :func:`pi_coverage_probability` for the binomial-normal model
+    (and the series of ``case-report``), the Beta distribution function
+    :math:`I_U(a, b) - I_L(a, b)` for ``beta-binomial``, and the equal mixture of the two
+    definitions' logit-normal distributions for ``definition-shift``."""
+    if scenario.mechanism == "beta-binomial":
+        a, b = beta_with_median(scenario.proportion, scenario.param)
+        lo = np.clip(np.asarray(lower, dtype=float), 0.0, 1.0)
+        hi = np.clip(np.asarray(upper, dtype=float), 0.0, 1.0)
+        return np.maximum(special.betainc(a, b, hi) - special.betainc(a, b, lo), 0.0)
+    if scenario.mechanism == "definition-shift":
+        half = scenario.param / 2
+        with np.errstate(divide="ignore"):
+            centres = [float(special.logit(scenario.proportion + s * half)) for s in (-1, 1)]
+        return 0.5 * sum(pi_coverage_probability(lower, upper, c, scenario.tau) for c in centres)
+    return pi_coverage_probability(lower, upper, scenario.mu, scenario.tau)
 
 
 def median_mcse(values: npt.ArrayLike, level: float = 0.95) -> float:
@@ -545,7 +711,7 @@ def summarise(output: MethodOutput, scenario: Scenario, level: float = 0.95) -> 
     cov = ((lo <= truth) & (truth <= hi)).astype(float)
     cov_ci = float(cov.mean()) if used else math.nan
     score, score_se = _mean_and_se(interval_score(lo, hi, truth, 1 - level))
-    cov_pi, cov_pi_se = _mean_and_se(pi_coverage_probability(plo, phi, scenario.mu, scenario.tau))
+    cov_pi, cov_pi_se = _mean_and_se(new_study_coverage(plo, phi, scenario))
     bias, bias_se = _mean_and_se(est - truth)
     fail = float(np.mean(output.failed))
     reps = int(output.failed.size)
@@ -579,13 +745,15 @@ def run_scenario(
 ) -> list[dict[str, Any]]:
     """Simulate one scenario, fit every method and summarise: one row (dict) per method.
 
-    Each row starts with the scenario (``k``, ``proportion``, ``tau``, ``n_min``, ``n_max``) and
-    ``method``, followed by the measures of :func:`summarise`. Deterministic given the arguments.
+    Each row starts with the scenario (``k``, ``proportion``, ``tau``, ``n_min``, ``n_max``,
+    ``mechanism``, ``param``) and ``method``, followed by the measures of :func:`summarise`.
+    Deterministic given the arguments.
     """
     data = simulate_data(scenario, replicates, scenario_rng(seed, scenario))
     fits = fit_methods(data.events, data.n, methods, level)
     head = {"k": scenario.k, "proportion": scenario.proportion, "tau": scenario.tau,
-            "n_min": scenario.n_min, "n_max": scenario.n_max}
+            "n_min": scenario.n_min, "n_max": scenario.n_max, "mechanism": scenario.mechanism,
+            "param": scenario.param}
     return [{**head, "method": name, **summarise(out, scenario, level)} for name, out in fits.items()]
 
 
@@ -600,13 +768,18 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def method_for(measure: str, method: str, ci: str, tau_prior_scale: float = 0.5) -> str | None:
-    """Name in :data:`METHODS` of an analysis given by ``metaprop`` settings, or None."""
+def method_for(measure: str, method: str, ci: str, tau_prior_scale: float = 0.5,
+               mu_prior: str | None = None, mu_prior_sd: float | None = None) -> str | None:
+    """Name in :data:`METHODS` of an analysis given by ``metaprop`` settings, or None (the prior
+    on mu of the Bayesian binomial-normal model is logistic(0, 1) unless said otherwise)."""
+    family = mu_prior or ("normal" if mu_prior_sd is not None else "logistic")
     for name, cfg in ENGINE_SETTINGS.items():
         if (cfg["measure"], cfg["method"]) != (measure, method):
             continue
         if method.startswith("BAYES"):
-            if cfg["tau_prior_scale"] == tau_prior_scale:
+            same_mu = (cfg.get("mu_prior", "logistic") == family
+                       and (family == "logistic" or cfg.get("mu_prior_sd") == mu_prior_sd))
+            if cfg["tau_prior_scale"] == tau_prior_scale and same_mu:
                 return name
         elif cfg["ci"] == ci:
             return name
@@ -633,7 +806,7 @@ def coverage_band(summary: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
     return pd.Series(out, index=summary.index, name="band")
 
 
-def scorecard(summary: Any, level: float = 0.95) -> Any:
+def scorecard(summary: Any, level: float = 0.95, n_se: float = 2.0) -> Any:
     """One row per method: two-sided coverage, bias, width and interval score over scenarios.
 
     Parameters
@@ -647,13 +820,13 @@ def scorecard(summary: Any, level: float = 0.95) -> Any:
     pandas.DataFrame
         Indexed by method (in :data:`METHODS` order where known) with ``scenarios``;
         ``ci_below``, ``ci_within``, ``ci_above`` (scenarios whose coverage lies below, within or
-        above ``level`` +/- 2 MCSE at the nominal level, :func:`coverage_band`); ``ci_min``,
+        above ``level`` +/- ``n_se`` MCSE at the nominal level, :func:`coverage_band`); ``ci_min``,
         ``ci_max``; ``bias_max_abs``; ``width_ci_median`` (median over scenarios of the median
         CI width); ``interval_score_mean``; ``failure_max``.
     """
     import pandas as pd
 
-    df = summary.assign(band=coverage_band(summary, level), abs_bias=summary["bias"].abs())
+    df = summary.assign(band=coverage_band(summary, level, n_se), abs_bias=summary["bias"].abs())
     g = df.groupby("method", sort=False)
     card = pd.DataFrame({
         "scenarios": g.size(),

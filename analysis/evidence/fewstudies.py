@@ -146,13 +146,16 @@ def i2_interval(result: Any) -> tuple[float, float] | None:
 
     The interval comes from the model that gives I²'s point: Q-profile for an inverse-variance model
     (metafor's ``confint``), profile likelihood for the GLMM, credible interval for a Bayesian model.
-    An infinite upper bound of tau² gives 100 %.
+    An infinite upper bound of tau² gives 100 %. None when tau² has no interval (an exact result
+    without a model, :mod:`analysis.engine.exact`).
     """
     if int(result.k) < 2:
         return None
+    lo, hi = (float(t) for t in result.tau2_ci)
+    if np.isnan(lo) or np.isnan(hi):
+        return None
     vi = np.array([r.vi for r in result.study_rows], dtype=float)
     s2 = typical_within_variance(vi)
-    lo, hi = (float(t) for t in result.tau2_ci)
     return 100 * lo / (lo + s2), (100.0 if math.isinf(hi) else 100 * hi / (hi + s2))
 
 

@@ -27,7 +27,8 @@ from analysis.evidence.fewstudies import FewStudyRules, exact_studies, judge
 from analysis.evidence.hierarchy import hierarchy_levels, select_by_hierarchy
 
 #: Engine options a plan entry may carry (everything else in the entry is descriptive).
-ENGINE_OPTIONS = ("measure", "method", "ci", "pi", "level", "tau_prior_scale")
+ENGINE_OPTIONS = ("measure", "method", "ci", "pi", "level", "tau_prior_scale", "mu_prior",
+                  "mu_prior_sd")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scipy import special
 
 from analysis import metaprop
-from analysis.engine.bayes_bn import MU_PRIOR_SD, binomial_normal
+from analysis.engine.bayes_bn import binomial_normal
 
 REFERENCE = Path(__file__).parents[1] / "reference" / "bayes_bn_reference.json"
 FIELDS = ("mu_lower", "mu_median", "mu_upper", "tau_lower", "tau_median", "tau_upper")
@@ -37,8 +37,8 @@ def _cases() -> list[dict]:
 def test_matches_brute_force_integration_in_r(case: dict) -> None:
     events = np.atleast_1d(case["events"])
     n = np.atleast_1d(case["n"])
-    assert case["mu_sd"] == MU_PRIOR_SD
-    fit = binomial_normal(events, n, tau_scale=case["tau_scale"])
+    fit = binomial_normal(events, n, tau_scale=case["tau_scale"], mu_prior=case["mu_prior"],
+                          mu_scale=case["mu_scale"])
     got = [getattr(fit, f) for f in FIELDS]
     want = [case[f] for f in FIELDS]
     np.testing.assert_allclose(got, want, rtol=0, atol=5e-3)
@@ -47,6 +47,7 @@ def test_matches_brute_force_integration_in_r(case: dict) -> None:
 def test_reference_covers_zero_events_and_both_priors() -> None:
     cases = _cases()
     assert {c["tau_scale"] for c in cases} == {0.5, 1.0}
+    assert {c["mu_prior"] for c in cases} == {"logistic", "normal"}
     assert any(max(np.atleast_1d(c["events"])) == 0 for c in cases)
     assert any(np.any(np.atleast_1d(c["events"]) == np.atleast_1d(c["n"])) for c in cases)
 

@@ -6,6 +6,9 @@ its ``source`` block). The tests answer four questions:
 
 1. ``test_case_matches_metafor``: for every dataset x measure x method x ci x pi, do the pooled
    estimate, SE, CI, PI, tau2, Q, I^2, H^2, weights and the back-transformed proportions agree?
+   (``metaprop``'s displayed values are compared for every dataset except the single study and
+   the two toy sets at a boundary, which ``metaprop`` answers with the exact Clopper-Pearson
+   interval of the summed counts instead of a model: ``test_metaprop_answers_degenerate_sets_exactly``.)
 2. ``test_reference_covers_every_combination``: is the grid complete, so that this check
    cannot quietly shrink to the cases that pass?
 3. ``test_escalc_*``, ``test_qprofile_*``, ``test_clopper_pearson_*``: do the building blocks agree?
@@ -97,7 +100,13 @@ def test_case_matches_metafor(case: dict[str, Any]) -> None:
     assert fit.ci == CI_NAMES[case["test_used"]]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+#: Datasets that metaprop answers exactly, not with the model metafor fits
+#: (:mod:`analysis.engine.exact`): one study, no events anywhere, every participant with the event.
+EXACT_DATASETS = {"pritz1997_k1", "toy_all_zero", "toy_all_event"}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c["dataset"] not in EXACT_DATASETS],
+                         ids=[c["id"] for c in CASES if c["dataset"] not in EXACT_DATASETS])
 def test_metaprop_display_matches_metafor(case: dict[str, Any]) -> None:
     """Back-transformed values; PR bounds outside [0, 1] are compared after clipping."""
     xi, ni = _data(case["dataset"])
@@ -106,6 +115,28 @@ def test_metaprop_display_matches_metafor(case: dict[str, Any]) -> None:
     theirs = np.clip([case[f] for f in DISPLAY], 0.0, 1.0)
     np.testing.assert_allclose(ours, theirs, rtol=_rtol(case["method"]), atol=ATOL)
     assert res.k == case["k"]
+
+
+@pytest.mark.parametrize("name", sorted(EXACT_DATASETS))
+@pytest.mark.parametrize("measure", ["PLO", "PAS", "PFT", "PR"])
+@pytest.mark.parametrize("method", ["EE", "DL", "REML", "ML", "PM", "SJ", "HE"])
+def test_metaprop_answers_degenerate_sets_exactly(name: str, measure: str, method: str) -> None:
+    """One study or every study at one boundary: whatever the measure and method, the displayed
+    result is the Clopper-Pearson interval of the summed counts, checked against R's binom.test
+    (the reference's per-study values: for the toy sets every study's bound is tighter than the
+    pooled one, and the pooled bound is (alpha/2)^(1/N) or 1 - (alpha/2)^(1/N))."""
+    xi, ni = _data(name)
+    res = metaprop(xi, ni, measure, method, "hksj", "t")
+    x, n = sum(xi), sum(ni)
+    if len(xi) == 1:
+        ref = REF["clopper_pearson"][name]
+        want = (ref["lower"][0], ref["upper"][0])
+    else:
+        want = (0.0, 1 - 0.025 ** (1 / n)) if x == 0 else (0.025 ** (1 / n), 1.0)
+    assert res.estimate == x / n
+    np.testing.assert_allclose((res.ci_lower, res.ci_upper), want, rtol=1e-9, atol=1e-12)
+    assert (res.pi_lower, res.pi_upper) == (res.ci_lower, res.ci_upper)
+    assert res.tau2_estimator == "EXACT"
 
 
 def test_reference_covers_every_combination() -> None:

@@ -134,13 +134,57 @@ def test_pft_and_pas_values_pritz() -> None:
         0.813018, 0.70402, 0.90159]
 
 
-def test_k1_single_study() -> None:
-    res = metaprop([7], [10], ci="hksj")
+@pytest.mark.parametrize("method", ["REML", "EE", "GLMM", "BAYES_BN", "BAYES"])
+def test_k1_single_study_gets_its_exact_interval(method: str) -> None:
+    """One study: its own proportion with the Clopper-Pearson interval (R binom.test(7, 10):
+    0.3475471 to 0.9332605), whatever the method; measure scale as metafor's single study."""
+    res = metaprop([7], [10], method=method, ci="t" if method == "GLMM" else "hksj")
     f = rma_uni(*escalc([7], [10], "PLO"), "REML", "z")
-    assert res.mu == f.mu and res.estimate == pytest.approx(0.7)
+    assert res.estimate == pytest.approx(0.7)
+    assert (res.ci_lower, res.ci_upper) == pytest.approx((0.3475471, 0.9332605), abs=5e-8)
     assert (res.pi_lower, res.pi_upper) == (res.ci_lower, res.ci_upper)
-    assert res.tau2 == 0 and res.q == 0 and res.ci == "z"
-    assert any("k = 1" in n for n in res.notes)
+    assert res.mu == pytest.approx(f.mu, rel=1e-12) and res.se == pytest.approx(f.se, rel=1e-12)
+    assert res.tau2 == 0 and res.q == 0 and res.ci == "exact" and res.tau2_estimator == "EXACT"
+    assert any("one study" in n and repr(method) in n for n in res.notes)
+    assert "exact (Clopper-Pearson)" in res.methods_text()
+
+
+def test_one_all_event_study_through_the_public_api() -> None:
+    """metaprop([12], [12], method="GLMM"): 100 % (73.5 % to 100 %), R binom.test(12, 12)."""
+    from analysis import metaprop as public
+
+    res = public([12], [12], method="GLMM")
+    assert (res.estimate, res.ci_upper) == (1.0, 1.0)
+    assert res.ci_lower == pytest.approx(0.7353515, abs=5e-8)
+
+
+@pytest.mark.parametrize(("x", "est", "lo", "hi"), [
+    ([0, 0, 0], 0.0, 0.0, 0.08604384),          # binom.test(0, 41)
+    ([12, 9, 20], 1.0, 0.9139562, 1.0),          # binom.test(41, 41)
+])
+@pytest.mark.parametrize(("method", "ci"), [("GLMM", "t"), ("GLMM", "z"), ("REML", "hksj"),
+                                            ("REML", "hksj_adhoc"), ("BAYES_BN", "z"),
+                                            ("DL", "z")])
+def test_studies_all_at_one_boundary_get_the_exact_pooled_interval(
+        x: list[int], est: float, lo: float, hi: float, method: str, ci: str) -> None:
+    """No events anywhere, or every participant with the event: the summed counts' exact
+    interval (R binom.test), never a continuity-corrected estimate or a zero-width interval."""
+    res = metaprop(x, [12, 9, 20], method=method, ci=ci)
+    assert res.estimate == est
+    assert (res.ci_lower, res.ci_upper) == pytest.approx((lo, hi), abs=5e-8)
+    assert res.ci_upper > res.ci_lower and res.n_corrected == 0
+    assert res.tau2_estimator == "EXACT" and res.method == method
+    assert "summed counts" in res.methods_text()
+
+
+def test_identical_effects_never_give_a_zero_width_hksj_interval() -> None:
+    """Plain HKSJ has SE 0 when the effects are identical (metafor: ci.lb = ci.ub); the ad hoc
+    correction is used instead, with a note."""
+    res = metaprop([5, 5, 5], [10, 10, 10], method="REML", ci="hksj")
+    adhoc = metaprop([5, 5, 5], [10, 10, 10], method="REML", ci="hksj_adhoc")
+    assert res.ci_upper - res.ci_lower > 0.5
+    assert (res.ci_lower, res.ci_upper) == (adhoc.ci_lower, adhoc.ci_upper)
+    assert any("zero-width" in n for n in res.notes)
 
 
 def test_all_zero_and_all_event_sets_are_finite_and_in_range() -> None:
@@ -198,24 +242,22 @@ def test_glmm_q_based_i2_artefact_pinned() -> None:
     assert (round(res.pi_lower, 4), round(res.pi_upper, 4)) == (0.0010, 0.0599)  # t(17)
 
 
-def test_glmm_falls_back_to_reml_with_reason() -> None:
-    """All-zero studies: no finite ML estimate (metafor: "Cannot fit ML model")."""
-    res = metaprop([0, 0, 0], [10, 20, 30], method="GLMM")
-    iv = metaprop([0, 0, 0], [10, 20, 30], method="REML")
-    assert res.tau2_estimator == "REML" and res.method == "GLMM"
-    assert res.mu == iv.mu and res.lrt is None
-    assert any("GLMM did not converge" in n and "fell back" in n for n in res.notes)
-    assert "restricted maximum likelihood" in res.methods_text()
+def test_glmm_without_finite_estimate_reports_the_bayesian_binomial_normal_model() -> None:
+    """Studies at both boundaries and none in between: the GLMM's tau diverges (metafor: no
+    fit). The same likelihood with weakly informative priors answers, with a note."""
+    x, n = [0, 5, 0, 6], [5, 5, 8, 6]
+    res = metaprop(x, n, method="GLMM", ci="t")
+    bn = metaprop(x, n, method="BAYES_BN")
+    assert res.tau2_estimator == "BAYES_BN" and res.method == "GLMM"
+    assert (res.estimate, res.ci_lower, res.ci_upper) == (bn.estimate, bn.ci_lower, bn.ci_upper)
+    assert 0 < res.ci_lower < res.estimate < res.ci_upper < 1
+    assert any("no maximum-likelihood estimate" in s and "Bayesian" in s for s in res.notes)
+    assert "Bayesian binomial-normal" in res.methods_text()
 
 
 def test_glmm_needs_logit() -> None:
     with pytest.raises(ValueError, match="use measure='PLO'"):
         metaprop(PRITZ_X, PRITZ_N, measure="PFT", method="GLMM")
-
-
-def test_glmm_k1_falls_back() -> None:
-    res = metaprop([3], [10], method="GLMM")
-    assert res.tau2_estimator == "REML" and any("k >= 2" in n for n in res.notes)
 
 
 def test_pr_corrects_estimate_and_variance_as_metafor_not_meta() -> None:
@@ -285,6 +327,7 @@ def test_ci_t_only_for_the_glmm() -> None:
         metaprop([3, 4], [5, 6], method="REML", ci="t")
 
 
-def test_glmm_t_falls_back_to_reml_hksj_when_no_finite_estimate() -> None:
+def test_glmm_t_with_every_study_at_n_is_the_exact_pooled_interval() -> None:
     res = metaprop([5, 10, 3], [5, 10, 3], method="GLMM", ci="t")
-    assert any("fell back" in s for s in res.notes) and res.ci == "hksj" and res.ci_df == 2
+    assert res.ci == "exact" and res.ci_df is None and res.estimate == 1.0
+    assert res.ci_lower == pytest.approx(0.025 ** (1 / 18), rel=1e-9)  # one-sided: (alpha/2)^(1/N)

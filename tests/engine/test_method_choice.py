@@ -1,85 +1,150 @@
 """The pre-specified rule that chooses the primary method (analysis.engine.method_choice), on
-hand-made SYNTHETIC summaries where the right answer of every step is known."""
+hand-made SYNTHETIC summaries where the right answer of every step is known.
+
+With 1,000 replicates the Monte Carlo SE at 95 % is sqrt(0.95 x 0.05 / 1000) = 0.00689; with four
+relevant scenarios and family alpha 0.05 the Bonferroni multiplier is the normal quantile
+1 - 0.05 / 8, 2.4977, so the band is 95 % +/- 1.72 points: 0.9328 to 0.9672.
+"""
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 import pytest
 
-from analysis.engine.method_choice import choose_method, in_box
+from analysis.engine.method_choice import (
+    band_multiplier,
+    choice_text,
+    choose_method,
+    in_box,
+    rule_text,
+)
 from analysis.evidence.readers import load_yaml
 from tools import simulate
 
-RULE = {"coverage_floor": 0.925, "bias_limit": 0.03, "band_mcse": 2, "count_tolerance": 0.0,
-        "bias_tolerance": 0.005}
+RULE = {"family_alpha": 0.05, "min_within": 0.5}
 PLAN = {"candidates": ["A", "B", "C"], "level": 0.95, "rule": RULE,
-        "relevant": {"k": [2, 10], "proportion": [0.8, 0.99], "tau": [0, 1]},
-        "core": {"k": [3, 10], "proportion": [0.8, 0.95], "tau": [0, 0.5]}}
-SCENARIOS = [(2, 0.99, 1.0), (3, 0.9, 0.5), (10, 0.8, 0.0)]  # the first is outside the core
+        "relevant": {"k": [2, 10], "proportion": [0.8, 1.0], "tau": [0, 1]}}
+#: Four relevant scenarios (two of them of other mechanisms) and one outside the box (k = 20).
+SCENARIOS = [("binomial-normal", 0.0, 2, 0.99, 1.0), ("binomial-normal", 0.0, 3, 0.9, 0.5),
+             ("beta-binomial", 20.0, 10, 0.95, 0.0), ("case-report", 0.0, 5, 0.9, 0.5),
+             ("binomial-normal", 0.0, 20, 0.9, 0.5)]
+LOW, HIGH = 0.95 - 2.4977 * 0.00689, 0.95 + 2.4977 * 0.00689
 
 
-def _summary(cov: dict, bias: dict | None = None, score: dict | None = None) -> pd.DataFrame:
+def _summary(cov: dict, score: dict | None = None, bias: dict | None = None) -> pd.DataFrame:
     rows = []
-    for i, (k, p, tau) in enumerate(SCENARIOS):
+    for i, (mech, param, k, p, tau) in enumerate(SCENARIOS):
         for m in cov:
-            rows.append({"k": k, "proportion": p, "tau": tau, "method": m, "replicates": 1000,
-                         "coverage_ci": cov[m][i], "coverage_ci_mcse": 0.0, "coverage_pi": 0.95,
-                         "coverage_pi_mcse": 0.0, "bias": (bias or {}).get(m, [0, 0, 0])[i],
-                         "bias_mcse": 0.0, "width_ci": 0.1, "width_ci_mcse": 0.0,
-                         "width_pi": 0.2, "interval_score": (score or {}).get(m, [1, 1, 1])[i],
-                         "interval_score_mcse": 0.0, "failure_rate": 0.0})
+            rows.append({"k": k, "proportion": p, "tau": tau, "mechanism": mech, "param": param,
+                         "method": m, "replicates": 1000, "coverage_ci": cov[m][i],
+                         "coverage_ci_mcse": 0.0, "coverage_pi": 0.95, "coverage_pi_mcse": 0.0,
+                         "bias": (bias or {}).get(m, [0] * 5)[i], "bias_mcse": 0.0,
+                         "width_ci": 0.1 * (i + 1), "width_ci_mcse": 0.0, "width_pi": 0.2,
+                         "interval_score": (score or {}).get(m, [1] * 5)[i],
+                         "interval_score_mcse": 0.01, "failure_rate": 0.0})
     return pd.DataFrame(rows)
 
 
+def test_band_is_bonferroni_over_the_relevant_scenarios() -> None:
+    assert band_multiplier(4, 0.05) == pytest.approx(2.4977, abs=1e-4)  # R: qnorm(1 - 0.05/8)
+    assert band_multiplier(85, 0.05) == pytest.approx(3.4370, abs=1e-4)  # R: qnorm(1 - 0.05/170)
+    c = choose_method(_summary({"A": [0.95] * 5, "B": [0.95] * 5, "C": [0.95] * 5}), PLAN)
+    assert c.relevant_scenarios == 4  # the k = 20 scenario lies outside the box
+    assert c.mcse0 == pytest.approx(math.sqrt(0.95 * 0.05 / 1000))
+    assert c.band == pytest.approx((LOW, HIGH), abs=1e-4)
+
+
 def test_in_box_closed_ranges() -> None:
-    s = _summary({"A": [0.95] * 3})
-    assert in_box(s, PLAN["core"]).tolist() == [False, True, True]
+    s = _summary({"A": [0.95] * 5})
+    assert in_box(s, PLAN["relevant"]).tolist() == [True, True, True, True, False]
 
 
-def test_gate_excludes_undercoverage_in_the_core() -> None:
-    s = _summary({"A": [0.95, 0.92, 0.95], "B": [0.80, 0.95, 0.95], "C": [0.95, 0.95, 0.99]})
+def test_below_the_band_in_any_relevant_scenario_fails_the_gate() -> None:
+    """A dips below the band once, even in a scenario of another mechanism; the k = 20 row of
+    C lies outside the box and does not count."""
+    s = _summary({"A": [0.95, 0.95, 0.92, 0.95, 0.95], "B": [0.95] * 5,
+                  "C": [0.95, 0.95, 0.95, 0.95, 0.50]})
     c = choose_method(s, PLAN)
-    assert c.steps[0].kept == ("B", "C")  # A below the floor in the core; B's 0.80 is outside it
-    assert c.core_scenarios == 2 and c.relevant_scenarios == 3
-    # two-sided: B is off nominal once (below), C once (above): tie, then bias, then score
-    assert c.steps[1].values == {"B": 1.0, "C": 1.0}
-    assert c.chosen == "B"  # equal bias and score: the candidate listed first
-    assert c.steps[-1].name == "tie-break"
+    assert c.steps[0].values == {"A": 1.0, "B": 0.0, "C": 0.0}
+    assert c.steps[0].kept == ("B", "C")
 
 
-def test_overcoverage_counts_against_a_method() -> None:
-    """An interval that always covers (like [0, 1]) is off nominal in every scenario."""
-    s = _summary({"A": [1.0, 1.0, 1.0], "B": [0.95, 0.945, 0.955]})
+def test_needlessly_wide_in_most_scenarios_fails_the_gate() -> None:
+    """B covers 99-100 % in three of four scenarios: within the band in 1 of 4 < 50 %."""
+    s = _summary({"A": [0.95, 0.94, 0.96, 0.95, 0.95], "B": [1.0, 0.99, 0.95, 0.995, 0.95]},
+                 score={"A": [0.3] * 5, "B": [0.1] * 5})
     c = choose_method(s, {**PLAN, "candidates": ["A", "B"]})
-    assert c.steps[1].values == {"A": 3.0, "B": 0.0}
+    assert c.steps[0].details["within"] == {"A": 4.0, "B": 1.0}
+    assert c.steps[0].details["above"] == {"A": 0.0, "B": 3.0}
+    assert c.steps[0].kept == ("A",) and c.chosen == "A"  # B's better score does not matter
+
+
+def test_scenarios_where_nobody_reaches_nominal_are_not_counted() -> None:
+    """In the first scenario every candidate covers 100 % (as at a true proportion of 100 %):
+    it leaves the count of (b); B is then within the band in 2 of 3 reachable scenarios."""
+    s = _summary({"A": [1.0, 0.95, 0.95, 0.95, 0.95], "B": [1.0, 0.95, 0.99, 0.95, 0.95]},
+                 score={"A": [0.3] * 5, "B": [0.2] * 5})
+    c = choose_method(s, {**PLAN, "candidates": ["A", "B"]})
+    assert c.reachable_scenarios == 3
+    assert c.steps[0].details["within"] == {"A": 3.0, "B": 2.0}
+    assert c.steps[0].kept == ("A", "B") and c.chosen == "B"
+
+
+def test_interval_score_decides_not_bias() -> None:
+    cov = {m: [0.95, 0.945, 0.955, 0.95, 0.95] for m in "ABC"}
+    s = _summary(cov, score={"A": [0.3] * 5, "B": [0.2] * 5, "C": [0.25] * 5},
+                 bias={"A": [0.0] * 5, "B": [0.04] * 5, "C": [0.0] * 5})
+    c = choose_method(s, PLAN)
+    assert [st.name for st in c.steps] == ["coverage gate", "interval score"]
+    assert c.steps[1].values == pytest.approx({"A": 0.3, "B": 0.2, "C": 0.25})
+    assert c.steps[1].details["mean_width"]["B"] == pytest.approx(0.25)  # (0.1+0.2+0.3+0.4)/4
     assert c.chosen == "B"
-    assert c.band == pytest.approx((0.95 - 2 * (0.95 * 0.05 / 1000) ** 0.5,
-                                    0.95 + 2 * (0.95 * 0.05 / 1000) ** 0.5))
 
 
-def test_bias_then_interval_score_decide() -> None:
-    cov = {"A": [0.95] * 3, "B": [0.95] * 3, "C": [0.95] * 3}
-    s = _summary(cov, bias={"A": [0.02, 0, 0], "B": [0.001, 0, 0], "C": [0.004, 0, 0]},
-                 score={"A": [0.1] * 3, "B": [0.3] * 3, "C": [0.2] * 3})
+def test_exact_tie_goes_to_the_first_listed() -> None:
+    s = _summary({"A": [0.95] * 5, "B": [0.95] * 5, "C": [0.95] * 5})
+    c = choose_method(s, {**PLAN, "candidates": ["C", "A", "B"]})
+    assert c.steps[-1].name == "tie-break" and c.chosen == "C"
+
+
+def test_nobody_passes_part_b() -> None:
+    s = _summary({"A": [0.99, 0.99, 0.99, 0.95, 0.95], "B": [0.99, 0.99, 0.95, 0.99, 0.95],
+                  "C": [0.90, 0.95, 0.95, 0.95, 0.95]})
     c = choose_method(s, PLAN)
-    assert c.steps[2].kept == ("B", "C")  # A's bias 0.02 is more than 0.005 above B's 0.001
-    assert c.chosen == "C" and c.steps[3].values == pytest.approx({"B": 0.3, "C": 0.2})
+    assert c.steps[0].kept == ("A", "B") and "never below the band" in c.steps[0].note
 
 
-def test_bias_limit_in_the_gate() -> None:
-    s = _summary({"A": [0.95] * 3, "B": [0.95] * 3}, bias={"A": [0, -0.031, 0]})
-    assert choose_method(s, {**PLAN, "candidates": ["A", "B"]}).steps[0].kept == ("B",)
+def test_everybody_below_somewhere() -> None:
+    s = _summary({"A": [0.90, 0.90, 0.95, 0.95, 0.95], "B": [0.90, 0.95, 0.95, 0.95, 0.95],
+                  "C": [0.90, 0.95, 0.95, 0.91, 0.95]})
+    c = choose_method(s, PLAN)
+    assert c.steps[0].kept == ("B",) and "fewest" in c.steps[0].note
+    assert "Went on: B (every candidate was below the band" in choice_text(c)[0]
 
 
-def test_nobody_passes_the_gate() -> None:
-    s = _summary({"A": [0.95, 0.90, 0.95], "B": [0.95, 0.91, 0.95]})
-    c = choose_method(s, {**PLAN, "candidates": ["A", "B"]})
-    assert c.steps[0].kept == ("B",) and "no candidate passed" in c.steps[0].note
-
-
-def test_missing_candidate_is_an_error() -> None:
+def test_missing_or_unequal_candidates_are_errors() -> None:
     with pytest.raises(ValueError, match="no relevant scenarios in the summary for C"):
-        choose_method(_summary({"A": [0.95] * 3, "B": [0.95] * 3}), PLAN)
+        choose_method(_summary({"A": [0.95] * 5, "B": [0.95] * 5}), PLAN)
+    s = _summary({"A": [0.95] * 5, "B": [0.95] * 5, "C": [0.95] * 5})
+    with pytest.raises(ValueError, match="not all simulated in the same"):
+        choose_method(s.drop(index=s.index[(s.method == "C") & (s.k == 3)]), PLAN)
+
+
+def test_rule_and_choice_in_words() -> None:
+    plan = {**PLAN, "replicates": 1000}
+    text = " ".join(rule_text(plan, {"A": "Method A"}, scenarios=4))
+    assert "Method A; B; C" in text and "0.69 points" in text
+    assert "z = 2.50 for S = 4 scenarios, so the band is 93.3 % to 96.7 %" in text
+    assert "at least 50 % of the scenarios where nominal coverage is reachable" in text
+    s = _summary({"A": [0.95, 0.94, 0.96, 0.95, 0.95], "B": [1.0, 0.99, 0.95, 0.995, 0.95]})
+    lines = choice_text(choose_method(s, {**PLAN, "candidates": ["A", "B"]}), {"B": "Method B"})
+    assert lines[0].startswith("Coverage gate: A: below the band in 0 of 4, within it in 4 of 4")
+    assert "Method B: below the band in 0 of 4, within it in 1 of 4" in lines[0]
+    assert lines[0].endswith("Passed: A.")
+    assert lines[1].startswith("Interval score: A: mean interval score 1.000 (MCSE 0.005)")
+    assert lines[-1] == "Chosen: A."
 
 
 def test_review_plan_names_known_methods_and_a_complete_rule() -> None:
@@ -87,48 +152,87 @@ def test_review_plan_names_known_methods_and_a_complete_rule() -> None:
 
     plan = load_yaml(simulate.PLAN)
     assert set(plan["candidates"]) <= set(METHODS)
-    assert set(RULE) <= set(plan["rule"])
-    assert plan["rule"]["band_mcse"] == 2 and plan["level"] == 0.95
+    assert set(plan["reported_only"]) <= set(METHODS)
+    assert set(RULE) == set(plan["rule"])
+    assert plan["rule"]["family_alpha"] == 0.05 and plan["level"] == 0.95
 
 
-def test_rule_and_choice_in_words() -> None:
-    from analysis.engine.method_choice import choice_text, rule_text
+# ----------------------------------------------------------------- the plan's primary, held out
 
-    plan = {**PLAN, "replicates": 1000}
-    text = " ".join(rule_text(plan, {"A": "Method A"}))
-    assert "Method A; B; C" in text and "at least 92.5 %" in text and "0.69 points" in text
-    s = _summary({"A": [1.0, 1.0, 1.0], "B": [0.95, 0.945, 0.955]})
-    lines = choice_text(choose_method(s, {**PLAN, "candidates": ["A", "B"]}))
-    assert lines[1] == ("Two-sided coverage: A: 3 of 3 off nominal; B: 0 of 3 off nominal. "
-                        "Went on: B.")
-    assert lines[-1] == "Chosen: B."
+
+def _primary_keys() -> dict:
+    from analysis.evidence.pipeline import engine_options
+
+    return engine_options(load_yaml(simulate.PLAN.parent / "analysis_plan.yaml")["primary"])
+
+
+@pytest.mark.parametrize(("events", "n", "lo", "hi"), [
+    ([12, 9, 20], [12, 9, 20], 0.9139562, 1.0),    # all 100 %: R binom.test(41, 41)
+    ([0, 0, 0], [12, 9, 20], 0.0, 0.08604384),      # all 0 %: R binom.test(0, 41)
+    ([12], [12], 0.7353515, 1.0),                   # one study: R binom.test(12, 12)
+])
+def test_plan_primary_gives_sane_intervals_for_degenerate_inputs(events, n, lo, hi) -> None:
+    from analysis import metaprop
+
+    res = metaprop(events, n, **_primary_keys())
+    assert (res.ci_lower, res.ci_upper) == pytest.approx((lo, hi), abs=5e-8)
+    assert res.ci_lower <= res.estimate <= res.ci_upper and res.n_corrected == 0
+    assert "exact" in res.methods_text()
+
+
+HELD_OUT = [
+    (3, 0.9, "binomial-normal", 0.0, 0.5), (3, 0.99, "binomial-normal", 0.0, 1.0),
+    (5, 0.95, "beta-binomial", 20.0, 0.0), (3, 0.9, "definition-shift", 0.1, 0.5),
+]
+
+
+def _held_out(k: int, p: float, mechanism: str, param: float, tau: float) -> tuple[float, float, list[float], float]:
+    """The plan's primary through ``metaprop`` on a scenario held out from the stored study (its
+    own seed, sizes 4 to 40 instead of 1 to 60; SYNTHETIC data): its coverage and mean interval
+    score, the mean interval scores of the candidates that cover at least 92 % (less two Monte
+    Carlo SEs), and that floor."""
+    import numpy as np
+
+    from analysis import metaprop
+    from analysis.engine.simulation import (
+        Scenario,
+        fit_methods,
+        interval_score,
+        scenario_rng,
+        simulate_data,
+    )
+
+    reps = 200
+    sc = Scenario(k, p, tau, 4, 40, mechanism, param)
+    d = simulate_data(sc, reps, scenario_rng(20261208, sc))
+    keys = _primary_keys()
+    got = [metaprop(d.events[r], d.n[r], **keys) for r in range(reps)]
+    lo = np.array([g.ci_lower for g in got])
+    hi = np.array([g.ci_upper for g in got])
+    floor = 0.92 - 2 * math.sqrt(0.92 * 0.08 / reps)
+    coverage = float(np.mean((lo <= p) & (p <= hi)))
+    fits = fit_methods(d.events, d.n, load_yaml(simulate.PLAN)["candidates"])
+    covering = [float(np.mean(interval_score(o.ci_lower, o.ci_upper, p))) for o in fits.values()
+                if np.mean((o.ci_lower <= p) & (p <= o.ci_upper)) >= floor]
+    return coverage, float(np.mean(interval_score(lo, hi, p))), covering, floor
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("k", [3, 8])
-@pytest.mark.parametrize("p", [0.8, 0.95])
-@pytest.mark.parametrize("tau", [0.0, 0.5])
-def test_review_primary_holds_coverage_and_bias_in_the_evidence_box(k: int, p: float, tau: float) -> None:
-    """The plan's primary analysis, called through metaprop with its keys, at the corners of the
-    box like this evidence (k 3-8, p 0.80-0.95, tau 0-0.5, n 4-40; SYNTHETIC data, a seed per
-    corner): coverage not detectably below 92.5 % and |bias| within 3 points."""
-    import math
+@pytest.mark.parametrize(("k", "p", "mechanism", "param", "tau"), HELD_OUT)
+def test_plan_primary_covers_in_held_out_scenarios(k, p, mechanism, param, tau) -> None:
+    """Coverage of at least 92 % (less two Monte Carlo SEs) through ``metaprop`` with the plan's
+    settings, in scenarios like this evidence that the stored study did not use."""
+    coverage, _, _, floor = _held_out(k, p, mechanism, param, tau)
+    assert coverage >= floor, coverage
 
-    import numpy as np
-    from scipy import special
 
-    from analysis import metaprop
-    from analysis.evidence.pipeline import engine_options
-
-    keys = engine_options(load_yaml(simulate.PLAN.parent / "analysis_plan.yaml")["primary"])
-    rng = np.random.default_rng([20261204, k, round(p * 100), round(tau * 10)])
-    reps, hits, errors = 400, 0, []
-    for _ in range(reps):
-        n = rng.integers(4, 41, k)
-        x = rng.binomial(n, special.expit(special.logit(p) + tau * rng.standard_normal(k)))
-        res = metaprop(x, n, **keys)
-        hits += res.ci_lower <= p <= res.ci_upper
-        errors.append(res.estimate - p)
-    coverage = hits / reps
-    assert coverage >= 0.925 - 2 * math.sqrt(0.925 * 0.075 / reps)
-    assert abs(float(np.mean(errors))) <= 0.03
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "the rule of 2026-12-07 chose the GLMM with a t(k-1) interval through its gate's fallback; its "
+    "mean interval score is about twice that of the best covering candidate (simulation chapter); "
+    "this test passes, and must then lose this mark, if the primary is changed to such a candidate"))
+@pytest.mark.parametrize(("k", "p", "mechanism", "param", "tau"), HELD_OUT)
+def test_plan_primary_scores_near_the_best_covering_candidate(k, p, mechanism, param, tau) -> None:
+    """Mean interval score within 25 % of the best candidate that covers at least as required."""
+    _, score, covering, _ = _held_out(k, p, mechanism, param, tau)
+    assert score <= 1.25 * min(covering), (score, covering)

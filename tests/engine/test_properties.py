@@ -1,4 +1,10 @@
-"""Property-based tests (hypothesis) of metaprop on synthetic, randomly generated counts."""
+"""Property-based tests (hypothesis) of metaprop on synthetic, randomly generated counts.
+
+``test_every_interval_has_positive_width_and_holds_the_estimate`` covers every method (the
+inverse-variance estimators, the GLMM, both Bayesian models), every ``ci`` option and data drawn
+to include the degenerate cases on purpose: one study, no events anywhere, every participant with
+the event, identical studies, and studies at both boundaries only.
+"""
 
 from __future__ import annotations
 
@@ -66,8 +72,14 @@ def test_estimate_inside_ci_inside_pi(data, method, measure, ci_pi) -> None:  # 
 def test_results_finite_in_range_and_tau2_nonnegative(data, method, measure, ci, pi) -> None:  # type: ignore[no-untyped-def]
     x, n = data
     res = metaprop(x, n, measure, method, ci, pi)
-    assert np.all(np.isfinite(_values(res)))
-    assert res.tau2 >= 0 and res.tau2_ci[0] >= 0 and res.tau2_ci[1] >= res.tau2_ci[0]
+    values = _values(res)
+    if res.tau2_estimator == "EXACT":  # one study or all at a boundary: tau2 has no interval
+        assert np.all(np.isnan(res.tau2_ci))
+        values = values[:-2]
+    assert np.all(np.isfinite(values))
+    assert res.tau2 >= 0
+    if res.tau2_estimator != "EXACT":
+        assert res.tau2_ci[0] >= 0 and res.tau2_ci[1] >= res.tau2_ci[0]
     shown = [res.estimate, res.ci_lower, res.ci_upper, res.pi_lower, res.pi_upper]
     assert all(0.0 <= v <= 1.0 for v in shown)
     assert 0 <= res.i2 <= 100 and 0 <= res.i2_q <= 100
@@ -105,3 +117,44 @@ def test_glmm_and_bayes_finite_nested_and_order_free(data, method, seed) -> None
     perm = np.random.default_rng(seed).permutation(len(x))
     other = metaprop([x[i] for i in perm], [n[i] for i in perm], method=method)
     np.testing.assert_allclose([other.mu, other.tau2], [res.mu, res.tau2], rtol=1e-5, atol=1e-7)
+
+
+@st.composite
+def any_studies(draw: st.DrawFn) -> tuple[list[int], list[int]]:
+    """Synthetic studies of one of six kinds: random, one study, no events, all events,
+    identical studies, or studies at both boundaries only (0/n and n/n)."""
+    kind = draw(st.sampled_from(["random", "single", "zero", "all", "ties", "both"]))
+    k = 1 if kind == "single" else draw(st.integers(2, 8))
+    n = draw(st.lists(st.integers(1, 60), min_size=k, max_size=k))
+    if kind == "ties":
+        m, x0 = draw(st.integers(1, 60)), draw(st.integers(0, 60))
+        return [min(x0, m)] * k, [m] * k
+    if kind == "zero":
+        return [0] * k, n
+    if kind == "all":
+        return list(n), n
+    if kind == "both":
+        ends = draw(st.lists(st.booleans(), min_size=k, max_size=k).filter(lambda b: 0 < sum(b) < len(b)))
+        return [ni if e else 0 for ni, e in zip(n, ends, strict=True)], n
+    return [draw(st.integers(0, ni)) for ni in n], n
+
+
+#: (method, measure, ci) combinations the engine accepts: every ci option of every method.
+ALL_SETTINGS = (
+    [(m, meas, ci) for m in METHODS for meas in MEASURES for ci in ("z", "hksj", "hksj_adhoc")]
+    + [("GLMM", "PLO", ci) for ci in ("z", "t", "hksj", "hksj_adhoc")]
+    + [("BAYES_BN", "PLO", "z"), ("BAYES", "PLO", "z"), ("BAYES", "PAS", "z")]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=any_studies(), setting=st.sampled_from(ALL_SETTINGS), pi=st.sampled_from(["z", "t"]))
+def test_every_interval_has_positive_width_and_holds_the_estimate(data, setting, pi) -> None:  # type: ignore[no-untyped-def]
+    """No zero-width interval, anywhere: 0 <= lower < upper <= 1 and lower <= estimate <= upper,
+    for the confidence and the prediction interval."""
+    x, n = data
+    method, measure, ci = setting
+    res = metaprop(x, n, measure, method, ci, pi)
+    for lo, hi in ((res.ci_lower, res.ci_upper), (res.pi_lower, res.pi_upper)):
+        assert 0.0 <= lo < hi <= 1.0, (lo, hi, res.notes)
+        assert lo <= res.estimate <= hi, (lo, res.estimate, hi, res.notes)

@@ -14,7 +14,12 @@ REML Fisher-scoring iterations of both programs creep towards 0 and stop near 1e
 relative comparison is meaningless. Anchors are printed to 4 decimals: 5e-5 absolute.
 
 metafor gives no prediction interval for the common-effect (EE) model nor for a single study;
-for those rows the contract's definitions are tested instead (single study: PI = CI).
+for those rows the contract's definitions are tested instead (single study: PI = CI). The first
+row of a cumulative analysis is a single study: the engine shows its own proportion with its exact
+Clopper-Pearson interval (:mod:`analysis.engine.exact`) where metafor shows a Wald interval, so the
+displayed values of that row are checked against R's ``binom.test`` (the same
+:func:`analysis.engine.intervals.clopper_pearson` that ``test_metafor_alignment`` checks against
+it) and its measure-scale ``mu``, ``se`` and Q against metafor.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
+from analysis.engine.intervals import clopper_pearson
 from analysis.engine.sensitivity import SUBSET_COLUMNS, cumulative, leave_one_out
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "diagnostics_reference.json").read_text())
@@ -44,15 +50,18 @@ def rtol(method: str) -> float:
 
 
 def compare(table: pd.DataFrame, ref: dict, method: str) -> None:
-    """Every column of a subset table against the metafor values of the same subsets."""
+    """Every column of a subset table against the metafor values of the same subsets (displayed
+    values of single-study rows: the exact interval, checked by the caller)."""
     rt = rtol(method)
+    model = (table["k"] > 1).to_numpy()
     checks = {"mu": ("estimate", None), "se": ("se", None), "estimate": ("estimate", expit),
               "ci_lower": ("ci_lb", expit), "ci_upper": ("ci_ub", expit),
               "q": ("QE", None), "q_pvalue": ("QEp", None)}
     for col, (key, f) in checks.items():
         want = np.asarray(ref[key], dtype=float)
-        np.testing.assert_allclose(table[col], f(want) if f else want, rtol=rt, atol=1e-12,
-                                   err_msg=col)
+        rows = model if f is expit else np.ones(len(table), dtype=bool)
+        np.testing.assert_allclose(table.loc[rows, col], (f(want) if f else want)[rows], rtol=rt,
+                                   atol=1e-12, err_msg=col)
     np.testing.assert_allclose(table["tau2"], ref["tau2"], rtol=rt, atol=1e-10)
     np.testing.assert_allclose(table["i2"], ref["I2"], rtol=rt, atol=1e-8)
     assert table["k"].tolist() == [int(k) for k in ref["k"]]
@@ -97,6 +106,10 @@ def test_cumulative_matches_metafor(dataset: str, method: str, test: str) -> Non
     first = table.iloc[0]
     assert first["k"] == 1
     assert (first["pi_lower"], first["pi_upper"]) == (first["ci_lower"], first["ci_upper"])
+    i = int(ref["order"][0]) - 1
+    lo, hi = clopper_pearson([d["xi"][i]], [d["ni"][i]])
+    assert first["estimate"] == pytest.approx(d["xi"][i] / d["ni"][i], rel=1e-12)
+    assert (first["ci_lower"], first["ci_upper"]) == pytest.approx((lo[0], hi[0]), rel=1e-12)
 
 
 @pytest.mark.metafor

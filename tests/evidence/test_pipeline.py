@@ -142,7 +142,10 @@ def test_engine_options_keep_only_engine_keys() -> None:
              "tau_prior_scale": 1.0, "note": "descriptive"}
     assert engine_options(entry) == {"measure": "PAS", "method": "DL", "ci": "z", "pi": "z", "level": 0.9,
                                      "tau_prior_scale": 1.0}
-    assert set(ENGINE_OPTIONS) == {"measure", "method", "ci", "pi", "level", "tau_prior_scale"}
+    assert set(ENGINE_OPTIONS) == {"measure", "method", "ci", "pi", "level", "tau_prior_scale",
+                                   "mu_prior", "mu_prior_sd"}
+    assert engine_options({"method": "BAYES_BN", "mu_prior": "normal", "mu_prior_sd": 1.5}) == {
+        "method": "BAYES_BN", "mu_prior": "normal", "mu_prior_sd": 1.5}
 
 
 # ---------------------------------------------------------------- selection

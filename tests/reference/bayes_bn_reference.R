@@ -1,7 +1,8 @@
 #!/usr/bin/env Rscript
 # Regenerates tests/reference/bayes_bn_reference.json: posterior summaries of the Bayesian
 # binomial-normal model (x_i ~ Bin(n_i, expit(theta_i)), theta_i ~ N(mu, tau^2),
-# mu ~ N(0, 2.82^2), tau ~ half-normal(scale)) by brute-force numerical integration in base R,
+# mu ~ Logistic(0, 1) (the engine's default: uniform on the proportion scale) or N(0, sd^2),
+# tau ~ half-normal(scale)) by brute-force numerical integration in base R,
 # independent of the engine's scheme (analysis/engine/bayes_bn.py: adaptive Gauss-Hermite per
 # study, 21 x 21 grid, splines):
 #   * each study's marginal likelihood L_i(mu, tau) by the trapezoid rule over theta on a dense
@@ -12,11 +13,14 @@
 # Run from the repository root:  Rscript tests/reference/bayes_bn_reference.R [output.json]
 # Needs base R and jsonlite. Values written with 10 significant digits.
 suppressPackageStartupMessages(library(jsonlite))
-MU_SD <- 2.82
 theta <- seq(-25, 25, by = 0.01)
 h <- 0.01
 
-summarise <- function(x, n, scale, lo, hi) {
+log_prior_mu <- function(mu, prior, sd) {
+  if (prior == "logistic") dlogis(mu, 0, 1, log = TRUE) else dnorm(mu, 0, sd, log = TRUE)
+}
+
+summarise <- function(x, n, scale, lo, hi, prior = "logistic", sd = 1) {
   f <- sapply(seq_along(x), function(i) dbinom(x[i], n[i], plogis(theta)))  # length(theta) x k
   mu <- seq(lo, hi, length.out = 401)
   tau <- seq(0, 8 * scale, length.out = 161)
@@ -28,7 +32,7 @@ summarise <- function(x, n, scale, lo, hi) {
       kern <- outer(mu, theta, function(m, t) dnorm(t, m, tau[j])) * h
       li <- kern %*% f
     }
-    logpost[, j] <- rowSums(log(li)) + dnorm(mu, 0, MU_SD, log = TRUE) +
+    logpost[, j] <- rowSums(log(li)) + log_prior_mu(mu, prior, sd) +
       dnorm(tau[j], 0, scale, log = TRUE)
   }
   post <- exp(logpost - max(logpost))
@@ -41,18 +45,27 @@ summarise <- function(x, n, scale, lo, hi) {
   }
   qm <- quant(mu, dmu, c(0.025, 0.5, 0.975)); qt <- quant(tau, dtau, c(0.025, 0.5, 0.975))
   stopifnot(dmu[1] < 1e-7 * max(dmu), dmu[length(dmu)] < 1e-7 * max(dmu))
-  list(events = x, n = n, tau_scale = scale, mu_sd = MU_SD,
+  list(events = x, n = n, tau_scale = scale, mu_prior = prior, mu_scale = sd,
        mu_lower = qm[1], mu_median = qm[2], mu_upper = qm[3],
        tau_lower = qt[1], tau_median = qt[2], tau_upper = qt[3])
 }
 
 cases <- list(
-  list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 0.5, lo = -5, hi = 11),
-  list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 1.0, lo = -8, hi = 16),
-  list(x = c(0, 0), n = c(10, 20), scale = 1.0, lo = -20, hi = 16),
-  list(x = c(45, 20, 9, 30, 2), n = c(50, 20, 12, 41, 2), scale = 1.0, lo = -8, hi = 14)
+  list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 0.5, lo = -5, hi = 11, prior = "normal", sd = 2.82),
+  list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 1.0, lo = -8, hi = 16, prior = "normal", sd = 2.82),
+  list(x = c(0, 0), n = c(10, 20), scale = 1.0, lo = -20, hi = 16, prior = "normal", sd = 2.82),
+  list(x = c(45, 20, 9, 30, 2), n = c(50, 20, 12, 41, 2), scale = 1.0, lo = -8, hi = 14, prior = "normal", sd = 2.82),
+  list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 0.5, lo = -5, hi = 14, prior = "logistic", sd = 1),
+  list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 1.0, lo = -8, hi = 18, prior = "logistic", sd = 1),
+  list(x = c(12, 26, 5), n = c(12, 31, 5), scale = 1.0, lo = -6, hi = 12, prior = "normal", sd = 1.5),
+  list(x = c(10, 10, 10), n = c(10, 10, 10), scale = 0.5, lo = -6, hi = 40, prior = "logistic", sd = 1),
+  list(x = c(0, 5, 0, 6), n = c(5, 5, 8, 6), scale = 1.0, lo = -14, hi = 14, prior = "logistic", sd = 1),
+  list(x = c(45, 20, 9, 30, 2), n = c(50, 20, 12, 41, 2), scale = 1.0, lo = -6, hi = 14, prior = "logistic", sd = 1)
 )
-out <- lapply(cases, function(cs) { r <- summarise(cs$x, cs$n, cs$scale, cs$lo, cs$hi); message(toJSON(r, auto_unbox = TRUE)); r })
+out <- lapply(cases, function(cs) {
+  r <- summarise(cs$x, cs$n, cs$scale, cs$lo, cs$hi, cs$prior, cs$sd)
+  message(toJSON(r, auto_unbox = TRUE)); r
+})
 args <- commandArgs(trailingOnly = TRUE)
 path <- if (length(args)) args[1] else "tests/reference/bayes_bn_reference.json"
 writeLines(toJSON(list(source = list(R = R.version.string,

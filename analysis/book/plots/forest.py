@@ -186,7 +186,9 @@ def _check_result(result: Any, what: str = "result") -> pd.DataFrame:
 
 
 def _model_label(result: Any) -> str:
-    method = str(result.method).upper()
+    method = str(getattr(result, "tau2_estimator", None) or result.method).upper()
+    if method == "EXACT":
+        return "Exact interval of the summed counts (no model)"
     if method == "EE":
         return "Common-effect model"
     if method in ("BAYES", "BAYES_BN"):
@@ -231,7 +233,9 @@ def _heterogeneity_text(result: Any, min_k: int = MIN_K_HETEROGENEITY) -> str:
 def _model_text(result: Any) -> str:
     """One line naming the model, transformation and interval methods (formatting only)."""
     lvl = st.level_pct(result.level)
-    method = str(result.method).upper()
+    method = str(getattr(result, "tau2_estimator", None) or result.method).upper()
+    if method == "EXACT":
+        return (f"No model: proportion of the summed counts; {lvl} CI: exact (Clopper-Pearson)")
     model = {
         "EE": "common effect",
         "GLMM": "binomial-normal GLMM",
