@@ -30,6 +30,7 @@ from analysis.evidence.pipeline import (
     sensitivity_subsets,
 )
 from analysis.evidence.readers import load_yaml
+from analysis.evidence.words import lower_first as _lower_first
 from analysis.living.review import LivingReview
 
 __all__ = ["NO_COMPARATOR", "Review", "find_root", "review", "show_figure", "show_table"]
@@ -1464,10 +1465,6 @@ def _whole_or_words(values: pd.Series, missing: str) -> str:
     """The sum of ``values`` as a whole number, or ``missing`` when none is given."""
     known = pd.to_numeric(values, errors="coerce").dropna()
     return str(int(known.sum())) if len(known) else missing
-def _lower_first(text: str) -> str:
-    """``"Without X"`` -> ``"without X"``, but ``"GLMM-t"`` and ``"REML"`` stay as they are."""
-    return text[0].lower() + text[1:] if len(text) > 1 and text[0].isupper() and not text[1].isupper() else text
-
 
 def _join(items: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis.evidence.words import lower_first as _lower_first
 from analysis.living.changes import _get  # dotted-path lookup, shared with the tables of changes
 
 __all__ = [
@@ -145,12 +146,6 @@ def _points(x: float) -> str:
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
-
-def _lower_first(text: str) -> str:
-    """``"Included"`` -> ``"included"``, but ``"RBC transfusion"`` and ``"CAR T"`` stay as they are."""
-    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
-        return text[0].lower() + text[1:]
-    return text
 
 
 def _blank(value: Any) -> bool:

@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.book.plots import _style as st
+from analysis.evidence.words import lower_first as _lower_first
 
 __all__ = [
     "DIMENSIONS",
@@ -190,9 +191,6 @@ def _matrix(ax: object, order: pd.DataFrame, dims: Sequence[tuple], short: Mappi
 def _pct(x: float) -> str:
     return f"{100 * float(x):.0f}%"
 
-
-def _lower_first(text: str) -> str:
-    return text[0].lower() + text[1:] if len(text) > 1 and text[0].isupper() and not text[1].isupper() else text
 
 
 def _deviations(row: Mapping[str, object], plan: Mapping[str, object]) -> list[str]:
