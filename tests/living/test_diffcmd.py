@@ -32,7 +32,7 @@ NEW_STUDY = (
 NEW_OUTCOME = (
     'synthgh2023,neutrophil_recovery,11,12,as defined,day 28,verified_fulltext,,'
     '"SYNTHETIC: neutrophils recovered in 11 of 12 patients.",https://example.org/synthgh2023,'
-    "synthgh2023-paper,tester-a,2026-02-01,tester-b,2026-02-02\n"
+    "synthgh2023-paper,tester-a,2026-02-01,,\n"
 )
 NEW_REPORT = (
     'synthgh2023-paper,synthgh2023,full_paper,"SYNTHETIC: Tester G. Series four. J Tests 2023",'
