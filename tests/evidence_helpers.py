@@ -37,6 +37,7 @@ def _add_empty_tables(data: Path) -> None:
     for resource in read_descriptor(data / "datapackage.yaml").resources:
         path = data / str(resource.path)
         if resource.format == "csv" and resource.path and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(",".join(resource.schema.names) + "\n", encoding="utf-8")
 
 

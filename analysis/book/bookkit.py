@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1103,17 +1103,66 @@ class Review(LivingReview):
         return out
 
     def extraction_note(self, rows: pd.DataFrame | None = None) -> str:
-        """One sentence on double extraction of the counts ``rows`` (all outcome rows by default)."""
+        """The marks of single and double extraction explained for the counts ``rows`` (all outcome rows
+        by default), with how many counts carry each."""
         rows = self.outcomes if rows is None else rows
         if rows.empty:
             return "No count is shown here."
         single = int((~_checked_column(rows)).sum())
-        if single == 0:
-            return "Every count shown here was checked against its source by a second person."
-        return (
-            f"{SINGLE_MARK} Single extraction: {single} of {len(rows)} counts shown here were read from their "
-            "source by one person and have not yet been checked by a second (double extraction is pending)."
-        )
+        double = len(rows) - single
+        notes = []
+        if single:
+            notes.append(f"{SINGLE_MARK} Single extraction: {single} of {len(rows)} counts shown here were read from "
+                         "their source by one person and have not yet been checked by a second (double extraction "
+                         "is pending).")
+        if double:
+            which = f"all {double} counts" if single == 0 else f"{double} of {len(rows)} counts"
+            notes.append(f"{DOUBLE_MARK} Double extraction: {which} shown here were extracted twice, by two people "
+                         "reading the sources independently; every difference between them was resolved from the "
+                         "source's words (see the methods).")
+        return " ".join(notes)
+
+    def extraction_agreements(self) -> list[Any]:
+        """Agreement of the two independent extractions before resolution, per compared table
+        (:func:`analysis.evidence.agreement.agreement`, declared by the data package's ``x-double-extraction``)."""
+        from analysis.evidence.agreement import agreement, comparisons
+
+        out = []
+        for resource in self.evidence.package.resources:
+            spec = resource.properties.get("x-double-extraction")
+            if not isinstance(spec, Mapping):
+                continue
+            log = _records(self._table_or_empty(resource.name))
+            for comparison in comparisons(spec):
+                out.append(agreement(comparison, _records(self._table_or_empty(comparison.second)), log))
+        return out
+
+    def agreement_text(self) -> str:
+        """The agreement of the two extractions in one or two sentences (:func:`agreement_sentence`)."""
+        return agreement_sentence(self.extraction_agreements())
+
+    def disagreements_table(self) -> Any:
+        """Every difference between the two extractions with its resolution, in words."""
+        names = [r.name for r in self.evidence.package.resources if "x-double-extraction" in r.properties]
+        log = self._table_or_empty(names[0]) if names else pd.DataFrame()
+        if log.empty:
+            return _markdown("No difference between the two extractions is recorded.")
+        shown = self.in_words(log, names[0])
+        outcome = {k: str(v.get("label", k)) for k, v in self.vocabulary.items()}
+        items = dict(self.plan_raw.get("risk_of_bias", {}).get("items", {}))
+        what = [outcome.get(o, f"{o}: {items[o]}" if o in items else o) for o in log["outcome_or_item"]]
+        domains = log["domain"].map(lambda d: d.replace("_", " ") if isinstance(d, str) else "")
+        frame = pd.DataFrame({
+            "Table": shown["table"], "Round": log["round"], "Study": shown["study_id"].fillna(""),
+            "Outcome or item": [f"{w} ({d})" if d else w for w, d in zip(what, domains, strict=True)],
+            "Difference": shown["kind"], "First reviewer": log["first_value"].fillna(""),
+            "Second reviewer": log["second_value"].fillna(""), "Resolution": shown["resolution"],
+            "Value kept": log["resolved_value"].fillna("").replace("", "none"), "Reason (from the source)": log["reason"],
+        })
+        from IPython.display import HTML
+
+        return HTML(f"<details class=\"study-details\"><summary>Every difference between the two extractions, with "
+                    f"its resolution ({len(frame)} rows)</summary>{_html_table(frame).data}</details>")
 
     def show_ipd(self, study_id: str) -> None:
         """Aggregates and time-to-event curves from private patient data, when present.
@@ -1369,6 +1418,41 @@ def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
 
 #: Marker of a count that only one person has extracted (``checked_by`` empty).
 SINGLE_MARK = "†"
+
+#: Marker of a count extracted twice, independently (``checked_by`` filled).
+DOUBLE_MARK = "✓"
+
+
+def agreement_sentence(results: Sequence[Any]) -> str:
+    """Agreement of two independent extractions in words, from :class:`analysis.evidence.agreement.Agreement` s.
+
+    Examples
+    --------
+    >>> from analysis.evidence.agreement import Agreement
+    >>> agreement_sentence([Agreement("counts", 16, 16, 6), Agreement("ratings", 40, 30, 0)])
+    'Before their differences were resolved, the two independent extractions agreed on 16 of 16 counts (100%) and 30 of 40 ratings (75%). A further 6 values were recorded by one reviewer only (6 counts).'
+    """
+    shown = [a for a in results if a.compared or a.one_sided]
+    if not shown:
+        return "No value has been extracted a second time yet."
+    parts = [f"{a.agreed} of {a.compared} {a.label} ({round(100 * a.rate)}%)" if a.compared
+             else f"no {a.label} (none was recorded by both)" for a in shown]
+    text = ("Before their differences were resolved, the two independent extractions agreed on "
+            f"{_join_words(parts)}.")
+    one_sided = [a for a in shown if a.one_sided]
+    if one_sided:
+        n = sum(a.one_sided for a in one_sided)
+        text += (f" A further {n} value{'s were' if n != 1 else ' was'} recorded by one reviewer only "
+                 f"({', '.join(f'{a.one_sided} {a.label}' for a in one_sided)}).")
+    return text
+
+
+def _join_words(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [] if frame.empty else frame.to_dict("records")
 
 #: Heading of a table column of counts, each opening on its quote and source.
 COUNT_COLUMN = "Events/N (open for the source)"

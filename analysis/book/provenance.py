@@ -3,7 +3,7 @@
 Wherever a page shows a study's count (``26/31``), the count is the ``<summary>`` of a
 ``<details>`` element that opens on the exact sentence the count rests on, where it was read
 (with links), how the count was obtained (and the arithmetic when it was derived) and whether a
-second person has checked it. ``<details>`` opens with a click, a tap or the keyboard (Enter or
+second person extracted it again, independently (double extraction). ``<details>`` opens with a click, a tap or the keyboard (Enter or
 Space) and is announced by screen readers as a disclosure, without JavaScript; the print style
 sheet (``_static/provenance.css``) prints every one open.
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DOUBLE_MARK",
     "NO_QUOTE",
     "SINGLE_MARK",
     "ProvenanceFields",
@@ -34,6 +35,9 @@ __all__ = [
 
 #: Marker of a count only one person has extracted (its ``checked`` column is empty).
 SINGLE_MARK = "†"
+
+#: Marker of a count extracted twice, independently (its ``checked`` column is filled).
+DOUBLE_MARK = "✓"
 
 #: Shown in place of a quote when the row has none (never a blank).
 NO_QUOTE = "No quote recorded."
@@ -56,9 +60,11 @@ class ProvenanceFields:
     derivation : str
         The arithmetic of a derived count.
     checked : str
-        Who checked the count against its source (empty: single extraction).
+        Who extracted the count a second time, independently (empty: single extraction).
     extracted_on : str
         Date of extraction.
+    checked_on : str
+        Date of the second extraction.
     """
 
     events: str = "events"
@@ -69,6 +75,7 @@ class ProvenanceFields:
     derivation: str = "derivation"
     checked: str = "checked_by"
     extracted_on: str = "extracted_on"
+    checked_on: str = "checked_on"
 
 
 def is_blank(value: Any) -> bool:
@@ -171,7 +178,8 @@ def count_details(
     -------
     str
         HTML. The summary is the count, followed by :data:`SINGLE_MARK` (with the words "single
-        extraction" for screen readers) when no second person has checked it. The body holds, in
+        extraction" for screen readers) when no second person has extracted it again, else by
+        :data:`DOUBLE_MARK` ("double-extracted"). The body holds, in
         this order: the quote (or :data:`NO_QUOTE`), the source with its links and the
         reference's links, how the count was obtained with its derivation when there is one, and
         whether it was checked by a second person. Every text from the row is HTML-escaped.
@@ -188,7 +196,9 @@ def count_details(
     confidence = cell(f.confidence)
     code = "" if confidence is None else str(confidence)
     css = "provenance" + (f" provenance-{re.sub(r'[^a-z0-9]+', '-', code.lower())}" if code else "")
-    mark = ("" if checked else f'<span class="single-mark" aria-hidden="true">{SINGLE_MARK}</span>'
+    mark = (f'<span class="double-mark" aria-hidden="true">{DOUBLE_MARK}</span>'
+            '<span class="visually-hidden"> (double-extracted)</span>' if checked else
+            f'<span class="single-mark" aria-hidden="true">{SINGLE_MARK}</span>'
             '<span class="visually-hidden"> (single extraction)</span>')
     quote = cell(f.quote)
     body = [
@@ -210,9 +220,12 @@ def count_details(
                 + "</p>")
     when = cell(f.extracted_on)
     on = f" on {html.escape(str(when)[:10])}" if when is not None else ""
+    second = cell(f.checked_on)
+    second_on = f" on {html.escape(str(second)[:10])}" if second is not None else ""
     body.append(
-        '<p class="provenance-check"><strong>Second check:</strong> checked against the source by a second '
-        "person.</p>" if checked else
+        f'<p class="provenance-check"><strong>Second check:</strong> {DOUBLE_MARK} double-extracted: read again '
+        f"from the source by a second person{second_on}, independently, without seeing this count; any difference "
+        "between the two was resolved from the source's words.</p>" if checked else
         f'<p class="provenance-check"><strong>Second check:</strong> {SINGLE_MARK} not yet: extracted by one '
         f"person{on}; double extraction is pending.</p>"
     )

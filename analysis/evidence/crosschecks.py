@@ -17,6 +17,10 @@ here knows a table or a column by name:
     ``{events: events, total: total, quote: quote, derivation: derivation, when: ...}``: each
     row's count must be supported by its quote, or its derivation's arithmetic must hold
     (rules in :mod:`analysis.evidence.quotes`).
+``x-double-extraction``
+    on a disagreement log: the first extraction, the second reviewer's record and the log must
+    tell the same story (every difference logged, every resolution applied, a checked mark only
+    on rows extracted twice; rules in :mod:`analysis.evidence.agreement`).
 
 Tables that could not be read, and rows whose fields are invalid, are skipped: their own
 problem is the one to fix first.
@@ -28,12 +32,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from analysis.evidence.agreement import comparisons, log_problems
 from analysis.evidence.datapackage import CheckedTable, PackageCheck, Resource
 from analysis.evidence.quotes import count_problems
 from analysis.evidence.readers import LineDict, Problem, Row, read_yaml
 from analysis.evidence.rules import ExpressionError, parse_expression
 
-__all__ = ["coverage_problems", "cross_table_problems", "quote_problems"]
+__all__ = ["coverage_problems", "cross_table_problems", "double_extraction_problems", "quote_problems"]
 
 
 def cross_table_problems(check: PackageCheck, data_dir: str | Path) -> list[Problem]:
@@ -46,6 +51,31 @@ def cross_table_problems(check: PackageCheck, data_dir: str | Path) -> list[Prob
         if isinstance(spec, Mapping):
             for table in check.tables.get(resource.name, []):
                 problems += quote_problems(table, spec)
+        spec = resource.properties.get("x-double-extraction")
+        if isinstance(spec, Mapping):
+            problems += double_extraction_problems(check, resource, spec)
+    return problems
+
+
+def double_extraction_problems(check: PackageCheck, resource: Resource, spec: Mapping[str, Any]) -> list[Problem]:
+    """Where a disagreement log (``resource``) and the two extractions it compares disagree."""
+    try:
+        specs = comparisons(spec)
+    except ValueError as exc:
+        return [Problem(check.package.source, 0, "x-double-extraction", str(exc))]
+    log = check.table(resource.name)
+    if log is None or _broken(check, log):
+        return []
+    problems: list[Problem] = []
+    for comparison in specs:
+        first, second = check.table(comparison.first), check.table(comparison.second)
+        if first is None or second is None or _broken(check, first) or _broken(check, second):
+            continue
+        tables = {"log": log, "first": first, "second": second}
+        rows = {name: [r.values for r in table.rows] for name, table in tables.items()}
+        for p in log_problems(comparison, rows["first"], rows["second"], rows["log"]):
+            row = tables[p.where].rows[p.index]
+            problems.append(Problem(tables[p.where].path, row.line_of(p.column), p.column, p.message, p.severity))
     return problems
 
 

@@ -145,11 +145,13 @@ def study_table(package: Package) -> StudyTable:
 
 
 def _children(package: Package, table: StudyTable) -> list[Resource]:
-    """CSV resources with a foreign key on the study id."""
+    """CSV resources with a foreign key on the study id, except those whose ``x-scaffold`` says
+    ``template: false`` (tables someone else fills, such as a second reviewer's record)."""
     wanted = (table.id_field,)
     return [
         r for r in package.resources
         if r.format == "csv" and r.path and r is not table.resource
+        and (r.properties.get("x-scaffold") or {}).get("template", True) is not False
         and any(fk.resource == table.resource.name and fk.reference_fields == wanted
                 for fk in r.schema.foreign_keys)
     ]

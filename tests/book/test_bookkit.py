@@ -474,8 +474,11 @@ def test_extraction_note_counts_single_extracted_rows(rv: Review) -> None:
     rows = rv.outcomes.head(3).copy()
     rows["checked_by"] = [None, "SYNTHETIC checker", ""]
     assert rv.extraction_note(rows).startswith(f"{bookkit.SINGLE_MARK} Single extraction: 2 of 3 counts")
+    assert f"{bookkit.DOUBLE_MARK} Double extraction: 1 of 3 counts shown here were extracted twice" in \
+        rv.extraction_note(rows)
     rows["checked_by"] = "SYNTHETIC checker"
-    assert rv.extraction_note(rows) == "Every count shown here was checked against its source by a second person."
+    assert rv.extraction_note(rows).startswith(f"{bookkit.DOUBLE_MARK} Double extraction: all 3 counts shown here")
+    assert bookkit.SINGLE_MARK not in rv.extraction_note(rows)
     assert rv.extraction_note(rows.iloc[0:0]) == "No count is shown here."
     without = rv.outcomes.head(2).drop(columns=["checked_by"])
     assert rv.extraction_note(without).startswith(f"{bookkit.SINGLE_MARK} Single extraction: 2 of 2 counts")
@@ -483,6 +486,7 @@ def test_extraction_note_counts_single_extracted_rows(rv: Review) -> None:
     summaries = marked.str.extract(r"<summary>(.*?)</summary>", expand=False)
     unchecked = ~rv.outcomes["checked_by"].map(bookkit._checked)
     assert (summaries.str.contains(bookkit.SINGLE_MARK) == unchecked.to_numpy()).all()
+    assert (summaries.str.contains(bookkit.DOUBLE_MARK) == ~unchecked.to_numpy()).all()
     counts = [f"{e}/{n}" for e, n in zip(rv.outcomes["events"], rv.outcomes["total"], strict=True)]
     assert [s.startswith(c) for s, c in zip(summaries, counts, strict=True)] == [True] * len(counts)
 
@@ -630,7 +634,7 @@ def test_study_card_counts_open_on_their_provenance(rv: Review, monkeypatch: pyt
     rv.study_card(study)
     found = count_details("".join(out))
     rows = rv.outcomes.loc[rv.outcomes["study_id"] == study]
-    assert [d["summary"].split("†")[0] for d in found] == [f"{e}/{n}" for e, n in zip(rows["events"], rows["total"],
+    assert [re.split("[†✓]", d["summary"])[0] for d in found] == [f"{e}/{n}" for e, n in zip(rows["events"], rows["total"],
                                                                                          strict=True)]
     for (_, row), details in zip(rows.iterrows(), found, strict=True):
         assert quote_of(row) in details["body"]
@@ -820,3 +824,33 @@ def test_one_change_table_lists_the_plan_then_each_single_change() -> None:
     assert table["Estimate [95% CI]"].tolist() == ["88% [52% to 98%]", "not pooled: 2 studies, fewer than 3",
                                                    "not pooled: one study", "85% [48% to 97%]"]
     assert table["Studies"].tolist() == [3, 2, 1, 3]
+
+
+def test_agreement_sentence_counts_each_table_and_the_one_sided_values() -> None:
+    from analysis.evidence.agreement import Agreement
+
+    # SYNTHETIC agreements: 9 of 12 = 75%, 2 of 3 = 67%, a table compared on nothing
+    text = bookkit.agreement_sentence([Agreement("counts", 12, 9, 2), Agreement("items", 3, 2, 0),
+                                       Agreement("ratings", 0, 0, 1)])
+    assert text == ("Before their differences were resolved, the two independent extractions agreed on 9 of 12 counts "
+                    "(75%), 2 of 3 items (67%) and no ratings (none was recorded by both). A further 3 values were "
+                    "recorded by one reviewer only (2 counts, 1 ratings).")
+    assert bookkit.agreement_sentence([]) == "No value has been extracted a second time yet."
+    assert bookkit.agreement_sentence([Agreement("counts", 1, 1, 0)]).endswith("agreed on 1 of 1 counts (100%).")
+
+
+def test_the_review_agreement_is_counted_from_its_log_and_second_tables(rv: Review) -> None:
+    results = rv.extraction_agreements()
+    log = rv.evidence["extraction_disagreements"]
+    assert [a.label for a in results] == ["outcome counts", "risk-of-bias judgements", "GRADE judgements"]
+    for a, table in zip(results, ("outcomes", "risk_of_bias", "grade"), strict=True):
+        mine = log.loc[log["table"] == table]
+        assert a.compared - a.agreed == int((mine["kind"] == "disagreement").sum())
+        assert a.one_sided == int(mine["kind"].isin(["first_only", "second_only"]).sum())
+    text = rv.agreement_text()
+    for a in results:
+        assert f"{a.agreed} of {a.compared} {a.label}" in text
+    html = rv.disagreements_table().data
+    assert html.count("<tr>") == len(log)
+    for code in ("second_only", "not_a_count", "awaiting_data", "risk_of_bias"):
+        assert f">{code}<" not in html

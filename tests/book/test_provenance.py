@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.book.provenance import (
+    DOUBLE_MARK,
     NO_QUOTE,
     SINGLE_MARK,
     ProvenanceFields,
@@ -135,17 +136,19 @@ def test_a_secondary_count_is_marked_as_secondary() -> None:
     assert "secondary source" in str(plain["body"])
 
 
-def test_single_extraction_is_marked_and_a_checked_count_is_not() -> None:
+def test_single_and_double_extraction_are_marked() -> None:
     (single,) = _parse(count_details(_row(checked_by=None)))
     assert SINGLE_MARK in str(single["summary"])
     assert "single extraction" in str(single["summary"])  # the words a screen reader reads for the mark
     assert "not yet" in str(single["body"])
     assert "2026-11-25" in str(single["body"])
-    (checked,) = _parse(count_details(_row(checked_by="SYNTHETIC second person")))
-    assert str(checked["summary"]) == "26/31"
+    (checked,) = _parse(count_details(_row(checked_by="SYNTHETIC second person", checked_on="2026-12-01")))
+    assert str(checked["summary"]) == f"26/31{DOUBLE_MARK} (double-extracted)"
     assert SINGLE_MARK not in str(checked["body"])
-    assert "checked against the source by a second person" in str(checked["body"])
+    assert "read again from the source by a second person on 2026-12-01, independently" in str(checked["body"])
     assert "SYNTHETIC second person" not in str(checked["body"])  # who checked stays in the data
+    (undated,) = _parse(count_details(_row(checked_by="SYNTHETIC second person")))
+    assert "by a second person, independently" in str(undated["body"])
 
 
 def test_other_column_names_and_a_series_row() -> None:
@@ -154,7 +157,7 @@ def test_other_column_names_and_a_series_row() -> None:
     row = pd.Series({"x": 3, "n": 4, "sentence": "SYNTHETIC three of four", "where": "p. 2", "how": "derived",
                      "maths": "SYNTHETIC 3 + 0", "second": "someone", "date": "2020-01-01"})
     (found,) = _parse(count_details(row, fields))
-    assert found["summary"] == "3/4"
+    assert found["summary"] == f"3/4{DOUBLE_MARK} (double-extracted)"
     assert "SYNTHETIC three of four" in str(found["body"])
     assert "SYNTHETIC 3 + 0" in str(found["body"])
 

@@ -71,7 +71,7 @@ PROVENANCE = {
     "confidence": "verified_fulltext", "source": "https://example.org/synthetic2026 (SYNTHETIC)",
     "report_id": f"{KEY}-paper",
     "extracted_by": "tester-synthetic-a", "extracted_on": "2026-11-25",
-    "checked_by": "tester-synthetic-b", "timepoint": "day 30 after the boost (SYNTHETIC)",
+    "checked_by": "tester-synthetic-b", "checked_on": "2026-11-26", "timepoint": "day 30 after the boost (SYNTHETIC)",
 }
 OUTCOMES = [  # SYNTHETIC counts
     {"outcome": "haematological_recovery", "events": "17", "total": "20",

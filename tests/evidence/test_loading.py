@@ -102,7 +102,7 @@ def test_published_rows_for_outcomes_without_ipd_are_kept(tmp_path: Path) -> Non
     with (data / "outcomes.csv").open("a", encoding="utf-8") as handle:
         handle.write(
             "synthcd2021,infection,3,8,any infection,day 100,verified_fulltext,,"
-            '"SYNTHETIC: three patients had an infection.",https://example.org/x,synthcd2021-paper,tester-a,2026-01-03,\n'
+            '"SYNTHETIC: three patients had an infection.",https://example.org/x,synthcd2021-paper,tester-a,2026-01-03,,\n'
         )
     outcomes = load_evidence(data)["outcomes"]
     row = outcomes[(outcomes["study_id"] == "synthcd2021") & (outcomes["outcome"] == "infection")]

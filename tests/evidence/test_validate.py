@@ -492,3 +492,91 @@ def test_a_rerun_needs_its_result(data: Path) -> None:
     assert any(line.startswith(f"{path}:3: rerun_result:") for line in errors_of(data))
     set_cell(path, 3, "rerun_result", "as_logged")
     assert run(data)[0] == 0
+
+
+# ------------------------------------------------------------------ double extraction (SYNTHETIC)
+LOG_HEADER = ("disagreement_id,table,round,study_id,outcome_or_item,domain,kind,first_value,second_value,"
+              "resolution,resolved_value,reason,resolved_by,resolved_on\n")
+SECOND_OUTCOMES = (
+    "study_id,outcome,events,total,definition,timepoint,confidence,derivation,quote,source,extracted_by,extracted_on,"
+    "round,compared_as\n"
+    'synthab2020,neutrophil_recovery,{events},10,ANC > 0.5 x 10^9/L,day 28,verified_abstract,,"SYNTHETIC: neutrophils '
+    'recovered in {events} of 10 patients.",https://example.org/synthab2020 (abstract),tester-b,2026-01-05,1,\n')
+
+
+def second_extraction(data: Path, events: int) -> None:
+    """SYNTHETIC: a second reviewer extracted synthab2020's neutrophil count as events/10; the row is marked checked."""
+    (data / "second_extraction" / "outcomes.csv").write_text(SECOND_OUTCOMES.format(events=events), encoding="utf-8")
+    set_cell(data / "outcomes.csv", 2, "checked_by", "tester-b")
+    set_cell(data / "outcomes.csv", 2, "checked_on", "2026-01-05")
+
+
+def test_a_second_extraction_that_agrees_is_valid(data: Path) -> None:
+    second_extraction(data, 8)
+    status, lines, err = run(data)
+    assert (status, err) == (0, ""), lines
+
+
+def test_a_checked_judgement_needs_its_date(data: Path) -> None:
+    set_cell(data / "risk_of_bias.csv", 2, "checked_by", "tester-b")
+    assert (f"{data}/risk_of_bias.csv:2: checked_on: a judgement checked by a second assessor needs the date of "
+            "the second judgement (checked_on)") in errors_of(data)
+
+
+def test_a_checked_count_needs_its_date(data: Path) -> None:
+    second_extraction(data, 8)
+    set_cell(data / "outcomes.csv", 2, "checked_on", "")
+    assert (f"{data}/outcomes.csv:2: checked_on: a count checked by a second extractor needs the date of the second "
+            "extraction (checked_on)") in errors_of(data)
+
+
+def test_a_grade_judgement_is_checked_by_someone_else(data: Path) -> None:
+    set_cell(data / "grade.csv", 2, "checked_by", "tester-a")
+    set_cell(data / "grade.csv", 2, "checked_on", "2026-01-06")
+    assert any(line.startswith(f"{data}/grade.csv:2: checked_by: the second judgement must be made by someone other")
+               for line in errors_of(data))
+
+
+def test_a_difference_without_a_log_row_names_the_second_reviewers_row(data: Path) -> None:
+    second_extraction(data, 7)
+    assert (f"{data}/second_extraction/outcomes.csv:2: events: synthab2020, neutrophil_recovery: the second reviewer "
+            "recorded 7/10 and the first extraction has 8/10, but the disagreement log has no row for it (round 1)"
+            ) in errors_of(data)
+
+
+def test_a_logged_resolution_must_be_applied(data: Path) -> None:
+    second_extraction(data, 7)
+    (data / "extraction_disagreements.csv").write_text(
+        LOG_HEADER + "x0001,outcomes,1,synthab2020,neutrophil_recovery,,disagreement,8/10,7/10,second,7/10,"
+        "SYNTHETIC: the sentence says seven.,tester-c,2026-01-07\n", encoding="utf-8")
+    assert (f"{data}/extraction_disagreements.csv:2: resolution: resolved as second (7/10), but the first table now "
+            "has 8/10: apply the resolution or correct the log") in errors_of(data)
+    set_cell(data / "outcomes.csv", 2, "events", "7")
+    set_cell(data / "outcomes.csv", 2, "quote", "SYNTHETIC: neutrophils recovered in 7 of 10 patients.")
+    status, lines, _ = run(data)
+    assert status == 0, lines
+
+
+def test_a_grade_disagreement_needs_its_domain(data: Path) -> None:
+    (data / "extraction_disagreements.csv").write_text(
+        LOG_HEADER + "x0001,grade,1,,neutrophil_recovery,,second_only,,serious,awaiting_data,,"
+        "SYNTHETIC.,tester-c,2026-01-07\n", encoding="utf-8")
+    assert f"{data}/extraction_disagreements.csv:2: domain: a GRADE judgement needs its domain" in errors_of(data)
+
+
+def test_a_checked_mark_without_a_second_value_is_an_error(data: Path) -> None:
+    second_extraction(data, 8)
+    set_cell(data / "outcomes.csv", 3, "checked_by", "tester-b")
+    set_cell(data / "outcomes.csv", 3, "checked_on", "2026-01-06")
+    assert (f"{data}/outcomes.csv:3: checked_by: synthab2020, death: marked as checked, but the second extraction "
+            "(second_outcomes) has no value for it") in errors_of(data)
+
+
+def test_a_count_extracted_twice_but_not_marked_is_a_warning(data: Path) -> None:
+    second_extraction(data, 8)
+    set_cell(data / "outcomes.csv", 2, "checked_by", "")
+    set_cell(data / "outcomes.csv", 2, "checked_on", "")
+    status, _, err = run(data)
+    assert status == 0
+    assert (f"{data}/outcomes.csv:2: checked_by: warning: synthab2020, neutrophil_recovery: extracted twice "
+            "(second_outcomes has it), but checked_by is empty") in err.splitlines()

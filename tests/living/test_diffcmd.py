@@ -32,7 +32,7 @@ NEW_STUDY = (
 NEW_OUTCOME = (
     'synthgh2023,neutrophil_recovery,11,12,as defined,day 28,verified_fulltext,,'
     '"SYNTHETIC: neutrophils recovered in 11 of 12 patients.",https://example.org/synthgh2023,'
-    "synthgh2023-paper,tester-a,2026-02-01,tester-b\n"
+    "synthgh2023-paper,tester-a,2026-02-01,,\n"
 )
 NEW_REPORT = (
     'synthgh2023-paper,synthgh2023,full_paper,"SYNTHETIC: Tester G. Series four. J Tests 2023",'
@@ -73,7 +73,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 NEW_ROB = "".join(
-    f"synthgh2023,jbi_case_series,Q{i},unclear,SYNTHETIC: not reported.,tester-a,2026-02-01\n"
+    f"synthgh2023,jbi_case_series,Q{i},unclear,SYNTHETIC: not reported.,tester-a,2026-02-01,,\n"
     for i in range(1, 11)
 )
 

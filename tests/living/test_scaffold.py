@@ -123,6 +123,12 @@ def test_templates_for_the_tables_that_refer_to_the_study(data: Path) -> None:
         keyed = [f for f in schema.fields if f.name in schema.primary_key and f.enum]
         assert len(body) == math.prod(len(f.enum or ()) for f in keyed)
         assert all(len(r) == len(schema.names) for r in body)
+    # tables declared `x-scaffold: {template: false}` (the second reviewer's record, the disagreement log) get none
+    untemplated = [r for r in package.resources if (r.properties.get("x-scaffold") or {}).get("template") is False]
+    assert untemplated
+    for resource in untemplated:
+        assert f"({resource.title or resource.name})" not in text, resource.name
+        assert ",".join(resource.schema.names) not in text.splitlines(), resource.name
     # a foreign-key column lists the values of the table it refers to (the outcome vocabulary)
     vocabulary = yaml.safe_load((data / "outcomes.yaml").read_text(encoding="utf-8"))["outcomes"]
     outcome_line = next(x for x in text.splitlines() if x.startswith("# outcome "))
