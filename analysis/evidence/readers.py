@@ -59,7 +59,11 @@ class Problem:
 
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}: {self.column or '-'}: {tag}{self.message}"
+        if self.line > 0:
+            return f"{self.path}:{self.line}: {self.column or '-'}: {tag}{self.message}"
+        # The file as a whole (missing, unreadable): no line to point at.
+        where = "" if self.column in ("", "-") else f" {self.column}:"
+        return f"{self.path}:{where} {tag}{self.message}"
 
 
 @dataclass
@@ -189,15 +193,23 @@ def read_csv_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Problem
             rows.append(Row(start, dict(zip(header, cells, strict=True))))
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
-            message = (f"malformed CSV: the quoted cell opened in the record that starts here "
-                       f"is never closed (a missing \" before line {reader.line_num})")
-            problems.append(Problem(shown, last_line + 1, "-", message))
+            problems.append(Problem(shown, last_line + 1, "-", _unclosed_quote(last_line + 1, reader.line_num)))
         else:
             problems.append(Problem(shown, reader.line_num, "-", f"malformed CSV: {exc}"))
     if header is None:
         problems.append(Problem(shown, 1, "-", "the file is empty: a header line is required"))
         return None, problems
     return RawTable(shown, tuple(header), rows), problems
+
+
+def _unclosed_quote(start: int, end: int) -> str:
+    """Message for a quoted cell opened on line ``start`` and still open at the end (line ``end``)."""
+    if end <= start:
+        where = f"on line {start}, the last line of the file"
+    else:
+        where = f"on line {start} or after it (the file ends at line {end})"
+    return ("malformed CSV: the quoted cell opened in the record that starts here is never closed "
+            f"(a closing \" is missing {where})")
 
 
 def _header_problems(header: list[str], shown: str, line: int) -> list[Problem]:

@@ -31,6 +31,7 @@ from analysis.evidence.datapackage import (
     read_descriptor,
     stops_file,
 )
+from analysis.evidence.project import ProjectRootError, default_path
 from analysis.evidence.rules import ExpressionError, parse_expression
 
 __all__ = ["DEFAULT_DESCRIPTOR", "ValidationReport", "check_evidence", "main", "validate"]
@@ -191,7 +192,8 @@ def main(
 def cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m analysis validate``."""
     parser.add_argument(
-        "data_dir", nargs="?", default="data", help="evidence directory (default: data)"
+        "data_dir", nargs="?", default=None,
+        help="evidence directory (default: data, in the repository root found from the current folder)",
     )
     parser.add_argument(
         "--bib", default=None, help="BibTeX file (default: as the data package says)"
@@ -200,4 +202,9 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cli_run(args: argparse.Namespace) -> int:
     """``python -m analysis validate``: print every problem; exit status 1 if there is an error."""
-    return main(args.data_dir, args.bib, out=sys.stdout, err=sys.stderr)
+    try:
+        data_dir = args.data_dir or default_path("data")
+    except ProjectRootError as exc:
+        print(f"validate: {exc}", file=sys.stderr)
+        return 2
+    return main(data_dir, args.bib, out=sys.stdout, err=sys.stderr)

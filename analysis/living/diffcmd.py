@@ -39,6 +39,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.evidence.project import ProjectRootError, default_path
+
 __all__ = [
     "DiffError",
     "EvidenceDiff",
@@ -486,7 +488,9 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("base", nargs="?", default=None,
                         help="git ref to compare with (default: origin/main if it exists, "
                         "else main)")
-    parser.add_argument("--root", default=".", help="project root (default: .)")
+    parser.add_argument("--root", default=None,
+                        help="project root (default: the folder at or above the current one that holds "
+                        "data/datapackage.yaml)")
     parser.add_argument("--subgroups", action="store_true",
                         help="also list the subgroup results")
 
@@ -494,8 +498,9 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
 def cli_run(args: argparse.Namespace) -> int:
     """``python -m analysis diff``: print the Markdown comparison; 1 with a message on failure."""
     try:
-        text = diff_against(args.base, args.root, subgroups=args.subgroups)
-    except DiffError as exc:
+        root = args.root or default_path(".")
+        text = diff_against(args.base, root, subgroups=args.subgroups)
+    except (DiffError, ProjectRootError) as exc:
         print(f"diff: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(text)

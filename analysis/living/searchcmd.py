@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.evidence.bibliography import parse_bibliography
+from analysis.evidence.project import ProjectRootError, default_path
 from analysis.evidence.readers import load_yaml
 from analysis.living.screening import (
     COLUMNS,
@@ -232,11 +233,15 @@ def run_search(strategy: Strategy, *, today: dt.date, http: Http) -> tuple[Merge
     return merge, found
 
 
+#: The strategy the command runs by default, relative to the repository root.
+STRATEGY = "data/search_strategy.yaml"
+
+
 def cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``python -m analysis search``."""
-    parser.add_argument("--strategy", default="data/search_strategy.yaml", type=Path,
+    parser.add_argument("--strategy", default=None, type=Path,
                         help="the search strategy (sources, queries, date limits, files); "
-                             "default: data/search_strategy.yaml")
+                             "default: data/search_strategy.yaml in the repository root")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the first request of each source and change nothing")
     parser.add_argument("--date", default=None,
@@ -259,8 +264,8 @@ def cli_run(args: argparse.Namespace) -> int:
     """Run the command; 0 on success, 1 when a source failed, 2 for a bad strategy file."""
     try:
         today = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.UTC).date()
-        strategy = load_strategy(args.strategy, today=today)
-    except (StrategyError, ValueError) as exc:
+        strategy = load_strategy(args.strategy or default_path(STRATEGY, marker=STRATEGY), today=today)
+    except (StrategyError, ValueError, ProjectRootError) as exc:
         print(f"search: {exc}", file=sys.stderr)
         return 2
     if args.dry_run:

@@ -371,7 +371,7 @@ def test_ipd_recovery_after_follow_up(ipd_data: Path) -> None:
 def test_ipd_file_for_unknown_study(ipd_data: Path) -> None:
     private = ipd_data / "private"
     (private / "synthcd2021.csv").rename(private / "synthxx2020.csv")
-    expected = f"{ipd_data}/private/synthxx2020.csv:0: -: file name gives study_id 'synthxx2020', which is not in studies"
+    expected = f"{ipd_data}/private/synthxx2020.csv: file name gives study_id 'synthxx2020', which is not in studies"
     assert expected in errors_of(ipd_data)
 
 
@@ -410,7 +410,7 @@ def test_missing_and_empty_files(data: Path) -> None:
     (data / "searches.csv").unlink()
     (data / "risk_of_bias.csv").write_text("")
     lines = errors_of(data)
-    assert f"{data}/searches.csv:0: -: file not found" in lines
+    assert f"{data}/searches.csv: file not found" in lines
     assert f"{data}/risk_of_bias.csv:1: -: the file is empty: a header line is required" in lines
 
 

@@ -244,6 +244,23 @@ def test_command_line(repo: Path) -> None:
     assert bad.stderr == "diff: unknown git ref 'nosuch'\n"
 
 
+def test_command_line_from_a_subfolder_finds_the_root(repo: Path, tmp_path: Path) -> None:
+    add_study(repo)
+    sub = repo / "book"
+    sub.mkdir()
+    done = subprocess.run([sys.executable, "-m", "analysis", "diff", "main"], capture_output=True,
+                          text=True, check=False, cwd=sub)
+    assert done.returncode == 0, done.stderr
+    assert "| synthgh2023 | added |" in done.stdout
+    git(tmp_path, "init", "-q")
+    (tmp_path / "elsewhere").mkdir()
+    lost = subprocess.run([sys.executable, "-m", "analysis", "diff"], capture_output=True, text=True,
+                          check=False, cwd=tmp_path / "elsewhere")
+    assert lost.returncode == 1 and lost.stdout == ""
+    assert lost.stderr.startswith(f"diff: no data/datapackage.yaml in {tmp_path / 'elsewhere'} or in any "
+                                  "folder above it: run the command from the repository root")
+
+
 def test_report_carries_the_change_log_sentences_of_the_version_page(repo: Path) -> None:
     """The pull-request summary shows the same sentences as the next version's page (whatchanged)."""
     from analysis.living.review import LivingReview
