@@ -10,6 +10,7 @@ PyYAML (the ``evidence`` extra) is imported inside the functions that need it, s
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass, field
@@ -23,10 +24,13 @@ __all__ = [
     "Problem",
     "RawTable",
     "Row",
+    "fix_spreadsheet_save",
     "load_yaml",
     "read_csv_rows",
     "read_text",
     "read_yaml",
+    "spreadsheet_save",
+    "spreadsheet_save_warning",
 ]
 
 Severity = Literal["error", "warning"]
@@ -137,18 +141,69 @@ def read_text(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
         ``None`` when the file cannot be read.
     problems : list of Problem
     """
+    data, problems = _read_bytes(path, shown)
+    return (None, problems) if data is None else _decode(data, shown)
+
+
+def _read_bytes(path: Path, shown: str) -> tuple[bytes | None, list[Problem]]:
     try:
-        data = path.read_bytes()
+        return path.read_bytes(), []
     except FileNotFoundError:
         return None, [Problem(shown, 0, "-", "file not found")]
     except OSError as exc:
         return None, [Problem(shown, 0, "-", f"cannot read the file: {exc.strerror}")]
+
+
+def _decode(data: bytes, shown: str) -> tuple[str | None, list[Problem]]:
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         message = f"not valid UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8"
         return None, [Problem(shown, line, "-", message)]
+
+
+#: Start of the warning about a file saved as spreadsheet programs save CSV files.
+SPREADSHEET_SAVE = "saved with "
+
+
+def spreadsheet_save(data: bytes) -> tuple[str, ...]:
+    """What marks ``data`` as saved by a spreadsheet program: a byte-order mark, CRLF line endings."""
+    marks = []
+    if data.startswith(codecs.BOM_UTF8):
+        marks.append("a byte-order mark (BOM)")
+    if b"\r\n" in data:
+        marks.append("Windows line endings (CRLF)")
+    return tuple(marks)
+
+
+def spreadsheet_save_warning(data: bytes, shown: str) -> list[Problem]:
+    """A warning naming the file when it was saved with a byte-order mark and/or CRLF line endings.
+
+    Such a file reads correctly, but a change saved that way shows every line as changed in
+    ``git diff`` (a byte-order mark, and CRLF endings where git does not convert them).
+    """
+    marks = spreadsheet_save(data)
+    if not marks:
+        return []
+    message = (f"{SPREADSHEET_SAVE}{' and '.join(marks)}, as spreadsheet programs save CSV files: it reads "
+               "correctly, but git shows every line as changed. Fix: python -m analysis validate "
+               "--fix-line-endings (rewrites it as UTF-8 without a BOM, with LF line endings), or save it "
+               "from the spreadsheet as plain CSV in UTF-8")
+    return [Problem(shown, 1, "-", message, "warning")]
+
+
+def fix_spreadsheet_save(path: Path) -> bool:
+    """Rewrite ``path`` without a byte-order mark and with LF line endings; True if it changed.
+
+    Nothing else changes: a CRLF inside a quoted cell becomes LF like every other line ending.
+    """
+    data = path.read_bytes()
+    if not spreadsheet_save(data):
+        return False
+    text = data.removeprefix(codecs.BOM_UTF8).replace(b"\r\n", b"\n")
+    path.write_bytes(text)
+    return True
 
 
 def read_csv_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Problem]]:
@@ -170,9 +225,13 @@ def read_csv_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Problem
         ``None`` when the file cannot be read or has no header.
     problems : list of Problem
     """
-    text, problems = read_text(path, shown)
+    data, problems = _read_bytes(path, shown)
+    if data is None:
+        return None, problems
+    text, problems = _decode(data, shown)
     if text is None:
         return None, problems
+    problems += spreadsheet_save_warning(data, shown)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     rows: list[Row] = []
