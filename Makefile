@@ -44,7 +44,7 @@ book: setup
 	$(BIN)/python -m tools.release snapshot --out _build/results/dev.json
 	@echo ""
 	@echo "Website built in _build/html"
-	@echo "Open it with:  $(BIN)/python -m http.server -d _build/html  then visit http://localhost:8000"
+	@echo "Open it with:  $(BIN)/python -m http.server -b 127.0.0.1 -d _build/html  then visit http://127.0.0.1:8000"
 
 # The rooms of the package and the direction of their imports (contracts in pyproject.toml).
 lint-imports: setup

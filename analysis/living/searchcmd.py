@@ -13,7 +13,9 @@ and touches nothing.
 
 Base URLs come from ``ANALYSIS_EUTILS_URL``, ``ANALYSIS_EUROPEPMC_URL`` and
 ``ANALYSIS_CTGOV_URL`` (each ending with ``/``); ``NCBI_API_KEY`` (optional) raises NCBI's rate
-limit from 3 to 10 requests a second; ``NCBI_EMAIL`` overrides the contact e-mail sent to NCBI.
+limit from 3 to 10 requests a second; ``NCBI_EMAIL`` overrides the contact e-mail sent to NCBI
+(``contact: email:`` in the strategy). NCBI asks every E-utilities user for a contact address;
+without one no ``email`` parameter is sent and the command says so.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from analysis.living.screening import (
 from analysis.living.searchsources import SERVICES, Found, Query, first_request, run_query
 from analysis.living.webclient import Http, SourceError, retry_policy_from_env
 
-__all__ = ["BASE_URLS", "Strategy", "cli_arguments", "cli_run", "load_strategy", "run_search"]
+__all__ = ["BASE_URLS", "Strategy", "cli_arguments", "cli_run", "load_strategy", "missing_contact_note", "run_search"]
 
 #: service -> (environment variable, default base URL).
 BASE_URLS: dict[str, tuple[str, str]] = {
@@ -100,8 +102,10 @@ def load_strategy(path: Path, *, today: dt.date, env: Mapping[str, str] | None =
         raise StrategyError(f"{path}: sources: a list of sources is required")
     contact = raw.get("contact") or {}
     key = env.get("NCBI_API_KEY", "")
-    ncbi = {"tool": str(contact.get("tool") or "analysis-search"),
-            "email": env.get("NCBI_EMAIL") or str(contact.get("email") or "")}
+    ncbi = {"tool": str(contact.get("tool") or "analysis-search")}
+    email = (env.get("NCBI_EMAIL") or str(contact.get("email") or "")).strip()
+    if email:  # never an empty email= (NCBI asks for a contact address; the command says when there is none)
+        ncbi["email"] = email
     if key:
         ncbi["api_key"] = key
     queries = []
@@ -248,6 +252,14 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
                         help="date of the run (YYYY-MM-DD; default: today, UTC)")
 
 
+def missing_contact_note(strategy: Strategy) -> str:
+    """The note printed when PubMed is searched without a contact e-mail; empty otherwise."""
+    if not any(q.service == "eutils" and not q.params.get("email") for q in strategy.queries):
+        return ""
+    return ("search: note: no contact e-mail for NCBI (PubMed), which asks for one; set NCBI_EMAIL="
+            f"you@example.org, or contact: email: in {strategy.path}")
+
+
 def _summary(merge: Merge, found: list[Found]) -> str:
     lines = [f"{f.query.name}: {len(f.records)} records read ({f.reported} reported), "
              f"{merge.new_by_source.get(f.query.source, 0)} new" for f in found]
@@ -268,6 +280,9 @@ def cli_run(args: argparse.Namespace) -> int:
     except (StrategyError, ValueError, ProjectRootError) as exc:
         print(f"search: {exc}", file=sys.stderr)
         return 2
+    note = missing_contact_note(strategy)
+    if note:
+        print(note, file=sys.stderr)
     if args.dry_run:
         for q in strategy.queries:
             print(f"{q.name}: {first_request(q).text()}")
