@@ -28,6 +28,7 @@ from analysis.engine.effects import (
 )
 from analysis.engine.heterogeneity import h2_from_tau2, i2_from_q, i2_from_tau2, raw_field
 from analysis.engine.intervals import STUDY_CI_METHODS, study_ci
+from analysis.engine.options import choose
 from analysis.engine.results import MetaPropResult, StudyRow
 from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
 from analysis.engine.tau2 import TAU2_METHODS
@@ -133,8 +134,10 @@ def validate_counts(
     x, m = _whole_counts(ev), _whole_counts(nn)
     if x is not None and m is not None and (m >= 1).all() and (x <= m).all():
         return x, m, labs
-    x = np.array([_as_count(v, lab, f"events ({ev_name})") for v, lab in zip(ev, labs, strict=True)])
-    m = np.array([_as_count(v, lab, f"n ({n_name})") for v, lab in zip(nn, labs, strict=True)])
+    ev_what = "events" if ev_name == "events" else f"events ({ev_name})"
+    n_what = "n" if n_name == "n" else f"n ({n_name})"
+    x = np.array([_as_count(v, lab, ev_what) for v, lab in zip(ev, labs, strict=True)])
+    m = np.array([_as_count(v, lab, n_what) for v, lab in zip(nn, labs, strict=True)])
     for xi, ni, lab in zip(x, m, labs, strict=True):
         if ni == 0:
             raise ValueError(f"study {lab!r}: n = 0 (a study needs at least one participant)")
@@ -317,6 +320,10 @@ def metaprop(
     >>> round(res.estimate, 4), round(res.ci_lower, 4), round(res.ci_upper, 4)
     (0.3595, 0.2297, 0.499)
     """
+    measure, method, ci, pi, study_ci = (
+        choose(name, value, allowed) for name, value, allowed in (
+            ("measure", measure, MEASURES), ("method", method, METHODS), ("ci", ci, CI_CHOICES),
+            ("pi", pi, PI_METHODS), ("study_ci", study_ci, STUDY_CI_METHODS)))
     _check_options(measure, method, ci, pi, level, study_ci, cc)
     x, nn, labs = validate_counts(events, n, labels, data)
     opts = {"measure": measure, "cc": cc, "study_ci_method": study_ci}
