@@ -288,7 +288,11 @@ def metaprop(
         ``rma.glmm(test="t")`` [viechtbauer2010]. The Bayesian methods ignore ``ci`` (their
         interval is the equal-tailed credible interval).
     pi : {"t", "z"}, default "t"
-        Prediction interval with t(k - 1) or normal quantiles.
+        Prediction interval with t(k - 1) or normal quantiles. The default "t" (Cochrane guidance,
+        [cochranehandbook2024]; the R package meta's default since version 8.0) differs from
+        metafor's default: ``predict()`` after ``rma(..., test="z")`` uses the normal quantile,
+        so use ``pi="z"`` to reproduce metafor's default prediction interval (see
+        :mod:`analysis.engine.rma`). With few studies the t interval is noticeably wider.
     level : float, default 0.95
     labels : sequence of str, or a column name of ``data``, optional
         Unique study labels used in messages and tables.
@@ -313,6 +317,11 @@ def metaprop(
     ------
     ValueError
         For invalid counts (message names the study label and value) or options.
+
+    Notes
+    -----
+    Option names are read whatever their case (``method="reml"`` is ``"REML"``). Works cited in
+    square brackets are given in full by :func:`analysis.cite`: ``print(analysis.cite(metaprop))``.
 
     Examples
     --------
