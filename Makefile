@@ -13,8 +13,8 @@ JB_FLAGS ?= -W --keep-going
 
 help:
 	@echo "make book       set up .venv (first run), execute the chapters, build the site into _build/html"
-	@echo "make test       set up .venv (first run) and run the whole test suite"
-	@echo "make test-fast  the tests that do not build books or start a browser"
+	@echo "make test       set up .venv (first run) and run the whole test suite, on every core"
+	@echo "make test-fast  the quick tests: no book builds, no browser, nothing marked slow"
 	@echo "make test-deps  optional: install R/metafor and Chromium with apt for the reference and browser tests"
 	@echo "make validate   check data/ and references.bib"
 	@echo "make lint       ruff, and lint-imports: the rooms of analysis/ and the direction of their imports"
@@ -46,14 +46,19 @@ book: setup
 	$(BIN)/python -m tools.site --feed _build/html/feed.xml
 	@echo ""
 	@echo "Website built in _build/html"
-	@echo "Open it with:  $(BIN)/python -m http.server -d _build/html  then visit http://localhost:8000"
+	@echo "Open it with:  $(BIN)/python -m http.server -b 127.0.0.1 -d _build/html  then visit http://127.0.0.1:8000"
 
 # The rooms of the package and the direction of their imports (contracts in pyproject.toml).
 lint-imports: setup
 	$(BIN)/lint-imports --no-cache
 
+# Tests run in parallel on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process.
+# --dist loadgroup keeps the tests that share a build on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+
 test: setup lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 validate: setup
 	$(BIN)/python -m analysis validate
@@ -67,7 +72,7 @@ test-deps:
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_DEPS)
 
 test-fast: setup lint-imports
-	$(BIN)/python -m pytest -m "not build and not browser and not slow"
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not build and not browser and not slow"
 
 lint: setup lint-imports
 	$(BIN)/ruff check analysis tests tools benchmarks

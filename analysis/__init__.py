@@ -10,6 +10,9 @@ Lower-level, reusable pieces: :func:`escalc` and :func:`back_transform` (effect 
 :func:`rma_uni` (inverse-variance fit for any effect size), :func:`clopper_pearson` and
 :func:`wilson` (study intervals).
 
+Docstrings cite their sources by key in square brackets (``[miller1978]``): :func:`cite` gives the
+full reference of a key, or of every key an object's docstring cites (``print(cite(metaprop))``).
+
 The package has four rooms, each a subpackage whose docstring says what lives there and what it
 may import (``lint-imports`` checks the direction, from the contracts in ``pyproject.toml``):
 
@@ -37,12 +40,14 @@ from analysis.engine.intervals import clopper_pearson, wilson
 from analysis.engine.metaprop import metaprop
 from analysis.engine.results import MetaPropResult
 from analysis.engine.rma import UniFit, rma_uni
+from analysis.references import cite
 
 __all__ = (
     "MetaPropResult",
     "UniFit",
     "__version__",
     "back_transform",
+    "cite",
     "clopper_pearson",
     "escalc",
     "metaprop",

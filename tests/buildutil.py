@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
@@ -105,3 +110,47 @@ def build_sphinx(project: Path, conf: str, pages: dict[str, str]) -> tuple[Path,
                      status=None, warning=warnings, freshenv=True)  # fmt: skip
         app.build()
     return out, warnings.getvalue()
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (POSIX ``flock``; elsewhere no lock is needed,
+    since :func:`once_per_session` then gives each worker its own folder)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def once_per_session(factory: Any, name: str, make: Callable[[Path], dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """Run ``make(folder)`` once for the whole test session, even across pytest-xdist workers.
+
+    ``factory`` is pytest's ``tmp_path_factory``. Under xdist every worker has its own temporary
+    folder inside one shared by the session; the first worker to get there runs ``make`` in
+    ``<shared>/<name>`` while holding a lock, and records what it returns (JSON); the others wait
+    for the lock and read the record. Without xdist it simply runs once. Returns the folder and
+    the record.
+    """
+    base = Path(factory.getbasetemp())
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") and _has_lock() else base
+    folder, record = shared / name, shared / f"{name}.json"
+    with _exclusive(shared / f"{name}.lock"):
+        if not record.exists():
+            result = make(folder)
+            record.write_text(json.dumps(result), encoding="utf-8")
+    return folder, json.loads(record.read_text(encoding="utf-8"))
+
+
+def _has_lock() -> bool:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
+    return True

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import analysis
+from analysis.book import PLOTS_ONLY
 from analysis.evidence.extras import EXTRAS
 from tests.packageutil import package_modules
 
@@ -92,14 +93,17 @@ def test_every_module_imports_or_names_its_extra(without_extras: dict[str, str |
         if error is None:
             continue
         assert error.startswith("MissingExtraError: "), f"{name}: {error}"
-        extra = "book" if name.startswith("analysis.book") else "evidence"
+        extra = "evidence"
+        if name.startswith("analysis.book."):
+            extra = "plots" if name.split(".")[2] in PLOTS_ONLY else "book"
         assert f"'{extra}' dependencies" in error, f"{name}: {error}"
         assert f'pip install ".[{extra}]"' in error, f"{name}: {error}"
 
 
 def test_which_rooms_need_an_extra_to_import(without_extras: dict[str, str | None]) -> None:
     failing = {n for n, e in without_extras.items() if e is not None}
-    assert failing == {n for n in without_extras if n.startswith("analysis.book")}
+    # the package analysis.book itself imports (it installs the check of each module's extra)
+    assert failing == {n for n in without_extras if n.startswith("analysis.book.")}
     assert all(without_extras[n] is None for n in without_extras if n.startswith("analysis.engine"))
 
 
@@ -127,6 +131,44 @@ def test_extras_named_in_errors_match_pyproject() -> None:
     assert named["evidence"] <= named["book"]
     assert declared["search"] - {name} == named["search"] <= named["book"]
     assert f"{name}[search]" in extras["book"]  # book includes the search client's libraries
+    assert declared["plots"] == named["plots"] <= named["book"]
+    assert f"{name}[plots]" in extras["book"]  # book includes the plots
+
+
+#: Libraries of the book extra beyond the plots (fontTools stays: matplotlib needs it).
+BOOK_ONLY = sorted({*EXTRAS["book"], "traitlets", "jupyter_client", "pybtex"}
+                   - {"sphinx", "fontTools", *EXTRAS["plots"]})
+
+
+def test_a_forest_plot_needs_only_the_plots_extra(tmp_path: Path) -> None:
+    """With matplotlib and forestplot but without the Jupyter Book stack, the evidence or the search
+    libraries, a reuser draws and saves a forest plot; the chapter kit names the extra it needs."""
+    code = f"""
+import sys
+for name in {BOOK_ONLY!r}:
+    sys.modules[name] = None
+from analysis import metaprop
+from analysis.book.plots import forest_plot, forest_plot_alt_text, save_figure
+res = metaprop([16, 10, 4, 43], [17, 12, 8, 58], labels=["A", "B", "C", "D"])
+fig = forest_plot(res, xlabel="Proportion")
+save_figure(fig, {str(tmp_path / "forest")!r}, formats=("svg",))
+print(forest_plot_alt_text(res)[:40])
+try:
+    import analysis.book.bookkit
+except ImportError as exc:
+    print(type(exc).__name__ + ": " + str(exc))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "forest.svg").read_bytes().startswith(b"<?xml")
+    from analysis.book.plots import forest_plot_alt_text
+
+    first, second = done.stdout.splitlines()[:2]
+    res = analysis.metaprop([16, 10, 4, 43], [17, 12, 8, 58], labels=["A", "B", "C", "D"])
+    assert first == forest_plot_alt_text(res)[:40]
+    assert second.startswith("MissingExtraError: analysis.book.bookkit needs the optional 'book' dependencies")
+    assert 'pip install ".[book]"' in second
 
 
 def test_distribution_name_and_import_name() -> None:

@@ -567,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nVersioned site in {out} (built: {', '.join(report.built) or 'none'}; "
         f"kept: {', '.join(report.reused) or 'none'}; latest release: {report.latest or 'none'})"
     )
-    print(f"Serve it with:  {sys.executable} -m http.server -d {out}")
+    print(f"Serve it with:  {sys.executable} -m http.server -b 127.0.0.1 -d {out}  then visit http://127.0.0.1:8000")
     return 0
 
 

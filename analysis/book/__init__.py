@@ -11,12 +11,42 @@ What it may import
     Every other room (``analysis.living``, ``analysis.evidence``, ``analysis.engine``) and the
     libraries of the ``book`` extra; nothing imports the book.
 
-Needs the ``book`` extra: ``pip install ".[book]"`` from a clone. Importing any module of this room
-without it raises an ImportError that says so.
+Needs the ``book`` extra: ``pip install ".[book]"`` from a clone. The figures (:mod:`.plots`) and
+the report wording they use (:mod:`.report`) need only the light ``plots`` extra (matplotlib and
+forestplot): ``pip install ".[plots]"`` draws a forest plot without the Jupyter Book stack.
+Importing a module of this room without its extra raises an ImportError that names the extra
+(:data:`PLOTS_ONLY` lists the modules of the ``plots`` extra; every other one needs ``book``); the
+package itself imports without either, to install that check.
 """
 
 from __future__ import annotations
 
+import sys
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from typing import Any
+
 from analysis.evidence.extras import require_extra
 
-require_extra("book", "analysis.book")
+__all__ = ["PLOTS_ONLY"]
+
+#: Modules of this room that need only the ``plots`` extra (with their submodules).
+PLOTS_ONLY = frozenset({"plots", "report"})
+
+
+class _ExtraOfEachModule(MetaPathFinder):
+    """Checks, before a module of this room is imported, that the extra it needs is installed.
+
+    It finds nothing itself (the usual finders load the module); it only raises the ImportError
+    naming the missing extra, as :func:`~analysis.evidence.extras.require_extra` words it.
+    """
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        parts = fullname.split(".")
+        if parts[:2] == ["analysis", "book"] and len(parts) > 2:
+            require_extra("plots" if parts[2] in PLOTS_ONLY else "book", fullname)
+        return None
+
+
+if not any(isinstance(f, _ExtraOfEachModule) for f in sys.meta_path):
+    sys.meta_path.insert(0, _ExtraOfEachModule())

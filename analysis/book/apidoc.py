@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from analysis.evidence.bibliography import parse_bibliography
+from analysis.references import CITATION
 
 __all__ = ["CITATION", "cite_keys", "setup"]
-
-#: A bracket of one or more comma-separated keys shaped like ``surname2010`` or ``surname2010a``.
-CITATION = re.compile(r"\[([A-Za-z][\w-]*\d{4}[a-z]?(?:,\s*[A-Za-z][\w-]*\d{4}[a-z]?)*)\]")
 
 
 def cite_keys(line: str, known: set[str]) -> tuple[str, list[str]]:

@@ -1309,7 +1309,7 @@ class Review(LivingReview):
         _display(_markdown("### Results that moved"))
         _display(_markdown(verdict(moved)))
         if moved:
-            _display(HTML(moved_results_html(moved, self.set_labels(), self.code_labels())))
+            _display(HTML(moved_results_html(moved, self.set_labels(), self.code_labels(), self.field_titles())))
 
     def set_labels(self) -> dict[str, str]:
         """Evidence-set id to its label (analysis plan)."""

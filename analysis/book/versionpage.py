@@ -49,8 +49,12 @@ def moved_results_html(
     moved: Sequence[MovedResult],
     set_labels: Mapping[str, str] | None = None,
     codes: Mapping[str, Mapping[str, str]] | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> str:
     """Per evidence set, one line per outcome that moved; its subgroups one click away.
+
+    A subgroup is named by its column's title in ``titles`` and its level's label in ``codes``
+    (the data package's words).
 
     An outcome whose overall result did not move but some subgroup did gets a line saying so, so
     that every subgroup that moved is reachable from its outcome.
@@ -67,7 +71,7 @@ def moved_results_html(
                     html.escape(f"{subs[0].label}: the overall result did not move; some subgroups did."))
             if subs:
                 inner = "".join(
-                    f"<li>{html.escape(subgroup_words(m.subgroup, codes))}: {_linked(m.sentence())}</li>" for m in subs)
+                    f"<li>{html.escape(subgroup_words(m.subgroup, codes, titles))}: {_linked(m.sentence())}</li>" for m in subs)
                 n = len(subs)
                 line += (f'<details class="moved-subgroups"><summary>{n} subgroup{"s" if n != 1 else ""} '
                          f"moved</summary><ul>{inner}</ul></details>")

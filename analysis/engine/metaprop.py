@@ -36,6 +36,7 @@ from analysis.engine.heterogeneity import (
     raw_field,
 )
 from analysis.engine.intervals import STUDY_CI_METHODS, study_ci
+from analysis.engine.options import choose
 from analysis.engine.results import MetaPropResult, StudyRow
 from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
 from analysis.engine.tau2 import TAU2_METHODS
@@ -141,8 +142,10 @@ def validate_counts(
     x, m = _whole_counts(ev), _whole_counts(nn)
     if x is not None and m is not None and (m >= 1).all() and (x <= m).all():
         return x, m, labs
-    x = np.array([_as_count(v, lab, f"events ({ev_name})") for v, lab in zip(ev, labs, strict=True)])
-    m = np.array([_as_count(v, lab, f"n ({n_name})") for v, lab in zip(nn, labs, strict=True)])
+    ev_what = "events" if ev_name == "events" else f"events ({ev_name})"
+    n_what = "n" if n_name == "n" else f"n ({n_name})"
+    x = np.array([_as_count(v, lab, ev_what) for v, lab in zip(ev, labs, strict=True)])
+    m = np.array([_as_count(v, lab, n_what) for v, lab in zip(nn, labs, strict=True)])
     for xi, ni, lab in zip(x, m, labs, strict=True):
         if ni == 0:
             raise ValueError(f"study {lab!r}: n = 0 (a study needs at least one participant)")
@@ -296,7 +299,11 @@ def metaprop(
         ``rma.glmm(test="t")`` [viechtbauer2010]. The Bayesian methods ignore ``ci`` (their
         interval is the equal-tailed credible interval).
     pi : {"t", "z"}, default "t"
-        Prediction interval with t(k - 1) or normal quantiles.
+        Prediction interval with t(k - 1) or normal quantiles. The default "t" (Cochrane guidance,
+        [cochranehandbook2024]; the R package meta's default since version 8.0) differs from
+        metafor's default: ``predict()`` after ``rma(..., test="z")`` uses the normal quantile,
+        so use ``pi="z"`` to reproduce metafor's default prediction interval (see
+        :mod:`analysis.engine.rma`). With few studies the t interval is noticeably wider.
     level : float, default 0.95
     labels : sequence of str, or a column name of ``data``, optional
         Unique study labels used in messages and tables.
@@ -337,6 +344,9 @@ def metaprop(
     where the GLMM has no finite estimate or does not converge, the Bayesian binomial-normal model
     is reported. ``notes`` and :meth:`MetaPropResult.methods_text` say so each time.
 
+    Option names are read whatever their case (``method="reml"`` is ``"REML"``). Works cited in
+    square brackets are given in full by :func:`analysis.cite`: ``print(analysis.cite(metaprop))``.
+
     Examples
     --------
     >>> res = metaprop([3, 6, 10, 1], [11, 17, 21, 6], measure="PFT", method="EE")
@@ -346,6 +356,10 @@ def metaprop(
     >>> round(one.estimate, 3), round(one.ci_lower, 3), one.ci_upper
     (1.0, 0.735, 1.0)
     """
+    measure, method, ci, pi, study_ci = (
+        choose(name, value, allowed) for name, value, allowed in (
+            ("measure", measure, MEASURES), ("method", method, METHODS), ("ci", ci, CI_CHOICES),
+            ("pi", pi, PI_METHODS), ("study_ci", study_ci, STUDY_CI_METHODS)))
     _check_options(measure, method, ci, pi, level, study_ci, cc, mu_prior)
     x, nn, labs = validate_counts(events, n, labels, data)
     opts = {"measure": measure, "cc": cc, "study_ci_method": study_ci}

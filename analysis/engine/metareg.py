@@ -56,6 +56,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.engine.effects import MEASURES, back_transform, escalc, harmonic_mean
+from analysis.engine.options import choose
 from analysis.engine.rma import CI_METHODS, PI_METHODS
 
 __all__ = ["METAREG_METHODS", "MetaRegResult", "ModFit", "metareg", "r2_metafor", "rma_mods"]
@@ -333,6 +334,7 @@ def rma_mods(
     [viechtbauer2010]; the iterative estimators are solved to a relative precision
     of 1e-12.
     """
+    method, ci = choose("method", method, METAREG_METHODS), choose("ci", ci, CI_METHODS)
     y, v, Xm = _check_fit_input(yi, vi, X, method, ci, level)
     k, p = Xm.shape
     tau2, conv, iters, solver_note = _estimate_tau2(y, v, Xm, method)
@@ -621,8 +623,8 @@ def metareg(
     """
     from analysis.engine.metaprop import validate_counts
 
-    if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {', '.join(MEASURES)}; got {measure!r}")
+    measure = choose("measure", measure, MEASURES)
+    method, ci = choose("method", method, METAREG_METHODS), choose("ci", ci, CI_METHODS)
     x_ev, x_n, labs = validate_counts(events, n, labels, data)
     name = moderator_name or (moderator if isinstance(moderator, str) else "moderator")
     x = _moderator_values(moderator, data, labs, name)

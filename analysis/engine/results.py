@@ -240,11 +240,22 @@ def _transform_sentence(r: MetaPropResult) -> str:
     return "Pooled values were back-transformed with the inverse logit."
 
 
+def _corrects(r: MetaPropResult) -> bool:
+    """True when the pooled model adds the continuity correction (inverse-variance PLO or PR)."""
+    return not (r.tau2_estimator in ("GLMM", "BAYES_BN", "EXACT") or r.measure in ("PAS", "PFT"))
+
+
+#: Start of the note :func:`analysis.engine.metaprop.metaprop` adds when studies were corrected.
+_CC_NOTE = "continuity correction "
+
+
 def _correction_sentence(r: MetaPropResult) -> str:
-    if r.tau2_estimator in ("GLMM", "BAYES_BN", "EXACT") or r.measure in ("PAS", "PFT"):
+    if not _corrects(r):
         return "No continuity correction was needed."
+    names = [s.label for s in r.study_rows if s.events in (0, s.n)]
+    which = f": {', '.join(names)}" if r.n_corrected and len(names) == r.n_corrected else ""
     return (f"A continuity correction of {r.continuity_correction:g} was added to events and "
-            f"non-events of studies with 0 or n events only ({r.n_corrected} of {r.k} studies).")
+            f"non-events of studies with 0 or n events only ({r.n_corrected} of {r.k} studies{which}).")
 
 
 def _interval_sentences(r: MetaPropResult) -> list[str]:
@@ -281,7 +292,8 @@ def _methods_sentences(r: MetaPropResult) -> list[str]:
     out = [_model_sentence(r), _transform_sentence(r), _correction_sentence(r)]
     out += _interval_sentences(r)
     out += [_het_sentence(r), f"Study confidence intervals are {study} intervals."]
-    out += [f"Note: {n}." for n in r.notes]
+    # The correction sentence already names the corrected studies: its note is not repeated.
+    out += [f"Note: {n}." for n in r.notes if not (_corrects(r) and n.startswith(_CC_NOTE))]
     return out
 
 

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 from analysis.engine.heterogeneity import LazyField, heterogeneity, raw_field
+from analysis.engine.options import choose
 from analysis.engine.tau2 import TAU2_METHODS, estimate_tau2
 
 __all__ = ["CI_METHODS", "PI_METHODS", "UniFit", "rma_uni"]
@@ -198,6 +199,8 @@ def rma_uni(
     narrower of the two (when tau2 is near 0); a note says so. metafor avoids the combination
     (its ``predict`` uses t after ``test="knha"``).
     """
+    method, ci, pi = (choose("method", method, TAU2_METHODS), choose("ci", ci, CI_METHODS),
+                      choose("pi", pi, PI_METHODS))
     _check_options(method, ci, pi, level)
     y, v = _check_data(yi, vi)
     k, notes = y.size, []

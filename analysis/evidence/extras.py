@@ -1,8 +1,9 @@
 """Optional dependencies, named when they are missing.
 
 The engine needs only numpy, scipy and pandas. The other rooms need the libraries of an *extra*
-declared in ``pyproject.toml``: ``evidence`` (YAML and BibTeX files) and ``book`` (the Jupyter Book
-kit, which includes ``evidence``). A reuser who installed only the engine gets, instead of a bare
+declared in ``pyproject.toml``: ``evidence`` (YAML and BibTeX files), ``plots`` (matplotlib and
+forestplot: the figures of :mod:`analysis.book.plots`, without the Jupyter Book stack) and ``book``
+(the Jupyter Book kit, which includes ``evidence``, ``search`` and ``plots``). A reuser who installed only the engine gets, instead of a bare
 ``ModuleNotFoundError``, an :class:`ImportError` naming the extra and the command that installs it.
 """
 
@@ -23,9 +24,11 @@ EXTRAS: dict[str, dict[str, str]] = {
         "pylatexenc": "pylatexenc",
         "frictionless": "frictionless",
     },
-    "book": {
+    "plots": {
         "matplotlib": "matplotlib",
         "forestplot": "forestplot",
+    },
+    "book": {
         "jupyter_book": "jupyter-book",
         "myst_nb": "myst-nb (with jupyter-book)",
         "IPython": "ipython (with jupyter-book)",
@@ -40,7 +43,7 @@ EXTRAS: dict[str, dict[str, str]] = {
     },
 }
 EXTRAS["search"] = {"httpx": "httpx", "tenacity": "tenacity"}
-EXTRAS["book"] = {**EXTRAS["evidence"], **EXTRAS["search"], **EXTRAS["book"]}
+EXTRAS["book"] = {**EXTRAS["evidence"], **EXTRAS["search"], **EXTRAS["plots"], **EXTRAS["book"]}
 
 
 class MissingExtraError(ImportError):

@@ -55,6 +55,7 @@ from analysis.evidence.loading import (
     load_ipd,
     time_to_event_plan,
 )
+from analysis.evidence.project import ProjectRootError, default_path
 from analysis.evidence.readers import load_yaml
 
 __all__ = ["IpdSummary", "IpdSummaryError", "dictionary_markdown", "summarise_ipd", "write_template"]
@@ -304,7 +305,8 @@ def write_template(data_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
 
 def template_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m analysis ipd-template``."""
-    parser.add_argument("--data-dir", default="data", help="data package folder (default: data)")
+    parser.add_argument("--data-dir", default=None, type=Path,
+                        help="data package folder (default: data, in the repository root)")
     parser.add_argument("--out", default="ipd-template.csv",
                         help="CSV to write (default: ipd-template.csv); the dictionary goes beside it (.md)")
 
@@ -312,8 +314,9 @@ def template_arguments(parser: argparse.ArgumentParser) -> None:
 def template_run(args: argparse.Namespace) -> int:
     """``python -m analysis ipd-template``."""
     try:
+        args.data_dir = args.data_dir or default_path("data")
         csv_path, md_path = write_template(args.data_dir, args.out)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ProjectRootError) as exc:
         print(f"ipd-template: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {csv_path} (header only: one row per patient goes below it) and its data dictionary "
@@ -324,7 +327,8 @@ def template_run(args: argparse.Namespace) -> int:
 def summary_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m analysis ipd-summary``."""
     parser.add_argument("study_id", help="the study whose file data/private/<study_id>.csv is summarised")
-    parser.add_argument("--data-dir", default="data", help="data package folder (default: data)")
+    parser.add_argument("--data-dir", default=None, type=Path,
+                        help="data package folder (default: data, in the repository root)")
     parser.add_argument("--out", default=None,
                         help="write the outcome rows (CSV, the outcome table's columns) to this file")
     parser.add_argument("--study-out", default=None,
@@ -334,8 +338,9 @@ def summary_arguments(parser: argparse.ArgumentParser) -> None:
 def summary_run(args: argparse.Namespace) -> int:
     """``python -m analysis ipd-summary``: print the report; write the rows where asked."""
     try:
+        args.data_dir = args.data_dir or default_path("data")
         summary = summarise_ipd(args.data_dir, args.study_id)
-    except (IpdSummaryError, ValueError) as exc:
+    except (IpdSummaryError, ValueError, ProjectRootError) as exc:
         print(f"ipd-summary: {exc}", file=sys.stderr)
         return 1
     for target, write in ((args.out, write_outcome_rows), (args.study_out, write_study_fields)):

@@ -10,6 +10,7 @@ PyYAML (the ``evidence`` extra) is imported inside the functions that need it, s
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass, field
@@ -23,10 +24,13 @@ __all__ = [
     "Problem",
     "RawTable",
     "Row",
+    "fix_spreadsheet_save",
     "load_yaml",
     "read_csv_rows",
     "read_text",
     "read_yaml",
+    "spreadsheet_save",
+    "spreadsheet_save_warning",
 ]
 
 Severity = Literal["error", "warning"]
@@ -59,7 +63,11 @@ class Problem:
 
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}: {self.column or '-'}: {tag}{self.message}"
+        if self.line > 0:
+            return f"{self.path}:{self.line}: {self.column or '-'}: {tag}{self.message}"
+        # The file as a whole (missing, unreadable): no line to point at.
+        where = "" if self.column in ("", "-") else f" {self.column}:"
+        return f"{self.path}:{where} {tag}{self.message}"
 
 
 @dataclass
@@ -133,18 +141,69 @@ def read_text(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
         ``None`` when the file cannot be read.
     problems : list of Problem
     """
+    data, problems = _read_bytes(path, shown)
+    return (None, problems) if data is None else _decode(data, shown)
+
+
+def _read_bytes(path: Path, shown: str) -> tuple[bytes | None, list[Problem]]:
     try:
-        data = path.read_bytes()
+        return path.read_bytes(), []
     except FileNotFoundError:
         return None, [Problem(shown, 0, "-", "file not found")]
     except OSError as exc:
         return None, [Problem(shown, 0, "-", f"cannot read the file: {exc.strerror}")]
+
+
+def _decode(data: bytes, shown: str) -> tuple[str | None, list[Problem]]:
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         message = f"not valid UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8"
         return None, [Problem(shown, line, "-", message)]
+
+
+#: Start of the warning about a file saved as spreadsheet programs save CSV files.
+SPREADSHEET_SAVE = "saved with "
+
+
+def spreadsheet_save(data: bytes) -> tuple[str, ...]:
+    """What marks ``data`` as saved by a spreadsheet program: a byte-order mark, CRLF line endings."""
+    marks = []
+    if data.startswith(codecs.BOM_UTF8):
+        marks.append("a byte-order mark (BOM)")
+    if b"\r\n" in data:
+        marks.append("Windows line endings (CRLF)")
+    return tuple(marks)
+
+
+def spreadsheet_save_warning(data: bytes, shown: str) -> list[Problem]:
+    """A warning naming the file when it was saved with a byte-order mark and/or CRLF line endings.
+
+    Such a file reads correctly, but a change saved that way shows every line as changed in
+    ``git diff`` (a byte-order mark, and CRLF endings where git does not convert them).
+    """
+    marks = spreadsheet_save(data)
+    if not marks:
+        return []
+    message = (f"{SPREADSHEET_SAVE}{' and '.join(marks)}, as spreadsheet programs save CSV files: it reads "
+               "correctly, but git shows every line as changed. Fix: python -m analysis validate "
+               "--fix-line-endings (rewrites it as UTF-8 without a BOM, with LF line endings), or save it "
+               "from the spreadsheet as plain CSV in UTF-8")
+    return [Problem(shown, 1, "-", message, "warning")]
+
+
+def fix_spreadsheet_save(path: Path) -> bool:
+    """Rewrite ``path`` without a byte-order mark and with LF line endings; True if it changed.
+
+    Nothing else changes: a CRLF inside a quoted cell becomes LF like every other line ending.
+    """
+    data = path.read_bytes()
+    if not spreadsheet_save(data):
+        return False
+    text = data.removeprefix(codecs.BOM_UTF8).replace(b"\r\n", b"\n")
+    path.write_bytes(text)
+    return True
 
 
 def read_csv_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Problem]]:
@@ -166,9 +225,13 @@ def read_csv_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Problem
         ``None`` when the file cannot be read or has no header.
     problems : list of Problem
     """
-    text, problems = read_text(path, shown)
+    data, problems = _read_bytes(path, shown)
+    if data is None:
+        return None, problems
+    text, problems = _decode(data, shown)
     if text is None:
         return None, problems
+    problems += spreadsheet_save_warning(data, shown)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     rows: list[Row] = []
@@ -189,15 +252,23 @@ def read_csv_rows(path: Path, shown: str) -> tuple[RawTable | None, list[Problem
             rows.append(Row(start, dict(zip(header, cells, strict=True))))
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
-            message = (f"malformed CSV: the quoted cell opened in the record that starts here "
-                       f"is never closed (a missing \" before line {reader.line_num})")
-            problems.append(Problem(shown, last_line + 1, "-", message))
+            problems.append(Problem(shown, last_line + 1, "-", _unclosed_quote(last_line + 1, reader.line_num)))
         else:
             problems.append(Problem(shown, reader.line_num, "-", f"malformed CSV: {exc}"))
     if header is None:
         problems.append(Problem(shown, 1, "-", "the file is empty: a header line is required"))
         return None, problems
     return RawTable(shown, tuple(header), rows), problems
+
+
+def _unclosed_quote(start: int, end: int) -> str:
+    """Message for a quoted cell opened on line ``start`` and still open at the end (line ``end``)."""
+    if end <= start:
+        where = f"on line {start}, the last line of the file"
+    else:
+        where = f"on line {start} or after it (the file ends at line {end})"
+    return ("malformed CSV: the quoted cell opened in the record that starts here is never closed "
+            f"(a closing \" is missing {where})")
 
 
 def _header_problems(header: list[str], shown: str, line: int) -> list[Problem]:

@@ -31,9 +31,11 @@ from analysis.evidence.datapackage import (
     read_descriptor,
     stops_file,
 )
+from analysis.evidence.project import ProjectRootError, default_path
+from analysis.evidence.readers import fix_spreadsheet_save
 from analysis.evidence.rules import ExpressionError, parse_expression
 
-__all__ = ["DEFAULT_DESCRIPTOR", "ValidationReport", "check_evidence", "main", "validate"]
+__all__ = ["DEFAULT_DESCRIPTOR", "ValidationReport", "check_evidence", "fix_line_endings", "main", "validate"]
 
 #: Name of the descriptor inside a data directory.
 DEFAULT_DESCRIPTOR = "datapackage.yaml"
@@ -191,13 +193,35 @@ def main(
 def cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m analysis validate``."""
     parser.add_argument(
-        "data_dir", nargs="?", default="data", help="evidence directory (default: data)"
+        "data_dir", nargs="?", default=None,
+        help="evidence directory (default: data, in the repository root found from the current folder)",
     )
     parser.add_argument(
         "--bib", default=None, help="BibTeX file (default: as the data package says)"
+    )
+    parser.add_argument(
+        "--fix-line-endings", action="store_true",
+        help="first rewrite every CSV file of the evidence directory saved with a byte-order mark or CRLF "
+        "line endings (as spreadsheet programs save) as UTF-8 without a byte-order mark, with LF endings",
     )
 
 
 def cli_run(args: argparse.Namespace) -> int:
     """``python -m analysis validate``: print every problem; exit status 1 if there is an error."""
-    return main(args.data_dir, args.bib, out=sys.stdout, err=sys.stderr)
+    try:
+        data_dir = args.data_dir or default_path("data")
+    except ProjectRootError as exc:
+        print(f"validate: {exc}", file=sys.stderr)
+        return 2
+    if args.fix_line_endings:
+        for path in fix_line_endings(data_dir):
+            print(f"rewrote {path} (UTF-8 without a byte-order mark, LF line endings)", file=sys.stderr)
+    return main(data_dir, args.bib, out=sys.stdout, err=sys.stderr)
+
+
+def fix_line_endings(data_dir: str | Path) -> list[Path]:
+    """Rewrite each CSV file under ``data_dir`` saved with a byte-order mark or CRLF line endings.
+
+    Returns the files rewritten, in order; every other file is left untouched.
+    """
+    return [path for path in sorted(Path(data_dir).rglob("*.csv")) if fix_spreadsheet_save(path)]

@@ -39,6 +39,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.evidence.project import ProjectRootError, default_path
+
 __all__ = [
     "DiffError",
     "EvidenceDiff",
@@ -258,6 +260,11 @@ class EvidenceDiff:
         Evidence-set id to its label.
     left_out : tuple of str
         Working-tree files ignored by git, left out of the comparison.
+    log, moved
+        The change-log sentences and the results that moved (:mod:`analysis.living.whatchanged`).
+    words : (codes, titles)
+        The data package's words: field -> {code: label} and field -> title, so the report
+        names a subgroup "Source of the boost: autologous", not ``scb_source=autologous``.
     """
 
     base: str
@@ -269,6 +276,7 @@ class EvidenceDiff:
     left_out: tuple[str, ...] = ()
     log: Mapping[str, Sequence[str]] = field(default_factory=dict)
     moved: Sequence[Any] = ()
+    words: tuple[Mapping[str, Mapping[str, str]], Mapping[str, str]] = ({}, {})
 
 
 def compare(old: EvidenceSnapshot, new: EvidenceSnapshot, base: str = "base",
@@ -299,7 +307,20 @@ def compare(old: EvidenceSnapshot, new: EvidenceSnapshot, base: str = "base",
     except ValueError as exc:
         raise DiffError(f"data/analysis_plan.yaml: changes: {exc}") from None
     moved = results_moved(old.payload(), new.payload(), limits)
-    return EvidenceDiff(base, head, studies, tables, results, sets, tuple(left_out), log, tuple(moved))
+    return EvidenceDiff(base, head, studies, tables, results, sets, tuple(left_out), log, tuple(moved),
+                        _words(old, new))
+
+
+def _words(old: EvidenceSnapshot, new: EvidenceSnapshot) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Labels of codes and titles of fields, from both sides' data packages (the working tree's win)."""
+    codes: dict[str, dict[str, str]] = {}
+    titles: dict[str, str] = {}
+    for side in (old, new):
+        labels = side.evidence.get("labels") or {}
+        for name, words in (labels.get("codes") or {}).items():
+            codes.setdefault(name, {}).update(words)
+        titles.update(labels.get("fields") or {})
+    return codes, titles
 
 
 # ------------------------------------------------------------------------------ Markdown
@@ -354,6 +375,8 @@ def _change(row: Mapping[str, Any]) -> str:
 
 def _results_section(diff: EvidenceDiff, old: EvidenceSnapshot | None,
                      new: EvidenceSnapshot | None, subgroups: bool) -> list[str]:
+    from analysis.living.whatchanged import subgroup_words
+
     index = {}
     for side, snap in (("old", old), ("new", new)):
         for r in snap.results if snap else []:
@@ -389,7 +412,7 @@ def _results_section(diff: EvidenceDiff, old: EvidenceSnapshot | None,
                 _change(row),
             ]
             if subgroups:
-                cells.insert(1, _cell(row["subgroup"]))
+                cells.insert(1, _cell(subgroup_words(row["subgroup"], *diff.words)))
             lines.append("| " + " | ".join(cells) + " |")
         if empty:
             lines += ["", f"{empty} outcome(s) without data on either side not shown."]
@@ -409,7 +432,7 @@ def _log_section(diff: EvidenceDiff) -> list[str]:
         lines += [f"**{kind}**", "", *(f"- {_cell(s)}" for s in sentences), ""]
     lines += ["", "**Results that moved**", "", verdict(diff.moved), ""]
     for moved in diff.moved:
-        where = "" if moved.subgroup == "all" else f" ({subgroup_words(moved.subgroup)})"
+        where = "" if moved.subgroup == "all" else f" ({subgroup_words(moved.subgroup, *diff.words)})"
         label = diff.set_labels.get(moved.evidence_set, moved.evidence_set)
         lines.append(f"- {_cell(label)}{_cell(where)}: {_cell(moved.sentence())}")
     return lines
@@ -433,7 +456,9 @@ def to_markdown(diff: EvidenceDiff, old: EvidenceSnapshot | None = None,
     if not studies.empty:
         key = studies.columns[0]
         lines += ["", "| Study | Change | Fields changed |", "|---|---|---|"]
-        lines += [f"| {_cell(r[key])} | {r['change']} | {_cell(r['fields'].replace('; ', ', '))} |"
+        titles = diff.words[1]
+        lines += [f"| {_cell(r[key])} | {r['change']} | "
+                  f"{_cell(', '.join(titles.get(f, f) for f in r['fields'].split('; ') if f))} |"
                   for r in studies.to_dict("records")]
     moved = diff.tables[(diff.tables[["added", "removed", "updated"]].sum(axis=1)) > 0]
     if moved.empty:
@@ -486,7 +511,9 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("base", nargs="?", default=None,
                         help="git ref to compare with (default: origin/main if it exists, "
                         "else main)")
-    parser.add_argument("--root", default=".", help="project root (default: .)")
+    parser.add_argument("--root", default=None,
+                        help="project root (default: the folder at or above the current one that holds "
+                        "data/datapackage.yaml)")
     parser.add_argument("--subgroups", action="store_true",
                         help="also list the subgroup results")
 
@@ -494,8 +521,9 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
 def cli_run(args: argparse.Namespace) -> int:
     """``python -m analysis diff``: print the Markdown comparison; 1 with a message on failure."""
     try:
-        text = diff_against(args.base, args.root, subgroups=args.subgroups)
-    except DiffError as exc:
+        root = args.root or default_path(".")
+        text = diff_against(args.base, root, subgroups=args.subgroups)
+    except (DiffError, ProjectRootError) as exc:
         print(f"diff: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(text)

@@ -273,7 +273,7 @@ class LivingReview:
             counts=counts, risk_of_bias=records("risk_of_bias"), certainty=records("grade"),
             amendments=records("protocol_amendments"), study_labels=self.labels,
             outcome_labels={k: str(v.get("label", k)) for k, v in self.vocabulary.items()},
-            code_labels=self.code_labels(),
+            code_labels=self.code_labels(), field_titles=self.field_titles(),
         )
 
     def code_labels(self, table: str | None = None) -> dict[str, dict[str, str]]:
@@ -290,6 +290,22 @@ class LivingReview:
             for f in resource.get("schema", {}).get("fields", []):
                 if isinstance(f.get("x-labels"), dict):
                     out.setdefault(str(f["name"]), {str(k): str(v) for k, v in f["x-labels"].items()})
+        return out
+
+    def field_titles(self, table: str | None = None) -> dict[str, str]:
+        """The title of each field of the data package (its ``title``), per field name.
+
+        With ``table``, only that table's fields; without, every table's (the first table naming a
+        field wins). Fields without a title are left out.
+        """
+        descriptor = load_yaml(self.data_dir / "datapackage.yaml")
+        out: dict[str, str] = {}
+        for resource in descriptor.get("resources", []):
+            if table is not None and resource.get("name") != table:
+                continue
+            for f in resource.get("schema", {}).get("fields", []):
+                if f.get("title"):
+                    out.setdefault(str(f["name"]), str(f["title"]))
         return out
 
     def release_trigger(self) -> str | None:

@@ -47,6 +47,7 @@ from analysis.evidence.datapackage import (
     constraint_errors,
     read_descriptor,
 )
+from analysis.evidence.project import ProjectRootError, default_path
 
 __all__ = [
     "Scaffold",
@@ -502,7 +503,8 @@ def guidance(scaffold: Scaffold, data_dir: str | Path = "data") -> str:
 def cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m analysis add-study``."""
     parser.add_argument("bibkey", help="key of the study's entry in the BibTeX file")
-    parser.add_argument("--data-dir", default="data", help="data package folder (default: data)")
+    parser.add_argument("--data-dir", default=None, type=Path,
+                        help="data package folder (default: data, in the repository root)")
     parser.add_argument("--bib", default=None,
                         help="BibTeX file (default: as the data package says)")
     parser.add_argument("--study-id", default=None,
@@ -512,9 +514,10 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
 def cli_run(args: argparse.Namespace) -> int:
     """``python -m analysis add-study``: scaffold the rows and print what is left to fill."""
     try:
-        scaffold = add_study(args.bibkey, args.data_dir, bib=args.bib, study_id=args.study_id)
-        text = guidance(scaffold, args.data_dir)
-    except ScaffoldError as exc:
+        data_dir = args.data_dir or default_path("data")
+        scaffold = add_study(args.bibkey, data_dir, bib=args.bib, study_id=args.study_id)
+        text = guidance(scaffold, data_dir)
+    except (ScaffoldError, ProjectRootError) as exc:
         print(f"add-study: {exc}", file=sys.stderr)
         return 1
     print(text)

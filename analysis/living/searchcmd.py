@@ -16,7 +16,9 @@ and touches nothing.
 
 Base URLs come from ``ANALYSIS_EUTILS_URL``, ``ANALYSIS_EUROPEPMC_URL`` and
 ``ANALYSIS_CTGOV_URL`` (each ending with ``/``); ``NCBI_API_KEY`` (optional) raises NCBI's rate
-limit from 3 to 10 requests a second; ``NCBI_EMAIL`` overrides the contact e-mail sent to NCBI.
+limit from 3 to 10 requests a second; ``NCBI_EMAIL`` overrides the contact e-mail sent to NCBI
+(``contact: email:`` in the strategy). NCBI asks every E-utilities user for a contact address;
+without one no ``email`` parameter is sent and the command says so.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.evidence.bibliography import parse_bibliography
+from analysis.evidence.project import ProjectRootError, default_path
 from analysis.evidence.readers import load_yaml
 from analysis.living.screening import (
     COLUMNS,
@@ -46,7 +49,7 @@ from analysis.living.screening import (
 from analysis.living.searchsources import SERVICES, Found, Query, first_request, run_query
 from analysis.living.webclient import Http, SourceError, retry_policy_from_env
 
-__all__ = ["BASE_URLS", "Strategy", "cli_arguments", "cli_run", "load_strategy", "run_search"]
+__all__ = ["BASE_URLS", "Strategy", "cli_arguments", "cli_run", "load_strategy", "missing_contact_note", "run_search"]
 
 #: service -> (environment variable, default base URL).
 BASE_URLS: dict[str, tuple[str, str]] = {
@@ -106,8 +109,10 @@ def load_strategy(path: Path, *, today: dt.date, env: Mapping[str, str] | None =
         raise StrategyError(f"{path}: sources: a list of sources is required")
     contact = raw.get("contact") or {}
     key = env.get("NCBI_API_KEY", "")
-    ncbi = {"tool": str(contact.get("tool") or "analysis-search"),
-            "email": env.get("NCBI_EMAIL") or str(contact.get("email") or "")}
+    ncbi = {"tool": str(contact.get("tool") or "analysis-search")}
+    email = (env.get("NCBI_EMAIL") or str(contact.get("email") or "")).strip()
+    if email:  # never an empty email= (NCBI asks for a contact address; the command says when there is none)
+        ncbi["email"] = email
     if key:
         ncbi["api_key"] = key
     queries = []
@@ -267,15 +272,27 @@ def run_search(strategy: Strategy, *, today: dt.date, http: Http) -> tuple[Merge
     return merge, found
 
 
+#: The strategy the command runs by default, relative to the repository root.
+STRATEGY = "data/search_strategy.yaml"
+
+
 def cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``python -m analysis search``."""
-    parser.add_argument("--strategy", default="data/search_strategy.yaml", type=Path,
+    parser.add_argument("--strategy", default=None, type=Path,
                         help="the search strategy (sources, queries, date limits, files); "
-                             "default: data/search_strategy.yaml")
+                             "default: data/search_strategy.yaml in the repository root")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the first request of each source and change nothing")
     parser.add_argument("--date", default=None,
                         help="date of the run (YYYY-MM-DD; default: today, UTC)")
+
+
+def missing_contact_note(strategy: Strategy) -> str:
+    """The note printed when PubMed is searched without a contact e-mail; empty otherwise."""
+    if not any(q.service == "eutils" and not q.params.get("email") for q in strategy.queries):
+        return ""
+    return ("search: note: no contact e-mail for NCBI (PubMed), which asks for one; set NCBI_EMAIL="
+            f"you@example.org, or contact: email: in {strategy.path}")
 
 
 def _summary(merge: Merge, found: list[Found]) -> str:
@@ -294,10 +311,13 @@ def cli_run(args: argparse.Namespace) -> int:
     """Run the command; 0 on success, 1 when a source failed, 2 for a bad strategy file."""
     try:
         today = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.UTC).date()
-        strategy = load_strategy(args.strategy, today=today)
-    except (StrategyError, ValueError) as exc:
+        strategy = load_strategy(args.strategy or default_path(STRATEGY, marker=STRATEGY), today=today)
+    except (StrategyError, ValueError, ProjectRootError) as exc:
         print(f"search: {exc}", file=sys.stderr)
         return 2
+    note = missing_contact_note(strategy)
+    if note:
+        print(note, file=sys.stderr)
     if args.dry_run:
         for q in strategy.queries:
             print(f"{q.name}: {first_request(q).text()}")

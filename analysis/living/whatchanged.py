@@ -194,6 +194,7 @@ def evidence_section(
     study_labels: Mapping[str, str] | None = None,
     outcome_labels: Mapping[str, str] | None = None,
     code_labels: Mapping[str, Mapping[str, str]] | None = None,
+    field_titles: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``evidence`` section of a results payload, which :func:`evidence_log` compares.
 
@@ -205,6 +206,7 @@ def evidence_section(
     amendments : records with ``date, section, change`` (and ``after_results_seen``)
     study_labels, outcome_labels : id -> words
     code_labels : field name -> {code: words} (e.g. the data package's ``x-labels``)
+    field_titles : field name -> its title (e.g. the data package's field ``title``)
     """
     def keep(records: Iterable[Record], names: Sequence[str]) -> list[dict[str, Any]]:
         return [{n: _plain(r.get(n)) for n in names if n in r} for r in records]
@@ -218,6 +220,7 @@ def evidence_section(
             "studies": {str(k): str(v) for k, v in (study_labels or {}).items()},
             "outcomes": {str(k): str(v) for k, v in (outcome_labels or {}).items()},
             "codes": {str(f): {str(k): str(v) for k, v in m.items()} for f, m in (code_labels or {}).items()},
+            "fields": {str(k): str(v) for k, v in (field_titles or {}).items()},
         },
     }
 
@@ -239,6 +242,7 @@ class _Labels:
     studies: Mapping[str, str]
     outcomes: Mapping[str, str]
     codes: Mapping[str, Mapping[str, str]]
+    fields: Mapping[str, str] = field(default_factory=dict)
 
     def study(self, study_id: Any) -> str:
         return str(self.studies.get(str(study_id), study_id))
@@ -249,9 +253,13 @@ class _Labels:
     def code(self, field_name: str, value: Any) -> str:
         return _words(value, self.codes.get(field_name))
 
+    def title(self, field_name: str) -> str:
+        """The field's title, first letter lower-cased for the middle of a sentence."""
+        return _lower_first(str(self.fields.get(field_name) or _words(field_name)))
+
 
 def _labels(old: Record, new: Record) -> _Labels:
-    merged: dict[str, dict] = {"studies": {}, "outcomes": {}, "codes": {}}
+    merged: dict[str, dict] = {"studies": {}, "outcomes": {}, "codes": {}, "fields": {}}
     for payload in (old, new):
         section = _get(payload, "evidence.labels") or {}
         for key, found in merged.items():
@@ -260,7 +268,7 @@ def _labels(old: Record, new: Record) -> _Labels:
         for record in payload.get("outcomes") or []:
             if record.get("label"):
                 merged["outcomes"].setdefault(str(record["outcome"]), str(record["label"]))
-    return _Labels(merged["studies"], merged["outcomes"], merged["codes"])
+    return _Labels(merged["studies"], merged["outcomes"], merged["codes"], merged["fields"])
 
 
 # ------------------------------------------------------------------------------ evidence log
@@ -315,14 +323,14 @@ def _study_sentences(old: Sequence[Record], new: Sequence[Record], key: str, lab
         for column in ("status", "evidence"):
             a, b = previous.get(column), record.get(column)
             if _differs(a, b):
-                changes.append(f"{_words(column)} changed from {_lower_first(labels.code(column, a))} to "
+                changes.append(f"{labels.title(column)} changed from {_lower_first(labels.code(column, a))} to "
                                f"{_lower_first(labels.code(column, b))}")
         if changes and not _blank(record.get("exclusion_reason")) and str(record.get("status")) == "excluded":
             changes[-1] += f" (reason: {' '.join(str(record['exclusion_reason']).split())})"
         others = [c for c in dict.fromkeys([*previous, *record])
                   if c not in (key, "status", "evidence", "exclusion_reason") and _differs(previous.get(c), record.get(c))]
         if others:
-            changes.append("details updated (" + ", ".join(_words(c) for c in others) + ")")
+            changes.append("details updated (" + ", ".join(labels.title(c) for c in others) + ")")
         if changes:
             out.append(f"{name}: " + "; ".join(changes) + ".")
     for ident, record in before.items():
@@ -560,7 +568,7 @@ def results_moved(
         outcomes = {ident[1], *((a or {}).get("selected_from") or []), *((b or {}).get("selected_from") or [])}
         reasons = _study_reasons(old, new, outcomes)
         for study in {*((a or {}).get("studies") or []), *((b or {}).get("studies") or [])}:
-            state = _study_change(old, new, study)
+            state = _study_change(old, new, study, labels)
             if state:
                 reasons[study] = f"{reasons[study]}; {state}" if study in reasons else state
         certainty = None
@@ -575,22 +583,25 @@ def results_moved(
     return out
 
 
-def _study_change(old: Record, new: Record, study: str) -> str:
+def _study_change(old: Record, new: Record, study: str, labels: _Labels) -> str:
     by_id = {str(r.get("study_id")): r for r in old.get("studies") or []}
     now = {str(r.get("study_id")): r for r in new.get("studies") or []}
     a, b = by_id.get(str(study)), now.get(str(study))
     if a is None or b is None:
         return ""
     changed = [c for c in dict.fromkeys([*a, *b]) if c != "study_id" and _differs(a.get(c), b.get(c))]
-    return "study details updated (" + ", ".join(_words(c) for c in changed) + ")" if changed else ""
+    return "study details updated (" + ", ".join(labels.title(c) for c in changed) + ")" if changed else ""
 
 
-def subgroup_words(subgroup: str, codes: Mapping[str, Mapping[str, str]] | None = None) -> str:
-    """``"scb_source=allogeneic"`` in words: ``"scb source: allogeneic"`` (labels when given)."""
+def subgroup_words(subgroup: str, codes: Mapping[str, Mapping[str, str]] | None = None,
+                   titles: Mapping[str, str] | None = None) -> str:
+    """``"scb_source=allogeneic"`` in words: ``"Source of the boost: allogeneic"`` with the column's
+    title in ``titles`` and the level's label in ``codes``; ``"scb source: allogeneic"`` without."""
     if subgroup == "all":
         return "all studies"
     column, _, level = subgroup.partition("=")
-    return f"{_words(column)}: {_lower_first(_words(level, (codes or {}).get(column)))}"
+    name = (titles or {}).get(column) or _words(column)
+    return f"{name}: {_lower_first(_words(level, (codes or {}).get(column)))}"
 
 
 def verdict(moved: Sequence[MovedResult]) -> str:

@@ -25,12 +25,12 @@ REF = json.loads((Path(__file__).parents[1] / "reference" / "metafor_reference.j
     ("events", "n", "message"),
     [
         ([3, 12], [10, 11], "study 'B': events = 12 exceeds n = 11"),
-        ([3, -1], [10, 11], "study 'B': events .* = -1 is negative"),
-        ([3, 2.5], [10, 11], "study 'B': events .* = 2.5 is not a whole number"),
+        ([3, -1], [10, 11], "study 'B': events = -1 is negative"),
+        ([3, 2.5], [10, 11], "study 'B': events = 2.5 is not a whole number"),
         ([3, 2], [10, 0], "study 'B': n = 0"),
-        ([3, 2], [10, "eleven"], "study 'B': n .* = 'eleven' is not a number"),
-        ([3, np.nan], [10, 11], "study 'B': events .* is missing"),
-        ([3, 1e20], [10, 1e21], "study 'B': events .* = 1e.20 is too large to be a count"),
+        ([3, 2], [10, "eleven"], "study 'B': n = 'eleven' is not a number"),
+        ([3, np.nan], [10, 11], "study 'B': events is missing"),
+        ([3, 1e20], [10, 1e21], "study 'B': events = 1e.20 is too large to be a count"),
         ([3, 2], [10, 11, 12], "events has 2 values but n has 3"),
         ([], [], r"no studies \(k = 0\)"),
     ],
@@ -39,6 +39,40 @@ def test_bad_counts_raise_naming_study_and_value(events: list, n: list, message:
     labels = ["A", "B", "C"][: max(len(events), 1)] if len(events) == len(n) else None
     with pytest.raises(ValueError, match=message):
         metaprop(events, n, labels=labels if events else None)
+
+
+def test_a_count_given_directly_is_named_once_and_a_column_by_its_name() -> None:
+    with pytest.raises(ValueError, match=r"^study 'Study 2': events = 1\.5 is not a whole number$"):
+        metaprop([1, 1.5], [5, 5])
+    with pytest.raises(ValueError, match=r"^study 'Study 2': n = 'five' is not a number$"):
+        metaprop([1, 1], [5, "five"])
+    df = pd.DataFrame({"x": [1, 1.5], "m": [5, 5]})
+    with pytest.raises(ValueError, match=r"^study 'Study 2': events \(column 'x'\) = 1\.5 is not a whole number$"):
+        metaprop("x", "m", data=df)
+
+
+@pytest.mark.parametrize(("kwargs", "canonical"), [
+    ({"method": "reml"}, {"method": "REML"}), ({"method": "Dl", "ci": "HKSJ"}, {"method": "DL", "ci": "hksj"}),
+    ({"measure": "pft", "pi": "Z"}, {"measure": "PFT", "pi": "z"}), ({"study_ci": "Wilson"}, {"study_ci": "wilson"}),
+    ({"method": "glmm", "ci": "T"}, {"method": "GLMM", "ci": "t"}),
+])
+def test_option_names_are_read_whatever_their_case(kwargs: dict, canonical: dict) -> None:
+    got = metaprop(PRITZ_X, PRITZ_N, **kwargs)
+    assert got.to_dict() == metaprop(PRITZ_X, PRITZ_N, **canonical).to_dict()
+    assert got.methods_text() == metaprop(PRITZ_X, PRITZ_N, **canonical).methods_text()
+    shown = {"method": got.method, "ci": got.ci, "pi": got.pi, "measure": got.measure, "study_ci": got.study_ci}
+    assert {k: shown[k] for k in canonical} == canonical
+
+
+def test_the_continuity_correction_is_told_once_in_the_methods_text() -> None:
+    res = metaprop(PRITZ_X, PRITZ_N, labels=[f"S{i + 1}" for i in range(14)])
+    text = res.methods_text()
+    assert text.count("continuity correction") == 1
+    assert ("A continuity correction of 0.5 was added to events and non-events of studies with 0 or n events "
+            "only (2 of 14 studies: S5, S8).") in text
+    assert any(n.startswith("continuity correction 0.5 added") for n in res.notes)  # still a note of the result
+    glmm = metaprop(PRITZ_X, PRITZ_N, method="GLMM").methods_text()
+    assert "No continuity correction was needed." in glmm
 
 
 def test_whole_floats_are_accepted() -> None:

@@ -73,7 +73,7 @@ def test_missing_doi_is_a_warning(tmp_path: Path) -> None:
 
 def test_unreadable_files(tmp_path: Path) -> None:
     missing = parse_bibliography(tmp_path / "none.bib")
-    assert [str(p) for p in missing.problems] == [f"{tmp_path / 'none.bib'}:0: -: file not found"]
+    assert [str(p) for p in missing.problems] == [f"{tmp_path / 'none.bib'}: file not found"]
     latin = tmp_path / "latin.bib"
     latin.write_bytes("@article{k4, title={Caf\u00e9}}\n".encode("latin-1"))
     assert "not valid UTF-8" in str(parse_bibliography(latin).problems[0])

@@ -144,6 +144,7 @@ def _write(project: Path, columns: list[str], rows: list[dict[str, Any]]) -> Pat
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow  # Hypothesis draws dozens of patient files (about a minute)
 @SETTINGS
 @given(drawn=ipd_file())
 def test_valid_files_validate_aggregate_and_summarise(project: Path, drawn: Any) -> None:
@@ -172,6 +173,7 @@ def test_valid_files_validate_aggregate_and_summarise(project: Path, drawn: Any)
     assert "SYNTH-" not in text
 
 
+@pytest.mark.slow  # Hypothesis draws dozens of patient files (about a minute)
 @SETTINGS
 @given(drawn=ipd_file())
 def test_every_curve_is_valid_and_drawable(project: Path, drawn: Any) -> None:
@@ -231,6 +233,7 @@ def test_every_competing_incidence_is_valid_and_drawable(project: Path, drawn: A
                 np.concatenate(([np.nan], ci.ci_lower)), np.concatenate(([np.nan], ci.ci_upper)), time[status == 0])
 
 
+@pytest.mark.slow  # Hypothesis draws a dozen patient files and runs the page code on each
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drawn=ipd_file())
 def test_the_gethtc_page_code_runs_and_shows_the_counts(project: Path, drawn: Any, monkeypatch: Any) -> None:

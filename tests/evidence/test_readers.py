@@ -53,3 +53,23 @@ def test_load_yaml_reads_a_plain_mapping(tmp_path: Path) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text("primary: {method: REML}\nlist: [1, 2]\n", encoding="utf-8")
     assert load_yaml(path) == {"primary": {"method": "REML"}, "list": [1, 2]}
+
+
+def test_a_missing_file_is_named_without_a_line_or_column(tmp_path: Path) -> None:
+    _, problems = read_csv_rows(tmp_path / "absent.csv", "data/absent.csv")
+    assert [str(p) for p in problems] == ["data/absent.csv: file not found"]
+
+
+def test_an_unclosed_quote_is_placed_on_or_after_the_line_that_opens_it(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    body = ["id,note", *(f"r{i},x" for i in range(2, 20)), 'r20,"oops']
+    path.write_text("\n".join([*body, *(f"r{i},x" for i in range(21, 31))]) + "\n", encoding="utf-8")
+    _, problems = read_csv_rows(path, "t.csv")
+    assert [str(p) for p in problems] == [
+        ('t.csv:20: -: malformed CSV: the quoted cell opened in the record that starts here is never '
+        'closed (a closing " is missing on line 20 or after it (the file ends at line 30))')
+    ]
+    path.write_text("\n".join(body) + "\n", encoding="utf-8")
+    _, problems = read_csv_rows(path, "t.csv")
+    assert [p.line for p in problems] == [20]
+    assert problems[0].message.endswith('(a closing " is missing on line 20, the last line of the file)')

@@ -371,7 +371,7 @@ def test_ipd_recovery_after_follow_up(ipd_data: Path) -> None:
 def test_ipd_file_for_unknown_study(ipd_data: Path) -> None:
     private = ipd_data / "private"
     (private / "synthcd2021.csv").rename(private / "synthxx2020.csv")
-    expected = f"{ipd_data}/private/synthxx2020.csv:0: -: file name gives study_id 'synthxx2020', which is not in studies"
+    expected = f"{ipd_data}/private/synthxx2020.csv: file name gives study_id 'synthxx2020', which is not in studies"
     assert expected in errors_of(ipd_data)
 
 
@@ -410,7 +410,7 @@ def test_missing_and_empty_files(data: Path) -> None:
     (data / "searches.csv").unlink()
     (data / "risk_of_bias.csv").write_text("")
     lines = errors_of(data)
-    assert f"{data}/searches.csv:0: -: file not found" in lines
+    assert f"{data}/searches.csv: file not found" in lines
     assert f"{data}/risk_of_bias.csv:1: -: the file is empty: a header line is required" in lines
 
 
@@ -580,3 +580,52 @@ def test_a_count_extracted_twice_but_not_marked_is_a_warning(data: Path) -> None
     assert status == 0
     assert (f"{data}/outcomes.csv:2: checked_by: warning: synthab2020, neutrophil_recovery: extracted twice "
             "(second_outcomes has it), but checked_by is empty") in err.splitlines()
+def _save_as_a_spreadsheet_does(path: Path, *, bom: bool = True, crlf: bool = True) -> bytes:
+    original = path.read_bytes()
+    saved = original.replace(b"\n", b"\r\n") if crlf else original
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + saved)
+    return original
+
+
+@pytest.mark.parametrize(("bom", "crlf", "marks"), [
+    (True, True, "a byte-order mark (BOM) and Windows line endings (CRLF)"),
+    (True, False, "a byte-order mark (BOM)"),
+    (False, True, "Windows line endings (CRLF)"),
+])
+def test_a_csv_saved_by_a_spreadsheet_validates_with_a_warning_naming_it(
+        data: Path, bom: bool, crlf: bool, marks: str) -> None:
+    _save_as_a_spreadsheet_does(data / "outcomes.csv", bom=bom, crlf=crlf)
+    status, lines, err = run(data)
+    assert status == 0 and lines[0].startswith("data OK: ")
+    assert err.splitlines() == [
+        (f"{data}/outcomes.csv:1: -: warning: saved with {marks}, as spreadsheet programs save CSV files: it "
+        "reads correctly, but git shows every line as changed. Fix: python -m analysis validate "
+        "--fix-line-endings (rewrites it as UTF-8 without a BOM, with LF line endings), or save it from the "
+        "spreadsheet as plain CSV in UTF-8")
+    ]
+
+
+def test_fix_line_endings_restores_the_file_byte_for_byte(data: Path) -> None:
+    original = _save_as_a_spreadsheet_does(data / "studies.csv")
+    untouched = (data / "outcomes.csv").stat().st_mtime_ns
+    done = subprocess.run([sys.executable, "-m", "analysis", "validate", str(data), "--fix-line-endings"],
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"rewrote {data}/studies.csv (UTF-8 without a byte-order mark, LF line endings)\n"
+    assert (data / "studies.csv").read_bytes() == original
+    assert (data / "outcomes.csv").stat().st_mtime_ns == untouched
+
+
+def test_git_stores_csv_files_with_lf_endings(tmp_path: Path) -> None:
+    """.gitattributes: a CSV saved again with CRLF endings is not a change for git."""
+    import shutil
+
+    shutil.copy(ROOT / ".gitattributes", tmp_path / ".gitattributes")
+    (tmp_path / "t.csv").write_bytes(b"id,n\na,1\nb,2\n")
+    for args in (["init", "-q"], ["add", "-A"],
+                 ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "base"]):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+    (tmp_path / "t.csv").write_bytes(b"id,n\r\na,1\r\nb,3\r\n")
+    diff = subprocess.run(["git", "-C", str(tmp_path), "diff", "--numstat"], capture_output=True, text=True,
+                          check=True).stdout
+    assert diff == "1\t1\tt.csv\n"  # the changed line only, not every line

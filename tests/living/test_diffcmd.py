@@ -181,7 +181,8 @@ def test_updated_study_fields_are_named(repo: Path) -> None:
     set_cell(repo / "data" / "studies.csv", 2, "country", "Elsewhere")
     set_cell(repo / "data" / "studies.csv", 2, "centres", "3")
     report = diff_against("main", repo)
-    assert "| synthab2020 | updated | country, centres |" in report
+    assert "| synthab2020 | updated | Country, Number of centres |" in report  # the fields' titles
+    assert "- Tester 2020: details updated (country, number of centres)." in report
     assert "0 of 5 result(s) changed" in report
 
 
@@ -205,7 +206,19 @@ def test_subgroups_on_request(repo: Path) -> None:
     add_study(repo)
     report = diff_against("main", repo, subgroups=True)
     assert "| Outcome | Subgroup | Studies (k) |" in report
-    assert "| Neutrophil recovery | scb_source=autologous |" in report
+    assert "| Neutrophil recovery | Source of the boost: autologous |" in report
+    assert "(Source of the boost: autologous): Neutrophil recovery: not in this version → " in report
+    assert "(CD34+ selection: yes): Neutrophil recovery" in report
+    assert "scb_source" not in report and "scb source" not in report and "cd34 selected" not in report
+
+
+def test_risk_of_bias_changes_name_the_tool_by_its_label(repo: Path) -> None:
+    set_cell(repo / "data" / "risk_of_bias.csv", 2, "judgement", "no")
+    set_cell(repo / "data" / "studies.csv", 2, "centres", "3")
+    report = diff_against("main", repo)
+    assert ("- Tester 2020, risk of bias (JBI critical appraisal checklist for case series, item Q1): judgement "
+            "changed from yes to no.") in report
+    assert "jbi case series" not in report and "jbi_case_series" not in report
 
 
 def test_default_base(repo: Path) -> None:
@@ -254,6 +267,23 @@ def test_command_line(repo: Path) -> None:
     assert bad.returncode == 1
     assert bad.stdout == ""
     assert bad.stderr == "diff: unknown git ref 'nosuch'\n"
+
+
+def test_command_line_from_a_subfolder_finds_the_root(repo: Path, tmp_path: Path) -> None:
+    add_study(repo)
+    sub = repo / "book"
+    sub.mkdir()
+    done = subprocess.run([sys.executable, "-m", "analysis", "diff", "main"], capture_output=True,
+                          text=True, check=False, cwd=sub)
+    assert done.returncode == 0, done.stderr
+    assert "| synthgh2023 | added |" in done.stdout
+    git(tmp_path, "init", "-q")
+    (tmp_path / "elsewhere").mkdir()
+    lost = subprocess.run([sys.executable, "-m", "analysis", "diff"], capture_output=True, text=True,
+                          check=False, cwd=tmp_path / "elsewhere")
+    assert lost.returncode == 1 and lost.stdout == ""
+    assert lost.stderr.startswith(f"diff: no data/datapackage.yaml in {tmp_path / 'elsewhere'} or in any "
+                                  "folder above it: run the command from the repository root")
 
 
 def test_report_carries_the_change_log_sentences_of_the_version_page(repo: Path) -> None:

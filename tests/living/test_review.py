@@ -91,3 +91,14 @@ def test_json_safe_numpy_scalars() -> None:
     out = json_safe({"k": np.int64(3), "p": np.float64(0.5)})
     assert out == {"k": 3, "p": 0.5}
     assert type(out["k"]) is int and type(out["p"]) is float
+
+
+def test_field_titles_are_the_data_package_s_titles(root: Path, payload: dict) -> None:
+    import yaml
+
+    descriptor = yaml.safe_load((root / "data" / "datapackage.yaml").read_text(encoding="utf-8"))
+    studies = next(r for r in descriptor["resources"] if r["name"] == "studies")
+    expected = {f["name"]: f["title"] for f in studies["schema"]["fields"] if f.get("title")}
+    assert LivingReview(root).field_titles("studies") == expected
+    assert expected["scb_source"] != "scb_source"
+    assert {k: payload["evidence"]["labels"]["fields"][k] for k in expected} == expected

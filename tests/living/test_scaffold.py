@@ -223,6 +223,7 @@ def test_file_without_final_newline_and_crlf_files(data: Path) -> None:
     assert raw.endswith(b"synthnex2026,synthnex2026" + b"," * 21 + b"2026-03,,\r\n")
 
 
+@pytest.mark.slow  # three runs of the command line, each importing every command
 def test_command_line(data: Path) -> None:
     add_entry(data, "synthnew2026")
     bib = str(data.parent / "references.bib")

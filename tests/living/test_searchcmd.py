@@ -248,3 +248,45 @@ def test_the_scheduled_workflow_runs_the_search_with_the_repository_token_only()
     runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["search"]["steps"])
     assert "python -m analysis search" in runs and "gh pr create" in runs
     assert "prisma_flow_alt_text" in runs and "python -m analysis diff" in runs
+
+
+def _pubmed_only(root: Path, contact: str) -> None:
+    make_repo(root)
+    (root / "data" / "search_strategy.yaml").write_text(
+        f"contact: {contact}\nfiles: {{screening: screening.csv, log: searches.csv}}\n"
+        "known: {table: studies.csv, id: study_id, bibkey: bibkey, bibliography: ../references.bib}\n"
+        "sources:\n  - {id: pubmed, name: PubMed, service: eutils, query: 'synthetic[tiab]', page_size: 2}\n",
+        encoding="utf-8")
+
+
+def _eutils_requests(server: HTTPServer) -> list[dict[str, str]]:
+    return [dict(request.args) for request, _ in server.log if request.path.endswith(".fcgi")]
+
+
+def test_without_a_contact_email_no_empty_email_is_sent_and_the_command_says_so(
+        tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _pubmed_only(tmp_path, '{tool: synthetic-tests, email: ""}')
+    httpserver.expect_request("/esearch.fcgi").respond_with_json({"header": {}, "esearchresult": {
+        "count": "0", "retmax": "2", "retstart": "0", "idlist": []}})
+    monkeypatch.delenv("NCBI_EMAIL", raising=False)
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 0, proc.stderr
+    sent = _eutils_requests(httpserver)
+    assert sent and all("email" not in params and params["tool"] == "synthetic-tests" for params in sent)
+    assert proc.stderr.splitlines() == [
+        ("search: note: no contact e-mail for NCBI (PubMed), which asks for one; set NCBI_EMAIL=you@example.org, "
+        "or contact: email: in data/search_strategy.yaml")]
+
+
+def test_ncbi_email_sets_the_contact_address_sent_to_pubmed(
+        tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _pubmed_only(tmp_path, '{tool: synthetic-tests, email: ""}')
+    httpserver.expect_request("/esearch.fcgi").respond_with_json({"header": {}, "esearchresult": {
+        "count": "0", "retmax": "2", "retstart": "0", "idlist": []}})
+    monkeypatch.setenv("NCBI_EMAIL", "reviewer@example.org")
+    proc = _run(tmp_path, httpserver)
+    assert proc.returncode == 0, proc.stderr
+    assert "no contact e-mail" not in proc.stderr
+    assert [params["email"] for params in _eutils_requests(httpserver)] == ["reviewer@example.org"]
+    dry = _run(tmp_path, httpserver, "--dry-run")
+    assert "email=reviewer%40example.org" in dry.stdout or "email=reviewer@example.org" in dry.stdout

@@ -142,6 +142,18 @@ def test_study_removed_and_details_updated() -> None:
     ]
 
 
+def test_fields_are_named_by_their_titles_when_the_payload_carries_them() -> None:
+    old, new = payload(), payload()
+    new["studies"][0]["n_boosted"] = 6
+    new["studies"][1].update(status="excluded", exclusion_reason="overlapping cohort")
+    for side in (old, new):
+        side["evidence"]["labels"]["fields"] = {"n_boosted": "Patients boosted", "status": "Status in the review"}
+    assert evidence_log(old, new)["Studies"] == [
+        "Li 2023: details updated (patients boosted).",
+        "Roe 2024: status in the review changed from included to excluded (reason: overlapping cohort).",
+    ]
+
+
 def test_risk_of_bias_judgement_changed_and_item_added() -> None:
     old, new = payload(), payload()
     new["evidence"]["risk_of_bias"][0]["judgement"] = "yes"
@@ -254,6 +266,10 @@ def test_subgroup_words_and_thresholds() -> None:
     assert subgroup_words("all") == "all studies"
     assert subgroup_words("scb_source=allogeneic", {"scb_source": {"allogeneic": "Allogeneic"}}) == \
         "scb source: allogeneic"
+    assert subgroup_words("scb_source=allogeneic", {"scb_source": {"allogeneic": "Allogeneic"}},
+                          {"scb_source": "Source of the boost"}) == "Source of the boost: allogeneic"
+    assert subgroup_words("cd34_selected=yes", {"cd34_selected": {"yes": "Yes"}},
+                          {"cd34_selected": "CD34+ selection"}) == "CD34+ selection: yes"
     assert Thresholds.from_dict({"estimate": 0.02}) == Thresholds(0.02, 0.10)
     assert "2 percentage points" in Thresholds(0.02).describe()
     assert "1 percentage point," in Thresholds().describe()

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 
 from analysis.book.plots import (
     outcome_summary_plot,
@@ -19,6 +20,7 @@ from analysis.book.plots import (
     study_plot,
     study_plot_alt_text,
 )
+from analysis.book.plots.summary import SMALLEST_TEXT
 from analysis.evidence.fewstudies import exact_studies
 
 ROWS = [
@@ -41,8 +43,10 @@ def test_summary_plot_draws_one_row_per_outcome_and_is_phone_sized() -> None:
     assert "85% (70% to 93%)" in texts and "not pooled" in texts
     assert "1 study, 12 patients; certainty: low" in texts
     assert len([a for a in fig.findobj() if a.get_gid() == "summary-diamond"]) == 1  # only the pooled row
-    sizes = {t.get_fontsize() for t in fig.axes[0].texts}
-    assert min(sizes) >= 10
+    sizes = {t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip()}  # ticks and axis label too
+    assert min(sizes) >= SMALLEST_TEXT >= 11  # 12 CSS pixels or more when a phone shows it about 340 px wide
+    long = outcome_summary_plot(pd.DataFrame([{**ROWS[0], "certainty": "very low"}]))
+    assert "3 studies, 48 patients;\ncertainty: very low" in [t.get_text() for t in long.axes[0].texts]
 
 
 def test_summary_plot_errors_are_named() -> None:
