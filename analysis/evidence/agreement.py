@@ -64,6 +64,10 @@ class Comparison:
     compared_as: Mapping[str, str]
     checked: str | None
     label: str
+    #: Condition on the first table's rows that are extractions at all (``first_where``; e.g.
+    #: ``"confidence != 'ipd'"``: counts computed from patient-level data are not read from a
+    #: report, so there is nothing to extract twice); None: every row.
+    first_where: str | None = None
 
     @classmethod
     def from_spec(cls, table: str, spec: Mapping[str, Any]) -> Comparison:
@@ -73,7 +77,8 @@ class Comparison:
             raise ValueError(f"x-double-extraction: table {table!r} needs {', '.join(missing)}")
         return cls(table, str(spec["first"]), str(spec["second"]), dict(spec["keys"]),
                    tuple(str(v) for v in spec["values"]), dict(spec.get("compared_as") or {}),
-                   str(spec["checked"]) if spec.get("checked") else None, str(spec.get("label") or table))
+                   str(spec["checked"]) if spec.get("checked") else None, str(spec.get("label") or table),
+                   str(spec["first_where"]) if spec.get("first_where") else None)
 
 
 def comparisons(spec: Mapping[str, Any] | None) -> list[Comparison]:

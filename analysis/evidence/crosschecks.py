@@ -72,9 +72,11 @@ def double_extraction_problems(check: PackageCheck, resource: Resource, spec: Ma
         if first is None or second is None or _broken(check, first) or _broken(check, second):
             continue
         tables = {"log": log, "first": first, "second": second}
-        rows = {name: [r.values for r in table.rows] for name, table in tables.items()}
+        kept = {"log": list(log.rows), "first": list(_rows_where(first, comparison.first_where)),
+                "second": list(second.rows)}
+        rows = {name: [r.values for r in table_rows] for name, table_rows in kept.items()}
         for p in log_problems(comparison, rows["first"], rows["second"], rows["log"]):
-            row = tables[p.where].rows[p.index]
+            row = kept[p.where][p.index]
             problems.append(Problem(tables[p.where].path, row.line_of(p.column), p.column, p.message, p.severity))
     return problems
 
