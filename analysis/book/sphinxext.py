@@ -50,9 +50,11 @@ Nothing here knows about any particular review; another Jupyter Book can add
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -286,11 +288,45 @@ def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
         return
     workers = _workers(app, len(jobs))
     _logger().info("[live inputs] executing %d chapter(s) in %d forked worker(s)", len(jobs), workers)
+    start = time.perf_counter()
     try:
         outcomes = zygote.run(jobs, workers=workers, timeout=env.mystnb_config.execution_timeout)
     finally:
         _stop_zygote(app)
+    budget = _budget(app)
+    budget["execution_seconds"] = time.perf_counter() - start
+    budget["workers"] = workers
+    budget["chapters"] = {job.key: outcome.seconds for job, outcome in zip(jobs, outcomes, strict=True)}
     _hand_over(get_cache(str(cache_path)), jobs, outcomes, env)
+
+
+#: File (in the build folder's ``.stages``) where a build records the seconds of its stages.
+BUDGET_FILE = Path(".stages") / "sphinx-budget.json"
+
+
+def _budget(app: Any) -> dict[str, Any]:
+    if not hasattr(app, "live_budget"):
+        app.live_budget = {"chapters": {}, "execution_seconds": 0.0, "workers": 0}
+    return app.live_budget
+
+
+def _post_start(app: Any, exception: Exception | None) -> None:
+    """``build-finished`` (first handler): post-processing of the written site starts."""
+    _budget(app)["post_start"] = time.perf_counter()
+
+
+def _post_end(app: Any, exception: Exception | None) -> None:
+    """``build-finished`` (last handler): write the seconds of this build's stages.
+
+    ``{"chapters": {docname: seconds}, "execution_seconds": wall seconds of the forked execution,
+    "workers": n, "post_processing_seconds": seconds of the build-finished handlers}`` into
+    ``<build folder>/.stages/sphinx-budget.json``, for a build driver to print.
+    """
+    budget = dict(_budget(app))
+    budget["post_processing_seconds"] = time.perf_counter() - budget.pop("post_start", time.perf_counter())
+    path = Path(app.outdir).parent / BUDGET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(budget, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _hand_over(cache: Any, jobs: Sequence[Any], outcomes: Sequence[Any], env: Any) -> None:
@@ -349,6 +385,8 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
+    app.connect("build-finished", _post_start, priority=1)
+    app.connect("build-finished", _post_end, priority=999)
     # The site's self-containment and page metadata (see each module).
     for part in ("analysis.book.mathml", "analysis.book.pagemeta", "analysis.book.themetrim",
                  "analysis.book.iconfonts"):
