@@ -114,7 +114,7 @@ def test_cutting_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_a_cached_cut_is_the_bytes_of_a_fresh_cut_and_skips_the_subsetter(tmp_path: Path, monkeypatch) -> None:
-    import analysis.book.iconfonts as iconfonts
+    from analysis.book import iconfonts
 
     cache, asked = tmp_path / "cache", {0xF002, 0xF0C9}
     fresh = tmp_path / "fresh.woff2"
