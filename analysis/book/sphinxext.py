@@ -32,7 +32,11 @@ kernel, which reports errors the usual way. Configuration (``sphinx.config`` in 
 * ``live_inputs_fork`` (default True): use the fast path where ``os.fork`` exists;
 * ``live_inputs_workers`` (default 0, meaning one per CPU core): notebooks executed at a time;
 * ``live_inputs_preload`` (default empty): modules the worker process imports before forking, so
-  that no chapter pays for importing them.
+  that no chapter pays for importing them;
+* ``live_inputs_prewarm`` (default empty): functions (``"module:function"``) the worker process
+  then calls with the project folder, so that work every chapter would repeat (loading and
+  checking the data) is done once per build and inherited by every fork
+  (:func:`analysis.book.nbfork.prewarm`).
 
 With ``execute_notebooks: force`` the fast path is off and every chapter runs in a kernel.
 Either way the extension names a figure cache for :mod:`analysis.book.figcache` in the build folder
@@ -247,7 +251,8 @@ def _start_zygote(app: Any, config: Any) -> None:
     if not nbfork.fork_available():
         return
     try:
-        app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload)
+        calls = [(spec, str(app.srcdir)) for spec in config.live_inputs_prewarm]
+        app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload, calls)
     except OSError as exc:  # no process could be started: every chapter goes to a kernel
         _logger().info("[live inputs] fast path unavailable (%s); chapters run in kernels", exc)
 
@@ -283,6 +288,7 @@ def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
     shutil.rmtree(cache_path, ignore_errors=True)
     zygote = getattr(app, "live_inputs_zygote", None)
     jobs = [job for job in (_fork_job(app, env, d) for d in sorted(docnames)) if job is not None]
+    jobs = longest_first(jobs, _past_seconds(app))
     if zygote is None or not jobs:
         _stop_zygote(app)
         return
@@ -297,7 +303,36 @@ def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
     budget["execution_seconds"] = time.perf_counter() - start
     budget["workers"] = workers
     budget["chapters"] = {job.key: outcome.seconds for job, outcome in zip(jobs, outcomes, strict=True)}
+    _remember_seconds(app, budget["chapters"])
     _hand_over(get_cache(str(cache_path)), jobs, outcomes, env)
+
+
+#: File (in the build folder's ``.stages``) keeping each chapter's last execution seconds.
+SECONDS_FILE = Path(".stages") / "chapter-seconds.json"
+
+
+def longest_first(jobs: Sequence[Any], seconds: dict[str, float]) -> list[Any]:
+    """``jobs`` in the order to start them: never executed first, then the longest last time.
+
+    With two workers and one chapter much longer than the others, starting it last would leave
+    one worker idle while it runs; started first, the others run beside it. Ties keep their
+    order (sorted names).
+    """
+    return sorted(jobs, key=lambda job: -seconds.get(job.key, float("inf")))
+
+
+def _past_seconds(app: Any) -> dict[str, float]:
+    try:
+        return dict(json.loads((Path(app.outdir).parent / SECONDS_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _remember_seconds(app: Any, seconds: dict[str, float]) -> None:
+    path = Path(app.outdir).parent / SECONDS_FILE
+    merged = {**_past_seconds(app), **{k: round(v, 3) for k, v in seconds.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 #: File (in the build folder's ``.stages``) where a build records the seconds of its stages.
@@ -370,11 +405,41 @@ def _labelled_bibfiles(app: Any, config: Any) -> None:
     config.bibtex_bibfiles = labelled
 
 
+def _memoize_plugin_lookups() -> None:
+    """Look pybtex's plugins up once per process instead of once per citation.
+
+    sphinxcontrib-bibtex asks pybtex for its style plugins at every citation and bibliography
+    entry, and pybtex answers each time by scanning the metadata of every installed distribution
+    (``importlib.metadata.entry_points``): a few seconds of a cold build of a book with a hundred
+    citations. The installed distributions do not change during a build, so the answer to each
+    ``(group, name)`` is kept; plugins registered at run time (pybtex's ``register_plugin``)
+    are still looked up first, as before.
+    """
+    try:
+        import pybtex.plugin as plugin
+    except ImportError:
+        return
+    lookup = getattr(plugin, "entry_points", None)
+    if lookup is None or getattr(lookup, "_live_inputs_cached", False):
+        return
+    found: dict[tuple[str, str], tuple[Any, ...]] = {}
+
+    def entry_points(*, group: str, name: str) -> tuple[Any, ...]:
+        if (group, name) not in found:
+            found[group, name] = tuple(lookup(group=group, name=name))
+        return found[group, name]
+
+    entry_points._live_inputs_cached = True  # type: ignore[attr-defined]
+    plugin.entry_points = entry_points
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Register the extension with Sphinx."""
+    _memoize_plugin_lookups()
     app.add_config_value("live_inputs_fork", True, "", [bool])
     app.add_config_value("live_inputs_workers", 0, "", [int])
     app.add_config_value("live_inputs_preload", [], "", [list, tuple])
+    app.add_config_value("live_inputs_prewarm", [], "", [list, tuple])
     app.add_config_value("bibtex_labelled", True, "env", [bool])
     app.connect("config-inited", _labelled_bibfiles, priority=400)
     app.connect("config-inited", _start_zygote)
