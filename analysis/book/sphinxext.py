@@ -416,7 +416,7 @@ def _memoize_plugin_lookups() -> None:
     are still looked up first, as before.
     """
     try:
-        import pybtex.plugin as plugin
+        from pybtex import plugin
     except ImportError:
         return
     lookup = getattr(plugin, "entry_points", None)
