@@ -64,7 +64,11 @@ def _jupyter_book(root: Path, flags: list[str]) -> bool:
 
 
 def _snapshot(root: Path, date: str) -> bool:
+    from analysis.book.sphinxext import BUILD_CACHE
+    from analysis.living.buildcache import CACHE_ENV
     from tools.release import main
+
+    os.environ.setdefault(CACHE_ENV, str(root / "_build" / BUILD_CACHE))  # the chapters' results
 
     return main(["snapshot", "--root", str(root), "--out", str(root / SNAPSHOT), "--date", date]) == 0
 

@@ -40,7 +40,8 @@ kernel, which reports errors the usual way. Configuration (``sphinx.config`` in 
 
 With ``execute_notebooks: force`` the fast path is off and every chapter runs in a kernel.
 Either way the extension names a figure cache for :mod:`analysis.book.figcache` in the build folder
-(``_build/.figure_cache``, trimmed to the most recently used figures after each build).
+(``_build/.figure_cache``, trimmed to the most recently used figures after each build) and a cache
+of results shared by the chapters for :mod:`analysis.living.buildcache` (``_build/.build_cache``).
 
 Loading this extension also loads :mod:`analysis.book.mathml` (formulas as MathML, no script),
 :mod:`analysis.book.pagemeta` (meta descriptions, Open Graph tags) and
@@ -187,6 +188,11 @@ FIGURE_CACHE = ".figure_cache"
 #: Figures kept in that cache; the least recently used beyond this are removed after a build.
 FIGURE_CACHE_SIZE = 500
 
+#: Folder of the per-build cache of results (:mod:`analysis.living.buildcache`), beside the output folder.
+BUILD_CACHE = ".build_cache"
+#: Results kept in that cache; the least recently used beyond this are removed after a build.
+BUILD_CACHE_SIZE = 200
+
 #: Kernel names the fast path executes (others go to their own Jupyter kernel).
 PYTHON_KERNELS = frozenset({"python3", "python"})
 
@@ -243,8 +249,10 @@ def _start_zygote(app: Any, config: Any) -> None:
     The worker process prepares (imports) while Sphinx loads its environment.
     """
     from analysis.book import figcache, nbfork
+    from analysis.living import buildcache
 
     os.environ[figcache.CACHE_ENV] = str(Path(app.outdir).parent / FIGURE_CACHE)
+    os.environ[buildcache.CACHE_ENV] = str(Path(app.outdir).parent / BUILD_CACHE)
     app.live_inputs_zygote = None
     if config.nb_execution_mode != "cache" or not config.live_inputs_fork:
         return
@@ -267,9 +275,11 @@ def _stop_zygote(app: Any, *args: Any) -> None:
 def _finish(app: Any, exception: Exception | None) -> None:
     """``build-finished``: stop the worker process; trim the figure cache."""
     from analysis.book import figcache
+    from analysis.living import buildcache
 
     _stop_zygote(app)
     figcache.trim(Path(app.outdir).parent / FIGURE_CACHE, FIGURE_CACHE_SIZE)
+    buildcache.trim(Path(app.outdir).parent / BUILD_CACHE, BUILD_CACHE_SIZE)
 
 
 def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
