@@ -26,7 +26,7 @@ from analysis.engine.effects import (
     escalc,
     harmonic_mean,
 )
-from analysis.engine.heterogeneity import h2_from_tau2, i2_from_q, i2_from_tau2, raw_field
+from analysis.engine.heterogeneity import Deferred, h2_from_tau2, i2_from_q, i2_from_tau2, raw_field
 from analysis.engine.intervals import STUDY_CI_METHODS, study_ci
 from analysis.engine.results import MetaPropResult, StudyRow
 from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
@@ -239,7 +239,7 @@ def _result(fit: UniFit, x: IntArray, n: IntArray, labels: tuple[str, ...], yi: 
         tau2_estimator=tau2_estimator or fit.method, total_events=int(x.sum()),
         total_n=int(n.sum()), continuity_correction=float(cc), n_corrected=int(mask.sum()),
         n_harmonic=nh, study_ci=study_ci_method,
-        study_rows=_study_rows(x, n, labels, yi, vi, fit.weights, study_ci_method, fit.level),
+        study_rows=Deferred(_study_rows, x, n, labels, yi, vi, fit.weights, study_ci_method, fit.level),
         notes=tuple(notes), lrt=lrt, lrt_pvalue=lrt_pvalue, version=_version(),
     )
 
