@@ -29,7 +29,7 @@ from analysis.engine.effects import (
 from analysis.engine.heterogeneity import Deferred, h2_from_tau2, i2_from_q, i2_from_tau2, raw_field
 from analysis.engine.intervals import STUDY_CI_METHODS, study_ci
 from analysis.engine.results import MetaPropResult, StudyRow
-from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
+from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, fit_checked, rma_uni
 from analysis.engine.tau2 import TAU2_METHODS
 
 __all__ = ["CI_CHOICES", "METHODS", "metaprop", "validate_counts"]
@@ -332,7 +332,7 @@ def metaprop(
         return _fit_bayes(x, nn, labs, level=level, tau_prior_scale=tau_prior_scale,
                           mu_prior_sd=10.0 if mu_prior_sd is None else mu_prior_sd, pi=pi, **opts)
     yi, vi = _escalc_checked(x, nn, labs, measure, cc)
-    fit = rma_uni(yi, vi, method, ci, pi, level)
+    fit = fit_checked(yi, vi, method, ci, pi, level)  # options and yi, vi checked above
     return _result(fit, x, nn, labs, yi, vi, method=method, **opts)
 
 
