@@ -45,8 +45,9 @@ of results shared by the chapters for :mod:`analysis.living.buildcache` (``_buil
 
 Loading this extension also loads :mod:`analysis.book.mathml` (formulas as MathML, no script),
 :mod:`analysis.book.pagemeta` (meta descriptions, Open Graph tags) and
-:mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, scripts deferred, on request)
-and :mod:`analysis.book.iconfonts` (icon fonts cut to the icons used, on request).
+:mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, scripts deferred, on request),
+:mod:`analysis.book.iconfonts` (icon fonts cut to the icons used, on request) and
+:mod:`analysis.book.imagehints` (image sizes, lazy loading and WebP copies, on request).
 
 Nothing here knows about any particular review; another Jupyter Book can add
 ``analysis.book.sphinxext`` to ``sphinx.extra_extensions`` and use it as is.
@@ -464,6 +465,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("build-finished", _post_end, priority=999)
     # The site's self-containment and page metadata (see each module).
     for part in ("analysis.book.mathml", "analysis.book.pagemeta", "analysis.book.themetrim",
-                 "analysis.book.iconfonts"):
+                 "analysis.book.iconfonts", "analysis.book.imagehints"):
         app.setup_extension(part)
     return {"version": "1", "env_version": 1, "parallel_read_safe": True}
