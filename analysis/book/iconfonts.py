@@ -167,8 +167,8 @@ def _finished(app: Any, exception: Exception | None) -> None:
     """``build-finished``: cut the icon fonts of the HTML output."""
     if exception is not None or app.builder.format != "html" or not app.config.icon_font_files:
         return
-    sizes = subset_site(Path(app.outdir), app.config.icon_font_files,
-                        Path(app.doctreedir).parent / CACHE_FOLDER)
+    cache = Path(app.doctreedir).parent / CACHE_FOLDER if getattr(app.config, "live_inputs_caches", True) else None
+    sizes = subset_site(Path(app.outdir), app.config.icon_font_files, cache)
     if sizes:
         from sphinx.util import logging
 

@@ -133,7 +133,8 @@ def _finished(app: Any, exception: Exception | None) -> None:
         return
     if not app.config.image_hints:
         return
-    cache = Path(app.doctreedir).parent / CACHE_FOLDER
+    use_cache = getattr(app.config, "live_inputs_caches", True)  # False: encode every copy anew
+    cache = Path(app.doctreedir).parent / CACHE_FOLDER if use_cache else None
     for png in sorted((Path(app.outdir) / "_images").glob("*.png")):
         write_webp(png, cache)
 

@@ -36,7 +36,10 @@ kernel, which reports errors the usual way. Configuration (``sphinx.config`` in 
 * ``live_inputs_prewarm`` (default empty): functions (``"module:function"``) the worker process
   then calls with the project folder, so that work every chapter would repeat (loading and
   checking the data) is done once per build and inherited by every fork
-  (:func:`analysis.book.nbfork.prewarm`).
+  (:func:`analysis.book.nbfork.prewarm`);
+* ``live_inputs_caches`` (default True): False turns off every cache of the build (figures,
+  shared results, prewarmed state, icon-font cuts, WebP copies), so that a build computes
+  everything itself; the test suite compares such a build with one made from the caches.
 
 With ``execute_notebooks: force`` the fast path is off and every chapter runs in a kernel.
 Either way the extension names a figure cache for :mod:`analysis.book.figcache` in the build folder
@@ -252,15 +255,20 @@ def _start_zygote(app: Any, config: Any) -> None:
     from analysis.book import figcache, nbfork
     from analysis.living import buildcache
 
-    os.environ[figcache.CACHE_ENV] = str(Path(app.outdir).parent / FIGURE_CACHE)
-    os.environ[buildcache.CACHE_ENV] = str(Path(app.outdir).parent / BUILD_CACHE)
+    if config.live_inputs_caches:
+        os.environ[figcache.CACHE_ENV] = str(Path(app.outdir).parent / FIGURE_CACHE)
+        os.environ[buildcache.CACHE_ENV] = str(Path(app.outdir).parent / BUILD_CACHE)
+    else:  # a build that computes everything itself (the test that caches change nothing)
+        os.environ.pop(figcache.CACHE_ENV, None)
+        os.environ.pop(buildcache.CACHE_ENV, None)
     app.live_inputs_zygote = None
     if config.nb_execution_mode != "cache" or not config.live_inputs_fork:
         return
     if not nbfork.fork_available():
         return
     try:
-        calls = [(spec, str(app.srcdir)) for spec in config.live_inputs_prewarm]
+        prewarm = config.live_inputs_prewarm if config.live_inputs_caches else []
+        calls = [(spec, str(app.srcdir)) for spec in prewarm]
         app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload, calls)
     except OSError as exc:  # no process could be started: every chapter goes to a kernel
         _logger().info("[live inputs] fast path unavailable (%s); chapters run in kernels", exc)
@@ -451,6 +459,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("live_inputs_workers", 0, "", [int])
     app.add_config_value("live_inputs_preload", [], "", [list, tuple])
     app.add_config_value("live_inputs_prewarm", [], "", [list, tuple])
+    app.add_config_value("live_inputs_caches", True, "", [bool])
     app.add_config_value("bibtex_labelled", True, "env", [bool])
     app.connect("config-inited", _labelled_bibfiles, priority=400)
     app.connect("config-inited", _start_zygote)

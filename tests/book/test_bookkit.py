@@ -731,3 +731,53 @@ def test_changes_page_names_a_corrected_count_and_the_result_it_moved(
     old, new = f"{count['events']}/{count['total']}", f"{count['events'] - 1}/{count['total']}"
     assert f"{study}, {outcome[0].lower() + outcome[1:]}: corrected from {old} to {new}" in text
     assert "None" not in text and "estimate_old" not in text
+
+
+def test_prewarm_loads_the_review_once_for_every_chapter_folder(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.book import bookkit
+
+    bookkit._review_at.cache_clear()
+    try:
+        assert bookkit.prewarm(str(root)) is True
+        warmed = bookkit.review(str(root))
+        chapter_folder = root / "book"
+        chapter_folder.mkdir(exist_ok=True)
+        monkeypatch.chdir(chapter_folder)  # where a chapter runs
+        assert bookkit.review() is warmed
+        assert bookkit._review_at.cache_info().currsize == 1
+        import analysis.living.review as living_review
+
+        def not_again(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("computed again")
+
+        monkeypatch.setattr(living_review, "cached", not_again)
+        for evidence_set in warmed.plan.evidence_sets:  # computed once, by the prewarm
+            assert warmed.synthesis(evidence_set)
+    finally:
+        bookkit._review_at.cache_clear()
+
+
+def test_prewarm_keeps_nothing_when_computing_the_review_warns(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from analysis.book import bookkit
+
+    def certainty(self: Review) -> None:
+        warnings.warn("a chapter would have shown this", UserWarning, stacklevel=1)
+
+    bookkit._review_at.cache_clear()
+    monkeypatch.setattr(Review, "certainty", certainty)
+    try:
+        assert bookkit.prewarm(str(root)) is False
+        assert bookkit._review_at.cache_info().currsize == 0
+    finally:
+        bookkit._review_at.cache_clear()
+
+
+def test_prewarm_keeps_nothing_when_the_data_fail(tmp_path: Path) -> None:
+    from analysis.book import bookkit
+
+    broken = _copy_review(tmp_path)
+    (broken / "data" / "outcomes.csv").write_text("study_id,outcome\nx,y\n", encoding="utf-8")
+    assert bookkit.prewarm(str(broken)) is False
+    assert bookkit._review_at.cache_info().currsize == 0
