@@ -18,8 +18,12 @@ theme's package are never touched: Sphinx copies them into the output folder on 
 are cut again, unless a cut of the same font to the same code points was made before: cut fonts are
 kept in a cache folder next to the doctrees (``icon-font-cache``), keyed by
 ``sha256(font bytes, code points, fontTools version)``, and copied from there (the same bytes as a
-fresh cut, which is itself reproducible). Off unless ``icon_font_files`` is set. Nothing here knows
-about any particular book.
+fresh cut, which is itself reproducible). Off unless ``icon_font_files`` is set.
+
+With ``icon_rules_trim = True`` the style sheets of the site lose the glyph rules
+(``.fa-<name>:before { content: "\\f09b" }``, about 1,800 of them in the theme's style sheet, which every
+page loads before it paints) of the icons no page or script uses; every other rule is kept. Nothing here
+knows about any particular book.
 """
 
 from __future__ import annotations
@@ -144,6 +148,50 @@ def _site_texts(outdir: Path, suffixes: tuple[str, ...]) -> Iterable[str]:
             yield path.read_text(encoding="utf-8", errors="replace")
 
 
+#: A rule that only gives icons their glyph: ``.fa-a:before,.fa-b::before{content:"\\f09b"}``.
+_GLYPH_RULE = re.compile(
+    r'(?P<selectors>\.fa-[a-z0-9-]+::?before(?:\s*,\s*\.fa-[a-z0-9-]+::?before)*)\s*'
+    r'\{\s*content\s*:\s*"(?:\\[0-9a-fA-F]{1,6} ?|[^"\\]{1,2})"\s*;?\s*\}')
+_GLYPH_SELECTOR = re.compile(r"\.(fa-[a-z0-9-]+)::?before")
+
+
+def trim_icon_rules(css: str, used: set[str]) -> str:
+    """``css`` without the glyph rules (``.fa-<name>:before { content: ... }``) of icons not ``used``.
+
+    A rule naming several icons keeps the selectors of the used ones; a rule naming none of them
+    goes. Every other rule, and every character outside the removed rules, is kept.
+    """
+
+    def keep(match: re.Match[str]) -> str:
+        selectors = [s.strip() for s in match.group("selectors").split(",")]
+        kept = [s for s in selectors if _GLYPH_SELECTOR.fullmatch(s).group(1) in used]  # type: ignore[union-attr]
+        if len(kept) == len(selectors):
+            return match.group(0)
+        if not kept:
+            return ""
+        return ",".join(kept) + match.group(0)[len(match.group("selectors")):]
+
+    return _GLYPH_RULE.sub(keep, css)
+
+
+def trim_site_rules(outdir: Path) -> tuple[int, int]:
+    """Trim the glyph rules of every style sheet in ``outdir`` to the icons its pages and scripts use.
+
+    Returns the bytes of those style sheets (before, after).
+    """
+    used = used_icon_classes(_site_texts(outdir, (".html", ".js")))
+    before = after = 0
+    for path in sorted(outdir.rglob("*.css")):
+        text = path.read_text(encoding="utf-8")
+        if ".fa-" not in text:
+            continue
+        trimmed = trim_icon_rules(text, used)
+        before, after = before + len(text.encode()), after + len(trimmed.encode())
+        if trimmed != text:
+            path.write_text(trimmed, encoding="utf-8")
+    return before, after
+
+
 def subset_site(outdir: Path, patterns: Iterable[str],
                 cache_dir: Path | None = None) -> dict[str, tuple[int, int]]:
     """Cut every font ``patterns`` match in ``outdir``; ``{file: (bytes before, bytes after)}``.
@@ -169,6 +217,14 @@ def _finished(app: Any, exception: Exception | None) -> None:
         return
     cache = Path(app.doctreedir).parent / CACHE_FOLDER if getattr(app.config, "live_inputs_caches", True) else None
     sizes = subset_site(Path(app.outdir), app.config.icon_font_files, cache)
+    if app.config.icon_rules_trim:
+        before, after = trim_site_rules(Path(app.outdir))
+        if before != after:
+            from sphinx.util import logging
+
+            logging.getLogger(__name__).info(
+                "[icon fonts] glyph rules of unused icons left out of the style sheets: %d -> %d bytes",
+                before, after)
     if sizes:
         from sphinx.util import logging
 
@@ -181,5 +237,6 @@ def _finished(app: Any, exception: Exception | None) -> None:
 def setup(app: Any) -> dict[str, Any]:
     """Register the icon-font part of the extension."""
     app.add_config_value("icon_font_files", [], "html", [list, tuple])
+    app.add_config_value("icon_rules_trim", False, "html", [bool])
     app.connect("build-finished", _finished)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

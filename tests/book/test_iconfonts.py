@@ -142,3 +142,19 @@ def test_a_font_left_as_it_is_is_remembered(tmp_path: Path) -> None:
     assert not subset_font_cached(font, {0xF002}, tmp_path / "cache")
     assert not subset_font_cached(font, {0xF002}, tmp_path / "cache")
     assert font.read_bytes() == data
+
+
+def test_glyph_rules_of_unused_icons_are_left_out_and_nothing_else_changes() -> None:
+    from analysis.book.iconfonts import trim_icon_rules
+
+    css = ('.fa-lg{font-size:1.25em}.fa-0:before{content:"\\30 "}.fa-github:before{content:"\\f09b"}'
+           '.fa-house::before,.fa-home:before{content:"\\f015"}@media print{.fa-moon:before{content:"\\f186"}}'
+           '.fa-bars:before, .fa-navicon:before { content: "\\f0c9"; }.x:before{content:"\\f002"}')
+    trimmed = trim_icon_rules(css, {"fa-github", "fa-home", "fa-bars", "fa-lg"})
+    assert trimmed == ('.fa-lg{font-size:1.25em}.fa-github:before{content:"\\f09b"}'
+                       '.fa-home:before{content:"\\f015"}@media print{}'
+                       '.fa-bars:before { content: "\\f0c9"; }.x:before{content:"\\f002"}')
+    assert needed_code_points([trimmed], {"fa-github", "fa-home", "fa-bars"}) == needed_code_points(
+        [css], {"fa-github", "fa-home", "fa-bars"})
+    assert trim_icon_rules(css, {"fa-0", "fa-github", "fa-house", "fa-home", "fa-moon", "fa-bars",
+                                 "fa-navicon"}) == css
