@@ -331,13 +331,24 @@ SECONDS_FILE = Path(".stages") / "chapter-seconds.json"
 
 
 def longest_first(jobs: Sequence[Any], seconds: dict[str, float]) -> list[Any]:
-    """``jobs`` in the order to start them: never executed first, then the longest last time.
+    """``jobs`` in the order to start them: the longest first.
 
     With two workers and one chapter much longer than the others, starting it last would leave
-    one worker idle while it runs; started first, the others run beside it. Ties keep their
-    order (sorted names).
+    one worker idle while it runs; started first, the others run beside it. A chapter's length is
+    its seconds in the last build; chapters without them (a cold build, a new chapter) come first,
+    the one with the most code first (a guess). Ties keep their order (sorted names).
     """
-    return sorted(jobs, key=lambda job: -seconds.get(job.key, float("inf")))
+    def key(job: Any) -> tuple[float, int]:
+        if job.key in seconds:
+            return (-seconds[job.key], 0)
+        return (-float("inf"), -_code_length(job))
+
+    return sorted(jobs, key=key)
+
+
+def _code_length(job: Any) -> int:
+    cells = getattr(getattr(job, "notebook", None), "cells", None) or []
+    return sum(len(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
 
 
 def _past_seconds(app: Any) -> dict[str, float]:

@@ -283,9 +283,13 @@ def test_chapters_start_longest_first_and_never_executed_ones_before_all() -> No
 
     from analysis.book.sphinxext import longest_first
 
-    jobs = [SimpleNamespace(key=k) for k in ("a", "b", "c", "new", "d")]
+    def job(key: str, code: str = "") -> SimpleNamespace:
+        cells = [{"cell_type": "markdown", "source": "x" * 999}, {"cell_type": "code", "source": code}]
+        return SimpleNamespace(key=key, notebook=SimpleNamespace(cells=cells))
+
+    jobs = [job("a"), job("b"), job("c"), job("new"), job("d"), job("new-long", "x = 1\n" * 50)]
     order = longest_first(jobs, {"a": 1.0, "b": 12.5, "c": 3.0, "d": 3.0})
-    assert [j.key for j in order] == ["new", "b", "c", "d", "a"]
+    assert [j.key for j in order] == ["new-long", "new", "b", "c", "d", "a"]
 
 
 def test_pybtex_plugin_look_ups_are_kept_and_give_the_same_plugins() -> None:
