@@ -135,8 +135,19 @@ def _finished(app: Any, exception: Exception | None) -> None:
         return
     use_cache = getattr(app.config, "live_inputs_caches", True)  # False: encode every copy anew
     cache = Path(app.doctreedir).parent / CACHE_FOLDER if use_cache else None
-    for png in sorted((Path(app.outdir) / "_images").glob("*.png")):
-        write_webp(png, cache)
+    write_all(sorted((Path(app.outdir) / "_images").glob("*.png")), cache)
+
+
+def write_all(pngs: list[Path], cache_dir: Path | None, workers: int | None = None) -> list[Path]:
+    """:func:`write_webp` for every PNG, on one thread per core (the encoder releases the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(pngs) < 2:
+        return [write_webp(png, cache_dir) for png in pngs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda png: write_webp(png, cache_dir), pngs))
 
 
 def setup(app: Any) -> dict[str, Any]:

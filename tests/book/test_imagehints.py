@@ -81,3 +81,18 @@ def test_a_cached_copy_is_the_bytes_of_a_fresh_encoding(png: Path, tmp_path: Pat
     monkeypatch.setattr(Image.Image, "save", no_encoding)
     write_webp(png, tmp_path / "cache")
     assert png.with_suffix(".webp").read_bytes() == fresh
+
+
+def test_copies_written_on_several_threads_are_those_written_one_by_one(png: Path, tmp_path: Path) -> None:
+    from analysis.book.imagehints import write_all
+
+    pngs = []
+    for index in range(4):
+        path = tmp_path / f"f{index}.png"
+        with Image.open(png) as image:
+            image.rotate(90 * index, expand=True).save(path)
+        pngs.append(path)
+    alone = [p.read_bytes() for p in write_all(pngs, None, workers=1)]
+    for path in pngs:
+        path.with_suffix(".webp").unlink()
+    assert [p.read_bytes() for p in write_all(pngs, None, workers=3)] == alone
