@@ -37,6 +37,8 @@ kernel, which reports errors the usual way. Configuration (``sphinx.config`` in 
   then calls with the project folder, so that work every chapter would repeat (loading and
   checking the data) is done once per build and inherited by every fork
   (:func:`analysis.book.nbfork.prewarm`);
+* ``live_inputs_overlap`` (default True): Sphinx reads the pages that are not notebooks while the
+  chapters execute (see :func:`_pre_execute`);
 * ``live_inputs_caches`` (default True): False turns off every cache of the build (figures,
   shared results, prewarmed state, icon-font cuts, WebP copies), so that a build computes
   everything itself; the test suite compares such a build with one made from the caches.
@@ -286,6 +288,11 @@ def _finish(app: Any, exception: Exception | None) -> None:
     from analysis.book import figcache
     from analysis.living import buildcache
 
+    run = getattr(app, "live_inputs_pending", None)
+    if run is not None and run.thread is not None:
+        app.live_inputs_pending = None
+        _stop_zygote(app)
+        run.thread.join()
     _stop_zygote(app)
     figcache.trim(Path(app.outdir).parent / FIGURE_CACHE, FIGURE_CACHE_SIZE)
     buildcache.trim(Path(app.outdir).parent / BUILD_CACHE, BUILD_CACHE_SIZE)
@@ -297,12 +304,15 @@ def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
     The jupyter-cache is emptied first (it must only hold what this build executed), then every
     notebook Sphinx is about to read is executed and stored there; myst-nb finds them when it
     reads. Chapters not handed over are executed by myst-nb in a kernel.
+
+    With ``live_inputs_overlap`` (the default) the chapters execute in the background while Sphinx
+    reads the pages that are not notebooks (moved to the front of ``docnames``, which Sphinx reads
+    in the order this event leaves them); the first notebook Sphinx reads waits for them
+    (:func:`_await_chapters`, at ``source-read``).
     """
     if not _fast_path_on(app):
         _stop_zygote(app)
         return
-    from jupyter_cache import get_cache
-
     cache_path = Path(env.mystnb_config.execution_cache_path)
     shutil.rmtree(cache_path, ignore_errors=True)
     zygote = getattr(app, "live_inputs_zygote", None)
@@ -313,17 +323,70 @@ def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
         return
     workers = _workers(app, len(jobs))
     _logger().info("[live inputs] executing %d chapter(s) in %d forked worker(s)", len(jobs), workers)
-    start = time.perf_counter()
-    try:
-        outcomes = zygote.run(jobs, workers=workers, timeout=env.mystnb_config.execution_timeout)
-    finally:
-        _stop_zygote(app)
-    budget = _budget(app)
-    budget["execution_seconds"] = time.perf_counter() - start
-    budget["workers"] = workers
-    budget["chapters"] = {job.key: outcome.seconds for job, outcome in zip(jobs, outcomes, strict=True)}
-    _remember_seconds(app, budget["chapters"])
-    _hand_over(get_cache(str(cache_path)), jobs, outcomes, env)
+    run = _Execution(app, env, jobs, workers, cache_path)
+    if not app.config.live_inputs_overlap:
+        run.wait()
+        return
+    keys = {job.key for job in jobs}
+    docnames[:] = [d for d in docnames if d not in keys] + [d for d in docnames if d in keys]
+    run.start()
+    app.live_inputs_pending = run
+
+
+class _Execution:
+    """The forked execution of one build's chapters, waited for once, then handed to myst-nb."""
+
+    def __init__(self, app: Any, env: Any, jobs: list[Any], workers: int, cache_path: Path) -> None:
+        self.app, self.env, self.jobs, self.workers, self.cache_path = app, env, jobs, workers, cache_path
+        self.keys = {job.key for job in jobs}
+        self.outcomes: list[Any] | None = None
+        self.thread: Any = None
+        self.started = time.perf_counter()
+
+    def _run(self) -> None:
+        zygote = self.app.live_inputs_zygote
+        try:
+            self.outcomes = zygote.run(self.jobs, workers=self.workers,
+                                       timeout=self.env.mystnb_config.execution_timeout)
+        finally:
+            _stop_zygote(self.app)
+
+    def start(self) -> None:
+        import threading
+
+        self.thread = threading.Thread(target=self._run, name="live-inputs-chapters", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Wait for the chapters (run them here when not started), record their seconds, hand them over."""
+        from jupyter_cache import get_cache
+
+        if self.thread is None:
+            self._run()
+        else:
+            self.thread.join()
+        outcomes = self.outcomes or [None] * len(self.jobs)
+        outcomes = [o if o is not None else _failed(job.key) for job, o in zip(self.jobs, outcomes, strict=True)]
+        budget = _budget(self.app)
+        budget["execution_seconds"] = time.perf_counter() - self.started
+        budget["workers"] = self.workers
+        budget["chapters"] = {job.key: o.seconds for job, o in zip(self.jobs, outcomes, strict=True)}
+        _remember_seconds(self.app, budget["chapters"])
+        _hand_over(get_cache(str(self.cache_path)), self.jobs, outcomes, self.env)
+
+
+def _failed(key: str) -> Any:
+    from analysis.book.nbfork import Outcome
+
+    return Outcome(key, None, 0.0, "the chapters' execution did not finish")
+
+
+def _await_chapters(app: Any, docname: str, source: list[str]) -> None:
+    """``source-read`` (first): before a chapter being executed is read, wait for the execution."""
+    run = getattr(app, "live_inputs_pending", None)
+    if run is not None and docname in run.keys:
+        app.live_inputs_pending = None
+        run.wait()
 
 
 #: File (in the build folder's ``.stages``) keeping each chapter's last execution seconds.
@@ -471,12 +534,14 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("live_inputs_preload", [], "", [list, tuple])
     app.add_config_value("live_inputs_prewarm", [], "", [list, tuple])
     app.add_config_value("live_inputs_caches", True, "", [bool])
+    app.add_config_value("live_inputs_overlap", True, "", [bool])
     app.add_config_value("bibtex_labelled", True, "env", [bool])
     app.connect("config-inited", _labelled_bibfiles, priority=400)
     app.connect("config-inited", _start_zygote)
     app.connect("builder-inited", _init_env)
     app.connect("env-before-read-docs", _pre_execute)
     app.connect("build-finished", _finish)
+    app.connect("source-read", _await_chapters, priority=1)
     app.connect("source-read", _record)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
