@@ -35,15 +35,11 @@ $(STAMP): $(LOCK) pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# Three stages, each skipped when the files it reads and writes are those of its last run (tools/build.py):
+# validate data/ and references.bib; execute the chapters whose inputs changed and write the site;
+# write the results snapshot _build/results/dev.json. Ends with the time budget of each stage.
 book: setup
-	@echo "==> checking the evidence base (data/ and references.bib)"
-	$(BIN)/python -m analysis validate
-	@echo "==> executing chapters and building the website (only chapters whose inputs changed re-run)"
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
-	@echo "==> writing the results snapshot of this build to _build/results/dev.json"
-	$(BIN)/python -m tools.release snapshot --out _build/results/dev.json
-	@echo "==> writing the feed of releases to _build/html/feed.xml (every page links it)"
-	$(BIN)/python -m tools.site --feed _build/html/feed.xml
+	$(BIN)/python -m tools.build --jb-flags "$(JB_FLAGS)"
 	@echo ""
 	@echo "Website built in _build/html"
 	@echo "Open it with:  $(BIN)/python -m http.server -b 127.0.0.1 -d _build/html  then visit http://127.0.0.1:8000"

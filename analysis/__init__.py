@@ -33,14 +33,33 @@ Each room may import only the rooms listed after it. ``python -m analysis`` is t
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from analysis.engine import DISTRIBUTION as DISTRIBUTION  # the distribution name, for reusers
 from analysis.engine import __version__
-from analysis.engine.effects import back_transform, escalc
-from analysis.engine.intervals import clopper_pearson, wilson
-from analysis.engine.metaprop import metaprop
-from analysis.engine.results import MetaPropResult
-from analysis.engine.rma import UniFit, rma_uni
-from analysis.references import cite
+
+if TYPE_CHECKING:  # imported on first use (below), so that ``import analysis.x`` stays cheap
+    from analysis.engine.effects import back_transform, escalc
+    from analysis.engine.intervals import clopper_pearson, wilson
+    from analysis.engine.metaprop import metaprop
+    from analysis.engine.results import MetaPropResult
+    from analysis.engine.rma import UniFit, rma_uni
+    from analysis.references import cite
+
+#: Where each name of the entry point lives; imported when first read (PEP 562), not with the package,
+#: so that commands and build tools that need no statistics do not pay for importing scipy.
+_LAZY = {
+    "MetaPropResult": "analysis.engine.results",
+    "UniFit": "analysis.engine.rma",
+    "back_transform": "analysis.engine.effects",
+    "cite": "analysis.references",
+    "clopper_pearson": "analysis.engine.intervals",
+    "escalc": "analysis.engine.effects",
+    "metaprop": "analysis.engine.metaprop",
+    "rma_uni": "analysis.engine.rma",
+    "wilson": "analysis.engine.intervals",
+}
 
 __all__ = (
     "MetaPropResult",
@@ -54,3 +73,15 @@ __all__ = (
     "rma_uni",
     "wilson",
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

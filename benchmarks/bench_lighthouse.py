@@ -131,6 +131,8 @@ def main() -> int:
     parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), help="pages (default: %(default)s)")
+    parser.add_argument("--reports", type=Path, help="keep every Lighthouse JSON report in this folder")
     args = parser.parse_args()
     if not (args.site / PAGES[0]).is_file():
         print(f"no built site in {args.site}: run `make book` first", file=sys.stderr)
@@ -144,10 +146,12 @@ def main() -> int:
     every: dict[str, list[Run]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for page in PAGES:
+            folder = args.reports or Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            for page in args.pages:
                 every[page] = []
                 for number in range(args.runs):
-                    report = lighthouse(base + page, Path(tmp) / f"{page.replace('/', '_')}-{number}.json")
+                    report = lighthouse(base + page, folder / f"{page.replace('/', '_')}-{number}.json")
                     every[page].append(figures(page, report))
                     print(f"{page} run {number + 1}: performance {every[page][-1].performance}", flush=True)
     except RuntimeError as exc:
@@ -158,7 +162,9 @@ def main() -> int:
         server.server_close()
     chosen = [median_run(runs) for runs in every.values()]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"\nLighthouse {LIGHTHOUSE}, {when}, {machine()}, served with gzip; median of {args.runs} runs\n")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"\nLighthouse {LIGHTHOUSE}, {when}, {machine()}, load average {load}, served with gzip; "
+          f"median of {args.runs} runs\n")
     print(table(chosen))
     home = chosen[0].performance
     spread = {p: (min(r.performance for r in rs), max(r.performance for r in rs)) for p, rs in every.items()}

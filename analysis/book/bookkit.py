@@ -33,7 +33,7 @@ from analysis.evidence.readers import load_yaml
 from analysis.evidence.words import lower_first as _lower_first
 from analysis.living.review import LivingReview
 
-__all__ = ["NO_COMPARATOR", "Review", "find_root", "review", "show_figure", "show_table"]
+__all__ = ["NO_COMPARATOR", "Review", "find_root", "prewarm", "review", "show_figure", "show_table"]
 
 #: What a proportion from single-arm series can and cannot say (home page and summary of findings).
 NO_COMPARATOR = ("None has a comparator: each proportion is the share of patients with the outcome after the "
@@ -49,10 +49,46 @@ def find_root(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no _config.yml at or above {here}")
 
 
-@functools.cache
 def review(root: str | None = None) -> Review:
     """The review of the project containing the working directory (loaded once per kernel)."""
-    return Review(find_root(Path(root)) if root else find_root())
+    return _review_at(find_root(Path(root)) if root else find_root())
+
+
+@functools.cache
+def _review_at(root: Path) -> Review:
+    return Review(root)
+
+
+def prewarm(root: str) -> bool:
+    """Load the review of ``root`` and compute its syntheses, for processes forked afterwards.
+
+    Called by a book build in the process its chapters are forked from
+    (:mod:`analysis.book.nbfork`, the ``live_inputs_prewarm`` setting), so that the evidence is
+    checked and loaded, and each evidence set synthesised, once per build instead of once per
+    chapter. Only what :func:`review` would compute anyway is computed, and forks receive it as
+    it was computed. If computing it warned, printed or failed, nothing is kept (returns False):
+    each chapter then computes it itself and shows what it shows without a prewarm.
+    """
+    import contextlib
+    import io
+    import warnings
+
+    printed = io.StringIO()
+    kept = True
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed), \
+            contextlib.redirect_stderr(printed):
+        warnings.simplefilter("always")
+        try:
+            rv = review(root)
+            for evidence_set in rv.plan.evidence_sets:
+                rv.synthesis(evidence_set)
+            rv.certainty()
+        except Exception:  # noqa: BLE001 - the chapters will meet (and show) the same error
+            kept = False
+    if caught or printed.getvalue() or not kept:
+        _review_at.cache_clear()
+        return False
+    return True
 
 
 def _display(*objs: Any) -> None:

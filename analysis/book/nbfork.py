@@ -51,6 +51,7 @@ __all__ = [
     "execute_notebook",
     "fork_available",
     "preload",
+    "prewarm",
     "run_forked",
 ]
 
@@ -261,14 +262,34 @@ class Warm:
     before it has run a cell, as a kernel's shell is when a notebook starts.
     """
 
-    def __init__(self, modules: Iterable[str] = ()) -> None:
+    def __init__(self, modules: Iterable[str] = (), calls: Iterable[tuple[str, str]] = ()) -> None:
         _enable_inline_matplotlib()
         self.sink = _Sink()
         sys.stdout, sys.stderr = _Stream("stdout", self.sink), _Stream("stderr", self.sink)
         self.shell = _shell(self.sink)
         with self.shell.builtin_trap:  # imports see get_ipython(), as they do inside a cell
             self.failed_imports = preload(modules)
+            self.failed_calls = prewarm(calls)
         self.sink.start_cell()
+
+
+def prewarm(calls: Iterable[tuple[str, str]]) -> list[str]:
+    """Call each ``("module:function", argument)`` in this process, so that forks inherit its work.
+
+    For work every notebook would repeat (loading and checking the same data): the function is
+    expected to keep its result where the notebooks look for it (a cache) and to keep nothing
+    that would make a notebook's outputs differ from a run without it. Returns the calls that
+    raised or returned False; neither is an error here.
+    """
+    failed = []
+    for spec, argument in calls:
+        module, _, name = spec.partition(":")
+        try:
+            if getattr(importlib.import_module(module), name)(argument) is False:
+                failed.append(spec)
+        except Exception:  # noqa: BLE001 - reported to the caller, never raised
+            failed.append(spec)
+    return failed
 
 
 def execute_notebook(notebook: Any, cwd: Path | str, warm: Warm | None = None) -> Any:
@@ -455,7 +476,8 @@ class Zygote:
         self._process = process
 
     @classmethod
-    def start(cls, modules: Iterable[str] = ()) -> Zygote:
+    def start(cls, modules: Iterable[str] = (), calls: Iterable[tuple[str, str]] = ()) -> Zygote:
+        """Launch the process: it imports ``modules``, then makes the :func:`prewarm` ``calls``."""
         import subprocess
 
         if not fork_available():
@@ -463,7 +485,8 @@ class Zygote:
         process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, str(Path(__file__).resolve())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        process.stdin.write(json.dumps({"modules": list(modules)}).encode() + b"\n")
+        header = {"modules": list(modules), "calls": [list(c) for c in calls]}
+        process.stdin.write(json.dumps(header).encode() + b"\n")
         process.stdin.flush()
         return cls(process)
 
@@ -499,7 +522,7 @@ def _zygote_main() -> None:
     os.dup2(2, 1)  # anything written to fd 1 (a subprocess, C code) goes to stderr, not the results
     header = json.loads(sys.stdin.buffer.readline() or b"{}")
     try:
-        warm = Warm(header.get("modules", ()))
+        warm = Warm(header.get("modules", ()), [tuple(c) for c in header.get("calls", ())])
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         _write(results, {"done": {}, "error": f"preparing failed: {type(exc).__name__}: {exc}"})
         return

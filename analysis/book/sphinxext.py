@@ -32,16 +32,27 @@ kernel, which reports errors the usual way. Configuration (``sphinx.config`` in 
 * ``live_inputs_fork`` (default True): use the fast path where ``os.fork`` exists;
 * ``live_inputs_workers`` (default 0, meaning one per CPU core): notebooks executed at a time;
 * ``live_inputs_preload`` (default empty): modules the worker process imports before forking, so
-  that no chapter pays for importing them.
+  that no chapter pays for importing them;
+* ``live_inputs_prewarm`` (default empty): functions (``"module:function"``) the worker process
+  then calls with the project folder, so that work every chapter would repeat (loading and
+  checking the data) is done once per build and inherited by every fork
+  (:func:`analysis.book.nbfork.prewarm`);
+* ``live_inputs_overlap`` (default True): Sphinx reads the pages that are not notebooks while the
+  chapters execute (see :func:`_pre_execute`);
+* ``live_inputs_caches`` (default True): False turns off every cache of the build (figures,
+  shared results, prewarmed state, icon-font cuts, WebP copies), so that a build computes
+  everything itself; the test suite compares such a build with one made from the caches.
 
 With ``execute_notebooks: force`` the fast path is off and every chapter runs in a kernel.
 Either way the extension names a figure cache for :mod:`analysis.book.figcache` in the build folder
-(``_build/.figure_cache``, trimmed to the most recently used figures after each build).
+(``_build/.figure_cache``, trimmed to the most recently used figures after each build) and a cache
+of results shared by the chapters for :mod:`analysis.living.buildcache` (``_build/.build_cache``).
 
 Loading this extension also loads :mod:`analysis.book.mathml` (formulas as MathML, no script),
 :mod:`analysis.book.pagemeta` (meta descriptions, Open Graph tags) and
-:mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, scripts deferred, on request)
-and :mod:`analysis.book.iconfonts` (icon fonts cut to the icons used, on request).
+:mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, scripts deferred, on request),
+:mod:`analysis.book.iconfonts` (icon fonts cut to the icons used, on request) and
+:mod:`analysis.book.imagehints` (image sizes, lazy loading and WebP copies, on request).
 
 Nothing here knows about any particular review; another Jupyter Book can add
 ``analysis.book.sphinxext`` to ``sphinx.extra_extensions`` and use it as is.
@@ -50,9 +61,11 @@ Nothing here knows about any particular review; another Jupyter Book can add
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -181,6 +194,11 @@ FIGURE_CACHE = ".figure_cache"
 #: Figures kept in that cache; the least recently used beyond this are removed after a build.
 FIGURE_CACHE_SIZE = 500
 
+#: Folder of the per-build cache of results (:mod:`analysis.living.buildcache`), beside the output folder.
+BUILD_CACHE = ".build_cache"
+#: Results kept in that cache; the least recently used beyond this are removed after a build.
+BUILD_CACHE_SIZE = 200
+
 #: Kernel names the fast path executes (others go to their own Jupyter kernel).
 PYTHON_KERNELS = frozenset({"python3", "python"})
 
@@ -237,15 +255,23 @@ def _start_zygote(app: Any, config: Any) -> None:
     The worker process prepares (imports) while Sphinx loads its environment.
     """
     from analysis.book import figcache, nbfork
+    from analysis.living import buildcache
 
-    os.environ[figcache.CACHE_ENV] = str(Path(app.outdir).parent / FIGURE_CACHE)
+    if config.live_inputs_caches:
+        os.environ[figcache.CACHE_ENV] = str(Path(app.outdir).parent / FIGURE_CACHE)
+        os.environ[buildcache.CACHE_ENV] = str(Path(app.outdir).parent / BUILD_CACHE)
+    else:  # a build that computes everything itself (the test that caches change nothing)
+        os.environ.pop(figcache.CACHE_ENV, None)
+        os.environ.pop(buildcache.CACHE_ENV, None)
     app.live_inputs_zygote = None
     if config.nb_execution_mode != "cache" or not config.live_inputs_fork:
         return
     if not nbfork.fork_available():
         return
     try:
-        app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload)
+        prewarm = config.live_inputs_prewarm if config.live_inputs_caches else []
+        calls = [(spec, str(app.srcdir)) for spec in prewarm]
+        app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload, calls)
     except OSError as exc:  # no process could be started: every chapter goes to a kernel
         _logger().info("[live inputs] fast path unavailable (%s); chapters run in kernels", exc)
 
@@ -260,9 +286,16 @@ def _stop_zygote(app: Any, *args: Any) -> None:
 def _finish(app: Any, exception: Exception | None) -> None:
     """``build-finished``: stop the worker process; trim the figure cache."""
     from analysis.book import figcache
+    from analysis.living import buildcache
 
+    run = getattr(app, "live_inputs_pending", None)
+    if run is not None and run.thread is not None:
+        app.live_inputs_pending = None
+        _stop_zygote(app)
+        run.thread.join()
     _stop_zygote(app)
     figcache.trim(Path(app.outdir).parent / FIGURE_CACHE, FIGURE_CACHE_SIZE)
+    buildcache.trim(Path(app.outdir).parent / BUILD_CACHE, BUILD_CACHE_SIZE)
 
 
 def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
@@ -271,26 +304,157 @@ def _pre_execute(app: Any, env: Any, docnames: list[str]) -> None:
     The jupyter-cache is emptied first (it must only hold what this build executed), then every
     notebook Sphinx is about to read is executed and stored there; myst-nb finds them when it
     reads. Chapters not handed over are executed by myst-nb in a kernel.
+
+    With ``live_inputs_overlap`` (the default) the chapters execute in the background while Sphinx
+    reads the pages that are not notebooks (moved to the front of ``docnames``, which Sphinx reads
+    in the order this event leaves them); the first notebook Sphinx reads waits for them
+    (:func:`_await_chapters`, at ``source-read``).
     """
     if not _fast_path_on(app):
         _stop_zygote(app)
         return
-    from jupyter_cache import get_cache
-
     cache_path = Path(env.mystnb_config.execution_cache_path)
     shutil.rmtree(cache_path, ignore_errors=True)
     zygote = getattr(app, "live_inputs_zygote", None)
     jobs = [job for job in (_fork_job(app, env, d) for d in sorted(docnames)) if job is not None]
+    jobs = longest_first(jobs, _past_seconds(app))
     if zygote is None or not jobs:
         _stop_zygote(app)
         return
     workers = _workers(app, len(jobs))
     _logger().info("[live inputs] executing %d chapter(s) in %d forked worker(s)", len(jobs), workers)
+    run = _Execution(app, env, jobs, workers, cache_path)
+    if not app.config.live_inputs_overlap:
+        run.wait()
+        return
+    keys = {job.key for job in jobs}
+    docnames[:] = [d for d in docnames if d not in keys] + [d for d in docnames if d in keys]
+    run.start()
+    app.live_inputs_pending = run
+
+
+class _Execution:
+    """The forked execution of one build's chapters, waited for once, then handed to myst-nb."""
+
+    def __init__(self, app: Any, env: Any, jobs: list[Any], workers: int, cache_path: Path) -> None:
+        self.app, self.env, self.jobs, self.workers, self.cache_path = app, env, jobs, workers, cache_path
+        self.keys = {job.key for job in jobs}
+        self.outcomes: list[Any] | None = None
+        self.thread: Any = None
+        self.started = time.perf_counter()
+
+    def _run(self) -> None:
+        zygote = self.app.live_inputs_zygote
+        try:
+            self.outcomes = zygote.run(self.jobs, workers=self.workers,
+                                       timeout=self.env.mystnb_config.execution_timeout)
+        finally:
+            _stop_zygote(self.app)
+
+    def start(self) -> None:
+        import threading
+
+        self.thread = threading.Thread(target=self._run, name="live-inputs-chapters", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Wait for the chapters (run them here when not started), record their seconds, hand them over."""
+        from jupyter_cache import get_cache
+
+        if self.thread is None:
+            self._run()
+        else:
+            self.thread.join()
+        outcomes = self.outcomes or [None] * len(self.jobs)
+        outcomes = [o if o is not None else _failed(job.key) for job, o in zip(self.jobs, outcomes, strict=True)]
+        budget = _budget(self.app)
+        budget["execution_seconds"] = time.perf_counter() - self.started
+        budget["workers"] = self.workers
+        budget["chapters"] = {job.key: o.seconds for job, o in zip(self.jobs, outcomes, strict=True)}
+        _remember_seconds(self.app, budget["chapters"])
+        _hand_over(get_cache(str(self.cache_path)), self.jobs, outcomes, self.env)
+
+
+def _failed(key: str) -> Any:
+    from analysis.book.nbfork import Outcome
+
+    return Outcome(key, None, 0.0, "the chapters' execution did not finish")
+
+
+def _await_chapters(app: Any, docname: str, source: list[str]) -> None:
+    """``source-read`` (first): before a chapter being executed is read, wait for the execution."""
+    run = getattr(app, "live_inputs_pending", None)
+    if run is not None and docname in run.keys:
+        app.live_inputs_pending = None
+        run.wait()
+
+
+#: File (in the build folder's ``.stages``) keeping each chapter's last execution seconds.
+SECONDS_FILE = Path(".stages") / "chapter-seconds.json"
+
+
+def longest_first(jobs: Sequence[Any], seconds: dict[str, float]) -> list[Any]:
+    """``jobs`` in the order to start them: the longest first.
+
+    With two workers and one chapter much longer than the others, starting it last would leave
+    one worker idle while it runs; started first, the others run beside it. A chapter's length is
+    its seconds in the last build; chapters without them (a cold build, a new chapter) come first,
+    the one with the most code first (a guess). Ties keep their order (sorted names).
+    """
+    def key(job: Any) -> tuple[float, int]:
+        if job.key in seconds:
+            return (-seconds[job.key], 0)
+        return (-float("inf"), -_code_length(job))
+
+    return sorted(jobs, key=key)
+
+
+def _code_length(job: Any) -> int:
+    cells = getattr(getattr(job, "notebook", None), "cells", None) or []
+    return sum(len(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+
+
+def _past_seconds(app: Any) -> dict[str, float]:
     try:
-        outcomes = zygote.run(jobs, workers=workers, timeout=env.mystnb_config.execution_timeout)
-    finally:
-        _stop_zygote(app)
-    _hand_over(get_cache(str(cache_path)), jobs, outcomes, env)
+        return dict(json.loads((Path(app.outdir).parent / SECONDS_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _remember_seconds(app: Any, seconds: dict[str, float]) -> None:
+    path = Path(app.outdir).parent / SECONDS_FILE
+    merged = {**_past_seconds(app), **{k: round(v, 3) for k, v in seconds.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+#: File (in the build folder's ``.stages``) where a build records the seconds of its stages.
+BUDGET_FILE = Path(".stages") / "sphinx-budget.json"
+
+
+def _budget(app: Any) -> dict[str, Any]:
+    if not hasattr(app, "live_budget"):
+        app.live_budget = {"chapters": {}, "execution_seconds": 0.0, "workers": 0}
+    return app.live_budget
+
+
+def _post_start(app: Any, exception: Exception | None) -> None:
+    """``build-finished`` (first handler): post-processing of the written site starts."""
+    _budget(app)["post_start"] = time.perf_counter()
+
+
+def _post_end(app: Any, exception: Exception | None) -> None:
+    """``build-finished`` (last handler): write the seconds of this build's stages.
+
+    ``{"chapters": {docname: seconds}, "execution_seconds": wall seconds of the forked execution,
+    "workers": n, "post_processing_seconds": seconds of the build-finished handlers}`` into
+    ``<build folder>/.stages/sphinx-budget.json``, for a build driver to print.
+    """
+    budget = dict(_budget(app))
+    budget["post_processing_seconds"] = time.perf_counter() - budget.pop("post_start", time.perf_counter())
+    path = Path(app.outdir).parent / BUDGET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(budget, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _hand_over(cache: Any, jobs: Sequence[Any], outcomes: Sequence[Any], env: Any) -> None:
@@ -334,23 +498,58 @@ def _labelled_bibfiles(app: Any, config: Any) -> None:
     config.bibtex_bibfiles = labelled
 
 
+def _memoize_plugin_lookups() -> None:
+    """Look pybtex's plugins up once per process instead of once per citation.
+
+    sphinxcontrib-bibtex asks pybtex for its style plugins at every citation and bibliography
+    entry, and pybtex answers each time by scanning the metadata of every installed distribution
+    (``importlib.metadata.entry_points``): a few seconds of a cold build of a book with a hundred
+    citations. The installed distributions do not change during a build, so the answer to each
+    ``(group, name)`` is kept; plugins registered at run time (pybtex's ``register_plugin``)
+    are still looked up first, as before.
+    """
+    try:
+        from pybtex import plugin
+    except ImportError:
+        return
+    lookup = getattr(plugin, "entry_points", None)
+    if lookup is None or getattr(lookup, "_live_inputs_cached", False):
+        return
+    found: dict[tuple[str, str], tuple[Any, ...]] = {}
+
+    def entry_points(*, group: str, name: str) -> tuple[Any, ...]:
+        if (group, name) not in found:
+            found[group, name] = tuple(lookup(group=group, name=name))
+        return found[group, name]
+
+    entry_points._live_inputs_cached = True  # type: ignore[attr-defined]
+    plugin.entry_points = entry_points
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Register the extension with Sphinx."""
+    _memoize_plugin_lookups()
     app.add_config_value("live_inputs_fork", True, "", [bool])
     app.add_config_value("live_inputs_workers", 0, "", [int])
     app.add_config_value("live_inputs_preload", [], "", [list, tuple])
+    app.add_config_value("live_inputs_prewarm", [], "", [list, tuple])
+    app.add_config_value("live_inputs_caches", True, "", [bool])
+    app.add_config_value("live_inputs_overlap", True, "", [bool])
     app.add_config_value("bibtex_labelled", True, "env", [bool])
     app.connect("config-inited", _labelled_bibfiles, priority=400)
     app.connect("config-inited", _start_zygote)
     app.connect("builder-inited", _init_env)
     app.connect("env-before-read-docs", _pre_execute)
     app.connect("build-finished", _finish)
+    app.connect("source-read", _await_chapters, priority=1)
     app.connect("source-read", _record)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
+    app.connect("build-finished", _post_start, priority=1)
+    app.connect("build-finished", _post_end, priority=999)
     # The site's self-containment and page metadata (see each module).
     for part in ("analysis.book.mathml", "analysis.book.pagemeta", "analysis.book.themetrim",
-                 "analysis.book.iconfonts"):
+                 "analysis.book.iconfonts", "analysis.book.imagehints"):
         app.setup_extension(part)
     return {"version": "1", "env_version": 1, "parallel_read_safe": True}

@@ -38,7 +38,7 @@ from analysis.engine.heterogeneity import (
 from analysis.engine.intervals import STUDY_CI_METHODS, study_ci
 from analysis.engine.options import choose
 from analysis.engine.results import MetaPropResult, StudyRow
-from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, rma_uni
+from analysis.engine.rma import CI_METHODS, PI_METHODS, UniFit, fit_checked, rma_uni
 from analysis.engine.tau2 import TAU2_METHODS
 
 __all__ = ["CI_CHOICES", "METHODS", "metaprop", "validate_counts"]
@@ -252,7 +252,7 @@ def _result(fit: UniFit, x: IntArray, n: IntArray, labels: tuple[str, ...], yi: 
         tau2_estimator=tau2_estimator or fit.method, total_events=int(x.sum()),
         total_n=int(n.sum()), continuity_correction=float(cc), n_corrected=int(mask.sum()),
         n_harmonic=nh, study_ci=study_ci_method,
-        study_rows=_study_rows(x, n, labels, yi, vi, fit.weights, study_ci_method, fit.level),
+        study_rows=Deferred(_study_rows, x, n, labels, yi, vi, fit.weights, study_ci_method, fit.level),
         notes=tuple(notes), lrt=lrt, lrt_pvalue=lrt_pvalue, version=_version(),
     )
 
@@ -377,7 +377,7 @@ def metaprop(
         return _fit_bayes(x, nn, labs, level=level, tau_prior_scale=tau_prior_scale,
                           mu_prior_sd=10.0 if mu_prior_sd is None else mu_prior_sd, pi=pi, **opts)
     yi, vi = _escalc_checked(x, nn, labs, measure, cc)
-    fit = rma_uni(yi, vi, method, ci, pi, level)
+    fit = fit_checked(yi, vi, method, ci, pi, level)  # options and yi, vi checked above
     notes: list[str] = []
     if ci == "hksj" and fit.se == 0:
         fit = rma_uni(yi, vi, method, "hksj_adhoc", pi, level)

@@ -95,8 +95,9 @@ class MetaPropResult:
     ``method`` after a fallback), ``continuity_correction``, ``n_corrected``,
     ``n_harmonic`` (PFT only), ``study_ci``. ``notes`` lists every fallback and caveat.
     ``studies`` is a fresh :class:`pandas.DataFrame` built from the immutable ``study_rows``
-    on every access. ``tau2_ci`` (Q-profile) is computed on first access and then kept
-    (:class:`analysis.engine.heterogeneity.LazyField`).
+    on every access. ``tau2_ci`` (Q-profile) and ``study_rows`` (the studies' own intervals) are
+    computed on first access and then kept (:class:`analysis.engine.heterogeneity.LazyField`):
+    a fit whose study table is never read does not pay for it.
     """
 
     k: int
@@ -134,7 +135,7 @@ class MetaPropResult:
     n_corrected: int
     n_harmonic: float | None
     study_ci: str
-    study_rows: tuple[StudyRow, ...]
+    study_rows: tuple[StudyRow, ...] = LazyField()  # type: ignore[assignment]  # on first access
     notes: tuple[str, ...] = ()
     lrt: float | None = None
     lrt_pvalue: float | None = None

@@ -42,7 +42,7 @@ from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 from analysis.engine.heterogeneity import LazyField, heterogeneity, raw_field
 from analysis.engine.options import choose
-from analysis.engine.tau2 import TAU2_METHODS, estimate_tau2
+from analysis.engine.tau2 import TAU2_METHODS, estimate_tau2_checked
 
 __all__ = ["CI_METHODS", "PI_METHODS", "UniFit", "rma_uni"]
 
@@ -203,6 +203,13 @@ def rma_uni(
                       choose("pi", pi, PI_METHODS))
     _check_options(method, ci, pi, level)
     y, v = _check_data(yi, vi)
+    return fit_checked(y, v, method, ci, pi, level)
+
+
+def fit_checked(y: FloatArray, v: FloatArray, method: str, ci: str, pi: str, level: float) -> UniFit:
+    """:func:`rma_uni` for options and arrays a caller has already checked (as :func:`rma_uni`
+    checks them: known options, 1-D float arrays of one length, finite, ``v > 0``), so that a
+    front end such as :func:`analysis.engine.metaprop.metaprop` does not check them twice."""
     k, notes = y.size, []
     if k == 1:
         notes.append("k = 1: no pooling; the result is the single study, tau2 = 0 and the "
@@ -210,7 +217,7 @@ def rma_uni(
         if ci != "z":
             notes.append(f"ci = {ci!r} needs k >= 2; the Wald (z) interval is used")
             ci = "z"
-    est = estimate_tau2(y, v, method)
+    est = estimate_tau2_checked(y, v, method)
     if est.note:
         notes.append(est.note)
     if not est.converged:

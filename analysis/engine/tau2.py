@@ -398,6 +398,14 @@ _ESTIMATORS: dict[str, Callable[[npt.ArrayLike, npt.ArrayLike], Tau2Estimate]] =
 }
 
 
+def estimate_tau2_checked(y: FloatArray, v: FloatArray, method: str) -> Tau2Estimate:
+    """:func:`estimate_tau2` for arrays a caller has already checked (1-D floats of one length,
+    finite, ``v > 0``): REML and ML go to the solver without checking them again."""
+    if method in ("REML", "ML") and y.size >= 2:
+        return _fisher_scoring(y, v, _reml_step if method == "REML" else _ml_step, method)
+    return estimate_tau2(y, v, method)
+
+
 def estimate_tau2(yi: npt.ArrayLike, vi: npt.ArrayLike, method: str = "REML") -> Tau2Estimate:
     """Estimate :math:`\\tau^2` with the named estimator.
 

@@ -31,6 +31,7 @@ from analysis.evidence.pipeline import (
     synthesise,
 )
 from analysis.evidence.readers import load_yaml
+from analysis.living.buildcache import cached
 from analysis.living.prisma import flow_versions
 from analysis.living.snapshot import (
     DEV,
@@ -160,7 +161,8 @@ class LivingReview:
 
     @functools.cache  # noqa: B019 - one Review per kernel, cached for its lifetime
     def _synthesis(self, evidence_set: str) -> dict[str, OutcomeSynthesis]:
-        return synthesise(self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set)
+        # computed once per build for every chapter and the snapshot (analysis.living.buildcache)
+        return cached(synthesise, self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set)
 
     @property
     def primary_outcome(self) -> str:

@@ -801,6 +801,8 @@ def test_flow_page_says_why_its_count_differs_from_the_home_page(tmp_path: Path)
     text = Review(root).flow_reconcile_text()
     home = sum(all(s[c] == v for c, v in where.items()) for s in studies.values())
     assert f"The home page counts {home} included studies of the review's own question, the diagram {home - 1}" in text
+
+
 def test_one_change_table_lists_the_plan_then_each_single_change() -> None:
     """A SYNTHETIC panel: the plan's analysis, then the analyses that change one of its choices, in order."""
     nan = float("nan")
@@ -854,3 +856,53 @@ def test_the_review_agreement_is_counted_from_its_log_and_second_tables(rv: Revi
     assert html.count("<tr>") == len(log)
     for code in ("second_only", "not_a_count", "awaiting_data", "risk_of_bias"):
         assert f">{code}<" not in html
+
+
+def test_prewarm_loads_the_review_once_for_every_chapter_folder(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.book import bookkit
+
+    bookkit._review_at.cache_clear()
+    try:
+        assert bookkit.prewarm(str(root)) is True
+        warmed = bookkit.review(str(root))
+        chapter_folder = root / "book"
+        chapter_folder.mkdir(exist_ok=True)
+        monkeypatch.chdir(chapter_folder)  # where a chapter runs
+        assert bookkit.review() is warmed
+        assert bookkit._review_at.cache_info().currsize == 1
+        import analysis.living.review as living_review
+
+        def not_again(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("computed again")
+
+        monkeypatch.setattr(living_review, "cached", not_again)
+        for evidence_set in warmed.plan.evidence_sets:  # computed once, by the prewarm
+            assert warmed.synthesis(evidence_set)
+    finally:
+        bookkit._review_at.cache_clear()
+
+
+def test_prewarm_keeps_nothing_when_computing_the_review_warns(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from analysis.book import bookkit
+
+    def certainty(self: Review) -> None:
+        warnings.warn("a chapter would have shown this", UserWarning, stacklevel=1)
+
+    bookkit._review_at.cache_clear()
+    monkeypatch.setattr(Review, "certainty", certainty)
+    try:
+        assert bookkit.prewarm(str(root)) is False
+        assert bookkit._review_at.cache_info().currsize == 0
+    finally:
+        bookkit._review_at.cache_clear()
+
+
+def test_prewarm_keeps_nothing_when_the_data_fail(tmp_path: Path) -> None:
+    from analysis.book import bookkit
+
+    broken = _copy_review(tmp_path)
+    (broken / "data" / "outcomes.csv").write_text("study_id,outcome\nx,y\n", encoding="utf-8")
+    assert bookkit.prewarm(str(broken)) is False
+    assert bookkit._review_at.cache_info().currsize == 0

@@ -19,6 +19,7 @@ from analysis.book.iconfonts import (
     icon_code_points,
     needed_code_points,
     subset_font,
+    subset_font_cached,
     subset_site,
     used_icon_classes,
 )
@@ -110,3 +111,50 @@ def test_cutting_is_reproducible(tmp_path: Path) -> None:
         outputs.append(font.read_bytes())
         time.sleep(1.1)  # a time stamp in seconds would differ
     assert outputs[0] == outputs[1]
+
+
+def test_a_cached_cut_is_the_bytes_of_a_fresh_cut_and_skips_the_subsetter(tmp_path: Path, monkeypatch) -> None:
+    from analysis.book import iconfonts
+
+    cache, asked = tmp_path / "cache", {0xF002, 0xF0C9}
+    fresh = tmp_path / "fresh.woff2"
+    shutil.copy(_theme_fonts() / "fa-solid-900.woff2", fresh)
+    subset_font(fresh, asked)
+    first, second = tmp_path / "first.woff2", tmp_path / "second.woff2"
+    for font in (first, second):
+        shutil.copy(_theme_fonts() / "fa-solid-900.woff2", font)
+    assert subset_font_cached(first, asked, cache)
+    calls = []
+    monkeypatch.setattr(iconfonts, "subset_font", lambda *a: calls.append(a) or True)
+    assert subset_font_cached(second, asked, cache)
+    assert calls == []
+    assert second.read_bytes() == first.read_bytes() == fresh.read_bytes()
+    other = tmp_path / "other.woff2"  # other code points: another key, the subsetter runs
+    shutil.copy(_theme_fonts() / "fa-solid-900.woff2", other)
+    subset_font_cached(other, {0xF002}, cache)
+    assert len(calls) == 1
+
+
+def test_a_font_left_as_it_is_is_remembered(tmp_path: Path) -> None:
+    font = tmp_path / "fa-brands-400.woff2"
+    shutil.copy(_theme_fonts() / "fa-brands-400.woff2", font)
+    data = font.read_bytes()
+    assert not subset_font_cached(font, {0xF002}, tmp_path / "cache")
+    assert not subset_font_cached(font, {0xF002}, tmp_path / "cache")
+    assert font.read_bytes() == data
+
+
+def test_glyph_rules_of_unused_icons_are_left_out_and_nothing_else_changes() -> None:
+    from analysis.book.iconfonts import trim_icon_rules
+
+    css = ('.fa-lg{font-size:1.25em}.fa-0:before{content:"\\30 "}.fa-github:before{content:"\\f09b"}'
+           '.fa-house::before,.fa-home:before{content:"\\f015"}@media print{.fa-moon:before{content:"\\f186"}}'
+           '.fa-bars:before, .fa-navicon:before { content: "\\f0c9"; }.x:before{content:"\\f002"}')
+    trimmed = trim_icon_rules(css, {"fa-github", "fa-home", "fa-bars", "fa-lg"})
+    assert trimmed == ('.fa-lg{font-size:1.25em}.fa-github:before{content:"\\f09b"}'
+                       '.fa-home:before{content:"\\f015"}@media print{}'
+                       '.fa-bars:before { content: "\\f0c9"; }.x:before{content:"\\f002"}')
+    assert needed_code_points([trimmed], {"fa-github", "fa-home", "fa-bars"}) == needed_code_points(
+        [css], {"fa-github", "fa-home", "fa-bars"})
+    assert trim_icon_rules(css, {"fa-0", "fa-github", "fa-house", "fa-home", "fa-moon", "fa-bars",
+                                 "fa-navicon"}) == css

@@ -206,3 +206,31 @@ def test_figures_do_not_depend_on_what_was_drawn_before(workdir: Path) -> None:
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     alone = (workdir / "alone.svg").read_bytes()
     assert alone == (workdir / "after.svg").read_bytes() == (workdir / "before.svg").read_bytes()
+
+
+def test_prewarm_calls_run_once_before_forking_and_forks_inherit_their_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "warm_mod_nbfork.py").write_text(
+        "import builtins\n"
+        "def warm(argument):\n"
+        "    print('prewarm output is not a cell output')\n"
+        "    builtins._nbfork_warmed = getattr(builtins, '_nbfork_warmed', ()) + (argument,)\n"
+        "def broken(argument):\n"
+        "    raise RuntimeError('a failing prewarm is not fatal')\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    nb = _notebook(["import builtins\nbuiltins._nbfork_warmed"])
+    zygote = nbfork.Zygote.start([], [("warm_mod_nbfork:warm", "project"),
+                                      ("warm_mod_nbfork:broken", "x"), ("no_such_mod:f", "y")])
+    try:
+        outcomes = zygote.run([nbfork.Job(k, nb, tmp_path) for k in ("a", "b")], workers=2)
+    finally:
+        zygote.close()
+    for outcome in outcomes:
+        assert outcome.ok, outcome.error
+        assert [o.get("name") for o in outcome.notebook.cells[0].outputs] == [None]  # no stream
+        assert outcome.notebook.cells[0].outputs[0]["data"]["text/plain"] == "('project',)"
+
+
+def test_prewarm_reports_the_calls_that_failed() -> None:
+    assert nbfork.prewarm([("json:dumps", "x")]) == []
+    assert nbfork.prewarm([("json:loads", "not json"), ("operator:truth", "")]) == ["json:loads", "operator:truth"]

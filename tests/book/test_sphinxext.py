@@ -276,3 +276,30 @@ def test_labelled_bibfiles_points_the_citations_at_a_relabelled_copy(tmp_path: P
     off = SimpleNamespace(bibtex_bibfiles=["refs.bib"], bibtex_labelled=False)
     _labelled_bibfiles(app, off)
     assert off.bibtex_bibfiles == ["refs.bib"]
+
+
+def test_chapters_start_longest_first_and_never_executed_ones_before_all() -> None:
+    from types import SimpleNamespace
+
+    from analysis.book.sphinxext import longest_first
+
+    def job(key: str, code: str = "") -> SimpleNamespace:
+        cells = [{"cell_type": "markdown", "source": "x" * 999}, {"cell_type": "code", "source": code}]
+        return SimpleNamespace(key=key, notebook=SimpleNamespace(cells=cells))
+
+    jobs = [job("a"), job("b"), job("c"), job("new"), job("d"), job("new-long", "x = 1\n" * 50)]
+    order = longest_first(jobs, {"a": 1.0, "b": 12.5, "c": 3.0, "d": 3.0})
+    assert [j.key for j in order] == ["new-long", "new", "b", "c", "d", "a"]
+
+
+def test_pybtex_plugin_look_ups_are_kept_and_give_the_same_plugins() -> None:
+    from pybtex import plugin
+
+    from analysis.book.sphinxext import _memoize_plugin_lookups
+
+    before = plugin.find_plugin("pybtex.style.formatting", "unsrt")
+    _memoize_plugin_lookups()
+    _memoize_plugin_lookups()  # a second setup wraps nothing twice
+    assert getattr(plugin.entry_points, "_live_inputs_cached", False)
+    assert plugin.find_plugin("pybtex.style.formatting", "unsrt") is before
+    assert plugin.find_plugin("pybtex.style.formatting", "plain") is not before
