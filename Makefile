@@ -21,7 +21,7 @@ help:
 	@echo "make site       the versioned website (every release tag and dev) into _build/site"
 	@echo "make release VERSION=YY.MINOR.PATCH TRIGGER='why'   cut a release (see RELEASING.md)"
 	@echo "make bench      build and engine benchmarks;  make simulate   re-run the simulation study"
-	@echo "make bench-lighthouse   Lighthouse scores of the home, results and studies pages (served compressed)"
+	@echo "make bench-lighthouse   Lighthouse scores of the home, results and studies pages (served compressed, 5 runs)"
 
 setup: $(STAMP)
 
@@ -110,7 +110,7 @@ bench: setup
 # Lighthouse 12 (from the npm registry, through npx; needs Node.js, npm and Chromium) on the home, results and
 # studies pages of the built site, served with gzip on 127.0.0.1 (benchmarks/serve_compressed.py).
 bench-lighthouse: book
-	$(BIN)/python benchmarks/bench_lighthouse.py --site _build/html --runs 3
+	$(BIN)/python benchmarks/bench_lighthouse.py --site _build/html --runs 5
 
 # Re-run the simulation study (grid, seed and replicates from data/simulation_plan.yaml) and store its results in
 # results/simulation/ (about 11 minutes with 2 worker processes on a shared 2-core machine, 14 CPU-minutes).
