@@ -11,7 +11,7 @@ where :math:`S` is the number of the second reviewer's records that hold a value
 the log rows of values only the second reviewer recorded, and :math:`D` the log rows of values
 that differ; values only one reviewer recorded are reported beside the rate, not in it
 (percentage agreement before resolution, as the Cochrane Handbook asks reviews to report for
-data collection, :cite:`cochranehandbook2024`).
+data collection) [cochranehandbook2024].
 
 The descriptor declares the comparison on the log's resource (``x-double-extraction``); nothing
 here knows a table by name::
