@@ -406,7 +406,7 @@ def test_results_page_shows_the_robustness_panel_of_every_focus_outcome(book: Bu
 def test_results_page_has_one_figure_per_outcome_with_data(book: Built, review: Any) -> None:
     with_data = [o for o, s in review.synthesis().items() if s.k > 0]
     images = [i for i in book.page("book/results").images() if "forest-review-" in i["src"]]
-    shown = sorted(re.sub(r".*forest-review-(\w+)\.png$", r"\1", i["src"]) for i in images)
+    shown = sorted(re.sub(r".*forest-review-(\w+)\.(?:png|webp)$", r"\1", i["src"]) for i in images)
     assert shown == sorted(with_data)
     assert with_data, "no outcome has data: nothing to check"
 
