@@ -210,6 +210,8 @@ def _inner_text(document: str, element_id: str) -> str:
 def _is_image(body: bytes, content_type: str) -> bool:
     if body.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
         return True
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":  # the lossless WebP copies the pages show
+        return content_type == "image/webp"
     return content_type == "image/svg+xml" and b"<svg" in body[:2000]
 
 
@@ -404,7 +406,7 @@ def _check_images(served: Served, url: str, page: _Collector, required: bool) ->
             continue
         status, body, ctype = served.get(urljoin(url, src))
         assert status == 200, f"{url}: image {src} -> HTTP {status}"
-        assert _is_image(body, ctype), f"{url}: {src} is not a PNG/JPEG/SVG image"
+        assert _is_image(body, ctype), f"{url}: {src} is not a PNG/JPEG/WebP/SVG image"
         assert attrs.get("alt", "").strip(), f"{url}: image {src} has no alt text"
 
 
