@@ -67,6 +67,12 @@ REPORT = {  # the SYNTHETIC paper the counts are read from (reports.csv)
     "citation": "SYNTHETIC: Synthetic F, Tester S. J Synthetic Tests 2026", "doi": "10.0000/synthetic.e2e",
     "url": "https://example.org/synthetic2026", "year": "2026", "notes": "SYNTHETIC report.",
 }
+SCREENING = {  # the SYNTHETIC screening record of the study (every included study has one)
+    "record_id": "r9901", "doi": "10.0000/synthetic.e2e", "url": "https://example.org/synthetic2026",
+    "title": "SYNTHETIC series for the end-to-end test", "year": "2026", "sources": "handsearch",
+    "first_found": "2026-11-25", "last_found": "2026-11-25", "decision": "include",
+    "reason": "SYNTHETIC: eligible", "study_id": KEY,
+}
 PROVENANCE = {
     "confidence": "verified_fulltext", "source": "https://example.org/synthetic2026 (SYNTHETIC)",
     "report_id": f"{KEY}-paper",
@@ -174,8 +180,17 @@ def scaffold_and_fill(root: Path) -> str:
     append_rows(root / "data" / "reports.csv", [REPORT])
     append_rows(root / "data" / "outcomes.csv",
                 [{"study_id": KEY, **PROVENANCE, **o} for o in OUTCOMES])
+    # the second reviewer's independent record of the same counts (they agree) and the study's screening record
+    append_rows(root / "data" / "second_extraction" / "outcomes.csv",
+                [{"study_id": KEY, **o, "confidence": PROVENANCE["confidence"], "source": PROVENANCE["source"],
+                  "timepoint": PROVENANCE["timepoint"], "extracted_by": PROVENANCE["checked_by"],
+                  "extracted_on": PROVENANCE["checked_on"], "round": "1"} for o in OUTCOMES])
+    append_rows(root / "data" / "screening.csv", [SCREENING])
+    rob_columns = len(next(csv.reader([(root / "data" / "risk_of_bias.csv").read_text(encoding="utf-8")
+                                        .splitlines()[0]])))
     template = [line for line in done.stdout.splitlines()
-                if line.startswith(f"{KEY},") and line.count(",") == 6]
+                if line.startswith(f"{KEY},") and len(cells := next(csv.reader([line]))) == rob_columns
+                and cells[1] and cells[2]]  # a study id, a tool and an item: a risk-of-bias row
     rob = []
     for line in template:  # the risk-of-bias template printed by add-study
         study_id, tool, item, *_ = next(csv.reader([line]))
