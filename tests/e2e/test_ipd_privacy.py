@@ -232,11 +232,39 @@ def _include_the_study(data: Path, n_patients: int) -> None:
         writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    with (data / "risk_of_bias.csv").open("a", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+    rob = data / "risk_of_bias.csv"
+    with rob.open(encoding="utf-8", newline="") as handle:
+        rob_fields = next(csv.reader(handle))
+    with rob.open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=rob_fields, lineterminator="\n", restval="")
         for item in range(1, 11):
-            writer.writerow([STUDY, "jbi_case_series", f"Q{item}", "unclear",
-                             "SYNTHETIC judgement for the test build", "test-suite", "2026-12-04"])
+            writer.writerow({"study_id": STUDY, "tool": "jbi_case_series", "item": f"Q{item}", "judgement": "unclear",
+                             "support": "SYNTHETIC judgement for the test build", "assessed_by": "test-suite",
+                             "assessed_on": "2026-12-04", "checked_by": "extractor-2", "checked_on": "2026-12-07"})
+    # the second reviewer's judgements of this study (all unclear) now meet a first judgement: the log says so
+    log = data / "extraction_disagreements.csv"
+    with log.open(encoding="utf-8", newline="") as handle:
+        log_fields = next(csv.reader(handle))
+    with log.open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=log_fields, lineterminator="\n", restval="")
+        for item in range(1, 11):
+            writer.writerow({"disagreement_id": f"x99{item:02d}", "table": "risk_of_bias", "round": "1",
+                             "study_id": STUDY, "outcome_or_item": f"Q{item}", "kind": "second_only",
+                             "second_value": "unclear", "resolution": "second", "resolved_value": "unclear",
+                             "reason": "SYNTHETIC: the test build's first judgement agrees",
+                             "resolved_by": "test-suite", "resolved_on": "2026-12-07"})
+    # an included study needs an included screening record: the investigators' data make its report retrievable
+    screening = data / "screening.csv"
+    with screening.open(encoding="utf-8", newline="") as handle:
+        records = list(csv.DictReader(handle))
+        record_fields = list(records[0])
+    for record in records:
+        if record["study_id"] == STUDY:
+            record.update(decision="include", reason_code="", reason="SYNTHETIC: data from the investigators")
+    with screening.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=record_fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
 
 
 def build_with_private_file(folder: Path, fixture: Path) -> Built:
