@@ -60,6 +60,9 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _git(repo, "config", "user.email", "t@example.org")
     rel.release(repo, "26.0.0", "first version", dt.date(2026, 12, 1))
     _set_count(repo / "data" / "outcomes.csv", "li2023", "agvhd", 4)
+    with (repo / "data" / "extraction_disagreements.csv").open("a", encoding="utf-8") as log:  # the correction, logged
+        log.write("x9801,outcomes,1,li2023,agvhd,,disagreement,4/5,5/5,first,4/5,"
+                  "SYNTHETIC correction for the test only,tester,2026-12-02\n")
     _note(repo, "Li 2023, acute GVHD corrected (synthetic, test only)")
     _git(repo, "commit", "-qam", "correct one count")
     first = (repo / "results" / "26.0.0.json").read_bytes()
