@@ -388,7 +388,12 @@ def test_broken_contribution_fails_with_one_line_messages(evidence: Path) -> Non
     line = {k: record_lines(outcomes)[i] for k, i in index.items()}
     rows[index["neutrophil_recovery"]]["events"] = "25"  # more events than patients (18)
     rows[index["haematological_recovery"]]["outcome"] = "neutrophil_engraftment"
+    for i in index.values():  # a first extraction not yet checked by the second reviewer
+        rows[i].update(checked_by="", checked_on="")
     write_table(outcomes, rows, list(rows[0]))
+    second = evidence / "data" / "second_extraction" / "outcomes.csv"
+    kept = [r for r in read_table(second) if r["study_id"] != KEY]
+    write_table(second, kept, list(read_table(second)[0]))
     studies = evidence / "data" / "studies.csv"
     table = read_table(studies)
     table[-1]["bibkey"] = "synthmissing2026"  # no such BibTeX entry
