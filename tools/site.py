@@ -332,13 +332,12 @@ def publish(html_dir: Path, folder: Path, version: Version, snapshot: Path | Non
 
 
 def switcher_entries(releases: Sequence[str], baseurl: str, dev: bool) -> list[dict[str, Any]]:
-    """pydata-sphinx-theme switcher entries: dev first, then releases newest first.
+    """pydata-sphinx-theme switcher entries: releases newest first, then the development version.
 
-    The newest release is marked ``preferred`` and named "<version> (latest)".
+    The newest release is marked ``preferred`` and named "<version> (latest)"; a reader sees the
+    version to cite first and the unreleased working tree last.
     """
     entries: list[dict[str, Any]] = []
-    if dev:
-        entries.append({"name": "dev", "version": DEV, "url": join_url(baseurl, DEV) + "/"})
     ordered = sorted(releases, key=parse_version, reverse=True)
     for i, name in enumerate(ordered):
         entry: dict[str, Any] = {"version": name, "url": join_url(baseurl, name) + "/"}
@@ -346,6 +345,8 @@ def switcher_entries(releases: Sequence[str], baseurl: str, dev: bool) -> list[d
         if i == 0:
             entry["preferred"] = True
         entries.append(entry)
+    if dev:
+        entries.append({"name": "dev", "version": DEV, "url": join_url(baseurl, DEV) + "/"})
     return entries
 
 

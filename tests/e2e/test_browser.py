@@ -307,7 +307,7 @@ def _versions(served: Served) -> list[str]:
 
 def test_switcher_json_is_served_and_lists_release_and_dev(real_site: Served) -> None:
     version = (ROOT / "VERSION").read_text().strip()
-    assert _versions(real_site) == ["dev", version]
+    assert _versions(real_site) == [version, "dev"]  # the release to cite first, dev after it
 
 
 def test_root_redirects_to_latest_release_home(real_site: Served, tmp_path: Path) -> None:
@@ -447,7 +447,7 @@ def test_old_release_shows_the_old_version_banner(synthetic_site: Served, tmp_pa
     banner = _inner_text(old, "bd-header-version-warning")
     assert "This is documentation for an old version (26.0.0)" in banner
     assert "Switch to stable version" in banner
-    _check_switcher_menu(parse(old), ["dev", "26.1.0", "26.0.0"])
+    _check_switcher_menu(parse(old), ["26.1.0", "26.0.0", "dev"])
 
 
 def test_latest_release_has_no_banner(synthetic_site: Served, tmp_path: Path) -> None:

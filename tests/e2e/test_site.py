@@ -333,9 +333,9 @@ def test_versioned_site_two_releases_and_dev(repo: Path) -> None:
     # the switcher lists all three; the latest release is preferred
     entries = json.loads((out / "switcher.json").read_text())
     assert [(e["version"], e["url"], e.get("preferred", False)) for e in entries] == [
-        ("dev", "/review/dev/", False),
         ("26.1.0", "/review/26.1.0/", True),
         ("26.0.0", "/review/26.0.0/", False),
+        ("dev", "/review/dev/", False),
     ]
     # each version shows its own data and its own version
     for version, value in (("26.0.0", "111"), ("26.1.0", "222"), ("dev", "333")):
