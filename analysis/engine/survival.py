@@ -166,18 +166,26 @@ def kaplan_meier(
 def _check_inputs(
     time: ArrayLike, event: ArrayLike, level: float, conf_type: str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    return _checked("kaplan_meier", time, event, "event", (0.0, 1.0), "0 or 1", level, conf_type)
+
+
+def _checked(
+    who: str, time: ArrayLike, codes: ArrayLike, name: str, allowed: tuple[float, ...], words: str,
+    level: float, conf_type: str,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``time`` and the event ``codes`` as flat float arrays, or a ValueError naming the first bad value."""
     t = np.asarray(time, dtype=float).ravel()
-    d = np.asarray(event, dtype=float).ravel()
+    d = np.asarray(codes, dtype=float).ravel()
     if t.size == 0:
-        raise ValueError("kaplan_meier needs at least one patient")
+        raise ValueError(f"{who} needs at least one patient")
     if t.size != d.size:
-        raise ValueError(f"time has {t.size} values but event has {d.size}")
+        raise ValueError(f"time has {t.size} values but {name} has {d.size}")
     if not np.all(np.isfinite(t)) or np.any(t < 0):
         bad = int(np.flatnonzero(~np.isfinite(t) | (t < 0))[0])
         raise ValueError(f"time must be finite and non-negative (position {bad}: {t[bad]})")
-    if not np.all(np.isin(d, (0.0, 1.0))):
-        bad = int(np.flatnonzero(~np.isin(d, (0.0, 1.0)))[0])
-        raise ValueError(f"event must be 0 or 1 (position {bad}: {d[bad]})")
+    if not np.all(np.isin(d, allowed)):
+        bad = int(np.flatnonzero(~np.isin(d, allowed))[0])
+        raise ValueError(f"{name} must be {words} (position {bad}: {d[bad]})")
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
     if conf_type not in ("log", "log-log", "plain"):
@@ -400,23 +408,8 @@ def aalen_johansen(
 def _check_competing(
     time: ArrayLike, status: ArrayLike, level: float, conf_type: str
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    t = np.asarray(time, dtype=float).ravel()
-    code = np.asarray(status, dtype=float).ravel()
-    if t.size == 0:
-        raise ValueError("aalen_johansen needs at least one patient")
-    if t.size != code.size:
-        raise ValueError(f"time has {t.size} values but status has {code.size}")
-    if not np.all(np.isfinite(t)) or np.any(t < 0):
-        bad = int(np.flatnonzero(~np.isfinite(t) | (t < 0))[0])
-        raise ValueError(f"time must be finite and non-negative (position {bad}: {t[bad]})")
-    if not np.all(np.isin(code, (0.0, 1.0, 2.0))):
-        bad = int(np.flatnonzero(~np.isin(code, (0.0, 1.0, 2.0)))[0])
-        raise ValueError(f"status must be 0 (censored), 1 (event) or 2 (competing event) "
-                         f"(position {bad}: {code[bad]})")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
-    if conf_type not in ("log", "log-log", "plain"):
-        raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
+    t, code = _checked("aalen_johansen", time, status, "status", (0.0, 1.0, 2.0),
+                       "0 (censored), 1 (event) or 2 (competing event)", level, conf_type)
     return t, code.astype(np.int64)
 
 
