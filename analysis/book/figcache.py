@@ -27,7 +27,6 @@ re-executed for another reason does not refit it, and a cold build fits it once.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -39,6 +38,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from analysis.living.buildcache import code_digest
+from analysis.living.buildcache import package_dir as _package_dir
 
 __all__ = ["Plot", "cached_save", "cached_value", "code_digest", "plot_key", "trim", "value_key"]
 
@@ -57,24 +59,6 @@ class Plot:
     def draw(self) -> Any:
         """Draw the figure (the only step that costs)."""
         return self.function(*self.args, **dict(self.kwargs))
-
-
-@functools.cache
-def code_digest(package_dir: str) -> str:
-    """SHA-256 of the names and contents of every ``.py`` file under ``package_dir``."""
-    digest = hashlib.sha256()
-    root = Path(package_dir)
-    for path in sorted(root.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _package_dir(function: Callable[..., Any]) -> str | None:
-    top = sys.modules.get(function.__module__.split(".")[0])
-    path = getattr(top, "__file__", None)
-    return str(Path(path).parent) if path else None
 
 
 def _versions() -> str:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["CACHE_ENV", "cache_key", "cached", "trim"]
+__all__ = ["CACHE_ENV", "cache_key", "cached", "code_digest", "package_dir", "trim"]
 
 #: Environment variable naming the cache folder of the current build.
 CACHE_ENV = "LIVE_INPUTS_BUILD_CACHE"
@@ -44,7 +44,8 @@ T = TypeVar("T")
 
 
 @functools.cache
-def _code_digest(package_dir: str) -> str:
+def code_digest(package_dir: str) -> str:
+    """SHA-256 of the names and contents of every ``.py`` file under ``package_dir``."""
     digest = hashlib.sha256()
     root = Path(package_dir)
     for path in sorted(root.rglob("*.py")):
@@ -53,7 +54,8 @@ def _code_digest(package_dir: str) -> str:
     return digest.hexdigest()
 
 
-def _package_dir(function: Callable[..., Any]) -> str | None:
+def package_dir(function: Callable[..., Any]) -> str | None:
+    """The folder of the top-level package ``function`` belongs to (None when it has no file)."""
     top = sys.modules.get(function.__module__.split(".")[0])
     path = getattr(top, "__file__", None)
     return str(Path(path).parent) if path else None
@@ -69,7 +71,7 @@ def _versions() -> str:
 
 def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """The key of ``function(*args, **kwargs)`` (see the module docstring); None when it has none."""
-    package = _package_dir(function)
+    package = package_dir(function)
     if package is None:
         return None
     try:
@@ -78,7 +80,7 @@ def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
         return None
     digest = hashlib.sha256()
     for part in (f"{function.__module__}.{function.__qualname__}".encode(),
-                 _code_digest(package).encode(), data, _versions().encode()):
+                 code_digest(package).encode(), data, _versions().encode()):
         digest.update(len(part).to_bytes(8, "little") + part)
     return digest.hexdigest()
 

@@ -91,7 +91,7 @@ def test_a_change_to_the_code_of_the_package_changes_the_key(tmp_path: Path,
     before = cache_key(calc.twice, (3,), {})
     assert before == cache_key(calc.twice, (3,), {})
     (package / "other.py").write_text("VALUE = 2\n")  # another module of the same package
-    buildcache._code_digest.cache_clear()
+    buildcache.code_digest.cache_clear()
     assert cache_key(calc.twice, (3,), {}) != before
     del sys.modules["pkgx.calc"], sys.modules["pkgx"]
 
