@@ -58,6 +58,8 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "project copy")
     _git(repo, "config", "user.name", "t")
     _git(repo, "config", "user.email", "t@example.org")
+    _note(repo, "first version (synthetic, test only)")  # the copy's Unreleased section may be empty
+    _git(repo, "commit", "-qam", "describe the first version")
     rel.release(repo, "26.0.0", "first version", dt.date(2026, 12, 1))
     _set_count(repo / "data" / "outcomes.csv", "li2023", "agvhd", 4)
     with (repo / "data" / "extraction_disagreements.csv").open("a", encoding="utf-8") as log:  # the correction, logged
