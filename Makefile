@@ -100,7 +100,7 @@ release: setup
 	$(BIN)/python -m tools.release release "$(VERSION)" --trigger "$(TRIGGER)"
 
 # ---- performance (issue 8): see benchmarks/README.md ---------------------------------------------
-.PHONY: bench bench-lighthouse simulate
+.PHONY: bench bench-lighthouse simulate simulate-confirmation
 
 # Build and engine benchmarks (not part of the test suite); needs R with metafor for the engine part.
 bench: setup
@@ -116,3 +116,8 @@ bench-lighthouse: book
 # results/simulation/ (about 11 minutes with 2 worker processes on a shared 2-core machine, 14 CPU-minutes).
 simulate: setup
 	$(BIN)/python -m tools.simulate --out results/simulation --workers 2
+
+# The confirmation run of the plan's rule (data/simulation_plan.yaml, section confirmation) into
+# results/simulation/confirmation (about 10 minutes with 2 worker processes).
+simulate-confirmation: setup
+	$(BIN)/python -m tools.simulate --out results/simulation --workers 2 --confirmation

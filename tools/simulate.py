@@ -3,7 +3,11 @@
 Usage (what ``make simulate`` runs)::
 
     python -m tools.simulate [--out results/simulation] [--plan data/simulation_plan.yaml]
-                             [--workers 2]
+                             [--workers 2] [--confirmation]
+
+``--confirmation`` runs the plan's ``confirmation`` section instead (its own grid, study sizes,
+seed, replicates and reported-only methods; the plan's candidates) into
+``results/simulation/confirmation`` (``make simulate-confirmation``), without the check grid.
 
 The grid, seed and replicates come from the simulation plan (``data/simulation_plan.yaml``), which
 also holds the rule that chooses the review's primary method from these results
@@ -110,6 +114,24 @@ def run_grid(grid: Sequence[Scenario], replicates: int, seed: int,
     return pd.DataFrame([row for i in range(len(jobs)) for row in parts[i]])
 
 
+def confirmation_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan of the confirmation run: the plan's candidates, level and rule with the
+    ``confirmation`` section's grids, study sizes, seed, replicates, reported-only methods and
+    relevant box (a :class:`ValueError` when the plan has no such section)."""
+    conf = plan.get("confirmation")
+    if not isinstance(conf, dict):
+        raise ValueError("simulation plan: no 'confirmation' section")
+    keys = ("grids", "n_min", "n_max", "replicates", "seed")
+    missing = [k for k in keys if k not in conf]
+    if missing:
+        raise ValueError(f"simulation plan: confirmation lacks {', '.join(missing)}")
+    out = {k: v for k, v in plan.items() if k != "confirmation"}
+    out.update({k: conf[k] for k in keys})
+    out["reported_only"] = list(conf.get("reported_only", []))
+    out["relevant"] = conf.get("relevant", plan["relevant"])
+    return out
+
+
 def plan_methods(plan: dict[str, Any]) -> tuple[str, ...]:
     """The methods the plan simulates (its candidates and reported-only methods), in the order
     of :data:`analysis.engine.simulation.METHODS`."""
@@ -171,8 +193,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--check-only", action="store_true",
                         help="only the tiny check grid (seconds), not the study")
+    parser.add_argument("--confirmation", action="store_true",
+                        help="the plan's confirmation run, into <out>/confirmation")
     args = parser.parse_args(argv)
     plan = load_yaml(args.plan)
+    if args.confirmation:
+        conf = confirmation_plan(plan)
+        grid, seed, reps = plan_grid(conf), int(conf["seed"]), int(conf["replicates"])
+        methods, out = plan_methods(conf), args.out / "confirmation"
+        print(f"==> confirmation run: {len(grid)} scenarios x {reps} replicates x "
+              f"{len(methods)} methods, seed {seed}, {args.workers} workers", flush=True)
+        rec = write_study(out, grid, reps, seed, methods, args.workers, progress=True)
+        print(f"    done in {rec['run_time_seconds']:.1f} s -> {out / 'summary.csv'}")
+        return 0
     grid, seed, reps = plan_grid(plan), int(plan["seed"]), int(plan["replicates"])
     methods = plan_methods(plan)
     if not args.check_only:

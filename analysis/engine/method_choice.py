@@ -4,18 +4,27 @@ The rule (its settings come from the review's simulation plan, a mapping with th
 ``candidates``, ``relevant``, ``level`` and ``rule``) is applied in steps to the candidate
 methods, on the rows of a simulation summary (:data:`analysis.engine.simulation.SUMMARY_COLUMNS`;
 a scenario is identified by ``k``, ``proportion``, ``tau`` and, when present, ``mechanism`` and
-``param``):
+``param``). Step 1 is one of two coverage gates, ``rule["gate"]``:
 
-1. **Two-sided coverage gate** over the :math:`S` relevant scenarios. With
-   :math:`\mathrm{MCSE}_0 = \sqrt{c_0(1-c_0)/R}` the Monte Carlo SE of a coverage *at the nominal
-   level* :math:`c_0` ([burton2006], [morris2019]) and
-   :math:`z = \Phi^{-1}\{1 - \alpha_F/(2S)\}` (Bonferroni over the scenarios, two-sided, so that a
-   method whose coverage is exactly nominal everywhere leaves the band anywhere with probability
-   at most :math:`\alpha_F`, ``family_alpha``), the band is :math:`c_0 \pm z\,\mathrm{MCSE}_0`.
-   A candidate passes when (a) its coverage lies below the band in no relevant scenario, and (b)
-   it lies within the band in at least ``min_within`` of the scenarios where nominal coverage is
-   reachable (at least one candidate not above the band). If nobody passes, the candidates that
-   meet (a) go on; if nobody meets (a), those with the fewest scenarios below the band.
+1. **Coverage gate.** Both gates use :math:`\mathrm{MCSE}_0 = \sqrt{c_0(1-c_0)/R}`, the Monte
+   Carlo SE of a coverage *at the nominal level* :math:`c_0` with :math:`R` replicates
+   ([burton2006], [morris2019]), so that a method covering 100 % is not given an MCSE of 0.
+
+   * ``"mean_coverage"``: the candidate's coverage averaged over the :math:`S` relevant
+     scenarios must lie in Bradley's liberal band :math:`c_0 \pm (1-c_0)/2` ([bradley1978]:
+     92.5 % to 97.5 % at 95 %), each limit widened by :math:`z_m\,\mathrm{MCSE}_0/\sqrt{S}`
+     (``mean_z``; the MCSE of a mean of :math:`S` independent coverages at the nominal level).
+     Two-sided: an interval that covers needlessly often is as much outside as one that covers
+     too rarely. If nobody passes, those nearest the band go on.
+   * ``"per_scenario"`` (the default): with :math:`z = \Phi^{-1}\{1 - \alpha_F/(2S)\}`
+     (Bonferroni, two-sided, ``family_alpha``) the band is :math:`c_0 \pm z\,\mathrm{MCSE}_0`.
+     A candidate passes when (a) its coverage lies below the band in no relevant scenario, and
+     (b) within it in at least ``min_within`` of the scenarios where nominal coverage is
+     reachable (at least one candidate not above the band). If nobody passes, the candidates
+     that meet (a) go on; if nobody meets (a), those with the fewest scenarios below the band.
+
+   Whichever gate decides, the per-scenario band (``family_alpha``) is reported for every
+   candidate: scenarios below, within and above it, and the lowest and mean coverage.
 2. **Interval score** ([gneiting2007]): the smallest mean over the relevant scenarios wins.
 3. An exact tie goes to the candidate listed first.
 
@@ -35,7 +44,7 @@ from scipy import stats
 from analysis.engine.simulation import check_summary
 
 __all__ = ["SCENARIO_KEYS", "MethodChoice", "Step", "choice_text", "choose_method", "in_box",
-           "rule_text"]
+           "mean_band", "rule_text"]
 
 #: Columns that identify a scenario (those present in a summary are used).
 SCENARIO_KEYS: tuple[str, ...] = ("mechanism", "param", "k", "proportion", "tau")
@@ -72,7 +81,9 @@ class MethodChoice:
 
     ``band`` is the coverage band, ``z`` its multiplier of ``mcse0`` (the Monte Carlo SE at the
     nominal level), ``relevant_scenarios`` the number S of scenarios judged and
-    ``reachable_scenarios`` those where at least one candidate was not above the band.
+    ``reachable_scenarios`` those where at least one candidate was not above the band. ``gate`` is
+    the kind of step 1 (``"per_scenario"`` or ``"mean_coverage"``) and ``mean_band`` the band of
+    the mean coverage when it is ``"mean_coverage"`` (:func:`mean_band`).
     """
 
     chosen: str
@@ -82,6 +93,8 @@ class MethodChoice:
     z: float
     mcse0: float
     reachable_scenarios: int
+    gate: str = "per_scenario"
+    mean_band: tuple[float, float] | None = None
 
 
 def in_box(summary: Any, box: Mapping[str, Sequence[float]]) -> Any:
@@ -134,12 +147,42 @@ def _gate(cov: Any, lo: float, hi: float, cands: list[str],
         kept = tuple(c for c in cands if n_below[c] == fewest)
         note = ("every candidate was below the band somewhere; those below it in the fewest "
                 "scenarios went on")
-    details = {"within": {c: float(v) for c, v in n_within.items()},
+    details = {"below": {c: float(v) for c, v in n_below.items()},
+               "within": {c: float(v) for c, v in n_within.items()},
                "above": {c: float(v) for c, v in n_above.items()},
                "min_coverage": {c: float(cov[c].min()) for c in cands},
                "mean_coverage": {c: float(cov[c].mean()) for c in cands}}
     step = Step("coverage gate", {c: float(v) for c, v in n_below.items()}, kept, note, details)
     return step, n_reach
+
+
+def mean_band(level: float, mcse0: float, scenarios: int, z: float) -> tuple[float, float]:
+    r"""Bradley's liberal band for a mean coverage, widened by its Monte Carlo error.
+
+    :math:`c_0 \pm \{(1 - c_0)/2 + z\,\mathrm{MCSE}_0/\sqrt{S}\}`: the liberal criterion of
+    [bradley1978] (an error rate within half of its nominal value either way; 92.5 % to 97.5 % for
+    a 95 % interval) plus ``z`` Monte Carlo SEs of a mean of ``scenarios`` independent coverages
+    at the nominal level.
+    """
+    if scenarios < 1:
+        raise ValueError("mean_band: at least one scenario is needed")
+    half = (1 - level) / 2 + z * mcse0 / math.sqrt(scenarios)
+    return level - half, level + half
+
+
+def _mean_gate(cov: Any, band: tuple[float, float], per_scenario: Step) -> Step:
+    """Step 1 of the ``mean_coverage`` gate: mean coverage inside ``band``; else the nearest."""
+    lo, hi = band
+    means = {c: float(cov[c].mean()) for c in per_scenario.values}
+    dist = {c: max(lo - m, m - hi, 0.0) for c, m in means.items()}
+    kept = tuple(c for c in means if dist[c] == 0.0)
+    note = ""
+    if not kept:
+        nearest = min(dist.values())
+        kept = tuple(c for c in means if dist[c] <= nearest + 1e-12)
+        note = "no candidate's mean coverage lay within the band; the nearest went on"
+    details = {**per_scenario.details, "distance": dist}
+    return Step("coverage gate", means, kept, note, details)
 
 
 def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
@@ -171,7 +214,15 @@ def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
     mcse0 = math.sqrt(level * (1 - level) / float(rel["replicates"].min()))
     z = band_multiplier(n_rel, float(rule["family_alpha"]))
     lo, hi = level - z * mcse0, level + z * mcse0
-    gate, n_reach = _gate(cov, lo, hi, cands, float(rule["min_within"]))
+    gate, n_reach = _gate(cov, lo, hi, cands, float(rule.get("min_within", 0.5)))
+    kind = str(rule.get("gate", "per_scenario"))
+    mband: tuple[float, float] | None = None
+    if kind == "mean_coverage":
+        mband = mean_band(level, mcse0, n_rel, float(rule.get("mean_z", 1.96)))
+        gate = _mean_gate(cov, mband, gate)
+    elif kind != "per_scenario":
+        raise ValueError(f"simulation plan: rule.gate is {kind!r}; expected 'per_scenario' or "
+                         "'mean_coverage'")
     steps = [gate]
     sub = rel[rel["method"].isin(gate.kept)].groupby("method")
     scores = {c: float(sub.get_group(c)["interval_score"].mean()) for c in gate.kept}
@@ -185,7 +236,7 @@ def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
                                "mean_coverage": {c: gate.details["mean_coverage"][c] for c in gate.kept}}))
     if len(kept) > 1:
         steps.append(Step("tie-break", {}, kept[:1], "the candidate listed first"))
-    return MethodChoice(kept[0], tuple(steps), n_rel, (lo, hi), z, mcse0, n_reach)
+    return MethodChoice(kept[0], tuple(steps), n_rel, (lo, hi), z, mcse0, n_reach, kind, mband)
 
 
 def _box_text(box: Mapping[str, Sequence[float]]) -> str:
@@ -210,9 +261,34 @@ def rule_text(plan: Mapping[str, Any], labels: Mapping[str, str] | None = None,
                 f"to {100 * (lv + z * se0):.1f} %")
     else:
         band = "S the number of relevant scenarios"
+    head = [f"Candidates: {cands}.",
+            f"Scenarios judged (relevant): {_box_text(plan['relevant'])}, every data-generating mechanism."]
+    tail = [
+        ("2. Interval score (width plus 2/alpha times the distance by which the interval misses the "
+         "truth): the smallest mean over the relevant scenarios wins. Bias is reported, not used to "
+         "choose."),
+        "3. An exact tie goes to the candidate listed first.",
+    ]
+    if str(r.get("gate", "per_scenario")) == "mean_coverage":
+        zm = float(r.get("mean_z", 1.96))
+        if scenarios:
+            lo, hi = mean_band(lv, se0, scenarios, zm)
+            band = f"; with S = {scenarios} scenarios the band is {100 * lo:.2f} % to {100 * hi:.2f} %"
+        else:
+            band = ", S the number of relevant scenarios"
+        gate = (f"1. Two-sided coverage gate on the mean coverage over the relevant scenarios. Band: "
+                f"{100 * lv:g} % plus or minus half of the nominal error rate ({100 * (1 - lv) / 2:g} "
+                f"points; Bradley's liberal criterion), each limit widened by {zm:g} Monte Carlo SEs of "
+                f"a mean of S coverages at the nominal level (sqrt({lv:g} x {1 - lv:g} / {reps}) / "
+                f"sqrt(S)){band}. A candidate passes when its mean coverage lies within the band: "
+                "below it the intervals are too narrow, above it needlessly wide. If nobody passes, "
+                "the candidates nearest the band go on. Reported for every candidate, not used to "
+                f"choose: the scenarios in which its coverage lies below, within and above the "
+                f"per-scenario band (Bonferroni over the scenarios, family alpha {alpha:g}) and its "
+                "lowest coverage.")
+        return [*head, gate, *tail]
     return [
-        f"Candidates: {cands}.",
-        f"Scenarios judged (relevant): {_box_text(plan['relevant'])}, every data-generating mechanism.",
+        *head,
         (f"1. Two-sided coverage gate. Band: {100 * lv:g} % plus or minus z Monte Carlo SEs taken at "
          f"the nominal level (MCSE = sqrt({lv:g} x {1 - lv:g} / {reps}) = {100 * se0:.2f} points), with "
          f"z the normal quantile 1 - {alpha:g} / (2 S) ({band}): a method with exactly nominal "
@@ -222,10 +298,7 @@ def rule_text(plan: Mapping[str, Any], labels: Mapping[str, str] | None = None,
          "coverage is reachable (at least one candidate not above the band). If nobody passes, the "
          "candidates never below the band go on; if there are none, those below it in the fewest "
          "scenarios."),
-        ("2. Interval score (width plus 2/alpha times the distance by which the interval misses the "
-         "truth): the smallest mean over the relevant scenarios wins. Bias is reported, not used to "
-         "choose."),
-        "3. An exact tie goes to the candidate listed first.",
+        *tail,
     ]
 
 
@@ -241,7 +314,16 @@ def choice_text(choice: MethodChoice, labels: Mapping[str, str] | None = None) -
     for step in choice.steps:
         note = f" ({step.note})" if step.note else ""
         went = "; ".join(nm(m) for m in step.kept)
-        if step.name == "coverage gate":
+        if step.name == "coverage gate" and choice.gate == "mean_coverage" and choice.mean_band:
+            d, (lo, hi) = step.details, choice.mean_band
+            vals = "; ".join(
+                f"{nm(m)}: mean coverage {100 * v:.1f} % (lowest {100 * d['min_coverage'][m]:.1f} %, "
+                f"below the per-scenario band in {int(d['below'][m])} of {n})"
+                for m, v in step.values.items())
+            verb = "Went on" if step.note else "Passed"
+            out.append(f"Coverage gate (mean coverage within {100 * lo:.2f} % to {100 * hi:.2f} %): "
+                       f"{vals}. {verb}: {went}{note}.")
+        elif step.name == "coverage gate":
             d = step.details
             vals = "; ".join(
                 f"{nm(m)}: below the band in {int(v)} of {n}, within it in {int(d['within'][m])} of "

@@ -153,8 +153,14 @@ def test_review_plan_names_known_methods_and_a_complete_rule() -> None:
     plan = load_yaml(simulate.PLAN)
     assert set(plan["candidates"]) <= set(METHODS)
     assert set(plan["reported_only"]) <= set(METHODS)
-    assert set(RULE) == set(plan["rule"])
+    assert set(plan["rule"]) == set(RULE) | {"gate", "mean_z"}
+    assert plan["rule"]["gate"] == "mean_coverage" and plan["rule"]["mean_z"] == 1.96
     assert plan["rule"]["family_alpha"] == 0.05 and plan["level"] == 0.95
+    conf = simulate.confirmation_plan(plan)
+    assert conf["seed"] != plan["seed"] and conf["candidates"] == plan["candidates"]
+    assert set(conf["reported_only"]) <= set(METHODS)
+    # no scenario of the confirmation run is a scenario of the grid
+    assert not set(simulate.plan_grid(conf)) & set(simulate.plan_grid(plan))
 
 
 # ----------------------------------------------------------------- the plan's primary, held out
@@ -236,3 +242,53 @@ def test_plan_primary_scores_near_the_best_covering_candidate(k, p, mechanism, p
     """Mean interval score within 25 % of the best candidate that covers at least as required."""
     _, score, covering, _ = _held_out(k, p, mechanism, param, tau)
     assert score <= 1.25 * min(covering), (score, covering)
+
+
+# --------------------------------------------------------------------------- mean-coverage gate
+
+MEAN_PLAN = {**PLAN, "rule": {**RULE, "gate": "mean_coverage", "mean_z": 1.96}}
+#: Bradley's band 0.925 to 0.975, widened by 1.96 x 0.00689 / sqrt(4) = 0.00675 each way.
+MEAN_LO, MEAN_HI = 0.925 - 1.96 * math.sqrt(0.95 * 0.05 / 1000) / 2, 0.975 + 1.96 * math.sqrt(0.95 * 0.05 / 1000) / 2
+
+
+def test_mean_band_is_bradley_widened_by_the_mcse_of_a_mean() -> None:
+    from analysis.engine.method_choice import mean_band
+
+    assert mean_band(0.95, math.sqrt(0.95 * 0.05 / 1000), 4, 1.96) == pytest.approx((MEAN_LO, MEAN_HI))
+    assert mean_band(0.9, 0.01, 1, 0.0) == pytest.approx((0.85, 0.95))  # 90 % +/- 5 points
+    with pytest.raises(ValueError, match="at least one scenario"):
+        mean_band(0.95, 0.01, 0, 1.96)
+
+
+def test_mean_gate_is_two_sided_and_the_interval_score_then_chooses() -> None:
+    # A too wide (mean 0.99), B adequate but wider, C adequate and narrowest: C wins on score.
+    # C is below the per-scenario band in one scenario (0.90): reported, not used to choose.
+    s = _summary({"A": [0.99] * 5, "B": [0.95] * 5, "C": [0.96, 0.90, 0.95, 0.96, 0.5]},
+                 score={"A": [0.1] * 5, "B": [0.5] * 5, "C": [0.3] * 5})
+    c = choose_method(s, MEAN_PLAN)
+    gate = c.steps[0]
+    assert c.gate == "mean_coverage" and c.mean_band == pytest.approx((MEAN_LO, MEAN_HI))
+    assert gate.values == pytest.approx({"A": 0.99, "B": 0.95, "C": 0.9425})  # k = 20 row left out
+    assert gate.kept == ("B", "C") and gate.note == ""
+    assert gate.details["below"] == {"A": 0.0, "B": 0.0, "C": 1.0}
+    assert c.chosen == "C"
+    assert any("mean coverage within" in line for line in choice_text(c))
+
+
+def test_mean_gate_nobody_inside_the_nearest_go_on() -> None:
+    s = _summary({"A": [0.85] * 5, "B": [0.90] * 5, "C": [1.0] * 5})
+    c = choose_method(s, MEAN_PLAN)
+    # distances: A 0.925 - 0.85 - w, B 0.925 - 0.90 - w = 0.0182, C 1.0 - 0.975 - w = 0.0182: tie
+    assert c.steps[0].kept == ("B", "C") and "nearest" in c.steps[0].note
+
+
+def test_unknown_gate_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="rule.gate is 'median'"):
+        choose_method(_summary({"A": [0.95] * 5}), {**PLAN, "candidates": ["A"],
+                                                     "rule": {**RULE, "gate": "median"}})
+
+
+def test_rule_text_of_the_mean_gate_reads_its_numbers() -> None:
+    lines = rule_text(MEAN_PLAN | {"replicates": 1000}, scenarios=4)
+    assert any(f"{100 * MEAN_LO:.2f} % to {100 * MEAN_HI:.2f} %" in line for line in lines)
+    assert any("Bradley" in line for line in lines)
