@@ -73,6 +73,9 @@ REFERENCES: dict[str, str] = {
     'borenstein2009': (
         'Borenstein M, Hedges LV, Higgins JPT, Rothstein HR. Introduction to Meta-Analysis. John Wiley & Sons 2009. doi:10.1002/9780470743386'
     ),
+    'bradley1978': (
+        'Bradley JV. Robustness?. British Journal of Mathematical and Statistical Psychology 1978;31(2):144-152. doi:10.1111/j.2044-8317.1978.tb00581.x'
+    ),
     'burton2006': (
         'Burton A, Altman DG, Royston P, Holder RL. The design of simulation studies in medical statistics. Statistics in Medicine 2006;25(24):4279-4292. doi:10.1002/sim.2673'
     ),

@@ -119,8 +119,10 @@ def confirmation_plan(plan: dict[str, Any]) -> dict[str, Any]:
     ``confirmation`` section's grids, study sizes, seed, replicates, reported-only methods and
     relevant box (a :class:`ValueError` when the plan has no such section)."""
     conf = plan.get("confirmation")
-    if not isinstance(conf, dict):
+    if conf is None:
         raise ValueError("simulation plan: no 'confirmation' section")
+    if not isinstance(conf, dict):
+        raise TypeError("simulation plan: 'confirmation' must be a mapping")
     keys = ("grids", "n_min", "n_max", "replicates", "seed")
     missing = [k for k in keys if k not in conf]
     if missing:

@@ -283,7 +283,7 @@ def test_mean_gate_nobody_inside_the_nearest_go_on() -> None:
 
 
 def test_unknown_gate_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="rule.gate is 'median'"):
+    with pytest.raises(ValueError, match=r"rule\.gate is 'median'"):
         choose_method(_summary({"A": [0.95] * 5}), {**PLAN, "candidates": ["A"],
                                                      "rule": {**RULE, "gate": "median"}})
 
