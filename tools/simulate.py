@@ -51,6 +51,7 @@ import pandas as pd
 import scipy
 
 from analysis import __version__
+from analysis.engine.method_choice import confirmation_plan
 from analysis.engine.simulation import METHODS, Scenario, run_scenario, scenario_grid
 from analysis.evidence.readers import load_yaml
 
@@ -112,26 +113,6 @@ def run_grid(grid: Sequence[Scenario], replicates: int, seed: int,
             parts[i] = rows
             note(i)
     return pd.DataFrame([row for i in range(len(jobs)) for row in parts[i]])
-
-
-def confirmation_plan(plan: dict[str, Any]) -> dict[str, Any]:
-    """The plan of the confirmation run: the plan's candidates, level and rule with the
-    ``confirmation`` section's grids, study sizes, seed, replicates, reported-only methods and
-    relevant box (a :class:`ValueError` when the plan has no such section)."""
-    conf = plan.get("confirmation")
-    if conf is None:
-        raise ValueError("simulation plan: no 'confirmation' section")
-    if not isinstance(conf, dict):
-        raise TypeError("simulation plan: 'confirmation' must be a mapping")
-    keys = ("grids", "n_min", "n_max", "replicates", "seed")
-    missing = [k for k in keys if k not in conf]
-    if missing:
-        raise ValueError(f"simulation plan: confirmation lacks {', '.join(missing)}")
-    out = {k: v for k, v in plan.items() if k != "confirmation"}
-    out.update({k: conf[k] for k in keys})
-    out["reported_only"] = list(conf.get("reported_only", []))
-    out["relevant"] = conf.get("relevant", plan["relevant"])
-    return out
 
 
 def plan_methods(plan: dict[str, Any]) -> tuple[str, ...]:

@@ -774,7 +774,7 @@ class Review(LivingReview):
         with_pi = shows_prediction_interval(synth.result, rules.min_studies_prediction, rules.min_studies_heterogeneity)
         caption = (f"Forest plot: {synth.label[0].lower() + synth.label[1:]}. Each row is a study (events/patients, "
                    "proportion with exact 95% CI, weight); the diamond is the pooled proportion (the median of the "
-                   "studies' true proportions) with its 95% CI" + (
+                   f"studies' true proportions) with its 95% {report.interval_word(synth.result)}" + (
                        " and the bar beneath it the 95% prediction interval." if with_pi else
                        f" (no prediction interval: {no_prediction_reason(synth.result, rules.min_studies_prediction, rules.min_studies_heterogeneity)})."))
         show_figure(self.root, fig, name, caption, forest_plot_alt_text(synth.result, outcome=synth.label, **het))
@@ -1562,7 +1562,7 @@ def _absolute_effect(synth: OutcomeSynthesis) -> tuple[str, str, str]:
         return shown, f"Not pooled ({synth.reason}); each study's own proportion with its exact 95% CI.", amount
     est, lo, hi = report.shown_estimate(synth)
     level = round(100 * synth.level)
-    note = (f"Pooled from {synth.k} studies ({level}% CI)." if synth.pooled
+    note = (f"Pooled from {synth.k} studies ({level}% {report.interval_word(synth.result)})." if synth.pooled
             else f"One study: shown as its own proportion (exact {level}% CI).")
     return report.per_100_with_ci(est, lo, hi), note, f"about {report.per_100(est)} of every 100 patients"
 

@@ -61,11 +61,27 @@ def per_100_with_ci(estimate: float, lower: float, upper: float) -> str:
     return f"{per_100(estimate)} per 100 ({per_100(lower)} to {per_100(upper)})"
 
 
+def is_bayesian(res: Any) -> bool:
+    """Whether a result's interval is a Bayesian credible interval (methods ``BAYES`` and ``BAYES_BN``)."""
+    return str(getattr(res, "method", "")).upper() in ("BAYES", "BAYES_BN")
+
+
+def interval_word(res: Any) -> str:
+    """``"CrI"`` (credible interval) for a Bayesian result, else ``"CI"`` (confidence interval)."""
+    return "CrI" if is_bayesian(res) else "CI"
+
+
+def interval_name(res: Any) -> str:
+    """``"credible interval"`` for a Bayesian result, else ``"confidence interval"``."""
+    return "credible interval" if is_bayesian(res) else "confidence interval"
+
+
 def estimate_with_ci(res: Any, digits: int = 0) -> str:
-    """``"84% (95% CI 70% to 93%)"`` from a result with estimate and CI bounds."""
+    """``"84% (95% CI 70% to 93%)"`` from a result with estimate and interval bounds (``CrI``, the
+    credible interval, for a Bayesian result)."""
     level = round(100 * float(getattr(res, "level", 0.95)))
     ci = interval(res.ci_lower, res.ci_upper, digits)
-    return f"{percent(res.estimate, digits)} ({level}% CI {ci})"
+    return f"{percent(res.estimate, digits)} ({level}% {interval_word(res)} {ci})"
 
 
 #: Fewest studies for which a prediction interval is drawn: with k = 2 it rests on a t
@@ -145,7 +161,7 @@ def i2_with_interval(res: Any, min_k: int = MIN_K_HETEROGENEITY) -> str:
         bounds = None
     if bounds is None:
         return ""
-    word = "CrI" if str(res.method).upper() in ("BAYES", "BAYES_BN") else "CI"
+    word = interval_word(res)
     return f"I² = {res.i2:.0f}% ({level}% {word} {bounds[0]:.0f}% to {bounds[1]:.0f}%)"
 
 
@@ -184,7 +200,7 @@ def heterogeneity(res: Any, min_k: int = MIN_K_HETEROGENEITY) -> str:
     if k < min_k:
         return f"cannot be estimated from {_words(k)} studies (at least {_words(min_k)} needed)"
     level = round(100 * float(getattr(res, "level", 0.95)))
-    word = "CrI" if str(res.method).upper() in ("BAYES", "BAYES_BN") else "CI"
+    word = interval_word(res)
     lo, hi = res.tau2_ci
     upper = "∞" if not math.isfinite(hi) else f"{hi:.2f}"
     parts = [f"τ² = {res.tau2:.2f} ({level}% {word} {lo:.2f} to {upper})", i2_with_interval(res, min_k),

@@ -143,7 +143,7 @@ def sof_table(
     """
     letters = footnote_letters([_footnote_key(d) for row in rows for d in row.downgrades])
     head = ("<thead><tr><th scope=\"col\">Outcome</th><th scope=\"col\">Patients (studies)</th>"
-            "<th scope=\"col\">Proportion with the outcome per 100 patients (95% CI)</th>"
+            "<th scope=\"col\">Proportion with the outcome per 100 patients (95% CI or CrI)</th>"
             "<th scope=\"col\">Certainty of the evidence (GRADE)</th><th scope=\"col\">What happens</th>"
             "<th scope=\"col\">Counts (open for the source)</th></tr></thead>")
     body = []

@@ -43,8 +43,17 @@ from scipy import stats
 
 from analysis.engine.simulation import check_summary
 
-__all__ = ["SCENARIO_KEYS", "MethodChoice", "Step", "choice_text", "choose_method", "in_box",
-           "mean_band", "rule_text"]
+__all__ = [
+    "SCENARIO_KEYS",
+    "MethodChoice",
+    "Step",
+    "choice_text",
+    "choose_method",
+    "confirmation_plan",
+    "in_box",
+    "mean_band",
+    "rule_text",
+]
 
 #: Columns that identify a scenario (those present in a summary are used).
 SCENARIO_KEYS: tuple[str, ...] = ("mechanism", "param", "k", "proportion", "tau")
@@ -95,6 +104,26 @@ class MethodChoice:
     reachable_scenarios: int
     gate: str = "per_scenario"
     mean_band: tuple[float, float] | None = None
+
+
+def confirmation_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The plan of the confirmation run: the plan's candidates, level and rule with the
+    ``confirmation`` section's grids, study sizes, seed, replicates, reported-only methods and
+    relevant box (a :class:`ValueError` when the plan has no such section)."""
+    conf = plan.get("confirmation")
+    if conf is None:
+        raise ValueError("simulation plan: no 'confirmation' section")
+    if not isinstance(conf, dict):
+        raise TypeError("simulation plan: 'confirmation' must be a mapping")
+    keys = ("grids", "n_min", "n_max", "replicates", "seed")
+    missing = [k for k in keys if k not in conf]
+    if missing:
+        raise ValueError(f"simulation plan: confirmation lacks {', '.join(missing)}")
+    out = {k: v for k, v in plan.items() if k != "confirmation"}
+    out.update({k: conf[k] for k in keys})
+    out["reported_only"] = list(conf.get("reported_only", []))
+    out["relevant"] = conf.get("relevant", plan["relevant"])
+    return out
 
 
 def in_box(summary: Any, box: Mapping[str, Sequence[float]]) -> Any:

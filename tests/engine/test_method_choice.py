@@ -8,6 +8,7 @@ relevant scenarios and family alpha 0.05 the Bonferroni multiplier is the normal
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
@@ -190,13 +191,19 @@ HELD_OUT = [
     (3, 0.9, "binomial-normal", 0.0, 0.5), (3, 0.99, "binomial-normal", 0.0, 1.0),
     (5, 0.95, "beta-binomial", 20.0, 0.0), (3, 0.9, "definition-shift", 0.1, 0.5),
 ]
+#: Held-out scenarios where the primary's interval score is more than 25 % above that of the best
+#: candidate covering there: at p = 0.9 and k = 3 the half-normal(1.0) model over-covers (97.5 %)
+#: and the half-normal(0.5) one, which the rule's mean-coverage gate left out for covering too
+#: rarely near 99 %, is narrower (scores 0.309 against 0.236, and 0.339 against 0.261).
+WIDER_THAN_BEST = {(3, 0.9, "binomial-normal", 0.0, 0.5), (3, 0.9, "definition-shift", 0.1, 0.5)}
+HELD_OUT_REPS = 200
 
 
-def _held_out(k: int, p: float, mechanism: str, param: float, tau: float) -> tuple[float, float, list[float], float]:
+@functools.cache
+def _held_out(k: int, p: float, mechanism: str, param: float, tau: float) -> tuple[float, float, dict[str, tuple[float, float]]]:
     """The plan's primary through ``metaprop`` on a scenario held out from the stored study (its
     own seed, sizes 4 to 40 instead of 1 to 60; SYNTHETIC data): its coverage and mean interval
-    score, the mean interval scores of the candidates that cover at least 92 % (less two Monte
-    Carlo SEs), and that floor."""
+    score, and each candidate's (coverage, mean interval score) on the same data."""
     import numpy as np
 
     from analysis import metaprop
@@ -208,19 +215,21 @@ def _held_out(k: int, p: float, mechanism: str, param: float, tau: float) -> tup
         simulate_data,
     )
 
-    reps = 200
     sc = Scenario(k, p, tau, 4, 40, mechanism, param)
-    d = simulate_data(sc, reps, scenario_rng(20261208, sc))
+    d = simulate_data(sc, HELD_OUT_REPS, scenario_rng(20261208, sc))
     keys = _primary_keys()
-    got = [metaprop(d.events[r], d.n[r], **keys) for r in range(reps)]
+    got = [metaprop(d.events[r], d.n[r], **keys) for r in range(HELD_OUT_REPS)]
     lo = np.array([g.ci_lower for g in got])
     hi = np.array([g.ci_upper for g in got])
-    floor = 0.92 - 2 * math.sqrt(0.92 * 0.08 / reps)
     coverage = float(np.mean((lo <= p) & (p <= hi)))
     fits = fit_methods(d.events, d.n, load_yaml(simulate.PLAN)["candidates"])
-    covering = [float(np.mean(interval_score(o.ci_lower, o.ci_upper, p))) for o in fits.values()
-                if np.mean((o.ci_lower <= p) & (p <= o.ci_upper)) >= floor]
-    return coverage, float(np.mean(interval_score(lo, hi, p))), covering, floor
+    cands = {m: (float(np.mean((o.ci_lower <= p) & (p <= o.ci_upper))),
+                 float(np.mean(interval_score(o.ci_lower, o.ci_upper, p)))) for m, o in fits.items()}
+    return coverage, float(np.mean(interval_score(lo, hi, p))), cands
+
+
+#: 92 % less two Monte Carlo SEs of one scenario's coverage.
+FLOOR = 0.92 - 2 * math.sqrt(0.92 * 0.08 / HELD_OUT_REPS)
 
 
 @pytest.mark.slow
@@ -228,20 +237,38 @@ def _held_out(k: int, p: float, mechanism: str, param: float, tau: float) -> tup
 def test_plan_primary_covers_in_held_out_scenarios(k, p, mechanism, param, tau) -> None:
     """Coverage of at least 92 % (less two Monte Carlo SEs) through ``metaprop`` with the plan's
     settings, in scenarios like this evidence that the stored study did not use."""
-    coverage, _, _, floor = _held_out(k, p, mechanism, param, tau)
-    assert coverage >= floor, coverage
+    coverage, _, _ = _held_out(k, p, mechanism, param, tau)
+    assert coverage >= FLOOR, coverage
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the rule of 2026-12-07 chose the GLMM with a t(k-1) interval through its gate's fallback; its "
-    "mean interval score is about twice that of the best covering candidate (simulation chapter); "
-    "this test passes, and must then lose this mark, if the primary is changed to such a candidate"))
-@pytest.mark.parametrize(("k", "p", "mechanism", "param", "tau"), HELD_OUT)
+@pytest.mark.parametrize(("k", "p", "mechanism", "param", "tau"), [
+    pytest.param(*h, marks=pytest.mark.xfail(strict=True, reason=(
+        "the primary (half-normal 1.0 prior on tau) over-covers here and the half-normal(0.5) model "
+        "is narrower: its interval score is about 1.3 times the best covering candidate's"))) if h in WIDER_THAN_BEST
+    else h for h in HELD_OUT])
 def test_plan_primary_scores_near_the_best_covering_candidate(k, p, mechanism, param, tau) -> None:
-    """Mean interval score within 25 % of the best candidate that covers at least as required."""
-    _, score, covering, _ = _held_out(k, p, mechanism, param, tau)
+    """Mean interval score within 25 % of the best candidate that covers at least as required,
+    scenario by scenario."""
+    _, score, cands = _held_out(k, p, mechanism, param, tau)
+    covering = [sc for cov, sc in cands.values() if cov >= FLOOR]
     assert score <= 1.25 * min(covering), (score, covering)
+
+
+@pytest.mark.slow
+def test_plan_primary_over_the_held_out_scenarios() -> None:
+    """Over the held-out scenarios together: mean coverage at least 92 % (less two Monte Carlo SEs
+    of a mean of coverages), and a mean interval score within 25 % of the best candidate whose
+    mean coverage is as high."""
+    runs = [_held_out(*h) for h in HELD_OUT]
+    floor = 0.92 - 2 * math.sqrt(0.92 * 0.08 / HELD_OUT_REPS / len(HELD_OUT))
+    coverage = sum(r[0] for r in runs) / len(runs)
+    score = sum(r[1] for r in runs) / len(runs)
+    means = {m: (sum(r[2][m][0] for r in runs) / len(runs), sum(r[2][m][1] for r in runs) / len(runs))
+             for m in runs[0][2]}
+    covering = [sc for cov, sc in means.values() if cov >= floor]
+    assert coverage >= floor, coverage
+    assert score <= 1.25 * min(covering), (score, means)
 
 
 # --------------------------------------------------------------------------- mean-coverage gate
@@ -292,3 +319,22 @@ def test_rule_text_of_the_mean_gate_reads_its_numbers() -> None:
     lines = rule_text(MEAN_PLAN | {"replicates": 1000}, scenarios=4)
     assert any(f"{100 * MEAN_LO:.2f} % to {100 * MEAN_HI:.2f} %" in line for line in lines)
     assert any("Bradley" in line for line in lines)
+
+
+def test_confirmation_plan_takes_its_own_grid_and_keeps_the_rule() -> None:
+    from analysis.engine.method_choice import confirmation_plan
+
+    plan = {**PLAN, "grids": [{"k": [3]}], "seed": 1, "replicates": 10, "n_min": 1, "n_max": 60,
+            "reported_only": ["X"],
+            "confirmation": {"grids": [{"k": [4]}], "seed": 2, "replicates": 20, "n_min": 2, "n_max": 40}}
+    conf = confirmation_plan(plan)
+    assert conf["grids"] == [{"k": [4]}] and (conf["seed"], conf["replicates"]) == (2, 20)
+    assert (conf["n_min"], conf["n_max"]) == (2, 40) and conf["reported_only"] == []
+    assert conf["rule"] == PLAN["rule"] and conf["relevant"] == PLAN["relevant"]
+    assert "confirmation" not in conf
+    with pytest.raises(ValueError, match="no 'confirmation' section"):
+        confirmation_plan(PLAN)
+    with pytest.raises(ValueError, match="confirmation lacks seed"):
+        confirmation_plan({**plan, "confirmation": {k: v for k, v in plan["confirmation"].items() if k != "seed"}})
+    with pytest.raises(TypeError, match="must be a mapping"):
+        confirmation_plan({**plan, "confirmation": [1]})
