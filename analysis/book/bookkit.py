@@ -209,7 +209,9 @@ class Review(LivingReview):
             res = primary.result
             first = (f"For the primary outcome, {label}, the {report.pooled_words(res)} is "
                      f"{report.estimate_with_ci(res)}, from {res.k} series with {res.total_n} patients "
-                     f"(certainty of the evidence: {cert}).")
+                     f"(certainty of the evidence: {cert})."
+                     + (" A credible interval (CrI) is the range in which, under the model and its priors, the "
+                        "pooled proportion lies with 95% probability." if report.is_bayesian(res) else ""))
         elif primary.k == 0:
             first = f"No study has reported the primary outcome, {label}, yet."
         elif primary.display == "single":
@@ -258,10 +260,13 @@ class Review(LivingReview):
         if frame.empty:
             _display(_markdown("No included study has reported an outcome yet."))
             return
+        pooled = [s.result for s in self.synthesis().values() if s.pooled]
+        kinds = sorted({report.interval_name(r) for r in pooled}) or ["confidence interval"]
+        interval = " or ".join(f"{k} ({'CrI' if k.startswith('credible') else 'CI'})" for k in kinds)
         show_figure(self.root, Plot(outcome_summary_plot, (frame,)), "summary-outcomes",
                     "Every outcome with data: the proportion of patients with it after the intervention, with no "
                     "comparator. A diamond is a pooled proportion (the median of the studies' true proportions) with "
-                    "its 95% confidence interval; a square is one study shown as its own proportion with its exact "
+                    f"its 95% {interval}; a square is one study shown as its own proportion with its exact "
                     "95% interval; open circles are studies not pooled (shown side by side), each with its exact "
                     "interval.", outcome_summary_plot_alt_text(frame))
 
@@ -820,7 +825,8 @@ class Review(LivingReview):
         stem = f"robustness-{synth.outcome}"
         show_figure(self.root, Plot(specification_curve, (panel,), {"short_labels": short_labels(specs)}), stem,
                     f"Specification curve of {label}: each column is one analysis (method, studies, outcome "
-                    "definition, marked in the dots below); above, its estimate with its 95% CI, sorted. The plan's "
+                    "definition, marked in the dots below); above, its estimate with its 95% interval (a credible "
+                    "interval for the Bayesian models, a confidence interval for the others), sorted. The plan's "
                     "analysis is the blue diamond on the shaded column. Analyses the plan's few-study rules do not "
                     "pool have no estimate: they are the open marks on the grey band.",
                     specification_curve_alt_text(panel, outcome=label))
@@ -849,7 +855,7 @@ class Review(LivingReview):
             result = (f"{report.percent(row['estimate'])} [{report.interval(row['ci_lower'], row['ci_upper'])}]"
                       if row["display"] == "pooled" else f"not pooled: {row['reason']}")
             records.append({"Analysis": name, "Studies": int(row["k"]), "Patients": int(row["n"]),
-                            "Estimate [95% CI]": result})
+                            "Estimate [95% CI or CrI]": result})
         return _html_table(pd.DataFrame(records))
 
     # ----------------------------------------------------------------- subgroups
@@ -1621,7 +1627,7 @@ def _interval_table(frame: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
     out = pd.DataFrame({"Analysis": frame["analysis"], "Studies": frame["k"]})
     notes = list(frame["notes"]) if "notes" in frame else [""] * len(frame)
     if "estimate" in frame:
-        out["Estimate [95% CI]"] = [
+        out["Estimate [95% CI or CrI]"] = [
             "" if pd.isna(e) else f"{report.percent(e)} [{report.interval(lo, hi)}]"
             for e, lo, hi in zip(frame["estimate"], frame["ci_lower"], frame["ci_upper"], strict=True)
         ]

@@ -280,6 +280,8 @@ def _het_sentence(r: MetaPropResult) -> str:
           else "I^2 is derived from tau^2 and the typical within-study variance (as metafor)")
     if r.tau2_estimator in ("BAYES", "BAYES_BN"):
         i2 = "I^2 is derived from the posterior median of tau^2 and the typical within-study variance"
+        q = ("tau^2 and I^2 from the model's posterior, with no test (Cochran's Q of the "
+             "inverse-variance weights is computed for reference only)")
     tau_ci = ("the interval of tau^2 is the squared credible interval of tau"
               if r.tau2_estimator in ("BAYES", "BAYES_BN") else
               "the confidence interval of tau^2 is the GLMM's profile-likelihood interval, and I^2's "

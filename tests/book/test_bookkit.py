@@ -823,7 +823,7 @@ def test_one_change_table_lists_the_plan_then_each_single_change() -> None:
     table = pd.read_html(io.StringIO(Review.one_change_table(None, panel).data))[0]
     assert table["Analysis"].tolist() == ["The plan's analysis", "Studies: without Synth X",
                                           "Outcome definition: strict only", "Method: Logit, REML"]
-    assert table["Estimate [95% CI]"].tolist() == ["88% [52% to 98%]", "not pooled: 2 studies, fewer than 3",
+    assert table["Estimate [95% CI or CrI]"].tolist() == ["88% [52% to 98%]", "not pooled: 2 studies, fewer than 3",
                                                    "not pooled: one study", "85% [48% to 97%]"]
     assert table["Studies"].tolist() == [3, 2, 1, 3]
 

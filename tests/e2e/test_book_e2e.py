@@ -681,18 +681,20 @@ def test_results_csv_matches_the_engine(book: Built, review: Any) -> None:
             assert float(row[name]) == pytest.approx(expected, rel=MODEL_REL, abs=MODEL_ABS), (outcome, name)
 
 
-def test_results_csv_pooled_rows_agree_with_the_html(book: Built) -> None:
+def test_results_csv_pooled_rows_agree_with_the_html(book: Built, review: Any) -> None:
     page = book.page("book/results")
     pooled = [r for r in _results_csv(book) if r["pooled"] == "True"]
+    synth = review.synthesis()
     for row in pooled:
         text = outcome_section(page, row["outcome"]).text
         est, lo, hi = (float(row[c]) for c in ("estimate", "ci_lower", "ci_upper"))
+        word = report.interval_word(synth[row["outcome"]].result)  # CrI for a Bayesian primary
         assert (f"Pooled proportion (the median of the studies' true proportions) {report.percent(est)} "
-                f"(95% CI {report.interval(lo, hi)})") in text
+                f"(95% {word} {report.interval(lo, hi)})") in text
         assert f"from {row['k']} studies and {row['n']} patients" in text
         if row.get("i2"):  # heterogeneity only where the plan can estimate it, I² always with its interval
             assert f"τ² = {float(row['tau2']):.2f}" in text
-            assert (f"I² = {float(row['i2']):.0f}% (95% CI {float(row['i2_lower']):.0f}% to "
+            assert (f"I² = {float(row['i2']):.0f}% (95% {word} {float(row['i2_lower']):.0f}% to "
                     f"{float(row['i2_upper']):.0f}%)") in text
         else:  # too few studies: said in words, no I² = 0 %
             assert f"heterogeneity cannot be estimated from {_words(int(row['k']))} studies" in text

@@ -208,7 +208,7 @@ def specification_sentence(panel: pd.DataFrame) -> str:
     plan's analysis is, and the lowest lower bound with the choices that gave it.
 
     Example: "In 24 of 48 specifications the estimate lies between 85% and 89% (the plan's own analysis:
-    88%, 95% CI 52% to 98%); the other 24 cannot be pooled under the plan's few-study rules (24 rest on a
+    88%, 95% CI 52% to 98%; CrI, the credible interval, when its method is Bayesian, ``BAYES...``); the other 24 cannot be pooled under the plan's few-study rules (24 rest on a
     single study); the lowest lower bound is 48% (logit, REML, HKSJ CI with ad hoc correction)."
     """
     frame = _check(panel)
@@ -222,7 +222,8 @@ def specification_sentence(panel: pd.DataFrame) -> str:
     where = f"is {low}" if low == high else f"lies between {low} and {high}"
     text = f"In {len(pooled)} of {n} specifications the estimate {where}"
     if plan["display"] == "pooled":
-        text += f" (the plan's own analysis: {_pct(plan['estimate'])}, 95% CI {_pct(plan['ci_lower'])} to " \
+        word = "CrI" if str(plan["method"]).upper().startswith("BAYES") else "CI"
+        text += f" (the plan's own analysis: {_pct(plan['estimate'])}, 95% {word} {_pct(plan['ci_lower'])} to " \
                 f"{_pct(plan['ci_upper'])})"
     else:
         text += " (the plan's own analysis cannot be pooled)"

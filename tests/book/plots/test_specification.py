@@ -54,6 +54,8 @@ def test_the_sentence_counts_ranges_and_names_the_lowest_bound(panel: pd.DataFra
         "In 4 of 8 specifications the estimate lies between 80% and 90% (the plan's own analysis: 88%, 95% CI 52% "
         "to 98%); the other 4 cannot be pooled under the plan's few-study rules (2 have too few or conflicting "
         "studies, 2 rest on a single study); the lowest lower bound is 41% (with single-patient reports).")
+    bayes = panel.assign(method=panel["method"].where(~panel["plan"].astype(bool), "BAYES-BN-HN1.0"))
+    assert "(the plan's own analysis: 88%, 95% CrI 52% to 98%)" in specification_sentence(bayes)
 
 
 def test_the_sentence_when_the_plan_gives_the_lowest_bound_or_nothing_pools(panel: pd.DataFrame) -> None:
