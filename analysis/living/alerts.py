@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KINDS", "Alert", "AlertRules", "Answer", "Rule", "evaluate"]
+__all__ = ["KINDS", "Alert", "AlertRules", "Answer", "Rule", "evaluate", "interval_word"]
 
 #: The kinds of rule (``when``), with what each needs besides ``id`` and ``outcomes``.
 KINDS: dict[str, tuple[str, ...]] = {
@@ -245,6 +245,12 @@ def _label(outcome: str, *records: Record | None) -> str:
     return outcome
 
 
+def interval_word(record: Record | None) -> str:
+    """``"CrI"`` when a snapshot record's interval is a Bayesian credible interval (``result.ci`` is
+    ``"credible"``), else ``"CI"``."""
+    return "CrI" if _get(record, "result.ci") == "credible" else "CI"
+
+
 def _shown(record: Record | None) -> str:
     """An outcome's result in a few words ("88% (95% CI 52% to 98%)", "not pooled")."""
     if record is None:
@@ -252,7 +258,8 @@ def _shown(record: Record | None) -> str:
     estimate, lower, upper = (_get(record, f"result.{c}") for c in ("estimate", "ci_lower", "ci_upper"))
     if estimate is None or record.get("display") == "side_by_side":
         return "not pooled"
-    text = _pct(estimate) + ("" if lower is None or upper is None else f" (95% CI {_pct(lower)} to {_pct(upper)})")
+    word = interval_word(record)
+    text = _pct(estimate) + ("" if lower is None or upper is None else f" (95% {word} {_pct(lower)} to {_pct(upper)})")
     return text + ("" if record.get("pooled") else ", a single study")
 
 
@@ -268,7 +275,8 @@ def _fires(rule: Rule, outcome: str, old: Record | None, new: Record | None) -> 
         a, b, t = _get(old, "result.ci_lower"), _get(new, "result.ci_lower"), rule.threshold or 0.0
         if a is not None and b is not None and (float(a) < t) != (float(b) < t):
             way = "fell below" if float(b) < t else "rose to or above"
-            return f"the lower bound of the 95% CI of {label[0].lower() + label[1:]} {way} {_pct(t)} ({_pct(a)} → {_pct(b)})"
+            return (f"the lower bound of the 95% {interval_word(new)} of {label[0].lower() + label[1:]} {way} {_pct(t)} "
+                    f"({_pct(a)} → {_pct(b)})")
         return None
     if rule.when == "estimate_moves":
         if not (_get(old, "pooled") and _get(new, "pooled")):

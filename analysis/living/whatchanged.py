@@ -459,7 +459,8 @@ def _shown(record: Record | None) -> str:
                 for s in record.get("study_results") or []]
         listed = f": {', '.join(each)}" if each else ""
         return f"shown side by side, not pooled ({size}){listed}"
-    interval = "" if lower is None or upper is None else f" (95% CI {_pct(lower)} to {_pct(upper)})"
+    word = "CrI" if _get(record, "result.ci") == "credible" else "CI"
+    interval = "" if lower is None or upper is None else f" (95% {word} {_pct(lower)} to {_pct(upper)})"
     kind = "; single study" if display == "single" else ""
     return f"{_pct(estimate)}{interval}{kind}; {size}"
 

@@ -159,3 +159,13 @@ def test_the_review_plan_has_the_four_rules() -> None:
     assert rules is not None and rules.evidence_set in raw["evidence_sets"]
     assert [r.when for r in rules.rules] == ["certainty_changes", "lower_bound_crosses", "estimate_moves",
                                              "pooled_changes"]
+
+
+def test_a_credible_interval_is_named_as_such() -> None:
+    # SYNTHETIC: the new version's primary is Bayesian (result.ci "credible"), the old one's was not
+    new = _with("resp", estimate=0.86, ci_lower=0.49)
+    next(r for r in new["outcomes"] if r["outcome"] == "resp" and r["subgroup"] == "all"
+         and r["evidence_set"] == "review")["result"]["ci"] = "credible"
+    answer = evaluate(RULES, OLD, new, "26.0.0")
+    assert answer.primary_move == "Synthetic resp: 88% (95% CI 52% to 98%) → 86% (95% CrI 49% to 98%)"
+    assert "the lower bound of the 95% CrI of synthetic resp fell below 50% (52% → 49%)" in answer.sentence()
