@@ -10,6 +10,7 @@ evidence sets come from the data package and the analysis plan.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import math
@@ -246,7 +247,15 @@ class LivingReview:
 
     # ----------------------------------------------------------------- versions
     def snapshot_payload(self) -> dict[str, Any]:
-        """JSON-safe results of this tree: studies, and per outcome (and subgroup) the pooled numbers."""
+        """JSON-safe results of this tree: studies, and per outcome (and subgroup) the pooled numbers.
+
+        Computed once per review (a page asks for it several times: the answer, the changes, the history);
+        each call returns a copy, which the caller may change.
+        """
+        return copy.deepcopy(self._snapshot_payload)
+
+    @functools.cached_property
+    def _snapshot_payload(self) -> dict[str, Any]:
         cert = self.certainty()
         outcomes = []
         for evidence_set in self.plan.evidence_sets:
