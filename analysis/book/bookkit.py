@@ -192,6 +192,18 @@ def show_stored_figure(root: Path, store: Path, figure: StoredFigure, caption: s
     _show_saved(figure.stem, caption, figure.alt)
 
 
+def _sensitivity(analyse: Any, rows: pd.DataFrame, plan: Plan, excluded: pd.DataFrame) -> pd.DataFrame:
+    """``analyse`` (:func:`~analysis.evidence.pipeline.sensitivity_methods` or ``sensitivity_subsets``) of one
+    outcome's rows, computed once per build for the pages that show it (sensitivity analyses, downloads) and
+    kept for the next build (:func:`analysis.living.buildcache.cached`): after one count changed, only that
+    outcome is fitted again."""
+    from analysis.living.buildcache import cached
+
+    if analyse is sensitivity_subsets:
+        return cached(sensitivity_subsets, rows, plan, excluded)
+    return cached(analyse, rows, plan)
+
+
 def _show_saved(stem: str, caption: str, alt: str) -> None:
     """Display the saved figure ``stem`` as a captioned MyST figure with alt text and downloads."""
     alt_line = " ".join(alt.split())
@@ -931,8 +943,7 @@ class Review(LivingReview):
                 continue
             if note_unpooled and not synth.pooled:
                 _display(_markdown(_too_few(synth, self.plan)))
-            table = (analyse(synth.rows, self.plan, synth.excluded) if analyse is sensitivity_subsets
-                     else analyse(synth.rows, self.plan))
+            table = _sensitivity(analyse, synth.rows, self.plan, synth.excluded)
             if "analysis" in table.columns:
                 table["analysis"] = table["analysis"].map(self.codes_in_text)
             _display(_html_table(_interval_table(table, self.plan.few_studies)))
@@ -1451,7 +1462,8 @@ class Review(LivingReview):
             rows = synth.rows
             if rows.empty:
                 continue
-            table = pd.concat([sensitivity_methods(rows, self.plan), sensitivity_subsets(rows, self.plan, synth.excluded)])
+            table = pd.concat([_sensitivity(sensitivity_methods, rows, self.plan, synth.excluded),
+                               _sensitivity(sensitivity_subsets, rows, self.plan, synth.excluded)])
             table.insert(0, "outcome", outcome)
             name = f"sensitivity-{outcome}.csv"
             table.to_csv(out / name, index=False)
