@@ -162,8 +162,9 @@ class LivingReview:
 
     @functools.cache  # noqa: B019 - one Review per kernel, cached for its lifetime
     def _synthesis(self, evidence_set: str) -> dict[str, OutcomeSynthesis]:
-        # computed once per build for every chapter and the snapshot (analysis.living.buildcache)
-        return cached(synthesise, self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set)
+        # each outcome computed once per build for every chapter and the snapshot, and kept for the next build
+        # (analysis.living.buildcache): after one count changed, only the outcomes reading it are fitted again
+        return synthesise(self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set, one=cached)
 
     @property
     def primary_outcome(self) -> str:
@@ -336,7 +337,7 @@ class LivingReview:
                 rows = synth.rows.loc[synth.rows[spec["column"]] == level].reset_index(drop=True)
                 if rows.empty:
                     continue
-                sub = synthesis_of(synth.outcome, {"label": synth.label, "role": synth.role}, rows, self.plan)
+                sub = cached(synthesis_of, synth.outcome, {"label": synth.label, "role": synth.role}, rows, self.plan)
                 record = sub.to_dict()
                 record.update(evidence_set=evidence_set, subgroup=f"{spec['id']}={level}")
                 records.append(json_safe(record))
