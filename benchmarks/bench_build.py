@@ -12,9 +12,10 @@ its inputs did not change) in three situations:
 1. cold build: ``_build`` removed (what ``make book`` does after installation on a fresh clone);
 2. rebuild with nothing changed;
 3. rebuild after one count of ``data/outcomes.csv`` changed (one study's events minus one, then
-   back again on the next run, so every run changes a count): the chapters executed must be
-   exactly those whose ``depends_on`` front matter matches that file, and a rebuilt page must
-   show the new value.
+   back again on the next run, so every run changes a count; the second reviewer's record of the
+   same count in ``data/second_extraction/outcomes.csv`` changes with it, as the data check
+   requires): the chapters executed must be exactly those whose ``depends_on`` front matter
+   matches either file, and a rebuilt page must show the new value.
 
 Each step's stage budget (validation, each chapter, Sphinx, post-processing, snapshot) is read
 from the build's output. ``--kernel`` adds, once, a cold build with ``execute_notebooks: force``
