@@ -113,7 +113,9 @@ bench-lighthouse: book
 	$(BIN)/python benchmarks/bench_lighthouse.py --site _build/html --runs 5
 
 # Re-run the simulation study (grid, seed and replicates from data/simulation_plan.yaml) and store its results in
-# results/simulation/ (about 11 minutes with 2 worker processes on a shared 2-core machine, 14 CPU-minutes).
+# results/simulation/ (about 11 minutes with 2 worker processes on a shared 2-core machine, 14 CPU-minutes), with
+# the figures the book shows of them (results/simulation/figures/; `python -m tools.simulate --figures-only`
+# draws again only those whose inputs changed, in seconds).
 simulate: setup
 	$(BIN)/python -m tools.simulate --out results/simulation --workers 2
 

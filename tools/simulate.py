@@ -24,7 +24,12 @@ Writes into ``--out``:
 * ``check/summary.csv`` and ``check/run.json``: the same for a tiny grid (one scenario, few
   replicates) that the test suite re-runs and compares (text identical, numbers to 1e-6, which
   holds across CPUs and thread counts), so the stored results are known to come from the
-  committed code and seed.
+  committed code and seed;
+* ``figures/``: the figures the book shows of ``summary.csv`` (SVG and PNG, with ``figures.json``
+  giving the key of each figure's inputs), drawn here so that building the book only copies them
+  (:mod:`analysis.book.figstore`); ``--figures-only`` draws again those whose inputs changed (the
+  summary, the plan's rule, the plotting code), without re-running the study. A test fails while
+  a stored figure is stale.
 
 The CSV files depend only on the seed, the grid, the replicates and the code (never on the
 number of workers or the order in which scenarios finish); ``run.json`` also records when and how
@@ -51,8 +56,9 @@ import pandas as pd
 import scipy
 
 from analysis import __version__
-from analysis.engine.method_choice import confirmation_plan
-from analysis.engine.simulation import METHODS, Scenario, run_scenario, scenario_grid
+from analysis.book.figstore import StoredFigure, simulation_figures, write_store
+from analysis.engine.method_choice import choose_method, confirmation_plan
+from analysis.engine.simulation import METHOD_LABELS, METHODS, Scenario, run_scenario, scenario_grid
 from analysis.evidence.readers import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +73,8 @@ CHECK_GRID: tuple[Scenario, ...] = (
     Scenario(2, 0.95, 0.5, mechanism="case-report"),
 )
 CHECK_REPLICATES = 30
+#: Folder, inside a results folder, of the figures of its ``summary.csv``.
+FIGURES = "figures"
 
 
 def plan_grid(plan: dict[str, Any]) -> tuple[Scenario, ...]:
@@ -169,6 +177,20 @@ def write_study(out: Path, grid: Sequence[Scenario], replicates: int, seed: int,
     return record
 
 
+def study_figures(out: Path, plan: dict[str, Any],
+                  prefix: str = "simulation") -> list[StoredFigure]:
+    """The figures the book shows of the study stored in ``out`` (its ``summary.csv``), with the
+    method the plan's rule chooses on it highlighted (what the simulation chapter shows)."""
+    summary = pd.read_csv(out / "summary.csv")
+    return simulation_figures(summary, choose_method(summary, plan), METHOD_LABELS, prefix)
+
+
+def write_figures(out: Path, plan: dict[str, Any], prefix: str = "simulation") -> list[str]:
+    """Draw into ``out/figures`` the figures of :func:`study_figures` that are stale there; return
+    their stems."""
+    return write_store(out / FIGURES, study_figures(out, plan, prefix))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "simulation")
@@ -178,8 +200,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only the tiny check grid (seconds), not the study")
     parser.add_argument("--confirmation", action="store_true",
                         help="the plan's confirmation run, into <out>/confirmation")
+    parser.add_argument("--figures-only", action="store_true",
+                        help="only draw the figures of the stored summary again where stale (seconds)")
     args = parser.parse_args(argv)
     plan = load_yaml(args.plan)
+    if args.figures_only:
+        drawn = write_figures(args.out, plan)
+        print(f"    figures: {len(drawn)} drawn ({', '.join(drawn) or 'none stale'}) -> "
+              f"{args.out / FIGURES}")
+        return 0
     if args.confirmation:
         conf = confirmation_plan(plan)
         grid, seed, reps = plan_grid(conf), int(conf["seed"]), int(conf["replicates"])
@@ -196,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{len(methods)} methods, seed {seed}, {args.workers} workers", flush=True)
         rec = write_study(args.out, grid, reps, seed, methods, args.workers, progress=True)
         print(f"    done in {rec['run_time_seconds']:.1f} s -> {args.out / 'summary.csv'}")
+        drawn = write_figures(args.out, plan)
+        print(f"    figures: {len(drawn)} drawn -> {args.out / FIGURES}")
     check = write_study(args.out / "check", CHECK_GRID, CHECK_REPLICATES, seed, methods, 1)
     print(f"    check grid done in {check['run_time_seconds']:.1f} s -> "
           f"{args.out / 'check' / 'summary.csv'}")

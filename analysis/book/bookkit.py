@@ -23,6 +23,7 @@ import pandas as pd
 
 from analysis.book import report
 from analysis.book.figcache import Plot
+from analysis.book.figstore import StoredFigure
 from analysis.evidence.pipeline import (
     OutcomeSynthesis,
     Plan,
@@ -33,7 +34,7 @@ from analysis.evidence.readers import load_yaml
 from analysis.evidence.words import lower_first as _lower_first
 from analysis.living.review import LivingReview
 
-__all__ = ["NO_COMPARATOR", "Review", "find_root", "prewarm", "review", "show_figure", "show_table"]
+__all__ = ["NO_COMPARATOR", "Review", "find_root", "prewarm", "review", "show_figure", "show_stored_figure", "show_table"]
 
 #: What a proportion from single-arm series can and cannot say (home page and summary of findings).
 NO_COMPARATOR = ("None has a comparator: each proportion is the share of patients with the outcome after the "
@@ -171,6 +172,40 @@ def show_figure(root: Path, fig: Any, stem: str, caption: str, alt: str) -> None
         cached_save(fig, folder / stem, save, extra=("save_figure", alt))
     else:  # an already drawn figure: nothing to save by caching
         save(fig, folder / stem)
+    _show_saved(stem, caption, alt)
+
+
+def show_stored_figure(root: Path, store: Path, figure: StoredFigure, caption: str) -> None:
+    """Show a figure of stored results, copied from its store when it is fresh there.
+
+    ``store`` is the folder where the figures of those results are kept
+    (:mod:`analysis.book.figstore`, written when the results are written). A figure the store holds
+    as drawn from its current inputs is copied; otherwise (the results, the options or the plotting
+    code changed since) it is drawn as :func:`show_figure` draws it. The page is the same either way.
+    """
+    from analysis.book.figstore import restore
+
+    folder = root / "book" / GENERATED
+    if restore(store, figure, folder / figure.stem) is None:
+        show_figure(root, figure.plot, figure.stem, caption, figure.alt)
+        return
+    _show_saved(figure.stem, caption, figure.alt)
+
+
+def _sensitivity(analyse: Any, rows: pd.DataFrame, plan: Plan, excluded: pd.DataFrame) -> pd.DataFrame:
+    """``analyse`` (:func:`~analysis.evidence.pipeline.sensitivity_methods` or ``sensitivity_subsets``) of one
+    outcome's rows, computed once per build for the pages that show it (sensitivity analyses, downloads) and
+    kept for the next build (:func:`analysis.living.buildcache.cached`): after one count changed, only that
+    outcome is fitted again."""
+    from analysis.living.buildcache import cached
+
+    if analyse is sensitivity_subsets:
+        return cached(sensitivity_subsets, rows, plan, excluded)
+    return cached(analyse, rows, plan)
+
+
+def _show_saved(stem: str, caption: str, alt: str) -> None:
+    """Display the saved figure ``stem`` as a captioned MyST figure with alt text and downloads."""
     alt_line = " ".join(alt.split())
     _display(_markdown(
         f":::{{figure}} {GENERATED}/{stem}.png\n:alt: {alt_line}\n\n{caption} Download: "
@@ -914,8 +949,7 @@ class Review(LivingReview):
                 continue
             if note_unpooled and not synth.pooled:
                 _display(_markdown(_too_few(synth, self.plan)))
-            table = (analyse(synth.rows, self.plan, synth.excluded) if analyse is sensitivity_subsets
-                     else analyse(synth.rows, self.plan))
+            table = _sensitivity(analyse, synth.rows, self.plan, synth.excluded)
             if "analysis" in table.columns:
                 table["analysis"] = table["analysis"].map(self.codes_in_text)
             _display(_html_table(_interval_table(table, self.plan.few_studies)))
@@ -1434,7 +1468,8 @@ class Review(LivingReview):
             rows = synth.rows
             if rows.empty:
                 continue
-            table = pd.concat([sensitivity_methods(rows, self.plan), sensitivity_subsets(rows, self.plan, synth.excluded)])
+            table = pd.concat([_sensitivity(sensitivity_methods, rows, self.plan, synth.excluded),
+                               _sensitivity(sensitivity_subsets, rows, self.plan, synth.excluded)])
             table.insert(0, "outcome", outcome)
             name = f"sensitivity-{outcome}.csv"
             table.to_csv(out / name, index=False)

@@ -304,10 +304,10 @@ def _panel_nodes(
     return z.reshape(k, -1), logw.reshape(k, -1)
 
 
-def _agq(
-    x: np.ndarray, n: np.ndarray, mu: float, tau: float, n_nodes: int, derivs: bool
-) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-    """Log-likelihood without binomial coefficients; with gradient and Hessian if asked.
+def _agq_terms(
+    x: np.ndarray, n: np.ndarray, mu: float, tau: float, n_nodes: int
+) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Log-likelihood without binomial coefficients, and the terms its derivatives reuse.
 
     ``n_nodes`` > 0 selects adaptive Gauss-Hermite with that many nodes; ``n_nodes`` < 0 the
     level-set panel rule with ``-n_nodes`` Gauss-Legendre nodes per panel.
@@ -322,8 +322,14 @@ def _agq(
     e = np.exp(a - amax)
     total = e.sum(axis=1)
     loglik = float(np.sum(amax[:, 0] + np.log(total)))
-    if not derivs:
-        return loglik, None, None
+    return loglik, (z, eta, e, total)
+
+
+def _agq_derivs(
+    x: np.ndarray, n: np.ndarray, terms: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian in (mu, tau) of the log-likelihood whose terms :func:`_agq_terms` gave."""
+    z, eta, e, total = terms
     w_post = e / total[:, None]
     p = special.expit(eta)
     r = x[:, None] - n[:, None] * p
@@ -336,6 +342,20 @@ def _agq(
     h_mt = np.sum(w_post * (r * rz - v * z), axis=1) - e_r * e_rz
     h_tt = np.sum(w_post * (rz * rz - v * z * z), axis=1) - e_rz * e_rz
     hess = np.array([[h_mm.sum(), h_mt.sum()], [h_mt.sum(), h_tt.sum()]])
+    return grad, hess
+
+
+def _agq(
+    x: np.ndarray, n: np.ndarray, mu: float, tau: float, n_nodes: int, derivs: bool
+) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """Log-likelihood without binomial coefficients; with gradient and Hessian if asked.
+
+    ``n_nodes`` as in :func:`_agq_terms`.
+    """
+    loglik, terms = _agq_terms(x, n, mu, tau, n_nodes)
+    if not derivs:
+        return loglik, None, None
+    grad, hess = _agq_derivs(x, n, terms)
     return loglik, grad, hess
 
 
@@ -375,10 +395,14 @@ def marginal_loglik(events: Any, n: Any, mu: float, tau2: float, n_nodes: int = 
 
 
 def _converged_loglik(
-    x: np.ndarray, n: np.ndarray, mu: float, tau: float, start: int
+    x: np.ndarray, n: np.ndarray, mu: float, tau: float, start: int, first: float | None = None
 ) -> tuple[float, int | None]:
-    """Log-likelihood with the smallest node count (from index ``start``) that is stable."""
-    prev = _agq(x, n, mu, tau, NODE_SEQUENCE[start], False)[0]
+    """Log-likelihood with the smallest node count (from index ``start``) that is stable.
+
+    ``first``: the log-likelihood at (mu, tau) with ``NODE_SEQUENCE[start]`` nodes when already
+    known (the optimiser's last value), so that it is not computed again.
+    """
+    prev = _agq(x, n, mu, tau, NODE_SEQUENCE[start], False)[0] if first is None else first
     for j in range(start + 1, len(NODE_SEQUENCE)):
         cur = _agq(x, n, mu, tau, NODE_SEQUENCE[j], False)[0]
         if abs(cur - prev) < LOGLIK_TOL:
@@ -415,7 +439,7 @@ def _maximise(
         step = 1.0
         for _ in range(30):
             cand = theta + step * d
-            ll_c = _agq(x, n, cand[0], cand[1], n_nodes, False)[0]
+            ll_c, terms = _agq_terms(x, n, cand[0], cand[1], n_nodes)
             if np.isfinite(ll_c) and ll_c >= ll + 1e-4 * step * slope:
                 break
             step *= 0.5
@@ -424,7 +448,8 @@ def _maximise(
             return theta, ll, g, h, ok, it, "" if ok else "line search failed"
         stalled = stalled + 1 if ll_c - ll < 1e-10 * max(1.0, abs(ll)) else 0
         theta = cand
-        ll, g, h = _agq(x, n, theta[0], theta[1], n_nodes, True)
+        ll = ll_c  # the accepted point's log-likelihood; its derivatives from the same terms
+        g, h = _agq_derivs(x, n, terms)
         if abs(theta[1]) > TAU_MAX:
             return theta, ll, g, h, False, it, f"tau diverged beyond {TAU_MAX:g}"
         if float(np.max(np.abs(step * d))) < 1e-12 and interior_max:
@@ -653,7 +678,7 @@ def _fit_finite(
             continue
         if not ok:
             break
-        _, j = _converged_loglik(x, m, theta[0], theta[1], q_idx)
+        _, j = _converged_loglik(x, m, theta[0], theta[1], q_idx, ll)
         if j is None:
             ok, why = (
                 False,

@@ -14,7 +14,7 @@ The plan is a mapping (``analysis_plan.yaml`` in this review) with the keys ``ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,6 +242,7 @@ def synthesise(
     vocabulary: Mapping[str, Mapping[str, Any]],
     plan: Plan,
     evidence_set: str = "review",
+    one: Callable[..., OutcomeSynthesis] | None = None,
 ) -> dict[str, OutcomeSynthesis]:
     """Primary analysis of every outcome in the vocabulary, in vocabulary order.
 
@@ -251,6 +252,10 @@ def synthesise(
     vocabulary : outcome id -> ``{"label", "role", ...}`` (``outcomes.yaml``).
     plan : the analysis plan.
     evidence_set : key of ``plan.evidence_sets`` selecting the studies.
+    one : callable, optional
+        ``one(synthesis_of, outcome, meta, rows, plan, excluded)`` gives one outcome's synthesis; default
+        calls :func:`synthesis_of`. A caller may pass a function that keeps results (a build's cache), so
+        that an outcome whose rows did not change is not fitted again.
     """
     if evidence_set not in plan.evidence_sets:
         raise ValueError(f"analysis plan: no evidence set '{evidence_set}'")
@@ -258,7 +263,8 @@ def synthesise(
     out: dict[str, OutcomeSynthesis] = {}
     for outcome, meta in vocabulary.items():
         rows, excluded = split_excluded(candidate_rows(selected, outcomes, outcome, plan, vocabulary), plan)
-        out[outcome] = synthesis_of(outcome, meta, rows, plan, excluded)
+        out[outcome] = (synthesis_of(outcome, meta, rows, plan, excluded) if one is None
+                        else one(synthesis_of, outcome, meta, rows, plan, excluded))
     return out
 
 

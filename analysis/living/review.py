@@ -10,6 +10,7 @@ evidence sets come from the data package and the analysis plan.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import math
@@ -161,8 +162,9 @@ class LivingReview:
 
     @functools.cache  # noqa: B019 - one Review per kernel, cached for its lifetime
     def _synthesis(self, evidence_set: str) -> dict[str, OutcomeSynthesis]:
-        # computed once per build for every chapter and the snapshot (analysis.living.buildcache)
-        return cached(synthesise, self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set)
+        # each outcome computed once per build for every chapter and the snapshot, and kept for the next build
+        # (analysis.living.buildcache): after one count changed, only the outcomes reading it are fitted again
+        return synthesise(self.studies, self.outcomes, self.vocabulary, self.plan, evidence_set, one=cached)
 
     @property
     def primary_outcome(self) -> str:
@@ -246,7 +248,15 @@ class LivingReview:
 
     # ----------------------------------------------------------------- versions
     def snapshot_payload(self) -> dict[str, Any]:
-        """JSON-safe results of this tree: studies, and per outcome (and subgroup) the pooled numbers."""
+        """JSON-safe results of this tree: studies, and per outcome (and subgroup) the pooled numbers.
+
+        Computed once per review (a page asks for it several times: the answer, the changes, the history);
+        each call returns a copy, which the caller may change.
+        """
+        return copy.deepcopy(self._snapshot_payload)
+
+    @functools.cached_property
+    def _snapshot_payload(self) -> dict[str, Any]:
         cert = self.certainty()
         outcomes = []
         for evidence_set in self.plan.evidence_sets:
@@ -327,7 +337,7 @@ class LivingReview:
                 rows = synth.rows.loc[synth.rows[spec["column"]] == level].reset_index(drop=True)
                 if rows.empty:
                     continue
-                sub = synthesis_of(synth.outcome, {"label": synth.label, "role": synth.role}, rows, self.plan)
+                sub = cached(synthesis_of, synth.outcome, {"label": synth.label, "role": synth.role}, rows, self.plan)
                 record = sub.to_dict()
                 record.update(evidence_set=evidence_set, subgroup=f"{spec['id']}={level}")
                 records.append(json_safe(record))

@@ -8,9 +8,10 @@ copies of the figures (:mod:`analysis.book.imagehints`). This test builds the re
 
 * **plain**: a copy whose ``_config.yml`` sets ``live_inputs_caches: false`` (no cache is read
   or written, nothing is prewarmed), built once from nothing;
-* **cached**: a copy built once (filling every cache), then built again after its site, doctrees,
-  executed notebooks, stage records and snapshot were removed, the caches kept: the second build
-  takes every figure, shared result, font cut and WebP copy from them.
+* **cached**: the real book the session builds once (``real_book``: a copy as a clone has it, built
+  with every cache filled), copied, then built again after its site, doctrees, executed notebooks,
+  stage records and snapshot were removed, the caches kept: the second build takes every figure,
+  shared result, font cut and WebP copy from them.
 
 Every file of the two websites, and the two results snapshots, must be byte-identical.
 """
@@ -25,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.buildutil import PROJECT_ITEMS, ROOT, copy_project
+from tests.buildutil import ROOT
+from tests.e2e.conftest import RealBuild
+from tests.e2e.test_book_e2e import fresh_copy
 
 pytestmark = [pytest.mark.build, pytest.mark.slow]
 
@@ -46,9 +49,8 @@ def _files(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    items = (*PROJECT_ITEMS, "tests/reference")
-    plain = copy_project(tmp_path_factory.mktemp("plain") / "book", items)
+def built(tmp_path_factory: pytest.TempPathFactory, real_book: RealBuild) -> dict[str, Path]:
+    plain = fresh_copy(tmp_path_factory.mktemp("plain") / "book")  # what real_book was copied from
     config = plain / "_config.yml"
     text = config.read_text(encoding="utf-8")
     assert "  config:\n" in text
@@ -59,9 +61,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert not any((plain / "_build" / name).exists() and any((plain / "_build" / name).iterdir())
                    for name in (".figure_cache", "icon-font-cache", "image-cache")), "a cache was written"
 
-    cached = copy_project(tmp_path_factory.mktemp("cached") / "book", items)
-    first = _make_book(cached)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert real_book.returncode == 0, real_book.stdout[-3000:] + real_book.stderr[-3000:]
+    cached = tmp_path_factory.mktemp("cached") / "book"
+    shutil.copytree(real_book.root, cached, symlinks=True)  # the session's build is only read
     for name in REMOVED:
         shutil.rmtree(cached / "_build" / name, ignore_errors=True)
     assert all(any((cached / "_build" / name).iterdir()) for name in CACHES), "a cache is empty"
