@@ -49,9 +49,10 @@ lint-imports: setup
 	$(BIN)/lint-imports --no-cache
 
 # Tests run in parallel on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process.
-# --dist loadgroup keeps the tests that share a build on one worker (tests/conftest.py).
+# --dist loadscope keeps the tests of a module on one worker, so a build that a module's tests share (a
+# module-scoped fixture) is made once (tests/conftest.py says why not loadgroup).
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadscope
 
 test: setup lint-imports
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
