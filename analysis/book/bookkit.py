@@ -295,9 +295,9 @@ class Review(LivingReview):
         if frame.empty:
             _display(_markdown("No included study has reported an outcome yet."))
             return
-        pooled = [s.result for s in self.synthesis().values() if s.pooled]
-        kinds = sorted({report.interval_name(r) for r in pooled}) or ["confidence interval"]
-        interval = " or ".join(f"{k} ({'CrI' if k.startswith('credible') else 'CI'})" for k in kinds)
+        kinds = sorted({(report.interval_name(s.result), report.interval_word(s.result))
+                        for s in self.synthesis().values() if s.pooled}) or [("confidence interval", "CI")]
+        interval = " or ".join(f"{name} ({word})" for name, word in kinds)
         show_figure(self.root, Plot(outcome_summary_plot, (frame,)), "summary-outcomes",
                     "Every outcome with data: the proportion of patients with it after the intervention, with no "
                     "comparator. A diamond is a pooled proportion (the median of the studies' true proportions) with "

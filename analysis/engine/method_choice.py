@@ -47,12 +47,14 @@ __all__ = [
     "SCENARIO_KEYS",
     "MethodChoice",
     "Step",
+    "candidate_measures",
     "choice_text",
     "choose_method",
     "confirmation_plan",
     "in_box",
     "mean_band",
     "rule_text",
+    "runner_up",
 ]
 
 #: Columns that identify a scenario (those present in a summary are used).
@@ -185,6 +187,50 @@ def _gate(cov: Any, lo: float, hi: float, cands: list[str],
     return step, n_reach
 
 
+def candidate_measures(rows: Any, methods: Sequence[str]) -> Any:
+    r"""Each method's measures averaged over the scenarios of ``rows`` (a simulation summary).
+
+    Mean interval score with its Monte Carlo SE :math:`\sqrt{\sum_s \mathrm{MCSE}_s^2}/S` (the
+    scenarios are independent), mean CI width, mean and lowest coverage, and the largest
+    absolute bias ([morris2019]).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by method in the order of ``methods``; columns ``interval_score``,
+        ``interval_score_mcse``, ``width_ci``, ``coverage_ci``, ``coverage_min``, ``bias_max_abs``.
+
+    Raises
+    ------
+    ValueError
+        A method with no row in ``rows``.
+    """
+    missing = [m for m in methods if m not in set(rows["method"])]
+    if missing:
+        raise ValueError(f"no rows in the summary for {', '.join(missing)}")
+    groups = rows[rows["method"].isin(list(methods))].groupby("method")
+    out = groups.agg(interval_score=("interval_score", "mean"), width_ci=("width_ci", "mean"),
+                     coverage_ci=("coverage_ci", "mean"), coverage_min=("coverage_ci", "min"),
+                     bias_max_abs=("bias", lambda b: float(np.abs(b).max())))
+    out["interval_score_mcse"] = groups["interval_score_mcse"].apply(
+        lambda v: float(np.sqrt((v**2).sum())) / len(v))
+    return out.loc[list(methods)]
+
+
+def runner_up(choice: MethodChoice) -> tuple[str, float, float] | None:
+    """The candidate with the next smallest interval score after the chosen one: its name, how much
+    larger its score is, and the Monte Carlo SE of that difference (the two MCSEs combined); None
+    when only the chosen method reached the interval-score step."""
+    step = next(s for s in choice.steps if s.name == "interval score")
+    others = {m: v for m, v in step.values.items() if m != choice.chosen}
+    if not others:
+        return None
+    name = min(others, key=others.__getitem__)
+    mcse = step.details["mcse"]
+    return (name, others[name] - step.values[choice.chosen],
+            math.sqrt(mcse[name] ** 2 + mcse[choice.chosen] ** 2))
+
+
 def mean_band(level: float, mcse0: float, scenarios: int, z: float) -> tuple[float, float]:
     r"""Bradley's liberal band for a mean coverage, widened by its Monte Carlo error.
 
@@ -253,15 +299,13 @@ def choose_method(summary: Any, plan: Mapping[str, Any]) -> MethodChoice:
         raise ValueError(f"simulation plan: rule.gate is {kind!r}; expected 'per_scenario' or "
                          "'mean_coverage'")
     steps = [gate]
-    sub = rel[rel["method"].isin(gate.kept)].groupby("method")
-    scores = {c: float(sub.get_group(c)["interval_score"].mean()) for c in gate.kept}
-    score_se = {c: float(np.sqrt((sub.get_group(c)["interval_score_mcse"] ** 2).sum()))
-                / len(sub.get_group(c)) for c in gate.kept}
-    width = {c: float(sub.get_group(c)["width_ci"].mean()) for c in gate.kept}
+    measures = candidate_measures(rel, gate.kept)
+    scores = {c: float(measures.loc[c, "interval_score"]) for c in gate.kept}
     best = min(scores.values())
     kept = tuple(c for c in gate.kept if scores[c] <= best + 1e-12)
     steps.append(Step("interval score", scores, kept,
-                      details={"mcse": score_se, "mean_width": width,
+                      details={"mcse": measures["interval_score_mcse"].to_dict(),
+                               "mean_width": measures["width_ci"].to_dict(),
                                "mean_coverage": {c: gate.details["mean_coverage"][c] for c in gate.kept}}))
     if len(kept) > 1:
         steps.append(Step("tie-break", {}, kept[:1], "the candidate listed first"))

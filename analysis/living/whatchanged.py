@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysis.evidence.words import lower_first as _lower_first
+from analysis.living.alerts import interval_word
 from analysis.living.changes import _get  # dotted-path lookup, shared with the tables of changes
 
 __all__ = [
@@ -459,8 +460,8 @@ def _shown(record: Record | None) -> str:
                 for s in record.get("study_results") or []]
         listed = f": {', '.join(each)}" if each else ""
         return f"shown side by side, not pooled ({size}){listed}"
-    word = "CrI" if _get(record, "result.ci") == "credible" else "CI"
-    interval = "" if lower is None or upper is None else f" (95% {word} {_pct(lower)} to {_pct(upper)})"
+    interval = ("" if lower is None or upper is None
+                else f" (95% {interval_word(record)} {_pct(lower)} to {_pct(upper)})")
     kind = "; single study" if display == "single" else ""
     return f"{_pct(estimate)}{interval}{kind}; {size}"
 

@@ -338,3 +338,31 @@ def test_confirmation_plan_takes_its_own_grid_and_keeps_the_rule() -> None:
         confirmation_plan({**plan, "confirmation": {k: v for k, v in plan["confirmation"].items() if k != "seed"}})
     with pytest.raises(TypeError, match="must be a mapping"):
         confirmation_plan({**plan, "confirmation": [1]})
+
+
+def test_candidate_measures_average_over_the_scenarios() -> None:
+    from analysis.engine.method_choice import candidate_measures
+
+    s = _summary({"A": [0.9, 1.0, 0.95, 0.95, 0.5], "B": [0.95] * 5},
+                 score={"A": [1, 2, 3, 4, 5], "B": [1] * 5}, bias={"A": [0.01, -0.03, 0, 0, 0]})
+    m = candidate_measures(s, ["B", "A"])
+    assert m.index.tolist() == ["B", "A"]
+    assert m.loc["A", "interval_score"] == pytest.approx(3.0)          # (1 + 2 + 3 + 4 + 5) / 5
+    assert m.loc["A", "interval_score_mcse"] == pytest.approx(math.sqrt(5 * 0.01**2) / 5)
+    assert m.loc["A", "width_ci"] == pytest.approx(0.3)                # 0.1 x (1 + ... + 5) / 5
+    assert (m.loc["A", "coverage_ci"], m.loc["A", "coverage_min"]) == pytest.approx((0.86, 0.5))
+    assert m.loc["A", "bias_max_abs"] == pytest.approx(0.03)
+    with pytest.raises(ValueError, match="no rows in the summary for C"):
+        candidate_measures(s, ["A", "C"])
+
+
+def test_runner_up_and_the_mcse_of_the_difference() -> None:
+    from analysis.engine.method_choice import runner_up
+
+    s = _summary({"A": [0.95] * 5, "B": [0.95] * 5, "C": [0.95] * 5},
+                 score={"A": [0.5] * 5, "B": [0.3] * 5, "C": [0.31] * 5})
+    c = choose_method(s, MEAN_PLAN)
+    name, gap, se = runner_up(c)
+    assert (c.chosen, name) == ("B", "C") and gap == pytest.approx(0.01)
+    assert se == pytest.approx(math.sqrt(2) * 0.01 / 2)  # each mean's MCSE: sqrt(4 x 0.01^2) / 4
+    assert runner_up(choose_method(s, {**MEAN_PLAN, "candidates": ["B"]})) is None
