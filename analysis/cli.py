@@ -100,9 +100,32 @@ def _builtin(name: str, help: str, module: str) -> Command:
     return Command(name, help, getattr(implementation, f"{stem}arguments"), getattr(implementation, f"{stem}run"))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with the built-in commands and every registered one."""
-    commands = [_builtin(*entry) for entry in BUILTIN_COMMANDS] + list(_REGISTRY.values())
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of a command that is not the one being run (never parsed)."""
+
+
+def _not_loaded(args: argparse.Namespace) -> int:  # pragma: no cover - never chosen by parse_args
+    raise RuntimeError(f"command {args.command!r} was not loaded")
+
+
+def _chosen(argv: Sequence[str] | None) -> str | None:
+    """The subcommand named in ``argv`` (the first word not starting with ``-``), or None."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    return next((word for word in words if not word.startswith("-")), None)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with the built-in commands and every registered one.
+
+    With ``only`` (a built-in command's name), only that command's module is imported and its
+    arguments declared; the others are listed with their help, so ``--help`` reads the same, but
+    their modules (and their dependencies) are not imported.
+    """
+    builtin_names = {entry[0] for entry in BUILTIN_COMMANDS}
+    lazy = only is not None and only in builtin_names
+    commands = [_builtin(*entry) if not lazy or entry[0] == only
+                else Command(entry[0], entry[1], _no_arguments, _not_loaded)
+                for entry in BUILTIN_COMMANDS] + list(_REGISTRY.values())
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Tools of the living review: validate the evidence base, and more.",
@@ -121,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     A missing optional dependency is reported in one line naming the extra (exit status 2).
     """
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(only=_chosen(argv)).parse_args(argv)
         return int(args.handler(args))
     except MissingExtraError as exc:
         print(f"python -m analysis: {exc}", file=sys.stderr)

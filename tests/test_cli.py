@@ -63,3 +63,30 @@ def test_validate_is_registered_and_others_can_register() -> None:
             cli.command("toy-command", help="again")(lambda a: 0)
     finally:
         cli._REGISTRY.pop("toy-command")
+
+
+def test_running_one_command_imports_only_its_module() -> None:
+    """``python -m analysis validate`` does not import the other commands' modules (the search client,
+    the patient-data kit...): a build that checks the data pays only for the check."""
+    others = [m.partition(":")[0] for name, _, m in cli.BUILTIN_COMMANDS if name != "validate"]
+    code = ("import sys; from analysis import cli; cli.build_parser(only='validate');"
+            f"print([m for m in {others!r} if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                          timeout=120)
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("only", [None, "validate", "diff", "no-such-command"])
+def test_the_lazy_parser_lists_every_command_and_parses_the_chosen_one(only: str | None) -> None:
+    parser = cli.build_parser(only=only)
+    choices = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert list(choices)[:len(cli.BUILTIN_COMMANDS)] == [name for name, _, _ in cli.BUILTIN_COMMANDS]
+    if only in (None, "validate"):
+        args = parser.parse_args(["validate", "somewhere", "--bib", "x.bib"])
+        assert (args.data_dir, args.bib) == ("somewhere", "x.bib")
+
+
+@pytest.mark.parametrize(("argv", "chosen"), [(["validate", "d"], "validate"), (["-h"], None), ([], None),
+                                              (["--help", "diff", "x"], "diff")])
+def test_the_chosen_command_is_the_first_word(argv: list[str], chosen: str | None) -> None:
+    assert cli._chosen(argv) == chosen

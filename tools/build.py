@@ -94,23 +94,47 @@ def _jupyter_book(root: Path, flags: list[str], gate: Gate | None = None) -> boo
 
     With a ``gate`` (the data check running beside it), Jupyter Book is stopped as soon as the check
     fails, and the stage succeeds only when the check passed."""
+    from analysis.book.nbfork import HANDOFF_ENV
+    from analysis.book.sphinxext import start_worker_process
+
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), *flags]
-    process = subprocess.Popen(command, cwd=root, start_new_session=True)
-    while True:
+    # The chapters' worker process starts preparing now, while Jupyter Book starts (it adopts it).
+    worker = start_worker_process(root)
+    env, fds = dict(os.environ), ()
+    if worker is not None:
+        token, fds = worker.handoff()
+        env[HANDOFF_ENV] = token
+    code: int | None = None
+    try:
         try:
-            code = process.wait(timeout=0.1)
-            break
-        except subprocess.TimeoutExpired:
-            if gate is not None and gate.wait(0) is False:
-                _stop(process)
-                print("site stage stopped: the data check failed", file=sys.stderr, flush=True)
-                return False
+            process = subprocess.Popen(command, cwd=root, start_new_session=True, env=env, pass_fds=fds)
+        finally:
+            if worker is not None:
+                worker.release()  # Jupyter Book holds the pipes now
+        code = _await_site(process, gate)
+    finally:
+        if worker is not None:  # Jupyter Book has ended: nobody will use it any more
+            worker.close()
+    if code is None:
+        print("site stage stopped: the data check failed", file=sys.stderr, flush=True)
+        return False
     if code != 0 or (gate is not None and not gate.wait()):
         return False
     from tools.site import write_feed
 
     print(f"feed of releases written to {write_feed(root, root / '_build' / 'html' / 'feed.xml')}")
     return True
+
+
+def _await_site(process: subprocess.Popen, gate: Gate | None) -> int | None:
+    """Wait for Jupyter Book; its exit status, or None when it was stopped because the data check failed."""
+    while True:
+        try:
+            return process.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            if gate is not None and gate.wait(0) is False:
+                _stop(process)
+                return None
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -65,8 +65,9 @@ def prewarm(root: str) -> bool:
 
     Called by a book build in the process its chapters are forked from
     (:mod:`analysis.book.nbfork`, the ``live_inputs_prewarm`` setting), so that the evidence is
-    checked and loaded, and each evidence set synthesised, once per build instead of once per
-    chapter. Only what :func:`review` would compute anyway is computed, and forks receive it as
+    checked and loaded, each evidence set synthesised, and the results payload, the flow of versions
+    and the data package descriptor computed, once per build instead of once per chapter that
+    shows them. Only what :func:`review` would compute anyway is computed, and forks receive it as
     it was computed. If computing it warned, printed or failed, nothing is kept (returns False):
     each chapter then computes it itself and shows what it shows without a prewarm.
     """
@@ -84,6 +85,9 @@ def prewarm(root: str) -> bool:
             for evidence_set in rv.plan.evidence_sets:
                 rv.synthesis(evidence_set)
             rv.certainty()
+            rv.snapshot_payload()  # the answer, the machine-readable results and the history read it
+            rv.flow_versions  # noqa: B018 - the flow diagram, the changes and the snapshot read it
+            rv.datapackage  # noqa: B018 - every table that names coded values in words reads it
         except Exception:  # noqa: BLE001 - the chapters will meet (and show) the same error
             kept = False
     if caught or printed.getvalue() or not kept:
@@ -954,12 +958,18 @@ class Review(LivingReview):
                 table["analysis"] = table["analysis"].map(self.codes_in_text)
             _display(_html_table(_interval_table(table, self.plan.few_studies)))
 
-    def codes_in_text(self, text: str) -> str:
-        """``text`` with every snake_case code of the data package's ``x-labels`` replaced by its words (lower case)."""
+    @functools.cached_property
+    def _code_words(self) -> dict[str, str]:
+        """Words of every coded value of the studies and outcomes tables (the later table's wins)."""
         words: dict[str, str] = {}
         for table in ("studies", "outcomes"):
             for mapping in self.code_labels(table).values():
                 words.update(mapping)
+        return words
+
+    def codes_in_text(self, text: str) -> str:
+        """``text`` with every snake_case code of the data package's ``x-labels`` replaced by its words (lower case)."""
+        words = self._code_words
         return re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b",
                       lambda m: words.get(m.group(0), m.group(0).replace("_", " ")).lower(), str(text))
 

@@ -462,6 +462,11 @@ _BOOT = (
 )
 
 
+#: Environment variable through which a process that started a :class:`Zygote` hands it to a child
+#: process (:meth:`Zygote.handoff`, :meth:`Zygote.adopt`).
+HANDOFF_ENV = "NBFORK_ZYGOTE"
+
+
 class Zygote:
     """A fresh Python process, prepared like a kernel, from which notebook workers are forked.
 
@@ -470,25 +475,69 @@ class Zygote:
     jobs and waits for the outcomes; it then exits. A fresh interpreter, not a fork of the
     caller, so that no module is imported before the shell exists (libraries such as pandas
     and matplotlib decide at import time whether they run in a Jupyter kernel).
+
+    A process may start one and hand it to a child process it launches (:meth:`handoff`, then
+    :meth:`adopt` in the child): a build driver starts the preparation before the documentation
+    tool it runs has even imported itself. The child compares :attr:`header` (what the process was
+    asked to import, call and set) with what it wants, and uses the process only when they agree.
     """
 
-    def __init__(self, process: Any) -> None:
-        self._process = process
+    def __init__(self, stdin: Any, stdout: Any, pid: int, header: Mapping[str, Any],
+                 process: Any = None) -> None:
+        self._stdin, self._stdout, self._pid, self._process = stdin, stdout, pid, process
+        self.header = dict(header)
+
+    @staticmethod
+    def make_header(modules: Iterable[str] = (), calls: Iterable[tuple[str, str]] = (),
+                    env: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+        """What a zygote is asked to do: import ``modules``, set (or, for None, remove) the variables
+        of ``env``, then make the :func:`prewarm` ``calls``."""
+        return {"modules": list(modules), "calls": [list(c) for c in calls],
+                "env": {str(k): v for k, v in sorted((env or {}).items())}}
 
     @classmethod
-    def start(cls, modules: Iterable[str] = (), calls: Iterable[tuple[str, str]] = ()) -> Zygote:
-        """Launch the process: it imports ``modules``, then makes the :func:`prewarm` ``calls``."""
+    def start(cls, modules: Iterable[str] = (), calls: Iterable[tuple[str, str]] = (),
+              env: Mapping[str, str | None] | None = None) -> Zygote:
+        """Launch the process: it imports ``modules``, sets ``env``, then makes the :func:`prewarm` ``calls``."""
         import subprocess
 
         if not fork_available():
             raise RuntimeError("os.fork is not available on this platform")
+        header = cls.make_header(modules, calls, env)
         process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, str(Path(__file__).resolve())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        header = {"modules": list(modules), "calls": [list(c) for c in calls]}
         process.stdin.write(json.dumps(header).encode() + b"\n")
         process.stdin.flush()
-        return cls(process)
+        return cls(process.stdin, process.stdout, process.pid, header, process)
+
+    def handoff(self) -> tuple[str, tuple[int, int]]:
+        """The token a child process passes to :meth:`adopt` (put it in :data:`HANDOFF_ENV`) and the two
+        file descriptors the child must inherit (``pass_fds``).
+
+        After the child started, the caller closes its own copies (:meth:`release`) and, once the
+        child ended, :meth:`close` (which stops the process if the child did not use it).
+        """
+        fds = (self._stdin.fileno(), self._stdout.fileno())
+        token = json.dumps({"pid": self._pid, "stdin": fds[0], "stdout": fds[1], "header": self.header})
+        return token, fds
+
+    def release(self) -> None:
+        """Close this process's ends of the pipes (the child that adopted the zygote holds its own)."""
+        for stream in (self._stdin, self._stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+    @classmethod
+    def adopt(cls, token: str) -> Zygote | None:
+        """The zygote a parent process handed over (:meth:`handoff`), or None when ``token`` is not one."""
+        try:
+            data = json.loads(token)
+            stdin = os.fdopen(int(data["stdin"]), "wb")
+            stdout = os.fdopen(int(data["stdout"]), "rb")
+            return cls(stdin, stdout, int(data["pid"]), data["header"])
+        except (ValueError, KeyError, TypeError, OSError):
+            return None
 
     def run(self, jobs: Sequence[Job], workers: int = 2, timeout: float | None = None) -> list[Outcome]:
         """Execute ``jobs``, at most ``workers`` at a time; one :class:`Outcome` per job, in order."""
@@ -498,7 +547,12 @@ class Zygote:
         request = {"workers": max(1, int(workers)), "timeout": timeout,
                    "jobs": [{"key": j.key, "notebook": j.notebook, "cwd": str(j.cwd)} for j in jobs]}
         try:
-            out, _ = self._process.communicate(json.dumps(request).encode() + b"\n")
+            self._stdin.write(json.dumps(request).encode() + b"\n")
+            self._stdin.close()
+            out = self._stdout.read()
+            self._stdout.close()
+            if self._process is not None:
+                self._process.wait()
             result = json.loads(out) if out else {}
         except (OSError, ValueError) as exc:
             result = {"error": f"{type(exc).__name__}: {exc}"}
@@ -507,13 +561,15 @@ class Zygote:
         return [_outcome(job.key, done.get(job.key), why) for job in jobs]
 
     def close(self) -> None:
-        """Stop the process if it is still waiting for jobs."""
-        if self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-        for stream in (self._process.stdin, self._process.stdout):
-            if stream is not None and not stream.closed:
-                stream.close()
+        """Stop the process if it is still preparing or waiting for jobs; close the pipes."""
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+                self._process.wait()
+        elif not self._stdout.closed:  # adopted: the parent that started it waits for it
+            with contextlib.suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
+        self.release()
 
 
 def _zygote_main() -> None:
@@ -521,6 +577,11 @@ def _zygote_main() -> None:
     results = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything written to fd 1 (a subprocess, C code) goes to stderr, not the results
     header = json.loads(sys.stdin.buffer.readline() or b"{}")
+    for name, value in (header.get("env") or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = str(value)
     try:
         warm = Warm(header.get("modules", ()), [tuple(c) for c in header.get("calls", ())])
     except BaseException as exc:  # noqa: BLE001 - reported to the parent

@@ -249,29 +249,101 @@ def _workers(app: Any, jobs: int) -> int:
     return max(1, min(wanted, jobs))
 
 
+def _cache_env(outdir: Path, caches: bool) -> dict[str, str | None]:
+    """The cache folders the chapters use (None: no cache), as environment variables."""
+    from analysis.book import figcache
+    from analysis.living import buildcache
+
+    parent = Path(outdir).parent
+    return {figcache.CACHE_ENV: str(parent / FIGURE_CACHE) if caches else None,
+            buildcache.CACHE_ENV: str(parent / BUILD_CACHE) if caches else None}
+
+
+def _zygote_header(srcdir: Path | str, outdir: Path | str, preload: Sequence[str], prewarm: Sequence[str],
+                   caches: bool) -> dict[str, Any]:
+    """What the worker process of a build is asked to import, set and call (:meth:`Zygote.make_header`)."""
+    from analysis.book.nbfork import Zygote
+
+    calls = [(spec, str(srcdir)) for spec in (prewarm if caches else [])]
+    return Zygote.make_header(preload, calls, _cache_env(Path(outdir), caches))
+
+
+def start_worker_process(root: Path, config_file: str = "_config.yml") -> Any | None:
+    """Start the worker process of the next ``jupyter-book build`` of ``root`` now, before the build starts.
+
+    For a build driver: it reads the book's configuration (``execute.execute_notebooks``, and the
+    ``live_inputs_*`` settings under ``sphinx.config``) and, when the build will use the fast path,
+    starts the :class:`analysis.book.nbfork.Zygote` the extension would start at ``config-inited``,
+    a few seconds earlier. The driver hands it to the build (:meth:`Zygote.handoff`: the token in
+    :data:`analysis.book.nbfork.HANDOFF_ENV`, its two pipes inherited), closes its own copies of the
+    pipes (:meth:`Zygote.release`) and closes it after the build (:meth:`Zygote.close`). The
+    extension uses it only when it was asked exactly what the extension would ask (imports,
+    calls, cache folders); otherwise it closes it and starts its own, so a wrong guess here costs
+    time, never correctness. Returns None when the build would not use a worker process.
+    """
+    from analysis.book import nbfork
+
+    try:
+        book = yaml.safe_load((root / config_file).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    config = ((book.get("sphinx") or {}).get("config") or {}) if isinstance(book, dict) else {}
+    mode = (book.get("execute") or {}).get("execute_notebooks")
+    if mode != "cache" or not config.get("live_inputs_fork", True) or not nbfork.fork_available():
+        return None
+    caches = bool(config.get("live_inputs_caches", True))
+    header = _zygote_header(root, root / "_build" / "html", config.get("live_inputs_preload") or [],
+                            config.get("live_inputs_prewarm") or [], caches)
+    try:
+        return nbfork.Zygote.start(header["modules"], [tuple(c) for c in header["calls"]], header["env"])
+    except OSError:
+        return None
+
+
+def _adopted_zygote(header: dict[str, Any]) -> Any | None:
+    """The worker process a build driver started and handed over, when it prepares what ``header`` asks."""
+    from analysis.book import nbfork
+
+    token = os.environ.pop(nbfork.HANDOFF_ENV, None)  # never passed on to processes this build starts
+    zygote = nbfork.Zygote.adopt(token) if token else None
+    if zygote is None or zygote.header == header:
+        return zygote
+    _logger().info("[live inputs] the worker process started before the build prepares other work; "
+                   "starting another")
+    zygote.close()
+    return None
+
+
 def _start_zygote(app: Any, config: Any) -> None:
     """``config-inited``: name the figure cache, and start preparing the worker process.
 
-    The worker process prepares (imports) while Sphinx loads its environment.
+    The worker process prepares (imports) while Sphinx loads its environment; when the build driver
+    already started one (:func:`start_worker_process`) and it prepares the same work, it is used.
     """
-    from analysis.book import figcache, nbfork
-    from analysis.living import buildcache
+    from analysis.book import nbfork
 
-    if config.live_inputs_caches:
-        os.environ[figcache.CACHE_ENV] = str(Path(app.outdir).parent / FIGURE_CACHE)
-        os.environ[buildcache.CACHE_ENV] = str(Path(app.outdir).parent / BUILD_CACHE)
-    else:  # a build that computes everything itself (the test that caches change nothing)
-        os.environ.pop(figcache.CACHE_ENV, None)
-        os.environ.pop(buildcache.CACHE_ENV, None)
+    env = _cache_env(Path(app.outdir), bool(config.live_inputs_caches))
+    for name, value in env.items():  # a build that computes everything itself has no cache
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     app.live_inputs_zygote = None
-    if config.nb_execution_mode != "cache" or not config.live_inputs_fork:
+    wanted = config.nb_execution_mode == "cache" and config.live_inputs_fork and nbfork.fork_available()
+    header = _zygote_header(app.srcdir, app.outdir, config.live_inputs_preload, config.live_inputs_prewarm,
+                            bool(config.live_inputs_caches))
+    adopted = _adopted_zygote(header)
+    if not wanted:
+        if adopted is not None:
+            adopted.close()
         return
-    if not nbfork.fork_available():
+    if adopted is not None:
+        _logger().info("[live inputs] using the worker process the build driver started")
+        app.live_inputs_zygote = adopted
         return
     try:
-        prewarm = config.live_inputs_prewarm if config.live_inputs_caches else []
-        calls = [(spec, str(app.srcdir)) for spec in prewarm]
-        app.live_inputs_zygote = nbfork.Zygote.start(config.live_inputs_preload, calls)
+        app.live_inputs_zygote = nbfork.Zygote.start(header["modules"], [tuple(c) for c in header["calls"]],
+                                                     header["env"])
     except OSError as exc:  # no process could be started: every chapter goes to a kernel
         _logger().info("[live inputs] fast path unavailable (%s); chapters run in kernels", exc)
 

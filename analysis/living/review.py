@@ -288,15 +288,22 @@ class LivingReview:
             code_labels=self.code_labels(), field_titles=self.field_titles(),
         )
 
+    @functools.cached_property
+    def datapackage(self) -> dict[str, Any]:
+        """The data package descriptor (``data/datapackage.yaml``), read once, like the data it describes.
+
+        Callers read it; they must not change it.
+        """
+        return load_yaml(self.data_dir / "datapackage.yaml") or {}
+
     def code_labels(self, table: str | None = None) -> dict[str, dict[str, str]]:
         """Words for coded values (the ``x-labels`` of enum fields in the data package), per field name.
 
         With ``table``, only that table's fields; without, every table's (the first table naming a
         field wins).
         """
-        descriptor = load_yaml(self.data_dir / "datapackage.yaml")
         out: dict[str, dict[str, str]] = {}
-        for resource in descriptor.get("resources", []):
+        for resource in self.datapackage.get("resources", []):
             if table is not None and resource.get("name") != table:
                 continue
             for f in resource.get("schema", {}).get("fields", []):
@@ -310,9 +317,8 @@ class LivingReview:
         With ``table``, only that table's fields; without, every table's (the first table naming a
         field wins). Fields without a title are left out.
         """
-        descriptor = load_yaml(self.data_dir / "datapackage.yaml")
         out: dict[str, str] = {}
-        for resource in descriptor.get("resources", []):
+        for resource in self.datapackage.get("resources", []):
             if table is not None and resource.get("name") != table:
                 continue
             for f in resource.get("schema", {}).get("fields", []):

@@ -234,3 +234,67 @@ def test_prewarm_calls_run_once_before_forking_and_forks_inherit_their_work(
 def test_prewarm_reports_the_calls_that_failed() -> None:
     assert nbfork.prewarm([("json:dumps", "x")]) == []
     assert nbfork.prewarm([("json:loads", "not json"), ("operator:truth", "")]) == ["json:loads", "operator:truth"]
+
+
+#: A child process that adopts the zygote its parent handed over and runs one notebook in it.
+_ADOPTER = (
+    "import json, os, sys, nbformat\n"
+    "from pathlib import Path\n"
+    "from analysis.book import nbfork\n"
+    "zygote = nbfork.Zygote.adopt(os.environ[nbfork.HANDOFF_ENV])\n"
+    "if sys.argv[1] == 'run':\n"
+    "    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(\"import os\\nos.environ.get('NBFORK_T')\")])\n"
+    "    [o] = zygote.run([nbfork.Job('a', nb, Path(sys.argv[2]))])\n"
+    "    print(json.dumps({'header': zygote.header, 'ok': o.ok, 'shown': o.notebook.cells[0].outputs[0]['data']}))\n"
+    "else:\n"
+    "    zygote.close()\n"
+)
+
+
+def _hand_to_child(zygote: nbfork.Zygote, *args: str) -> str:
+    import subprocess
+    import sys
+
+    token, fds = zygote.handoff()
+    env = {**os.environ, nbfork.HANDOFF_ENV: token}
+    try:
+        child = subprocess.Popen([sys.executable, "-c", _ADOPTER, *args], env=env, pass_fds=fds,
+                                 stdout=subprocess.PIPE, text=True)
+    finally:
+        zygote.release()
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 0
+    return out
+
+
+def test_a_zygote_started_by_one_process_runs_the_jobs_of_the_child_it_was_handed_to(workdir: Path) -> None:
+    """A build driver starts the preparation; the documentation tool it launches adopts it (same outputs,
+    the header says what was prepared, the variables of ``env`` are set before anything runs)."""
+    zygote = nbfork.Zygote.start(["json"], [], {"NBFORK_T": "set", "NBFORK_GONE": None})
+    try:
+        result = json.loads(_hand_to_child(zygote, "run", str(workdir)))
+    finally:
+        zygote.close()
+    assert result["ok"]
+    assert result["shown"]["text/plain"] == "'set'"
+    assert result["header"] == {"modules": ["json"], "calls": [], "env": {"NBFORK_GONE": None, "NBFORK_T": "set"}}
+
+
+def test_a_handed_over_zygote_the_child_does_not_use_is_stopped() -> None:
+    zygote = nbfork.Zygote.start(["json"])
+    try:
+        _hand_to_child(zygote, "close")
+        assert zygote._process.wait(timeout=30) is not None  # stopped by the child, or ended at end of input
+    finally:
+        zygote.close()
+
+
+@pytest.mark.parametrize("token", ["", "not json", "{}", '{"pid": 1, "stdin": "x", "stdout": 5, "header": {}}',
+                                   '{"pid": 1, "stdin": 987654, "stdout": 987655, "header": {}}'])
+def test_a_token_that_is_not_a_handed_over_zygote_is_refused(token: str) -> None:
+    assert nbfork.Zygote.adopt(token) is None
+
+
+def test_the_header_says_what_is_prepared() -> None:
+    assert nbfork.Zygote.make_header(("a", "b"), [("m:f", "root")], {"Z": "1", "A": None}) == {
+        "modules": ["a", "b"], "calls": [["m:f", "root"]], "env": {"A": None, "Z": "1"}}

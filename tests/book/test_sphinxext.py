@@ -10,6 +10,7 @@ declare it, or its output goes stale when that file changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -303,3 +304,76 @@ def test_pybtex_plugin_look_ups_are_kept_and_give_the_same_plugins() -> None:
     assert getattr(plugin.entry_points, "_live_inputs_cached", False)
     assert plugin.find_plugin("pybtex.style.formatting", "unsrt") is before
     assert plugin.find_plugin("pybtex.style.formatting", "plain") is not before
+
+
+# ----------------------------------------------------------------- the worker process started before the build
+def _book(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "_config.yml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("text", [
+    "execute:\n  execute_notebooks: force\n",  # every chapter in a kernel: no worker process
+    "execute:\n  execute_notebooks: cache\nsphinx:\n  config:\n    live_inputs_fork: false\n",
+    "title: no execution settings\n",
+    ": not yaml : [",
+])
+def test_no_worker_process_is_started_for_a_build_that_would_not_use_one(tmp_path: Path, text: str) -> None:
+    from analysis.book.sphinxext import start_worker_process
+
+    assert start_worker_process(_book(tmp_path, text)) is None
+
+
+def test_no_worker_process_without_a_configuration(tmp_path: Path) -> None:
+    from analysis.book.sphinxext import start_worker_process
+
+    assert start_worker_process(tmp_path) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("caches", [True, False])
+def test_the_worker_process_started_early_is_asked_what_the_extension_would_ask(tmp_path: Path, caches: bool) -> None:
+    """The header the driver's worker process gets is the one ``config-inited`` computes from the same
+    configuration, so the build adopts it; with the caches off, no prewarm and no cache folders."""
+    from analysis.book import sphinxext
+
+    root = _book(tmp_path, "execute:\n  execute_notebooks: cache\nsphinx:\n  config:\n"
+                           "    live_inputs_preload: [json]\n    live_inputs_prewarm: ['json:dumps']\n"
+                           f"    live_inputs_caches: {str(caches).lower()}\n")
+    zygote = sphinxext.start_worker_process(root)
+    try:
+        assert zygote is not None
+        wanted = sphinxext._zygote_header(str(root), str(root / "_build" / "html"), ["json"], ["json:dumps"], caches)
+        assert zygote.header == wanted
+        assert wanted["calls"] == ([["json:dumps", str(root)]] if caches else [])
+        assert set(wanted["env"].values()) == ({str(root / "_build" / sphinxext.FIGURE_CACHE),
+                                                str(root / "_build" / sphinxext.BUILD_CACHE)} if caches else {None})
+    finally:
+        if zygote is not None:
+            zygote.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_handed_over_worker_process_is_used_only_when_it_prepares_the_same_work(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis.book import nbfork, sphinxext
+
+    for wanted, used in (({"modules": ["json"], "calls": [], "env": {}}, True),
+                         ({"modules": ["csv"], "calls": [], "env": {}}, False)):
+        zygote = nbfork.Zygote.start(["json"])
+        token, fds = zygote.handoff()
+        # as a child process would hold them: its own copies of the pipes, the starter's closed
+        own = json.loads(token) | {"stdin": os.dup(fds[0]), "stdout": os.dup(fds[1])}
+        zygote.release()
+        monkeypatch.setenv(nbfork.HANDOFF_ENV, json.dumps(own))
+        adopted = None
+        try:
+            adopted = sphinxext._adopted_zygote(wanted)
+            assert (adopted is not None) is used
+            assert nbfork.HANDOFF_ENV not in os.environ  # never passed on to the chapters' processes
+            if not used:  # the extension stopped it: it will start its own
+                assert zygote._process.wait(timeout=30) is not None
+        finally:
+            if adopted is not None:
+                adopted.close()
+            zygote.close()
