@@ -28,8 +28,6 @@ target is missed: this is a measurement, not a test).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import re
 import shutil
@@ -45,7 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.book.sphinxext import declared_inputs
-from tests.buildutil import JUPYTER_BOOK, PROJECT_ITEMS, copy_project, toc_pages
+from tests.buildutil import (
+    JUPYTER_BOOK,
+    PROJECT_ITEMS,
+    change_one_value,
+    changeable_row,
+    copy_project,
+    toc_pages,
+)
 
 #: Copied besides tests/buildutil.PROJECT_ITEMS: pages that {include} files from tests/.
 EXTRA_ITEMS = ("tests/reference",)
@@ -112,70 +117,6 @@ def chapters_reading(project: Path, relpath: str) -> list[str]:
         if any(target in {p.resolve() for p in project.glob(pat)} for pat in patterns):
             out.append(chapter)
     return sorted(out)
-
-
-def changeable_row(project: Path) -> int:
-    """Index of the first data row of ``data/outcomes.csv`` with 0 < events < total."""
-    text = (project / "data" / "outcomes.csv").read_text(encoding="utf-8")
-    for i, row in enumerate(csv.DictReader(io.StringIO(text))):
-        if 0 < int(row["events"]) < int(row["total"]):
-            return i
-    raise SystemExit("no row of data/outcomes.csv with 0 < events < total to change")
-
-
-_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
-
-
-def _requote(rest: str, quote: str, old: int, new: int) -> str:
-    """``rest`` of a CSV line with the first ``old`` in its quote (digits or word) written ``new``."""
-    for before, after in ((str(old), str(new)), *(((_WORDS[old], _WORDS[new]),) if new < len(_WORDS) else ())):
-        found = re.search(rf"\b{before}\b", quote, flags=re.IGNORECASE)
-        if found:
-            word = after.capitalize() if found.group(0)[0].isupper() else after
-            changed = quote[:found.start()] + word + quote[found.end():]
-            return rest.replace(quote, changed, 1)
-    raise SystemExit(f"the quote {quote!r} does not state {old}")
-
-
-def _change_rows(path: Path, study: str, outcome: str, ev: int, tot: int, delta: int) -> int:
-    """Add ``delta`` to the events of every row of ``path`` recording ``ev``/``tot`` of ``study`` and
-    ``outcome``, with the number in its quote; return how many rows changed."""
-    text = path.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    prefix = f"{study},{outcome},{ev},{tot},"
-    changed = 0
-    for i, row in enumerate(csv.DictReader(io.StringIO(text))):
-        if (row["study_id"], row["outcome"], row["events"], row["total"]) != (study, outcome, str(ev), str(tot)):
-            continue
-        if not lines[i + 1].startswith(prefix):
-            raise SystemExit(f"row {i + 2} of {path.name} spans several lines; cannot change it")
-        rest = _requote(lines[i + 1][len(prefix):], row["quote"], ev, ev + delta)
-        lines[i + 1] = f"{study},{outcome},{ev + delta},{tot}," + rest
-        changed += 1
-    path.write_text("".join(lines), encoding="utf-8")
-    return changed
-
-
-def change_one_value(project: Path, index: int, delta: int) -> tuple[str, str, int, int, int]:
-    """Add ``delta`` to the events of data row ``index`` of ``data/outcomes.csv``.
-
-    Returns (study_id, outcome, old events, new events, total). The count and the number in its
-    quote change (the validator checks that a count is stated by its quote), nothing else; the
-    second reviewer's record of the same count (``data/second_extraction/outcomes.csv``), if any,
-    changes with it, as when both reviewers correct a count (the validator checks that the two
-    records agree or that their difference is logged).
-    """
-    path = project / "data" / "outcomes.csv"
-    row = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))[index]
-    ev, tot = int(row["events"]), int(row["total"])
-    if not 0 <= ev + delta <= tot:
-        raise SystemExit(f"cannot change row {index + 2} of data/outcomes.csv by {delta}")
-    if _change_rows(path, row["study_id"], row["outcome"], ev, tot, delta) != 1:
-        raise SystemExit(f"row {index + 2} of data/outcomes.csv is not the only record of its count")
-    second = project / "data" / "second_extraction" / "outcomes.csv"
-    if second.exists():
-        _change_rows(second, row["study_id"], row["outcome"], ev, tot, delta)
-    return row["study_id"], row["outcome"], ev, ev + delta, tot
 
 
 def pages_showing(project: Path, pages: list[str], needles: list[str]) -> list[str]:

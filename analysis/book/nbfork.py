@@ -587,6 +587,9 @@ def _zygote_main() -> None:
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         _write(results, {"done": {}, "error": f"preparing failed: {type(exc).__name__}: {exc}"})
         return
+    import gc
+
+    gc.freeze()  # what every fork inherits is never collected there, nor copied by the collector's writes
     line = sys.stdin.buffer.readline()
     if not line:
         return

@@ -377,3 +377,49 @@ def test_a_handed_over_worker_process_is_used_only_when_it_prepares_the_same_wor
             if adopted is not None:
                 adopted.close()
             zygote.close()
+
+
+# ----------------------------------------------------------------- chapters whose outputs did not change
+def _executed(ids: tuple[str, ...], text: str = "42") -> dict:
+    return {"cells": [{"id": i, "cell_type": "code", "source": "x", "outputs": [{"text": text}]} for i in ids],
+            "metadata": {}, "nbformat": 4}
+
+
+def test_the_output_digest_ignores_cell_ids_but_not_outputs(tmp_path: Path) -> None:
+    from analysis.book.sphinxext import output_digest
+
+    same = output_digest(_executed(("a1", "b2")), [])
+    assert output_digest(_executed(("c3", "d4")), []) == same  # ids are drawn at random per reading
+    assert output_digest(_executed(("a1", "b2"), "43"), []) != same
+    assert output_digest(_executed(("a1",)), []) != same
+
+
+def test_the_output_digest_follows_the_files_the_page_shows(tmp_path: Path) -> None:
+    from analysis.book.sphinxext import output_digest
+
+    picture = tmp_path / "figure.svg"
+    notebook = _executed(("a",))
+    absent = output_digest(notebook, [picture])
+    picture.write_text("<svg>1</svg>", encoding="utf-8")
+    one = output_digest(notebook, [picture])
+    picture.write_text("<svg>2</svg>", encoding="utf-8")
+    two = output_digest(notebook, [picture])
+    assert len({absent, one, two, output_digest(notebook, [])}) == 4
+    assert output_digest(notebook, [picture, picture]) == two  # each file once, in a fixed order
+
+
+def test_referenced_files_are_sphinxs_records_of_the_page(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from analysis.book.sphinxext import referenced_files
+
+    env = SimpleNamespace(
+        srcdir=str(tmp_path),
+        dependencies={"book/a": {"book/included.md"}},
+        images={"book/_generated/a.png": ({"book/a", "book/b"}, "a.png"), "book/c.png": ({"book/c"}, "c.png")},
+        dlfiles={"book/_generated/a.csv": ({"book/a"}, "hash/a.csv")},
+    )
+    assert referenced_files(env, "book/a") == sorted(
+        tmp_path / n for n in ("book/included.md", "book/_generated/a.png", "book/_generated/a.csv"))
+    assert referenced_files(env, "book/b") == [tmp_path / "book/_generated/a.png"]
+    assert referenced_files(env, "book/none") == []

@@ -173,3 +173,66 @@ def test_the_cache_never_serves_outputs_of_an_earlier_build(tmp_path: Path) -> N
     page = html(project, "book/reader")
     assert "STALE OUTPUT" not in page
     assert "synthetic value is 4711" in page
+
+
+PARITY = """import pathlib
+value = int(pathlib.Path("../data/value.txt").read_text())
+print("the synthetic value is " + ("even" if value % 2 == 0 else "odd"))"""
+
+#: Shows the same Markdown whatever the value, but draws the value into the picture it shows.
+PICTURE = """import pathlib
+from IPython.display import Markdown, display
+value = pathlib.Path("../data/value.txt").read_text().strip()
+pathlib.Path("gen").mkdir(exist_ok=True)
+pathlib.Path("gen/value.svg").write_text(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="80" height="20"><text y="15">' + value + '</text></svg>')
+display(Markdown("![The synthetic value, drawn](gen/value.svg)"))"""
+
+
+def test_a_chapter_whose_outputs_did_not_change_is_not_read_again(tmp_path: Path) -> None:
+    """Both chapters read the data; after the value changed (4711 -> 4713) both run, but only the one
+    whose output changed is read and written again; the other's page stays right (and the same)."""
+    project = _project(tmp_path, {"reader": (READS_DATA, "data/value.txt"),
+                                  "parity": (PARITY, "data/value.txt")})
+    value = project / "data" / "value.txt"
+    for number in ("4711", "4712"):  # the second build records what each execution gave
+        value.write_text(number + "\n", encoding="utf-8")
+        assert build(project).returncode == 0
+    value.write_text("4714\n", encoding="utf-8")
+    before = html(project, "book/parity")
+    result = build(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "re-executing 2 chapter(s) whose data changed" in result.stdout
+    assert "1 chapter(s) gave what they gave last time, not read again: book/parity" in result.stdout
+    assert "writing output... [100%] book/reader" in result.stdout.replace("\x1b[32m", "").replace(
+        "\x1b[39;49;00m", "").replace("\x1b[01m", "")
+    assert "synthetic value is 4714" in html(project, "book/reader")
+    assert html(project, "book/parity") == before and "the synthetic value is even" in before
+
+
+def test_a_chapter_is_read_again_when_a_file_its_page_shows_changed(tmp_path: Path) -> None:
+    """Same notebook outputs, but the picture they show was drawn anew: the page and its copy of the
+    picture must follow."""
+    project = _project(tmp_path, {"picture": (PICTURE, "data/value.txt")})
+    value = project / "data" / "value.txt"
+    for number in ("4711", "4712"):
+        value.write_text(number + "\n", encoding="utf-8")
+        assert build(project).returncode == 0
+    value.write_text("4713\n", encoding="utf-8")
+    result = build(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not read again" not in result.stdout
+    [copied] = (project / "_build" / "html" / "_images").glob("value*.svg")
+    assert ">4713<" in copied.read_text(encoding="utf-8")
+
+
+def test_unchanged_chapters_are_read_again_when_the_skip_is_off(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"parity": (PARITY, "data/value.txt")})
+    _configure(project, live_inputs_skip_unchanged=False)
+    value = project / "data" / "value.txt"
+    for number in ("4711", "4713", "4715"):
+        value.write_text(number + "\n", encoding="utf-8")
+        result = build(project)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "not read again" not in result.stdout
+    assert "the synthetic value is odd" in html(project, "book/parity")
