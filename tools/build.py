@@ -11,7 +11,11 @@ wrote are byte for byte those of its last successful run:
    package's code;
 2. **site** (``jupyter-book build .``): reads every file of the project but the build folder, the
    virtual environment, the figures the chapters write and caches; Jupyter Book itself re-executes
-   only the chapters whose declared inputs changed (:mod:`analysis.book.sphinxext`);
+   only the chapters whose declared inputs changed, and reads and writes again only those whose
+   outputs changed (:mod:`analysis.book.sphinxext`). The process the chapters are forked from is
+   started here, before Jupyter Book, which adopts it
+   (:func:`analysis.book.sphinxext.start_worker_process`): it imports and loads the data while
+   Jupyter Book starts;
 3. **snapshot** (``python -m tools.release snapshot``, ``_build/results/dev.json``): reads
    ``data/``, ``references.bib``, ``VERSION``, ``results/`` and the code; its key holds the date,
    which the snapshot records.
@@ -212,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", default=dt.date.today().isoformat(), help="date of the snapshot")
     parser.add_argument("--force", action="store_true", help="run every stage")
     args = parser.parse_args(argv)
+    from analysis.book.sphinxext import collect_less_often
+
+    collect_less_often()  # this process checks the data and writes the snapshot, then ends
     root = args.root.resolve()
     records = root / RECORDS
     if args.force:

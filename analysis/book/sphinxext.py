@@ -55,8 +55,9 @@ of results shared by the chapters for :mod:`analysis.living.buildcache` (``_buil
 Loading this extension also loads :mod:`analysis.book.mathml` (formulas as MathML, no script),
 :mod:`analysis.book.pagemeta` (meta descriptions, Open Graph tags) and
 :mod:`analysis.book.themetrim` (the theme's Font Awesome script left out, scripts deferred, on request),
-:mod:`analysis.book.iconfonts` (icon fonts cut to the icons used, on request) and
-:mod:`analysis.book.imagehints` (image sizes, lazy loading and WebP copies, on request).
+:mod:`analysis.book.iconfonts` (icon fonts cut to the icons used, on request),
+:mod:`analysis.book.imagehints` (image sizes, lazy loading and WebP copies, on request) and
+:mod:`analysis.book.steadypages` (a page written again is the page a build from nothing writes).
 
 Nothing here knows about any particular review; another Jupyter Book can add
 ``analysis.book.sphinxext`` to ``sphinx.extra_extensions`` and use it as is.
@@ -643,8 +644,19 @@ def _quiet_gc(app: Any, config: Any) -> None:
 
     if not config.live_inputs_gc:
         return
-    gc.set_threshold(*(max(now, wanted) for now, wanted in zip(gc.get_threshold(), GC_THRESHOLD, strict=False)))
+    collect_less_often()
     atexit.register(gc.freeze)
+
+
+def collect_less_often() -> None:
+    """Raise the garbage collector's thresholds to :data:`GC_THRESHOLD` (never lower them).
+
+    For a process that builds a book or loads a review once and ends (the build driver's data check
+    and snapshot, about a tenth of their time otherwise).
+    """
+    import gc
+
+    gc.set_threshold(*(max(now, wanted) for now, wanted in zip(gc.get_threshold(), GC_THRESHOLD, strict=False)))
 
 
 def _freeze_loaded(app: Any, env: Any, docnames: list[str]) -> None:
@@ -736,6 +748,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("build-finished", _post_end, priority=999)
     # The site's self-containment and page metadata (see each module).
     for part in ("analysis.book.mathml", "analysis.book.pagemeta", "analysis.book.themetrim",
-                 "analysis.book.iconfonts", "analysis.book.imagehints"):
+                 "analysis.book.iconfonts", "analysis.book.imagehints", "analysis.book.steadypages"):
         app.setup_extension(part)
     return {"version": "1", "env_version": 1, "parallel_read_safe": True}

@@ -423,3 +423,20 @@ def test_referenced_files_are_sphinxs_records_of_the_page(tmp_path: Path) -> Non
         tmp_path / n for n in ("book/included.md", "book/_generated/a.png", "book/_generated/a.csv"))
     assert referenced_files(env, "book/b") == [tmp_path / "book/_generated/a.png"]
     assert referenced_files(env, "book/none") == []
+
+
+def test_the_collector_thresholds_are_raised_never_lowered() -> None:
+    import gc
+
+    from analysis.book.sphinxext import GC_THRESHOLD, collect_less_often
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        collect_less_often()
+        assert gc.get_threshold() == GC_THRESHOLD
+        gc.set_threshold(10**6, 10, 500)
+        collect_less_often()
+        assert gc.get_threshold() == (10**6, GC_THRESHOLD[1], 500)
+    finally:
+        gc.set_threshold(*before)
