@@ -154,14 +154,31 @@ def _digest_for(app: Any, docname: str) -> str | None:
 
 
 def _record(app: Any, docname: str, source: list[str]) -> None:
-    """``source-read``: remember the digest of the inputs this chapter was executed with, and of
-    what its execution gave (:func:`output_digest`), when the fast path executed it."""
+    """``source-read``: remember the digest of the inputs this chapter was executed with."""
     digest = _digest_for(app, docname)
     if digest is not None:
         app.env.live_inputs_digest[docname] = digest
-    outputs = getattr(app, "live_inputs_outputs", {}).get(docname)
-    if outputs is not None:
-        app.env.live_inputs_outputs[docname] = outputs
+
+
+def _record_outputs(app: Any, env: Any) -> list[str]:
+    """``env-updated``: remember what each chapter the fast path executed and Sphinx read gave.
+
+    The :func:`output_digest` of its notebook and of the files its page refers to, now that Sphinx
+    has recorded them (:func:`referenced_files`); the next build compares with it
+    (:func:`_skip_unchanged`). Returns no page to read again.
+    """
+    read = getattr(app, "live_inputs_read", set())
+    for docname, notebook in getattr(app, "live_inputs_executed", {}).items():
+        if docname in read:
+            env.live_inputs_outputs[docname] = output_digest(notebook, referenced_files(env, docname))
+    return []
+
+
+def _note_read(app: Any, docname: str, source: list[str]) -> None:
+    """``source-read``: this page was read in this build."""
+    if not hasattr(app, "live_inputs_read"):
+        app.live_inputs_read = set()
+    app.live_inputs_read.add(docname)
 
 
 def _outdated(app: Any, env: Any, added: set, changed: set, removed: set) -> list[str]:
@@ -342,7 +359,6 @@ def _start_zygote(app: Any, config: Any) -> None:
         else:
             os.environ[name] = value
     app.live_inputs_zygote = None
-    app.live_inputs_outputs = {}
     wanted = config.nb_execution_mode == "cache" and config.live_inputs_fork and nbfork.fork_available()
     header = _zygote_header(app.srcdir, app.outdir, config.live_inputs_preload, config.live_inputs_prewarm,
                             bool(config.live_inputs_caches))
@@ -455,20 +471,17 @@ def _skip_unchanged(app: Any, env: Any, docnames: list[str], run: _Execution) ->
     """Leave out of ``docnames`` the chapters whose execution gave what it gave at their last reading.
 
     Each chapter executed by the fast path gets an :func:`output_digest` of its notebook and of
-    the files its page referred to; Sphinx's records of the files are those of its last reading.
-    A chapter is left out only when both its digest and the digest recorded at its last reading
-    are known and equal; its input digest is then brought up to date, as if it had been read.
+    the files its page referred to at its last reading (Sphinx's records), and is left out only when
+    the digest recorded after that reading (:func:`_record_outputs`) is known and equal; its input
+    digest is then brought up to date, as if it had been read.
     Off with ``live_inputs_skip_unchanged = False``.
     """
     if not app.config.live_inputs_skip_unchanged or getattr(app, "parallel", 0) > 1:
         return
     unchanged = []
     for job, outcome in zip(run.jobs, run.outcomes_or_failed(), strict=True):
-        if not outcome.ok:
-            continue
-        digest = output_digest(outcome.notebook, referenced_files(env, job.key))
-        app.live_inputs_outputs[job.key] = digest
-        if env.live_inputs_outputs.get(job.key) == digest:
+        old = env.live_inputs_outputs.get(job.key)
+        if outcome.ok and old is not None and old == output_digest(outcome.notebook, referenced_files(env, job.key)):
             unchanged.append(job.key)
     for docname in unchanged:
         env.live_inputs_digest[docname] = _digest_for(app, docname)
@@ -521,6 +534,8 @@ class _Execution:
         budget["workers"] = self.workers
         budget["chapters"] = {job.key: o.seconds for job, o in zip(self.jobs, outcomes, strict=True)}
         _remember_seconds(self.app, budget["chapters"])
+        self.app.live_inputs_executed = {job.key: o.notebook for job, o in zip(self.jobs, outcomes, strict=True)
+                                         if o.ok}
         _hand_over(get_cache(str(self.cache_path)), self.jobs, outcomes, self.env)
 
 
@@ -741,6 +756,8 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("build-finished", _finish)
     app.connect("source-read", _await_chapters, priority=1)
     app.connect("source-read", _record)
+    app.connect("source-read", _note_read)
+    app.connect("env-updated", _record_outputs)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
