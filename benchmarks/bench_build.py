@@ -55,6 +55,7 @@ from tests.buildutil import (
 #: Copied besides tests/buildutil.PROJECT_ITEMS: pages that {include} files from tests/.
 EXTRA_ITEMS = ("tests/reference",)
 TARGETS = {"cold": 30.0, "no change": 3.0, "one count": 10.0}
+_UNREAD = re.compile(r"not read again: (?P<names>[^\n]*)")
 _EXEC = re.compile(r"(?P<path>\S+\.(?:md|ipynb)): (?:Executing notebook|executed \(forked\))")
 _BUDGET = re.compile(r"^  (?P<name>\S.*?|  \S.*?)\s{2,}(?P<value>skipped|[0-9.]+ s)", re.MULTILINE)
 
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  expected only: {sorted(set(expected) - set(one.executed))}")
         print(f"  executed but not declaring: {sorted(set(one.executed) - set(expected))}")
     print(f"new value shown on: {', '.join(shown) or 'NO PAGE'}")
+    unread = _UNREAD.search(one.log)
+    print(f"executed but not read nor written again (their outputs did not change): "
+          f"{unread['names'] if unread else 'none'}")
     print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     failed = [s for runs in steps.values() for s in runs if not s.ok]
     for s in failed[:1]:
