@@ -98,23 +98,12 @@ def _jupyter_book(root: Path, flags: list[str], gate: Gate | None = None) -> boo
 
     With a ``gate`` (the data check running beside it), Jupyter Book is stopped as soon as the check
     fails, and the stage succeeds only when the check passed."""
-    from analysis.book.nbfork import HANDOFF_ENV
-    from analysis.book.sphinxext import start_worker_process
+    from analysis.book.sphinxext import launch_with_worker_process
 
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), *flags]
     # The chapters' worker process starts preparing now, while Jupyter Book starts (it adopts it).
-    worker = start_worker_process(root)
-    env, fds = dict(os.environ), ()
-    if worker is not None:
-        token, fds = worker.handoff()
-        env[HANDOFF_ENV] = token
-    code: int | None = None
+    process, worker = launch_with_worker_process(command, root, cwd=root, start_new_session=True)
     try:
-        try:
-            process = subprocess.Popen(command, cwd=root, start_new_session=True, env=env, pass_fds=fds)
-        finally:
-            if worker is not None:
-                worker.release()  # Jupyter Book holds the pipes now
         code = _await_site(process, gate)
     finally:
         if worker is not None:  # Jupyter Book has ended: nobody will use it any more

@@ -161,24 +161,16 @@ def _record(app: Any, docname: str, source: list[str]) -> None:
 
 
 def _record_outputs(app: Any, env: Any) -> list[str]:
-    """``env-updated``: remember what each chapter the fast path executed and Sphinx read gave.
+    """``env-updated``: remember what each chapter the fast path executed and Sphinx read gave
+    (the chapters not read again were taken out of ``app.live_inputs_executed`` by :func:`_skip_unchanged`).
 
     The :func:`output_digest` of its notebook and of the files its page refers to, now that Sphinx
     has recorded them (:func:`referenced_files`); the next build compares with it
     (:func:`_skip_unchanged`). Returns no page to read again.
     """
-    read = getattr(app, "live_inputs_read", set())
     for docname, notebook in getattr(app, "live_inputs_executed", {}).items():
-        if docname in read:
-            env.live_inputs_outputs[docname] = output_digest(notebook, referenced_files(env, docname))
+        env.live_inputs_outputs[docname] = output_digest(notebook, referenced_files(env, docname))
     return []
-
-
-def _note_read(app: Any, docname: str, source: list[str]) -> None:
-    """``source-read``: this page was read in this build."""
-    if not hasattr(app, "live_inputs_read"):
-        app.live_inputs_read = set()
-    app.live_inputs_read.add(docname)
 
 
 def _outdated(app: Any, env: Any, added: set, changed: set, removed: set) -> list[str]:
@@ -325,9 +317,37 @@ def start_worker_process(root: Path, config_file: str = "_config.yml") -> Any | 
     header = _zygote_header(root, root / "_build" / "html", config.get("live_inputs_preload") or [],
                             config.get("live_inputs_prewarm") or [], caches)
     try:
-        return nbfork.Zygote.start(header["modules"], [tuple(c) for c in header["calls"]], header["env"])
+        return nbfork.Zygote.start(**header)
     except OSError:
         return None
+
+
+def launch_with_worker_process(command: Sequence[str], root: Path, **popen: Any) -> tuple[Any, Any | None]:
+    """Start the worker process of ``root``'s build (:func:`start_worker_process`), then ``command`` (a
+    ``jupyter-book build``) with it handed over; return the command's process and the worker process.
+
+    ``popen`` goes to :class:`subprocess.Popen` (not ``env`` nor ``pass_fds``, set here from the current
+    environment). Once the command ended, the caller closes the worker process (``close()``, which
+    stops it if the build did not use it); it is None when the build will not use one.
+    """
+    import subprocess
+
+    from analysis.book.nbfork import HANDOFF_ENV
+
+    worker = start_worker_process(root)
+    env, fds = dict(os.environ), ()
+    if worker is not None:
+        token, fds = worker.handoff()
+        env[HANDOFF_ENV] = token
+    try:
+        process = subprocess.Popen(list(command), env=env, pass_fds=fds, **popen)
+    except BaseException:
+        if worker is not None:
+            worker.close()
+        raise
+    if worker is not None:
+        worker.release()  # the build holds the pipes now
+    return process, worker
 
 
 def _adopted_zygote(header: dict[str, Any]) -> Any | None:
@@ -372,8 +392,7 @@ def _start_zygote(app: Any, config: Any) -> None:
         app.live_inputs_zygote = adopted
         return
     try:
-        app.live_inputs_zygote = nbfork.Zygote.start(header["modules"], [tuple(c) for c in header["calls"]],
-                                                     header["env"])
+        app.live_inputs_zygote = nbfork.Zygote.start(**header)
     except OSError as exc:  # no process could be started: every chapter goes to a kernel
         _logger().info("[live inputs] fast path unavailable (%s); chapters run in kernels", exc)
 
@@ -485,6 +504,7 @@ def _skip_unchanged(app: Any, env: Any, docnames: list[str], run: _Execution) ->
             unchanged.append(job.key)
     for docname in unchanged:
         env.live_inputs_digest[docname] = _digest_for(app, docname)
+        getattr(app, "live_inputs_executed", {}).pop(docname, None)  # not read: its record stands
     docnames[:] = [d for d in docnames if d not in set(unchanged)]
     if unchanged:
         _logger().info("[live inputs] %d chapter(s) gave what they gave last time, not read again: %s",
@@ -756,7 +776,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("build-finished", _finish)
     app.connect("source-read", _await_chapters, priority=1)
     app.connect("source-read", _record)
-    app.connect("source-read", _note_read)
     app.connect("env-updated", _record_outputs)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)

@@ -440,3 +440,33 @@ def test_the_collector_thresholds_are_raised_never_lowered() -> None:
         assert gc.get_threshold() == (10**6, GC_THRESHOLD[1], 500)
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_build_command_is_launched_with_the_worker_process_handed_over(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from analysis.book import sphinxext
+
+    child = ("import os, json\nfrom analysis.book import nbfork\n"
+             "token = os.environ.get(nbfork.HANDOFF_ENV)\n"
+             "z = nbfork.Zygote.adopt(token) if token else None\n"
+             "print(json.dumps(z.header['modules'] if z else None))\n"
+             "z and z.close()\n")
+    root = _book(tmp_path, "execute:\n  execute_notebooks: cache\nsphinx:\n  config:\n    live_inputs_preload: [json]\n")
+    process, worker = sphinxext.launch_with_worker_process([sys.executable, "-c", child], root,
+                                                           stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = process.communicate(timeout=120)
+    finally:
+        worker.close()
+    assert json.loads(out) == ["json"]
+    assert worker._process.poll() is not None
+
+    (tmp_path / "plain").mkdir()
+    plain = _book(tmp_path / "plain", "title: no fast path\n")
+    process, worker = sphinxext.launch_with_worker_process([sys.executable, "-c", child], plain,
+                                                           stdout=subprocess.PIPE, text=True)
+    out, _ = process.communicate(timeout=120)
+    assert worker is None and json.loads(out) is None
